@@ -1,0 +1,67 @@
+// Package contract holds the names and formats that the Pulumi program (infra/)
+// and the Lambda functions (functions/) must agree on. Both sides import it, so a
+// route, an environment variable or the access-log format cannot drift apart.
+package contract
+
+// Routes of the REST API. API Gateway's resourcePath and the access log's
+// "resourcePath" carry these values.
+const (
+	EventsPath   = "/slack/events"
+	CommandsPath = "/slack/commands"
+)
+
+// Function names: each is a directory under functions/ holding a package main
+// that builds into a Lambda "bootstrap".
+const (
+	EventsFunction      = "events"
+	CommandsFunction    = "commands"
+	PercentilesFunction = "percentiles"
+)
+
+// Environment variables read by the Lambdas and the dev server.
+const (
+	EnvSecretARN         = "SLACKBOT_SECRET_ARN"
+	EnvSigningSecret     = "SLACK_SIGNING_SECRET"
+	EnvVerificationToken = "SLACK_VERIFICATION_TOKEN"
+	EnvBotToken          = "SLACK_BOT_TOKEN"
+	EnvWebhookURL        = "SLACK_WEBHOOK_URL"
+	EnvSlackAPIURL       = "SLACK_API_URL"
+	EnvDedupeTable       = "SLACKBOT_DEDUPE_TABLE"
+	EnvSketchTable       = "SLACKBOT_SKETCH_TABLE"
+	EnvReportChannel     = "SLACKBOT_REPORT_CHANNEL"
+	EnvReportWindow      = "SLACKBOT_REPORT_WINDOW"
+	EnvLogLevel          = "LOG_LEVEL"
+)
+
+// Secret is the JSON document stored in the Secrets Manager secret.
+// SigningSecret is required; the rest are optional per feature.
+type Secret struct {
+	SigningSecret     string `json:"signing_secret"`
+	VerificationToken string `json:"verification_token,omitempty"`
+	BotToken          string `json:"bot_token,omitempty"`
+	WebhookURL        string `json:"webhook_url,omitempty"`
+}
+
+// Secret JSON keys, for error messages that name a missing key.
+const (
+	SecretKeySigningSecret = "signing_secret"
+)
+
+// AccessLogFormat is the API Gateway stage's access-log format: one JSON object
+// per request. Every value is quoted because API Gateway writes "-" for a value
+// it does not have (integrationLatency of a throttled request, for one), which
+// would make an unquoted number invalid JSON; the ingest accepts numbers as JSON
+// numbers or strings.
+const AccessLogFormat = `{"requestId":"$context.requestId",` +
+	`"requestTimeEpoch":"$context.requestTimeEpoch",` +
+	`"httpMethod":"$context.httpMethod",` +
+	`"resourcePath":"$context.resourcePath",` +
+	`"status":"$context.status",` +
+	`"responseLatency":"$context.responseLatency",` +
+	`"integrationLatency":"$context.integrationLatency"}`
+
+// SlashCommand is the slash command's default name.
+const SlashCommand = "/slackbot"
+
+// BotScopes are the bot token scopes the app needs.
+var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands"}

@@ -1,0 +1,131 @@
+// Package config reads what a function needs to run: the Slack credentials,
+// from the Secrets Manager secret named by SLACKBOT_SECRET_ARN or else from the
+// SLACK_* variables, and the plain settings from the environment.
+package config
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+)
+
+// Config is everything a function reads at start-up. Load it once per
+// container (in main, before lambda.Start): Lambda reuses the container, so
+// the secret is fetched once, and the fetch runs during INIT.
+type Config struct {
+	contract.Secret
+
+	SecretARN     string
+	SlackAPIURL   string // ends in "/"; empty means Slack's own
+	DedupeTable   string // empty: in-memory
+	SketchTable   string // empty: in-memory
+	ReportChannel string
+	ReportWindow  time.Duration
+	LogLevel      slog.Level
+}
+
+// DefaultReportWindow is the report window when SLACKBOT_REPORT_WINDOW is unset.
+const DefaultReportWindow = time.Hour
+
+// SecretsGetter is the part of the Secrets Manager client Load uses.
+type SecretsGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Load reads the settings through getenv and the credentials from the secret
+// (through secrets, when SLACKBOT_SECRET_ARN is set) or from getenv.
+func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter) (Config, error) {
+	c := Config{
+		SecretARN:     getenv(contract.EnvSecretARN),
+		SlackAPIURL:   getenv(contract.EnvSlackAPIURL),
+		DedupeTable:   getenv(contract.EnvDedupeTable),
+		SketchTable:   getenv(contract.EnvSketchTable),
+		ReportChannel: getenv(contract.EnvReportChannel),
+		ReportWindow:  DefaultReportWindow,
+	}
+	if c.SlackAPIURL != "" && !strings.HasSuffix(c.SlackAPIURL, "/") {
+		c.SlackAPIURL += "/"
+	}
+	if w := getenv(contract.EnvReportWindow); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < time.Minute {
+			return Config{}, fmt.Errorf("%s=%q: want a duration of at least 1m, like 15m or 1h", contract.EnvReportWindow, w)
+		}
+		c.ReportWindow = d
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv(contract.EnvLogLevel), "info"))); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
+	}
+	if c.SecretARN == "" {
+		c.Secret = contract.Secret{
+			SigningSecret:     getenv(contract.EnvSigningSecret),
+			VerificationToken: getenv(contract.EnvVerificationToken),
+			BotToken:          getenv(contract.EnvBotToken),
+			WebhookURL:        getenv(contract.EnvWebhookURL),
+		}
+		return c, nil
+	}
+	if secrets == nil {
+		return Config{}, fmt.Errorf("%s is set but no Secrets Manager client was given", contract.EnvSecretARN)
+	}
+	s, err := ReadSecret(ctx, secrets, c.SecretARN)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Secret = s
+	return c, nil
+}
+
+// ReadSecret fetches and decodes the secret's JSON. An error never carries the
+// secret's value.
+func ReadSecret(ctx context.Context, secrets SecretsGetter, id string) (contract.Secret, error) {
+	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return contract.Secret{}, fmt.Errorf("read secret %s: %w", id, err)
+	}
+	if out.SecretString == nil {
+		return contract.Secret{}, fmt.Errorf("read secret %s: it holds binary data, want a JSON string", id)
+	}
+	var s contract.Secret
+	if err := json.Unmarshal([]byte(*out.SecretString), &s); err != nil {
+		// json's syntax errors quote no input, but a type error names the
+		// field only; either way the value stays out of the message.
+		return contract.Secret{}, fmt.Errorf("read secret %s: not the JSON object DESIGN.md describes: %w", id, err)
+	}
+	if s.SigningSecret == "" {
+		return contract.Secret{}, fmt.Errorf("read secret %s: key %q is missing or empty", id, contract.SecretKeySigningSecret)
+	}
+	return s, nil
+}
+
+// FromEnvironment is Load with the process environment and, when a secret is
+// named, a Secrets Manager client from the AWS SDK's default chain (which
+// honours AWS_ENDPOINT_URL). It also returns the AWS config for other clients.
+func FromEnvironment(ctx context.Context) (Config, aws.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Config{}, aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	var secrets SecretsGetter
+	if os.Getenv(contract.EnvSecretARN) != "" {
+		secrets = secretsmanager.NewFromConfig(awsCfg)
+	}
+	c, err := Load(ctx, os.Getenv, secrets)
+	return c, awsCfg, err
+}
+
+// Logger is a JSON slog logger at the configured level, for CloudWatch Logs.
+func (c Config) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+}

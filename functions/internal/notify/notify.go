@@ -1,0 +1,139 @@
+// Package notify sends messages to Slack: chat.postMessage (channel by name or
+// ID), incoming webhooks, and slash-command response URLs. It retries Slack's
+// 429 answers within a bounded wait and turns Slack's error codes into words a
+// person can act on.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/slack-go/slack"
+)
+
+// Message is one message to post. Text is the notification fallback and is
+// always set; Blocks, when present, is what people see.
+type Message struct {
+	Channel  string // name ("general", "#general") or ID ("C0123ABCD"); ignored by webhooks
+	Text     string
+	Blocks   []slack.Block
+	ThreadTS string
+	Metadata *slack.SlackMetadata
+}
+
+// Posted says where a message went.
+type Posted struct {
+	ChannelID string
+	TS        string
+}
+
+// Poster sends a message. *Client, *Webhook and *Printer implement it.
+type Poster interface {
+	Post(ctx context.Context, m Message) (Posted, error)
+}
+
+// Printer is the Poster of a local run without a bot token: it writes each
+// message as the JSON chat.postMessage would receive, so a person can see it.
+type Printer struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Post writes m to p.W.
+func (p *Printer) Post(_ context.Context, m Message) (Posted, error) {
+	b, err := json.MarshalIndent(PostMessageBody(m), "", "  ")
+	if err != nil {
+		return Posted{}, fmt.Errorf("encode message: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := fmt.Fprintf(p.W, "[slack chat.postMessage, not sent: no bot token]\n%s\n", b); err != nil {
+		return Posted{}, fmt.Errorf("print message: %w", err)
+	}
+	return Posted{ChannelID: m.Channel, TS: "printed"}, nil
+}
+
+// PostMessageBody is m as the JSON body of chat.postMessage, for printing and
+// for tests that compare what Slack receives.
+func PostMessageBody(m Message) map[string]any {
+	body := map[string]any{"channel": m.Channel, "text": m.Text}
+	if len(m.Blocks) > 0 {
+		body["blocks"] = m.Blocks
+	}
+	if m.ThreadTS != "" {
+		body["thread_ts"] = m.ThreadTS
+	}
+	if m.Metadata != nil {
+		body["metadata"] = m.Metadata
+	}
+	return body
+}
+
+// Error is a Slack failure explained for the person who asked.
+type Error struct {
+	Code string // Slack's error code, e.g. "channel_not_found"
+	Hint string // what it means and what to do
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Hint }
+func (e *Error) Unwrap() error { return e.Err }
+
+// hints are Slack's error codes that a user can act on.
+var hints = map[string]string{
+	"channel_not_found":    "I can't find that channel. Check the name, or use the channel ID; private channels need the bot invited first.",
+	"not_in_channel":       "I'm not a member of that channel. Invite me with /invite @slackbot, or grant the chat:write.public scope.",
+	"is_archived":          "That channel is archived.",
+	"invalid_auth":         "Slack rejected the bot token (invalid_auth). Reinstall the app and update the stored bot_token.",
+	"not_authed":           "No bot token was sent to Slack. Set bot_token in the secret (or SLACK_BOT_TOKEN locally).",
+	"token_revoked":        "The bot token was revoked. Reinstall the app and update the stored bot_token.",
+	"account_inactive":     "The bot's account is deactivated. Reinstall the app.",
+	"missing_scope":        "The bot lacks a scope for this. Add channels:read, chat:write and chat:write.public, then reinstall.",
+	"msg_too_long":         "The message is too long for Slack.",
+	"no_text":              "The message is empty.",
+	"restricted_action":    "The workspace doesn't allow the bot to post there.",
+	"ratelimited":          "Slack is rate limiting the bot. Try again in a minute.",
+	"invalid_token":        "The incoming webhook URL is no longer valid. Create a new webhook and update webhook_url.",
+	"no_service":           "The incoming webhook was disabled or removed. Create a new one and update webhook_url.",
+	"channel_is_archived":  "That channel is archived.",
+	"action_prohibited":    "An admin restricted posting to that channel.",
+	"posting_to_general_channel_denied": "Only admins may post to that channel.",
+}
+
+// explain turns err from slack-go into an *Error when Slack named the problem.
+func explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &Error{Code: "ratelimited", Hint: fmt.Sprintf("Slack is rate limiting the bot; try again in %s.", rl.RetryAfter), Err: err}
+	}
+	var se slack.SlackErrorResponse
+	code := ""
+	switch {
+	case errors.As(err, &se):
+		code = se.Err
+	default:
+		// slack-go returns plain errors whose text is Slack's code for most calls,
+		// and a StatusCodeError with the webhook's body text for webhooks.
+		code = err.Error()
+	}
+	if hint, ok := hints[code]; ok {
+		return &Error{Code: code, Hint: hint, Err: err}
+	}
+	return &Error{Code: code, Hint: "Slack said: " + code, Err: err}
+}
+
+// New returns the Poster for a bot token: a *Client, or with no token a
+// *Printer on w, so a local run without Slack shows what it would have sent.
+func New(botToken, apiURL string, w io.Writer) Poster {
+	if botToken == "" {
+		return &Printer{W: w}
+	}
+	return NewClient(botToken, apiURL, Retry{})
+}

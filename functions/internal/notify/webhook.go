@@ -1,0 +1,99 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// Webhook posts to an incoming webhook or to a slash command's response_url;
+// both take the same JSON. slack-go's PostWebhook drops the body of an error
+// answer, and that body is the only place Slack says what went wrong
+// ("no_service", "channel_not_found"), so this posts the request itself.
+type Webhook struct {
+	URL    string
+	Client *http.Client // nil means a client with a 5s timeout
+	Retry  Retry
+
+	// ResponseType is "ephemeral" or "in_channel" for response_url posts;
+	// empty for incoming webhooks.
+	ResponseType    string
+	ReplaceOriginal bool
+}
+
+var defaultHTTP = &http.Client{Timeout: 5 * time.Second}
+
+// Post sends m. The channel of an incoming webhook is fixed when it is
+// created, so m.Channel is not sent.
+func (w *Webhook) Post(ctx context.Context, m Message) (Posted, error) {
+	msg := slack.WebhookMessage{
+		Text:            m.Text,
+		ThreadTimestamp: m.ThreadTS,
+		ResponseType:    w.ResponseType,
+		ReplaceOriginal: w.ReplaceOriginal,
+	}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slack.Blocks{BlockSet: m.Blocks}
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return Posted{}, fmt.Errorf("encode webhook message: %w", err)
+	}
+	client := w.Client
+	if client == nil {
+		client = defaultHTTP
+	}
+	err = w.Retry.Do(ctx, func() error { return w.post(ctx, client, body) })
+	if err != nil {
+		return Posted{}, fmt.Errorf("webhook: %w", explain(err))
+	}
+	return Posted{}, nil
+}
+
+func (w *Webhook) post(ctx context.Context, client *http.Client, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		// The URL is a credential: never put it in an error.
+		return fmt.Errorf("invalid webhook URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("send: %w", redactURL(err))
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return &slack.RateLimitedError{RetryAfter: time.Duration(max(secs, 1)) * time.Second}
+	default:
+		code := strings.TrimSpace(string(text))
+		if code == "" {
+			code = resp.Status
+		}
+		return slack.SlackErrorResponse{Err: code}
+	}
+}
+
+// redactURL drops the URL from a *url.Error: webhook and response URLs carry
+// their secret in the path.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
