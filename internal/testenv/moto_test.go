@@ -1,0 +1,138 @@
+package testenv
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+func TestMotoSecretRoundTripAndReset(t *testing.T) {
+	t.Parallel()
+	m := NewMoto(t)
+	if !strings.HasPrefix(m.URL, "http://127.0.0.1:") {
+		t.Errorf("URL = %q, want a loopback URL", m.URL)
+	}
+	ctx := t.Context()
+	cfg, err := m.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+
+	const name, value = "slackbot/test", `{"signing_secret":"s3cret"}`
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err != nil {
+		t.Fatalf("CreateSecret: %v", err)
+	}
+	if arn := aws.ToString(created.ARN); !strings.Contains(arn, ":"+Region+":") {
+		t.Errorf("secret ARN %q is not in region %s", arn, Region)
+	}
+	got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
+	if err != nil {
+		t.Fatalf("GetSecretValue: %v", err)
+	}
+	if s := aws.ToString(got.SecretString); s != value {
+		t.Errorf("SecretString = %q, want %q", s, value)
+	}
+
+	if err := m.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	var notFound *smtypes.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		t.Errorf("GetSecretValue after Reset: err = %v, want ResourceNotFoundException", err)
+	}
+}
+
+func TestMotoDynamoDB(t *testing.T) {
+	t.Parallel()
+	m := NewMoto(t)
+	ctx := t.Context()
+	cfg, err := m.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("dedupe"),
+		AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String("event_id"), AttributeType: dbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String("event_id"), KeyType: dbtypes.KeyTypeHash}},
+		BillingMode:          dbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatalf("ListTables: %v", err)
+	}
+	if !slices.Equal(tables.TableNames, []string{"dedupe"}) {
+		t.Errorf("tables = %q, want [dedupe]", tables.TableNames)
+	}
+}
+
+// A developer's shell may point the SDK elsewhere per service; fixtures made
+// through AWSConfig must still land in moto.
+func TestMotoAWSConfigIgnoresEndpointEnvironment(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:1")
+	t.Setenv("AWS_PROFILE", "no-such-profile")
+	m := NewMoto(t)
+	ctx := t.Context()
+	cfg, err := m.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err != nil {
+		t.Errorf("ListSecrets through AWSConfig with endpoint variables set: %v", err)
+	}
+}
+
+func TestMotoEnv(t *testing.T) {
+	m := &Moto{URL: "http://127.0.0.1:1234"}
+	env := m.Env()
+	for _, want := range []string{
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1234",
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_EC2_METADATA_DISABLED=true",
+	} {
+		if !slices.Contains(env, want) {
+			t.Errorf("Env() = %q, missing %q", env, want)
+		}
+	}
+}
+
+func TestStartMotoWithoutMotoSaysHowToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	m, err := StartMoto()
+	if err == nil {
+		m.Stop()
+		t.Fatal("StartMoto succeeded with an empty PATH")
+	}
+	if want := "pip install 'moto[server]'"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+}
+
+func TestLogBufferKeepsTail(t *testing.T) {
+	b := &logBuffer{limit: 8}
+	for _, s := range []string{"0123", "4567", "89ab"} {
+		if n, err := b.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if got := b.String(); got != "456789ab" {
+		t.Errorf("String() = %q, want %q", got, "456789ab")
+	}
+}
+
