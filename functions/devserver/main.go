@@ -1,0 +1,86 @@
+// Command devserver runs the bot on this machine: a stand-in for API
+// Gateway's REST proxy integration that serves POST /slack/events and POST
+// /slack/commands with the same handler code the Lambdas run.
+//
+// With nothing configured it makes a signing secret for the session and
+// prints messages instead of sending them; with SLACK_* set (and a tunnel
+// bringing Slack's requests in) it talks to real Slack.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
+	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "address to listen on")
+	flag.Parse()
+	if err := run(*addr); err != nil {
+		fmt.Fprintln(os.Stderr, "devserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, awsCfg, err := config.FromEnvironment(ctx)
+	if err != nil {
+		return err
+	}
+	generated := cfg.SigningSecret == ""
+	if generated {
+		buf := make([]byte, 16)
+		rand.Read(buf)
+		cfg.SigningSecret = hex.EncodeToString(buf)
+	}
+	log := cfg.Logger()
+	b := bot.New(cfg, awsCfg, log, os.Stdout)
+	commands := b.Commands()
+	commands.Defer = slash.GoDeferrer{Handler: commands}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	gateway := NewGateway(
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
+	).WithAccessLog(os.Stdout)
+	mux := http.NewServeMux()
+	mux.Handle("/", gateway)
+	mux.Handle("POST "+responsePath, printResponse(os.Stdout))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	printWelcome(os.Stdout, "http://"+ln.Addr().String(), cfg, generated)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}

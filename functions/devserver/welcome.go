@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+)
+
+// responsePath stands in for a slash command's response_url in local runs.
+const responsePath = "/_dev/response_url"
+
+// printResponse shows what a deferred command posted to its response_url.
+func printResponse(w io.Writer) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		var v any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&v); err != nil {
+			http.Error(rw, `{"error":"not JSON"}`, http.StatusBadRequest)
+			return
+		}
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintf(w, "[slack response_url, not sent]\n%s\n", b)
+		rw.Write([]byte("ok"))
+	}
+}
+
+// exampleCommand is a slash command form like the one Slack sends.
+func exampleCommand(base, text string) string {
+	return url.Values{
+		"token":        {"local"},
+		"team_id":      {"T0LOCAL"},
+		"team_domain":  {"local"},
+		"channel_id":   {"C0LOCAL01"},
+		"channel_name": {"general"},
+		"user_id":      {"U0LOCAL01"},
+		"user_name":    {"you"},
+		"command":      {contract.SlashCommand},
+		"text":         {text},
+		"response_url": {base + responsePath},
+		"trigger_id":   {"0000.0000.local"},
+		"api_app_id":   {"A0LOCAL01"},
+	}.Encode()
+}
+
+func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
+	fmt.Fprintf(w, "slackbot dev server on %s\n", base)
+	fmt.Fprintf(w, "  POST %s%s  (Slack Events API)\n", base, contract.EventsPath)
+	fmt.Fprintf(w, "  POST %s%s  (slash commands)\n\n", base, contract.CommandsPath)
+	if generated {
+		fmt.Fprintf(w, "No %s set: this session's signing secret is\n  %s\n\n", contract.EnvSigningSecret, cfg.SigningSecret)
+	}
+	if cfg.BotToken == "" {
+		fmt.Fprintf(w, "No %s: messages are printed here instead of sent to Slack.\n\n", contract.EnvBotToken)
+	}
+	secret := "$SLACK_SIGNING_SECRET"
+	if generated {
+		secret = cfg.SigningSecret
+	}
+	fmt.Fprintf(w, "Try it (a correctly signed slash command, then an Events API challenge):\n\n")
+	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.CommandsPath, secret, exampleCommand(base, "latency")))
+	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.EventsPath, secret, `{"type":"url_verification","challenge":"hello-slack"}`))
+	if os.Getenv(contract.EnvSecretARN) == "" && !generated {
+		fmt.Fprintf(w, "(signing secret from %s)\n", contract.EnvSigningSecret)
+	}
+}
+
+// curlExample signs body with openssl at run time, so the example works for
+// longer than Slack's five-minute window.
+func curlExample(endpoint, secret, body string) string {
+	return fmt.Sprintf(`body='%s'
+ts=$(date +%%s); sig="v0=$(printf 'v0:%%s:%%s' "$ts" "$body" | openssl dgst -sha256 -hmac '%s' | sed 's/^.* //')"
+curl -sS -X POST '%s' -H "X-Slack-Request-Timestamp: $ts" -H "X-Slack-Signature: $sig" --data "$body"; echo`, body, secret, endpoint)
+}

@@ -1,0 +1,151 @@
+// Package eventsapi answers Slack's Events API: the URL verification
+// challenge, and event callbacks dispatched by inner event type to functions
+// registered with On. Retried deliveries are acted on at most once.
+package eventsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+)
+
+// EventFunc handles one inner event. ev.InnerEvent.Data holds the typed event
+// (*slackevents.AppMentionEvent, ...).
+type EventFunc func(ctx context.Context, ev slackevents.EventsAPIEvent) error
+
+// Budget is how long an event's work may take. Slack waits 3 seconds for the
+// acknowledgement, and the work is done before it is sent, since Lambda
+// freezes a container once it has answered.
+const Budget = 2500 * time.Millisecond
+
+// Handler serves POST /slack/events.
+type Handler struct {
+	Verifier verify.Verifier
+	Dedupe   dedupe.Store
+	Log      *slog.Logger
+
+	funcs map[string]EventFunc
+}
+
+// On registers fn for the inner event type ("app_mention", ...). Adding an
+// event is one call; an event with no function is acknowledged and ignored.
+func (h *Handler) On(eventType string, fn EventFunc) {
+	if h.funcs == nil {
+		h.funcs = make(map[string]EventFunc)
+	}
+	h.funcs[eventType] = fn
+}
+
+// envelope is the part of every Events API body needed to route it.
+type envelope struct {
+	Type      string `json:"type"`
+	Challenge string `json:"challenge"`
+	EventID   string `json:"event_id"`
+	Event     struct {
+		Type string `json:"type"`
+	} `json:"event"`
+}
+
+// ServeEvent answers one API Gateway proxy request. Refusals are answered
+// with their 4xx; the error return is for the Lambda runtime and is always nil.
+func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	resp, err := h.serve(ctx, req)
+	if err != nil {
+		log := h.Log.With("requestId", req.RequestContext.RequestID, "retryNum", apigw.Header(req).Get("X-Slack-Retry-Num"))
+		var refusal *apigw.Error
+		if errors.As(err, &refusal) {
+			log.Warn("request refused", "status", refusal.Status, "error", refusal.Msg)
+		} else {
+			log.Error("event failed", "error", err)
+		}
+		return apigw.ErrorResponse(err), nil
+	}
+	return resp, nil
+}
+
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	body, err := apigw.Body(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	header := apigw.Header(req)
+	if err := h.Verifier.Verify(header, body); err != nil {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusUnauthorized, "%s", err)
+	}
+	if len(body) == 0 {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "body is empty")
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "body is not a JSON object")
+	}
+	switch env.Type {
+	case slackevents.URLVerification:
+		if env.Challenge == "" {
+			return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "url_verification without a challenge")
+		}
+		return apigw.JSON(http.StatusOK, map[string]string{"challenge": env.Challenge}), nil
+	case slackevents.CallbackEvent:
+		return h.callback(ctx, body, env, header.Get("X-Slack-Retry-Num"))
+	case slackevents.AppRateLimited:
+		h.Log.Warn("Slack is rate limiting event deliveries to this app")
+		return apigw.OK(), nil
+	case "":
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, `body has no "type"`)
+	default:
+		h.Log.Info("ignored envelope type", "type", env.Type)
+		return apigw.OK(), nil
+	}
+}
+
+func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retryNum string) (events.APIGatewayProxyResponse, error) {
+	fn, ok := h.funcs[env.Event.Type]
+	if !ok {
+		h.Log.Debug("ignored event type", "eventType", env.Event.Type, "eventId", env.EventID)
+		return apigw.OK(), nil
+	}
+	if env.EventID == "" {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "event_callback without an event_id")
+	}
+	ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "malformed %s event", env.Event.Type)
+	}
+	first, err := h.Dedupe.Claim(ctx, env.EventID)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	log := h.Log.With("eventId", env.EventID, "eventType", env.Event.Type, "retryNum", retryNum)
+	if !first {
+		log.Info("duplicate delivery ignored")
+		return apigw.OK(), nil
+	}
+	workCtx, cancel := context.WithTimeout(ctx, Budget)
+	defer cancel()
+	if err := fn(workCtx, ev); err != nil {
+		var slackSaid *notify.Error
+		if errors.As(err, &slackSaid) && slackSaid.Code != "ratelimited" {
+			// Slack gave a definite answer; a redelivery would get the same.
+			log.Warn("event handled with an error Slack reported", "error", err)
+			return apigw.OK(), nil
+		}
+		// Let Slack's retry do the work: forget the claim and fail.
+		if rerr := h.Dedupe.Release(ctx, env.EventID); rerr != nil {
+			log.Error("release claim", "error", rerr)
+		}
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
+	}
+	log.Info("event handled")
+	return apigw.OK(), nil
+}

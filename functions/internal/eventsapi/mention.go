@@ -1,0 +1,70 @@
+package eventsapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+)
+
+// Reporter builds a latency report. route "" means every route.
+type Reporter interface {
+	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+}
+
+// WindowParser turns the user's "15m", "1h", "24h" into a window.
+type WindowParser func(string) (time.Duration, error)
+
+// AppMention replies in the mention's thread: a latency report when the text
+// asks for one ("@slackbot latency 1h") and reports is set, help otherwise.
+func AppMention(post notify.Poster, reports Reporter, parseWindow WindowParser, defaultWindow time.Duration) EventFunc {
+	return func(ctx context.Context, ev slackevents.EventsAPIEvent) error {
+		m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
+		if !ok {
+			return fmt.Errorf("app_mention carries %T", ev.InnerEvent.Data)
+		}
+		if m.BotID != "" {
+			return nil // a bot's mention, maybe our own: answering could loop
+		}
+		thread := m.ThreadTimeStamp
+		if thread == "" {
+			thread = m.TimeStamp
+		}
+		reply, err := mentionReply(ctx, m.Text, reports, parseWindow, defaultWindow)
+		if err != nil {
+			return err
+		}
+		reply.Channel, reply.ThreadTS = m.Channel, thread
+		_, err = post.Post(ctx, reply)
+		return err
+	}
+}
+
+func mentionReply(ctx context.Context, text string, reports Reporter, parseWindow WindowParser, defaultWindow time.Duration) (notify.Message, error) {
+	words := strings.Fields(text)
+	for i, w := range words {
+		if !strings.EqualFold(w, "latency") {
+			continue
+		}
+		if reports == nil {
+			return notify.Message{Text: "Percentile reports are not set up yet."}, nil
+		}
+		window, route := defaultWindow, ""
+		args := words[i+1:]
+		if len(args) > 0 {
+			if d, err := parseWindow(args[0]); err == nil {
+				window, args = d, args[1:]
+			}
+		}
+		if len(args) > 0 {
+			route = strings.Join(args, " ")
+		}
+		return reports.Report(ctx, window, route)
+	}
+	return notify.Message{Text: "Hi! Mention me with `latency` (optionally a window like `15m` and a route) " +
+		"for p50/p90/p95/p99 of this bot's API, or try `/slackbot help`."}, nil
+}

@@ -1,0 +1,245 @@
+// Package slash answers the /slackbot slash command: help, echo, notify and
+// latency. Quick answers come back at once as ephemeral Block Kit; slow work
+// (posting to another channel, building a report) is acknowledged at once
+// and finished through the command's response_url.
+package slash
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+)
+
+// Reporter builds a latency report. route "" means every route.
+type Reporter interface {
+	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+}
+
+// Deferrer runs Finish for a command after the acknowledgement has been sent.
+// On Lambda that is another invocation (a container is frozen once it has
+// answered, so a goroutine would not run); locally, a goroutine.
+type Deferrer interface {
+	Defer(ctx context.Context, cmd slack.SlashCommand) error
+}
+
+// Handler serves POST /slack/commands.
+type Handler struct {
+	Verifier verify.Verifier
+	Post     notify.Poster // chat.postMessage, for notify
+	Reports  Reporter      // nil: latency reports are not set up
+	// ParseWindow reads latency's window argument; DefaultWindow is used
+	// when the user gives none.
+	ParseWindow   func(string) (time.Duration, error)
+	DefaultWindow time.Duration
+	Defer         Deferrer // nil: slow work runs before the answer
+	// Respond returns the Poster for a response_url; nil means a
+	// notify.Webhook with ephemeral answers.
+	Respond func(responseURL string) notify.Poster
+	Log     *slog.Logger
+}
+
+// ServeCommand answers one API Gateway proxy request. Refusals are answered
+// with their 4xx; the error return is for the Lambda runtime and is always nil.
+func (h *Handler) ServeCommand(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	resp, err := h.serve(ctx, req)
+	if err != nil {
+		var refusal *apigw.Error
+		if errors.As(err, &refusal) {
+			h.Log.Warn("request refused", "requestId", req.RequestContext.RequestID, "status", refusal.Status, "error", refusal.Msg)
+		} else {
+			h.Log.Error("command failed", "requestId", req.RequestContext.RequestID, "error", err)
+		}
+		return apigw.ErrorResponse(err), nil
+	}
+	return resp, nil
+}
+
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	body, err := apigw.Body(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	if err := h.Verifier.Verify(apigw.Header(req), body); err != nil {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusUnauthorized, "%s", err)
+	}
+	cmd, err := Parse(body)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "%s", err)
+	}
+	h.Log.Info("command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "team", cmd.TeamID)
+	return apigw.JSON(http.StatusOK, h.answer(ctx, cmd)), nil
+}
+
+// Parse reads a slash command's form body with slack-go, and checks the
+// fields every command has.
+func Parse(body []byte) (slack.SlashCommand, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return slack.SlashCommand{}, errors.New("body is empty")
+	}
+	r, err := http.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	if err != nil {
+		return slack.SlashCommand{}, fmt.Errorf("read form: %w", err)
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	cmd, err := slack.SlashCommandParse(r)
+	if err != nil {
+		return slack.SlashCommand{}, errors.New("body is not a URL-encoded form")
+	}
+	if cmd.Command == "" || cmd.UserID == "" {
+		return slack.SlashCommand{}, errors.New("form lacks command or user_id: not a slash command")
+	}
+	return cmd, nil
+}
+
+// cutWords splits the first n words off text and returns the rest with the
+// user's own spacing and line breaks.
+func cutWords(text string, n int) (words []string, rest string) {
+	rest = strings.TrimSpace(text)
+	for range n {
+		if rest == "" {
+			break
+		}
+		i := strings.IndexFunc(rest, unicode.IsSpace)
+		if i < 0 {
+			return append(words, rest), ""
+		}
+		words = append(words, rest[:i])
+		rest = strings.TrimLeftFunc(rest[i:], unicode.IsSpace)
+	}
+	return words, rest
+}
+
+// subcommand is the first word of the text, lower-cased.
+func subcommand(text string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(text), " ")
+	return strings.ToLower(first)
+}
+
+// answer is the immediate, ephemeral reply.
+func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.WebhookMessage {
+	args := strings.Fields(cmd.Text)
+	switch subcommand(cmd.Text) {
+	case "", "help":
+		return ephemeral(help(cmd.Command, ""))
+	case "echo":
+		return ephemeral(echo(cmd))
+	case "notify":
+		if len(args) < 3 {
+			return ephemeral(help(cmd.Command, "`notify` needs a channel and a message: `"+cmd.Command+" notify #general Deploy done`"))
+		}
+		return h.deferOrRun(ctx, cmd, fmt.Sprintf("Posting to %s…", args[1]))
+	case "latency":
+		if h.Reports == nil {
+			return ephemeral(text("Percentile reports are not set up yet: the percentiles function has no sketch store here, so there are no numbers to show."))
+		}
+		if _, _, err := h.latencyArgs(args[1:]); err != nil {
+			return ephemeral(text(err.Error()))
+		}
+		return h.deferOrRun(ctx, cmd, "Building the latency report…")
+	default:
+		return ephemeral(help(cmd.Command, fmt.Sprintf("I don't know `%s`.", args[0])))
+	}
+}
+
+// deferOrRun acknowledges now and finishes later; without a Deferrer it
+// finishes first and answers with the result.
+func (h *Handler) deferOrRun(ctx context.Context, cmd slack.SlashCommand, ack string) *slack.WebhookMessage {
+	if h.Defer != nil {
+		err := h.Defer.Defer(ctx, cmd)
+		if err == nil {
+			return ephemeral(text(ack))
+		}
+		h.Log.Error("defer command; running it now", "error", err)
+	}
+	return ephemeral(h.result(ctx, cmd))
+}
+
+// Finish does a command's slow part and posts the result to its response_url.
+func (h *Handler) Finish(ctx context.Context, cmd slack.SlashCommand) error {
+	respond := h.Respond
+	if respond == nil {
+		respond = func(u string) notify.Poster {
+			return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
+		}
+	}
+	if _, err := respond(cmd.ResponseURL).Post(ctx, h.result(ctx, cmd)); err != nil {
+		return fmt.Errorf("answer %s %s through response_url: %w", cmd.Command, subcommand(cmd.Text), err)
+	}
+	return nil
+}
+
+// result does the slow work of notify and latency and says how it went.
+func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+	args := strings.Fields(cmd.Text)
+	switch subcommand(cmd.Text) {
+	case "notify":
+		if len(args) < 3 {
+			return help(cmd.Command, "`notify` needs a channel and a message.")
+		}
+		_, msg := cutWords(cmd.Text, 2)
+		posted, err := h.Post.Post(ctx, notify.Message{
+			Channel: args[1],
+			Text:    fmt.Sprintf("%s\n— sent by <@%s> with `%s notify`", msg, cmd.UserID, cmd.Command),
+		})
+		if err != nil {
+			return text("Couldn't post: " + userError(err))
+		}
+		return text(fmt.Sprintf("Posted to <#%s>.", posted.ChannelID))
+	case "latency":
+		window, route, err := h.latencyArgs(args[1:])
+		if err != nil {
+			return text(err.Error())
+		}
+		m, err := h.Reports.Report(ctx, window, route)
+		if err != nil {
+			h.Log.Error("latency report", "error", err)
+			return text("Couldn't build the report: " + userError(err))
+		}
+		return m
+	default:
+		return help(cmd.Command, "")
+	}
+}
+
+// latencyArgs reads "[window] [route]".
+func (h *Handler) latencyArgs(args []string) (time.Duration, string, error) {
+	window := h.DefaultWindow
+	if len(args) > 0 && h.ParseWindow != nil {
+		if d, err := h.ParseWindow(args[0]); err == nil {
+			window, args = d, args[1:]
+		} else if looksLikeWindow(args[0]) {
+			return 0, "", err
+		}
+	}
+	return window, strings.Join(args, " "), nil
+}
+
+// looksLikeWindow tells a mistyped window ("90x", "0m") from a route name.
+func looksLikeWindow(s string) bool {
+	return s != "" && s[0] >= '0' && s[0] <= '9'
+}
+
+// userError is err in words for the person who typed the command.
+func userError(err error) string {
+	var slackSaid *notify.Error
+	if errors.As(err, &slackSaid) {
+		return slackSaid.Hint
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "it took too long. Try again in a moment."
+	}
+	return "something went wrong on our side; the details are in the bot's logs."
+}
