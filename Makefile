@@ -1,0 +1,58 @@
+# slackbot: `make dev` runs the bot locally, `make test` tests everything.
+SHELL := /bin/bash
+FUNCTIONS := events commands percentiles
+# Lambda architecture: arm64 (Graviton) by default; ARCH=amd64 for x86_64.
+ARCH ?= arm64
+BUILD := .build
+GOFLAGS_LAMBDA := -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -tags lambda.norpc
+ADDR ?= 127.0.0.1:3000
+
+.PHONY: dev test build lint bench fuzz preview up tools clean
+
+## dev: run the bot on $(ADDR) with no AWS and no Slack account needed
+dev:
+	go run ./functions/devserver -addr $(ADDR)
+
+## test: the whole suite (unit, fuzz seeds, moto, Lambda emulator, Pulumi mocks)
+test: tools
+	go test -count=1 -timeout 30m ./...
+
+## tools: fail loudly, with the install command, when a test tool is missing
+tools:
+	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'" >&2; exit 1; }
+	@command -v go >/dev/null || { echo "go not found: install Go 1.26 from https://go.dev/dl/" >&2; exit 1; }
+
+## build: each function's bootstrap for Lambda (linux/$(ARCH))
+build:
+	@for f in $(FUNCTIONS); do \
+		echo "build $(BUILD)/$$f/bootstrap (linux/$(ARCH))"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build $(GOFLAGS_LAMBDA) -o $(BUILD)/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+## lint: gofmt, go vet, actionlint on the workflows
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go tool actionlint
+
+## bench: the speed and memory targets
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: each fuzz target for FUZZTIME (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$(go list ./...); do \
+		for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## preview, up: Pulumi (needs the pulumi CLI and AWS credentials)
+preview:
+	pulumi preview --diff
+up:
+	pulumi up
+
+clean:
+	rm -rf $(BUILD)
