@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,11 @@ import (
 // invokePath is the emulator's single route, shaped like the Lambda Invoke API
 // with the function name fixed to "function".
 const invokePath = "/2015-03-31/functions/function/invocations"
+
+// reportTimeout bounds the wait for an invocation's REPORT line once the
+// emulator has answered; it is printed before the answer, so only the output
+// pipe's lag is being waited for.
+const reportTimeout = 5 * time.Second
 
 // Lambda is a function bootstrap running under the Lambda Runtime Interface
 // Emulator, reachable over HTTP the way the Lambda Invoke API is.
@@ -40,7 +46,7 @@ type Lambda struct {
 // when the test ends.
 //
 // The bootstrap starts lazily, on the first Invoke, as a cold start does in
-// Lambda; that first call's REPORT line carries the Init Duration. Its working
+// Lambda (see InitDuration). Its working
 // directory and LAMBDA_TASK_ROOT are the bootstrap's directory, mirroring
 // /var/task. Its environment is env on top of a minimal one (PATH, a fresh
 // empty HOME so no ~/.aws leaks in, AWS_REGION, a 30s function timeout); the
@@ -151,9 +157,12 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, fmt.Errorf("invoke: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// Our own request ID lets us find this invocation's REPORT line below.
+	requestID := newRequestID()
+	req.Header.Set("X-Amzn-RequestId", requestID)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("invoke: %w", err)
+		return nil, fmt.Errorf("invoke: %w%s", err, l.exitNote())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -162,6 +171,15 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("invoke: emulator answered %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	// The emulator prints the REPORT line before it answers, and the function
+	// logs before it responds, but both reach Logs through a pipe that may
+	// lag. Waiting here means Logs and InitDuration are complete for every
+	// invocation that has returned.
+	waitCtx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
+	if err := l.proc.out.waitFor(waitCtx, "REPORT RequestId: "+requestID); err != nil {
+		return nil, fmt.Errorf("invoke %s: %w", requestID, err)
 	}
 	return body, nil
 }
@@ -190,18 +208,26 @@ func (l *Lambda) InvokeJSON(ctx context.Context, in, out any) error {
 // function's own log lines and the emulator's START/END/REPORT lines.
 func (l *Lambda) Logs() string { return l.proc.out.String() }
 
-// initDurationRE matches the field the emulator adds to the first REPORT line
-// (printEndReports in internal/lambda/rie/handlers.go): "Init Duration: %.2f ms".
-var initDurationRE = regexp.MustCompile(`REPORT RequestId: [^\n]*\bInit Duration: ([0-9]+(?:\.[0-9]+)?) ms`)
+// initReportRE matches the line the emulator's core logs when the runtime
+// finishes its init phase ("INIT REPORT(durationMs: %f)", internal/lambda/
+// interop/events_api.go). It is logged at info level, which is why StartLambda
+// pins --log-level.
+var initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9]+(?:\.[0-9]+)?)\)`)
 
-// InitDuration returns the cold-start init time the emulator reported, and
-// false before the first invocation has finished.
+// InitDuration returns how long the function's init phase took on the cold
+// start (from starting the bootstrap until it asked for its first event), and
+// false before the first invocation.
+//
+// It deliberately does not use the "Init Duration" field of the first REPORT
+// line: in this emulator (printEndReports in internal/lambda/rie/handlers.go)
+// that field times only the asynchronous hand-off of the init request, so it
+// reads a few hundredths of a millisecond whatever the function does.
 func (l *Lambda) InitDuration() (time.Duration, bool) {
 	return parseInitDuration(l.Logs())
 }
 
 func parseInitDuration(logs string) (time.Duration, bool) {
-	m := initDurationRE.FindStringSubmatch(logs)
+	m := initReportRE.FindStringSubmatch(logs)
 	if m == nil {
 		return 0, false
 	}
@@ -210,6 +236,27 @@ func parseInitDuration(logs string) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(ms * float64(time.Millisecond)), true
+}
+
+// exitNote explains a failed request when the emulator has died: it crashes
+// rather than answering in some cases (for example overlapping invocations).
+func (l *Lambda) exitNote() string {
+	select {
+	case <-l.proc.done:
+		return fmt.Sprintf(" (aws-lambda-rie has exited: %v; output:\n%s)", l.proc.waitErr, l.Logs())
+	default:
+		return ""
+	}
+}
+
+// newRequestID returns a random UUID (version 4), the shape Lambda request
+// IDs have.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Stop stops the emulator, which stops the function. It is safe to call more

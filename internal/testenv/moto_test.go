@@ -135,4 +135,3 @@ func TestLogBufferKeepsTail(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, "456789ab")
 	}
 }
-

@@ -163,11 +163,12 @@ func freePort() (int, error) {
 }
 
 // logBuffer collects a child's stdout and stderr. Writes come from the
-// goroutines os/exec starts, reads from the test, hence the lock.
+// goroutine os/exec starts, reads from the test, hence the lock.
 type logBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	limit int // when > 0, only the last limit bytes are kept
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	limit   int           // when > 0, only the last limit bytes are kept
+	changed chan struct{} // closed (and replaced) by every write
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
@@ -177,6 +178,10 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	if b.limit > 0 && b.buf.Len() > b.limit {
 		b.buf.Next(b.buf.Len() - b.limit)
 	}
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return len(p), nil
 }
 
@@ -184,6 +189,29 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// waitFor blocks until the output contains s. Output reaches the buffer
+// through a pipe and a copying goroutine, so it can lag behind an HTTP
+// response the child sent after writing it.
+func (b *logBuffer) waitFor(ctx context.Context, s string) error {
+	for {
+		b.mu.Lock()
+		found := strings.Contains(b.buf.String(), s)
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %q in output: %w", s, ctx.Err())
+		}
+	}
 }
 
 const goInstall = "install Go from https://go.dev/dl/ (the version in go.mod) and put it on PATH"
