@@ -1,0 +1,502 @@
+package latency
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/klauspost/compress/gzip"
+)
+
+// CloudWatch Logs subscription message types.
+const (
+	DataMessage    = "DATA_MESSAGE"
+	ControlMessage = "CONTROL_MESSAGE" // sent once when a subscription is created, to check the destination
+)
+
+// maxDecompressed bounds a payload after gunzip. Lambda accepts at most 1 MB
+// of event (base64 of gzip), and access logs compress perhaps 10:1, so 64 MiB
+// is far beyond any real batch and stops a decompression bomb early.
+const maxDecompressed = 64 << 20
+
+// ErrMalformedEnvelope marks a subscription event that cannot be read. The
+// handler returns it, so Lambda retries the delivery (and in the end sends it
+// to the function's failure destination), rather than losing it quietly.
+var ErrMalformedEnvelope = errors.New("malformed CloudWatch Logs subscription event")
+
+// span is a string decoded into envelope.text.
+type span struct{ from, to int }
+
+// logEvent is one event of a subscription batch.
+type logEvent struct {
+	id        span
+	timestamp int64 // ms since the epoch, when CloudWatch Logs received the event
+	message   span
+}
+
+// envelope is a decoded subscription batch (events.CloudwatchLogsData without
+// a string per field): every string lives in text, so decoding a batch makes
+// no allocation per event once the buffers have grown.
+type envelope struct {
+	messageType, owner, logGroup, logStream span
+	events                                  []logEvent
+	text                                    []byte
+}
+
+func (e *envelope) str(s span) []byte { return e.text[s.from:s.to] }
+
+func (e *envelope) reset() {
+	*e = envelope{events: e.events[:0], text: e.text[:0]}
+}
+
+// decoder turns the "data" field of an "awslogs" event into an envelope. It
+// keeps its buffers between batches; it is not safe for concurrent use.
+type decoder struct {
+	compressed []byte
+	plain      bytes.Buffer
+	gz         *gzip.Reader
+	env        envelope
+}
+
+// decode base64-decodes and gunzips data, then parses the batch.
+func (d *decoder) decode(data []byte) (*envelope, error) {
+	n := base64.StdEncoding.DecodedLen(len(data))
+	if cap(d.compressed) < n {
+		d.compressed = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(d.compressed[:n], data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data is not base64: %v", ErrMalformedEnvelope, err)
+	}
+	if d.gz == nil {
+		d.gz, err = gzip.NewReader(bytes.NewReader(d.compressed[:n]))
+	} else {
+		err = d.gz.Reset(bytes.NewReader(d.compressed[:n]))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: data is not gzip: %v", ErrMalformedEnvelope, err)
+	}
+	d.plain.Reset()
+	// Access logs compress about 8:1; growing once up front saves the
+	// buffer's doublings.
+	d.plain.Grow(8 * n)
+	m, err := d.plain.ReadFrom(io.LimitReader(d.gz, maxDecompressed+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: gunzip: %v", ErrMalformedEnvelope, err)
+	}
+	if m > maxDecompressed {
+		return nil, fmt.Errorf("%w: more than %d MiB after gunzip", ErrMalformedEnvelope, maxDecompressed>>20)
+	}
+	if err := decodeEnvelope(d.plain.Bytes(), &d.env); err != nil {
+		return nil, err
+	}
+	return &d.env, nil
+}
+
+// decodeEnvelope parses the JSON of a subscription batch into e. The common
+// shape goes through a hand-written scanner; whatever it does not handle is
+// decoded by encoding/json into events.CloudwatchLogsData, so the two agree
+// on every input (FuzzDecodeEnvelope holds them to that).
+func decodeEnvelope(b []byte, e *envelope) error {
+	e.reset()
+	s := envScanner{b: b, e: e}
+	err := s.top()
+	if err == nil {
+		return nil
+	}
+	if err != errUnusual {
+		return err
+	}
+	e.reset()
+	var d events.CloudwatchLogsData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedEnvelope, err)
+	}
+	add := func(s string) span {
+		from := len(e.text)
+		e.text = append(e.text, s...)
+		return span{from, len(e.text)}
+	}
+	e.messageType, e.owner, e.logGroup, e.logStream = add(d.MessageType), add(d.Owner), add(d.LogGroup), add(d.LogStream)
+	for _, ev := range d.LogEvents {
+		e.events = append(e.events, logEvent{id: add(ev.ID), timestamp: ev.Timestamp, message: add(ev.Message)})
+	}
+	return nil
+}
+
+// envScanner reads the JSON of a subscription batch. Its methods return
+// errUnusual for anything where encoding/json should decide instead: keys in
+// another case (encoding/json matches struct fields case-insensitively),
+// nulls, repeated logEvents, deep nesting, and every kind of invalid JSON.
+type envScanner struct {
+	b     []byte
+	i     int
+	e     *envelope
+	depth int
+}
+
+// maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
+// takes deeper ones.
+const maxSkipDepth = 64
+
+var envelopeKeys = []string{"messageType", "owner", "logGroup", "logStream", "subscriptionFilters", "logEvents"}
+var eventKeys = []string{"id", "timestamp", "message"}
+
+func (s *envScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next reports whether the next non-space byte is c, and consumes it if so.
+func (s *envScanner) next(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *envScanner) top() error {
+	if err := s.object(s.topField); err != nil {
+		return err
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return errUnusual
+	}
+	return nil
+}
+
+// object reads {"key": value, ...}, calling field for each key with the
+// scanner at the value.
+func (s *envScanner) object(field func(key []byte) error) error {
+	if !s.next('{') {
+		return errUnusual
+	}
+	if s.next('}') {
+		return nil
+	}
+	for {
+		s.ws()
+		key, ok := s.key()
+		if !ok || !s.next(':') {
+			return errUnusual
+		}
+		s.ws()
+		if err := field(key); err != nil {
+			return err
+		}
+		if s.next(',') {
+			continue
+		}
+		if s.next('}') {
+			return nil
+		}
+		return errUnusual
+	}
+}
+
+// key reads an object key that is plain ASCII without escapes.
+func (s *envScanner) key() ([]byte, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	k, next, ok := scanPlainString(s.b, s.i+1)
+	if !ok {
+		return nil, false
+	}
+	s.i = next
+	return k, true
+}
+
+// known reports whether key is exactly one of keys; a key equal to one but for
+// case is errUnusual.
+func known(key []byte, keys []string) (string, error) {
+	for _, k := range keys {
+		if string(key) == k {
+			return k, nil
+		}
+		if bytes.EqualFold(key, []byte(k)) {
+			return "", errUnusual
+		}
+	}
+	return "", nil
+}
+
+func (s *envScanner) topField(key []byte) error {
+	k, err := known(key, envelopeKeys)
+	if err != nil {
+		return err
+	}
+	switch k {
+	case "messageType":
+		return s.str(&s.e.messageType)
+	case "owner":
+		return s.str(&s.e.owner)
+	case "logGroup":
+		return s.str(&s.e.logGroup)
+	case "logStream":
+		return s.str(&s.e.logStream)
+	case "subscriptionFilters":
+		var sp span
+		return s.array(func() error { return s.str(&sp) })
+	case "logEvents":
+		if len(s.e.events) > 0 {
+			// encoding/json decodes a repeated array over the first one's
+			// elements; let it.
+			return errUnusual
+		}
+		return s.array(s.event)
+	}
+	return s.skip()
+}
+
+func (s *envScanner) event() error {
+	var ev logEvent
+	err := s.object(func(key []byte) error {
+		k, err := known(key, eventKeys)
+		if err != nil {
+			return err
+		}
+		switch k {
+		case "id":
+			return s.str(&ev.id)
+		case "timestamp":
+			return s.int64(&ev.timestamp)
+		case "message":
+			return s.str(&ev.message)
+		}
+		return s.skip()
+	})
+	if err != nil {
+		return err
+	}
+	s.e.events = append(s.e.events, ev)
+	return nil
+}
+
+// array reads [elem, ...], or errUnusual for anything else (null included).
+func (s *envScanner) array(elem func() error) error {
+	if !s.next('[') {
+		return errUnusual
+	}
+	if s.next(']') {
+		return nil
+	}
+	for {
+		s.ws()
+		if err := elem(); err != nil {
+			return err
+		}
+		if s.next(',') {
+			continue
+		}
+		if s.next(']') {
+			return nil
+		}
+		return errUnusual
+	}
+}
+
+// int64 reads an integer the way encoding/json reads one into an int64:
+// no fraction, no exponent. Longer than 18 digits may overflow; encoding/json
+// decides those.
+func (s *envScanner) int64(v *int64) error {
+	b, i := s.b, s.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	digits := i - start
+	if digits == 0 || digits > 18 || (b[start] == '0' && digits > 1) {
+		return errUnusual
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return errUnusual
+	}
+	if neg {
+		n = -n
+	}
+	*v, s.i = n, i
+	return nil
+}
+
+// str decodes a JSON string into e.text exactly as encoding/json would:
+// invalid UTF-8 and unpaired surrogates become U+FFFD.
+func (s *envScanner) str(sp *span) error {
+	b := s.b
+	if s.i >= len(b) || b[s.i] != '"' {
+		return errUnusual
+	}
+	i := s.i + 1
+	text := s.e.text
+	from := len(text)
+	for {
+		// Copy the run of plain bytes in one append; escapes in an access
+		// log are every dozen bytes or so, so runs are short but common.
+		j := i
+		for j < len(b) {
+			c := b[j]
+			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				break
+			}
+			j++
+		}
+		text = append(text, b[i:j]...)
+		i = j
+		if i >= len(b) {
+			return errUnusual
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.e.text = text
+			*sp = span{from, len(text)}
+			s.i = i + 1
+			return nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return errUnusual
+			}
+			switch e := b[i+1]; e {
+			case '"', '\\', '/':
+				text = append(text, e)
+				i += 2
+			case 'b':
+				text = append(text, '\b')
+				i += 2
+			case 'f':
+				text = append(text, '\f')
+				i += 2
+			case 'n':
+				text = append(text, '\n')
+				i += 2
+			case 'r':
+				text = append(text, '\r')
+				i += 2
+			case 't':
+				text = append(text, '\t')
+				i += 2
+			case 'u':
+				r := getu4(b[i:])
+				if r < 0 {
+					return errUnusual
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2 := getu4(b[i:])
+					if dec := utf16.DecodeRune(r, r2); dec != unicode.ReplacementChar {
+						text = utf8.AppendRune(text, dec)
+						i += 6
+						continue
+					}
+					r = unicode.ReplacementChar
+				}
+				text = utf8.AppendRune(text, r)
+			default:
+				return errUnusual
+			}
+		case c < 0x20:
+			return errUnusual
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			text = utf8.AppendRune(text, r) // RuneError for invalid UTF-8, as encoding/json
+			i += size
+		}
+	}
+}
+
+// getu4 decodes \uXXXX at the start of b, or returns -1.
+func getu4(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range b[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c = c - '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// skip passes over any JSON value, checking it is valid.
+func (s *envScanner) skip() error {
+	if s.i >= len(s.b) {
+		return errUnusual
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		if s.depth++; s.depth > maxSkipDepth {
+			return errUnusual
+		}
+		defer func() { s.depth-- }()
+		return s.object(func([]byte) error { return s.skip() })
+	case c == '[':
+		if s.depth++; s.depth > maxSkipDepth {
+			return errUnusual
+		}
+		defer func() { s.depth-- }()
+		return s.array(s.skip)
+	case c == '"':
+		// Decode into text and drop it: the check is the same, and a
+		// skipped string is rare.
+		mark := len(s.e.text)
+		var sp span
+		err := s.str(&sp)
+		s.e.text = s.e.text[:mark]
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		j := s.i
+		for j < len(s.b) && (s.b[j] == '-' || s.b[j] == '+' || s.b[j] == '.' || s.b[j] == 'e' || s.b[j] == 'E' || (s.b[j] >= '0' && s.b[j] <= '9')) {
+			j++
+		}
+		if !isJSONNumber(s.b[s.i:j]) {
+			return errUnusual
+		}
+		s.i = j
+		return nil
+	}
+	return errUnusual
+}
+
+func (s *envScanner) literal(lit string) error {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return errUnusual
+	}
+	s.i += len(lit)
+	return nil
+}
