@@ -139,3 +139,17 @@ func rateLimited(w http.ResponseWriter, retryAfter string) {
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
 }
+
+// configure changes the server's behaviour under its lock; the handlers run
+// on the server's goroutines.
+func (f *fakeSlack) configure(change func(f *fakeSlack)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+func (f *fakeSlack) badTokenCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.badTokens
+}

@@ -1,0 +1,215 @@
+package latency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Key names one route-minute: the unit the store keeps a sketch pair for.
+type Key struct {
+	Route  string // "<httpMethod> <resourcePath>", e.g. "POST /slack/events"
+	Minute int64  // unix seconds of the minute's start
+}
+
+// MinuteOf returns the start of t's minute in unix seconds.
+func MinuteOf(t time.Time) int64 { return floorMinute(t.UnixMilli()) }
+
+func floorMinute(ms int64) int64 {
+	m := ms / 60000
+	if ms < 0 && ms%60000 != 0 {
+		m--
+	}
+	return m * 60
+}
+
+// IngestStats says what one subscription batch held.
+type IngestStats struct {
+	Batch       string `json:"batch"` // the batch's id, as the store's de-duplication sees it
+	MessageType string `json:"messageType"`
+	LogGroup    string `json:"logGroup,omitempty"`
+	Events      int    `json:"events"`
+	Added       int    `json:"added"`     // lines that went into a sketch
+	Malformed   int    `json:"malformed"` // lines that could not be used
+	Unrouted    int    `json:"unrouted"`  // requests that matched no route, so have no route to count under
+	Parts       int    `json:"parts"`     // route-minutes merged into the store
+}
+
+// maxLoggedMalformed is how many malformed lines a batch logs: enough to see
+// what is wrong, few enough that a broken format cannot flood the log.
+const maxLoggedMalformed = 3
+
+// Ingester adds access-log batches to a Store. It is safe for concurrent use;
+// each call borrows its own buffers.
+type Ingester struct {
+	store  Store
+	logger *slog.Logger
+	pool   sync.Pool // *batchWork
+}
+
+// NewIngester returns an Ingester that merges into store and logs to logger.
+func NewIngester(store Store, logger *slog.Logger) *Ingester {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Ingester{store: store, logger: logger}
+}
+
+// batchWork is the reusable state of one batch: decode buffers and the
+// per-route-minute sketches being built.
+type batchWork struct {
+	dec    decoder
+	parts  map[Key]*Sketches
+	routes map[string]string // interned route names, so a route costs one allocation per container
+	key    []byte
+}
+
+func (in *Ingester) work() *batchWork {
+	if w, ok := in.pool.Get().(*batchWork); ok {
+		return w
+	}
+	return &batchWork{parts: make(map[Key]*Sketches), routes: make(map[string]string)}
+}
+
+// Ingest decodes data, the "data" field of an "awslogs" event (base64 of gzip
+// of JSON), and merges its access-log lines into the store. A batch that
+// cannot be decoded is an ErrMalformedEnvelope error; a line that cannot be
+// used is counted and skipped. The store applies a batch at most once per
+// route-minute, so a retried delivery does not count twice.
+func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error) {
+	w := in.work()
+	defer in.pool.Put(w)
+	stats, err := w.aggregate(data, in.logger)
+	if err != nil || len(w.parts) == 0 {
+		return stats, err
+	}
+	stats.Parts = len(w.parts)
+	if err := in.store.Merge(ctx, stats.Batch, w.parts); err != nil {
+		return stats, fmt.Errorf("merge batch %s into the sketch store: %w", stats.Batch, err)
+	}
+	return stats, nil
+}
+
+// aggregate decodes a batch into w.parts, one sketch pair per route-minute.
+func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, error) {
+	clear(w.parts)
+	env, err := w.dec.decode(data)
+	if err != nil {
+		return IngestStats{}, err
+	}
+	stats := IngestStats{
+		MessageType: string(env.str(env.messageType)),
+		LogGroup:    string(env.str(env.logGroup)),
+		Events:      len(env.events),
+	}
+	switch stats.MessageType {
+	case DataMessage:
+	case ControlMessage:
+		// CloudWatch Logs checks that the destination is reachable; there
+		// is nothing to count.
+		return stats, nil
+	default:
+		return stats, fmt.Errorf("%w: messageType %q, want %s or %s", ErrMalformedEnvelope, stats.MessageType, DataMessage, ControlMessage)
+	}
+	stats.Batch = batchID(env)
+
+	var (
+		last       *Sketches
+		lastMethod []byte
+		lastPath   []byte
+		lastMinute int64 = -1
+	)
+	if len(w.routes) > 1000 {
+		// API Gateway's resource paths are templates, so routes are few;
+		// this only guards a container against a log of invented ones.
+		clear(w.routes)
+	}
+	for i := range env.events {
+		ev := &env.events[i]
+		rec, err := ParseLine(env.str(ev.message))
+		if err != nil {
+			if err == errUnrouted {
+				stats.Unrouted++
+				continue
+			}
+			stats.Malformed++
+			if stats.Malformed <= maxLoggedMalformed {
+				logger.Warn("skipping a malformed access-log line",
+					"reason", err.Error(), "batch", stats.Batch, "eventId", string(env.str(ev.id)),
+					"line", truncate(env.str(ev.message), 200))
+			}
+			continue
+		}
+		ms := rec.RequestTime
+		if ms == 0 {
+			ms = ev.timestamp
+		}
+		minute := floorMinute(ms)
+		if last == nil || minute != lastMinute || !bytes.Equal(rec.Method, lastMethod) || !bytes.Equal(rec.Path, lastPath) {
+			w.key = append(append(append(w.key[:0], rec.Method...), ' '), rec.Path...)
+			route, ok := w.routes[string(w.key)]
+			if !ok {
+				route = string(w.key)
+				w.routes[route] = route
+			}
+			k := Key{route, minute}
+			last = w.parts[k]
+			if last == nil {
+				last = NewSketches()
+				w.parts[k] = last
+			}
+			lastMethod, lastPath, lastMinute = rec.Method, rec.Path, minute
+		}
+		// Values were checked to be finite, non-negative and below
+		// maxLatencyMillis, which the sketch takes without error.
+		if rec.Response >= 0 {
+			_ = last.Response.Add(rec.Response)
+		}
+		if rec.Integration >= 0 {
+			_ = last.Integration.Add(rec.Integration)
+		}
+		stats.Added++
+	}
+	if stats.Malformed > 0 {
+		logger.Warn("access-log lines skipped", "batch", stats.Batch, "malformed", stats.Malformed, "of", stats.Events)
+	}
+	return stats, nil
+}
+
+// batchID names a batch by where it came from and its first and last event
+// ids. CloudWatch Logs event ids are unique, and a retried delivery carries the
+// same events in the same order, so a retry gets the same id and a different
+// batch never does. Hashing every id would say the same at a cost per record.
+func batchID(env *envelope) string {
+	h := sha256.New()
+	var n [8]byte
+	write := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	write(env.str(env.owner))
+	write(env.str(env.logGroup))
+	write(env.str(env.logStream))
+	binary.BigEndian.PutUint64(n[:], uint64(len(env.events)))
+	h.Write(n[:])
+	if len(env.events) > 0 {
+		write(env.str(env.events[0].id))
+		write(env.str(env.events[len(env.events)-1].id))
+	}
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}

@@ -1,0 +1,314 @@
+package slash
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+)
+
+const secret = "test-signing-secret"
+
+var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+func form(text string) string {
+	return url.Values{
+		"token": {"legacy-token"}, "team_id": {"T1"}, "team_domain": {"acme"},
+		"channel_id": {"C0123ABCD"}, "channel_name": {"general"},
+		"user_id": {"U0123"}, "user_name": {"ada"}, "command": {"/slackbot"},
+		"text": {text}, "response_url": {"https://hooks.slack.com/commands/T1/1/secretpath"},
+		"trigger_id": {"1.2.3"}, "api_app_id": {"A1"},
+	}.Encode()
+}
+
+func signed(body string) events.APIGatewayProxyRequest {
+	ts, sig := verify.Signature(secret, time.Now(), []byte(body))
+	return events.APIGatewayProxyRequest{
+		HTTPMethod: http.MethodPost,
+		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
+		Body:       body,
+	}
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+	err  error
+}
+
+func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return notify.Posted{}, r.err
+	}
+	r.msgs = append(r.msgs, m)
+	return notify.Posted{ChannelID: "C0NEWS0001", TS: "1"}, nil
+}
+
+type reports struct {
+	window time.Duration
+	route  string
+}
+
+func (r *reports) Report(_ context.Context, w time.Duration, route string) (notify.Message, error) {
+	r.window, r.route = w, route
+	return notify.Message{Text: "the report"}, nil
+}
+
+// deferrer records deferred commands instead of running them.
+type deferrer struct{ cmds []slack.SlashCommand }
+
+func (d *deferrer) Defer(_ context.Context, cmd slack.SlashCommand) error {
+	d.cmds = append(d.cmds, cmd)
+	return nil
+}
+
+func parseWindow(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Minute {
+		return 0, errors.New("window: say 15m, 1h or 24h")
+	}
+	return d, nil
+}
+
+type answer struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+	Blocks       []json.RawMessage
+}
+
+func serve(t *testing.T, h *Handler, req events.APIGatewayProxyRequest) (int, answer, string) {
+	t.Helper()
+	resp, err := h.ServeCommand(context.Background(), req)
+	if err != nil {
+		t.Fatalf("error returned to Lambda: %v", err)
+	}
+	var a answer
+	json.Unmarshal([]byte(resp.Body), &a)
+	return resp.StatusCode, a, resp.Body
+}
+
+func TestAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		req    events.APIGatewayProxyRequest
+		status int
+		want   string // in the answer's text
+		defers int
+	}{
+		{"help", signed(form("help")), 200, "notify <#channel>", 0},
+		{"empty text is help", signed(form("")), 200, "latency [window] [route]", 0},
+		{"unknown subcommand is help", signed(form("dance now")), 200, "I don't know `dance`", 0},
+		{"echo", signed(form("echo hello  world")), 200, "text: hello  world", 0},
+		{"notify defers", signed(form("notify #news Deploy done")), 200, "Posting to #news", 1},
+		{"notify needs text", signed(form("notify #news")), 200, "needs a channel and a message", 0},
+		{"latency defers", signed(form("latency 15m events")), 200, "Building the latency report", 1},
+		{"latency bad window", signed(form("latency 0m")), 200, "window", 0},
+		{"base64 body", func() events.APIGatewayProxyRequest {
+			r := signed(form("help"))
+			r.Body, r.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(r.Body)), true
+			return r
+		}(), 200, "notify <#channel>", 0},
+		{"invalid base64", func() events.APIGatewayProxyRequest {
+			r := signed(form("help"))
+			r.Body, r.IsBase64Encoded = "%%%", true
+			return r
+		}(), 400, "base64", 0},
+		{"empty body", signed(""), 400, "", 0},
+		{"not a form", signed("%zz=1"), 400, "", 0},
+		{"form without command", signed("text=help&user_id=U1"), 400, "", 0},
+		{"unsigned", events.APIGatewayProxyRequest{Body: form("help")}, 401, "", 0},
+		{"wrong signature", func() events.APIGatewayProxyRequest {
+			r := signed(form("help"))
+			r.Body = form("echo changed")
+			return r
+		}(), 401, "", 0},
+		{"over 1 MiB", signed(form(strings.Repeat("x", 1<<20))), 413, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &deferrer{}
+			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Reports: &reports{},
+				ParseWindow: parseWindow, DefaultWindow: time.Hour, Defer: d, Log: quiet}
+			status, a, body := serve(t, h, tt.req)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
+			}
+			if status >= 400 {
+				var e struct{ Error string }
+				if json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+					t.Fatalf("refusal %q is not {\"error\": ...}", body)
+				}
+				return
+			}
+			if a.ResponseType != "ephemeral" {
+				t.Fatalf("response_type %q, want ephemeral", a.ResponseType)
+			}
+			if !strings.Contains(a.Text, tt.want) {
+				t.Fatalf("text %q does not contain %q", a.Text, tt.want)
+			}
+			if len(a.Blocks) == 0 {
+				t.Fatal("answer has no Block Kit blocks")
+			}
+			if len(d.cmds) != tt.defers {
+				t.Fatalf("%d deferred, want %d", len(d.cmds), tt.defers)
+			}
+		})
+	}
+}
+
+func TestEchoHidesCredentials(t *testing.T) {
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
+	_, a, body := serve(t, h, signed(form("echo hi")))
+	for _, s := range []string{"legacy-token", "secretpath"} {
+		if strings.Contains(body, s) {
+			t.Fatalf("echo shows %q: %s", s, body)
+		}
+	}
+	for _, s := range []string{"/slackbot", "U0123", "ada", "C0123ABCD", "general", "acme", "T1"} {
+		if !strings.Contains(a.Text, s) {
+			t.Errorf("echo lacks field value %q: %s", s, a.Text)
+		}
+	}
+}
+
+func TestLatencyNotSetUp(t *testing.T) {
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
+	_, a, _ := serve(t, h, signed(form("latency")))
+	if !strings.Contains(a.Text, "not set up yet") {
+		t.Fatalf("latency without reports: %q", a.Text)
+	}
+}
+
+// respondTo collects what Finish posts to response_url.
+func respondTo(r *recorder) func(string) notify.Poster {
+	return func(string) notify.Poster { return r }
+}
+
+func TestFinish(t *testing.T) {
+	cmd := func(text string) slack.SlashCommand {
+		c, err := Parse([]byte(form(text)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t.Run("notify posts and confirms", func(t *testing.T) {
+		post, resp := &recorder{}, &recorder{}
+		h := &Handler{Post: post, Respond: respondTo(resp), Log: quiet}
+		if err := h.Finish(context.Background(), cmd("notify  #news   Deploy done\nall green")); err != nil {
+			t.Fatal(err)
+		}
+		if len(post.msgs) != 1 || post.msgs[0].Channel != "#news" {
+			t.Fatalf("posted %+v", post.msgs)
+		}
+		if got := post.msgs[0].Text; !strings.HasPrefix(got, "Deploy done\nall green\n") || !strings.Contains(got, "<@U0123>") {
+			t.Fatalf("posted text %q: want the user's text as typed and who asked", got)
+		}
+		if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "<#C0NEWS0001>") {
+			t.Fatalf("confirmation %+v", resp.msgs)
+		}
+	})
+	t.Run("notify error in words", func(t *testing.T) {
+		post := &recorder{err: &notify.Error{Code: "not_in_channel", Hint: "Invite me first."}}
+		resp := &recorder{}
+		h := &Handler{Post: post, Respond: respondTo(resp), Log: quiet}
+		h.Finish(context.Background(), cmd("notify #secret hi"))
+		if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Invite me first.") {
+			t.Fatalf("answer %+v", resp.msgs)
+		}
+	})
+	t.Run("latency report", func(t *testing.T) {
+		rep, resp := &reports{}, &recorder{}
+		h := &Handler{Reports: rep, ParseWindow: parseWindow, DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
+		h.Finish(context.Background(), cmd("latency 24h POST /slack/events"))
+		if rep.window != 24*time.Hour || rep.route != "POST /slack/events" {
+			t.Fatalf("report(%v, %q)", rep.window, rep.route)
+		}
+		if len(resp.msgs) != 1 || resp.msgs[0].Text != "the report" {
+			t.Fatalf("answer %+v", resp.msgs)
+		}
+	})
+	t.Run("without a deferrer the answer carries the result", func(t *testing.T) {
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Log: quiet}
+		_, a, _ := serve(t, h, signed(form("notify C0NEWS0001 hi")))
+		if !strings.Contains(a.Text, "Posted to <#C0NEWS0001>") {
+			t.Fatalf("answer %q", a.Text)
+		}
+	})
+}
+
+func TestInvokeDispatch(t *testing.T) {
+	resp := &recorder{}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Respond: respondTo(resp), Log: quiet}
+	c, _ := Parse([]byte(form("notify #news hi")))
+	raw, _ := json.Marshal(Deferred{Command: c})
+	if _, err := h.Invoke(context.Background(), raw); err != nil || len(resp.msgs) != 1 {
+		t.Fatalf("deferred: err %v, %d answers", err, len(resp.msgs))
+	}
+	raw, _ = json.Marshal(signed(form("help")))
+	out, err := h.Invoke(context.Background(), raw)
+	if r, ok := out.(events.APIGatewayProxyResponse); err != nil || !ok || r.StatusCode != 200 {
+		t.Fatalf("proxy request: %v %#v", err, out)
+	}
+	if _, err := h.Invoke(context.Background(), json.RawMessage(`{"hello":1}`)); err == nil {
+		t.Fatal("an unknown event was accepted")
+	}
+}
+
+func TestCutWords(t *testing.T) {
+	tests := []struct {
+		text  string
+		n     int
+		words []string
+		rest  string
+	}{
+		{"notify #a hello world", 2, []string{"notify", "#a"}, "hello world"},
+		{"  notify\t#a\n line1\n  line2 ", 2, []string{"notify", "#a"}, "line1\n  line2"},
+		{"echo", 1, []string{"echo"}, ""},
+		{"", 2, nil, ""},
+	}
+	for _, tt := range tests {
+		words, rest := cutWords(tt.text, tt.n)
+		if strings.Join(words, "|") != strings.Join(tt.words, "|") || rest != tt.rest {
+			t.Errorf("cutWords(%q, %d) = %q, %q; want %q, %q", tt.text, tt.n, words, rest, tt.words, tt.rest)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(form("help"))
+	f.Add(form("notify #general hi there"))
+	f.Add("command=%2Fslackbot&user_id=U1&text=echo+%F0%9F%8E%89")
+	f.Add("%zz")
+	f.Add("a=1&a=2;b")
+	f.Fuzz(func(t *testing.T, body string) {
+		cmd, err := Parse([]byte(body))
+		if err != nil {
+			return
+		}
+		if cmd.Command == "" || cmd.UserID == "" {
+			t.Fatalf("Parse accepted %q without command or user_id", body)
+		}
+		// Every accepted command gets an answer without panicking.
+		h := &Handler{Post: &recorder{}, Reports: &reports{}, ParseWindow: parseWindow, Defer: &deferrer{}, Log: quiet}
+		if a := h.answer(context.Background(), cmd); a == nil || a.Text == "" {
+			t.Fatalf("no answer for %q", cmd.Text)
+		}
+	})
+}
