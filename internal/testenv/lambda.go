@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,16 @@ import (
 // with the function name fixed to "function".
 const invokePath = "/2015-03-31/functions/function/invocations"
 
+// ErrFunctionTimeout is returned (wrapped) by Invoke when the function ran
+// longer than AWS_LAMBDA_FUNCTION_TIMEOUT. The emulator then kills the
+// function; the next Invoke starts a fresh one, with a new init.
+var ErrFunctionTimeout = errors.New("function timed out")
+
+// timeoutBody is how the emulator answers a timed-out invocation: a 200 with
+// this plain-text prefix (InvokeHandler in internal/lambda/rie/handlers.go),
+// where Lambda would report a function error.
+var timeoutBody = []byte("Task timed out after ")
+
 // reportTimeout bounds the wait for an invocation's REPORT line once the
 // emulator has answered; it is printed before the answer, so only the output
 // pipe's lag is being waited for.
@@ -30,10 +41,11 @@ const reportTimeout = 5 * time.Second
 // Lambda is a function bootstrap running under the Lambda Runtime Interface
 // Emulator, reachable over HTTP the way the Lambda Invoke API is.
 //
-// The emulator runs one invocation at a time and rejects a second one with
-// 400 while the first is in flight, as one real Lambda execution environment
-// would. Invoke therefore queues concurrent calls instead of failing them;
-// concurrency tests need one Lambda per concurrent caller.
+// Like one real execution environment, the emulator runs one invocation at a
+// time; unlike Lambda, it does not answer an overlapping one with an error
+// but rejects its reservation and then crashes on a nil pointer, taking the
+// function with it. Invoke therefore queues concurrent calls on the same
+// Lambda. Tests of real concurrency need one Lambda per concurrent caller.
 type Lambda struct {
 	// URL is the emulator's base URL, http://127.0.0.1:<port>.
 	URL string
@@ -45,15 +57,15 @@ type Lambda struct {
 // StartLambda runs the bootstrap executable under the emulator and stops both
 // when the test ends.
 //
-// The bootstrap starts lazily, on the first Invoke, as a cold start does in
-// Lambda (see InitDuration). Its working
-// directory and LAMBDA_TASK_ROOT are the bootstrap's directory, mirroring
-// /var/task. Its environment is env on top of a minimal one (PATH, a fresh
-// empty HOME so no ~/.aws leaks in, AWS_REGION, a 30s function timeout); the
-// emulator adds the Lambda variables (AWS_LAMBDA_RUNTIME_API,
-// AWS_LAMBDA_FUNCTION_NAME=test_function, ...). Set AWS_LAMBDA_FUNCTION_NAME,
-// AWS_LAMBDA_FUNCTION_TIMEOUT (seconds) or AWS_LAMBDA_FUNCTION_MEMORY_SIZE in
-// env to change what the emulator reports.
+// The bootstrap starts lazily, on the first Invoke, as on a cold start in
+// Lambda (see InitDuration). Its working directory and LAMBDA_TASK_ROOT are
+// the bootstrap's directory, as /var/task is in Lambda. Its environment is
+// env on top of a minimal one: PATH, a fresh empty HOME (so no ~/.aws leaks
+// in), AWS_REGION and a 30s function timeout. Nothing else of the test
+// process's environment reaches it. The emulator adds the Lambda variables
+// (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME=test_function, ...); set
+// AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_TIMEOUT (seconds) or
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE in env to change them.
 func StartLambda(t testing.TB, bootstrap string, env []string) *Lambda {
 	t.Helper()
 	rie := RIEPath(t)
@@ -140,8 +152,9 @@ func lambdaEnv(taskRoot, home string, extra []string) []string {
 
 // Invoke sends payload to the function and returns its response. A non-2xx
 // answer from the emulator (an init failure, a crash) is an error carrying the
-// body. A handler that returns an error yields a 200 whose body is Lambda's
-// {"errorMessage": ..., "errorType": ...}, as the Invoke API does.
+// body; a timeout is ErrFunctionTimeout. A handler that returns an error
+// yields a 200 whose body is Lambda's {"errorMessage": ..., "errorType": ...},
+// as the Invoke API does.
 //
 // Concurrent calls are queued, not run in parallel; see Lambda.
 func (l *Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
@@ -181,6 +194,9 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err := l.proc.out.waitFor(waitCtx, "REPORT RequestId: "+requestID); err != nil {
 		return nil, fmt.Errorf("invoke %s: %w", requestID, err)
 	}
+	if bytes.HasPrefix(body, timeoutBody) {
+		return nil, fmt.Errorf("invoke %s: %w: %s", requestID, ErrFunctionTimeout, body)
+	}
 	return body, nil
 }
 
@@ -214,9 +230,9 @@ func (l *Lambda) Logs() string { return l.proc.out.String() }
 // pins --log-level.
 var initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9]+(?:\.[0-9]+)?)\)`)
 
-// InitDuration returns how long the function's init phase took on the cold
-// start (from starting the bootstrap until it asked for its first event), and
-// false before the first invocation.
+// InitDuration returns how long the function's init phase took on the first
+// cold start (from starting the bootstrap until it asked for its first
+// event), and false before the first invocation.
 //
 // It deliberately does not use the "Init Duration" field of the first REPORT
 // line: in this emulator (printEndReports in internal/lambda/rie/handlers.go)

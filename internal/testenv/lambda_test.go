@@ -16,6 +16,7 @@ type echoRequest struct {
 	Message string   `json:"message"`
 	Env     []string `json:"env,omitempty"`
 	Fail    string   `json:"fail,omitempty"`
+	SleepMS int      `json:"sleep_ms,omitempty"`
 }
 
 type echoResponse struct {
@@ -140,6 +141,26 @@ func TestLambdaHandlerError(t *testing.T) {
 	// A failed invocation leaves the environment usable.
 	if err := l.InvokeJSON(t.Context(), echoRequest{Message: "ok"}, nil); err != nil {
 		t.Errorf("invoke after a handler error: %v", err)
+	}
+}
+
+func TestLambdaTimeout(t *testing.T) {
+	t.Parallel()
+	l := StartLambda(t, echoBootstrap(t), []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
+	var first echoResponse
+	if err := l.InvokeJSON(t.Context(), echoRequest{}, &first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Invoke(t.Context(), []byte(`{"sleep_ms":3000}`)); !errors.Is(err, ErrFunctionTimeout) {
+		t.Errorf("invoke sleeping past the timeout: err = %v, want ErrFunctionTimeout", err)
+	}
+	// As in Lambda, the timed-out environment is replaced by a fresh one.
+	var after echoResponse
+	if err := l.InvokeJSON(t.Context(), echoRequest{}, &after); err != nil {
+		t.Fatalf("invoke after a timeout: %v", err)
+	}
+	if after.PID == first.PID {
+		t.Errorf("invoke after a timeout ran in the killed process %d", first.PID)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -16,8 +17,9 @@ import (
 
 type request struct {
 	Message string   `json:"message"`
-	Env     []string `json:"env"`  // names of variables to report
-	Fail    string   `json:"fail"` // when set, the handler returns this error
+	Env     []string `json:"env"`      // names of variables to report
+	Fail    string   `json:"fail"`     // when set, the handler returns this error
+	SleepMS int      `json:"sleep_ms"` // how long to sleep before answering
 }
 
 type response struct {
@@ -34,6 +36,7 @@ func handle(ctx context.Context, raw json.RawMessage) (response, error) {
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return response{}, fmt.Errorf("decode payload: %w", err)
 	}
+	time.Sleep(time.Duration(req.SleepMS) * time.Millisecond)
 	if req.Fail != "" {
 		return response{}, errors.New(req.Fail)
 	}
