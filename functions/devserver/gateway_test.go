@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
+	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestProxyRequestAsAPIGatewayBuildsIt(t *testing.T) {
+	var got events.APIGatewayProxyRequest
+	g := NewGateway(Route{Method: "POST", Path: "/slack/events", Handler: func(_ context.Context, r events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		got = r
+		return events.APIGatewayProxyResponse{StatusCode: 201, MultiValueHeaders: map[string][]string{"X-A": {"1", "2"}}, Body: "aGk=", IsBase64Encoded: true}, nil
+	}})
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/slack/events?x=1&x=2", strings.NewReader("payload"))
+	req.Header.Add("X-Slack-Signature", "v0=1")
+	req.Header.Add("Accept", "a")
+	req.Header.Add("Accept", "b")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 || string(body) != "hi" || len(resp.Header.Values("X-A")) != 2 {
+		t.Fatalf("response %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	switch {
+	case got.Resource != "/slack/events", got.Path != "/slack/events", got.HTTPMethod != "POST":
+		t.Fatalf("resource/path/method %q %q %q", got.Resource, got.Path, got.HTTPMethod)
+	case got.Body != "payload" || got.IsBase64Encoded:
+		t.Fatalf("body %q base64 %v", got.Body, got.IsBase64Encoded)
+	case got.Headers["X-Slack-Signature"] != "v0=1" || got.Headers["Accept"] != "b":
+		t.Fatalf("headers %v: want the last value of each", got.Headers)
+	case len(got.MultiValueHeaders["Accept"]) != 2 || got.MultiValueHeaders["Host"] == nil:
+		t.Fatalf("multiValueHeaders %v", got.MultiValueHeaders)
+	case got.QueryStringParameters["x"] != "2" || len(got.MultiValueQueryStringParameters["x"]) != 2:
+		t.Fatalf("query %v %v", got.QueryStringParameters, got.MultiValueQueryStringParameters)
+	case got.RequestContext.RequestID == "" || got.RequestContext.ResourcePath != "/slack/events" || got.RequestContext.Stage != "dev":
+		t.Fatalf("requestContext %+v", got.RequestContext)
+	}
+	// The Lambda sees exactly what the Lambda runtime would decode.
+	raw, _ := json.Marshal(got)
+	for _, k := range []string{`"resource"`, `"path"`, `"httpMethod"`, `"headers"`, `"multiValueHeaders"`, `"body"`} {
+		if !bytes.Contains(raw, []byte(k)) {
+			t.Errorf("event lacks %s", k)
+		}
+	}
+}
+
+func TestBinaryBodyArrivesBase64(t *testing.T) {
+	r := httptest.NewRequest("POST", "/slack/commands", nil)
+	req := ProxyRequest(r, "/slack/commands", []byte{0xff, 0xfe}, "dev", time.Now())
+	if !req.IsBase64Encoded || req.Body != "//4=" {
+		t.Fatalf("binary body: %q base64 %v", req.Body, req.IsBase64Encoded)
+	}
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	srv := httptest.NewServer(NewGateway(Route{Method: "POST", Path: "/slack/events", Handler: nil}))
+	defer srv.Close()
+	for _, c := range []struct{ method, path string }{{"POST", "/nope"}, {"GET", "/slack/events"}} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d", c.method, c.path, resp.StatusCode)
+		}
+	}
+}
+
+// TestDevServer drives the real handlers through the gateway, as `make dev`
+// serves them, and checks the access log against the stage's format.
+func TestDevServer(t *testing.T) {
+	out := &syncBuffer{}
+	cfg := config.Config{ReportWindow: time.Hour}
+	cfg.SigningSecret = "dev-secret"
+	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
+	g := NewGateway(
+		Route{Method: "POST", Path: contract.EventsPath, Handler: b.Events().ServeEvent},
+		Route{Method: "POST", Path: contract.CommandsPath, Handler: b.Commands().ServeCommand},
+	).WithAccessLog(out)
+	var observed []string
+	g.Observe = func(route string, _ time.Time, _, _ time.Duration) { observed = append(observed, route) }
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+
+	post := func(path, body string) (int, string) {
+		ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("X-Slack-Request-Timestamp", ts)
+		req.Header.Set("X-Slack-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(contract.EventsPath, `{"type":"url_verification","challenge":"c1"}`); code != 200 || body != `{"challenge":"c1"}` {
+		t.Fatalf("challenge: %d %s", code, body)
+	}
+	if code, body := post(contract.CommandsPath, exampleCommand(srv.URL, "notify C0123ABCD hello")); code != 200 || !strings.Contains(body, "Posted to") {
+		t.Fatalf("notify: %d %s", code, body)
+	}
+	// No bot token: the message is printed, not sent.
+	if !strings.Contains(out.String(), `"text": "hello`) {
+		t.Fatalf("printed output lacks the message:\n%s", out.String())
+	}
+	var lines []map[string]string
+	for _, l := range strings.Split(out.String(), "\n") {
+		var m map[string]string
+		if strings.HasPrefix(l, `{"requestId"`) {
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("access log line is not JSON: %s", l)
+			}
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 || lines[0]["resourcePath"] != contract.EventsPath || lines[1]["status"] != "200" || lines[1]["httpMethod"] != "POST" {
+		t.Fatalf("access log %v", lines)
+	}
+	if len(observed) != 2 || observed[1] != "POST "+contract.CommandsPath {
+		t.Fatalf("observed routes %v", observed)
+	}
+}
