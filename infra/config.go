@@ -1,0 +1,210 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
+)
+
+// Config keys of the slackbot namespace. Pulumi.yaml declares each one; a test
+// keeps the two lists, and the defaults below, equal.
+const (
+	keySigningSecret           = "signingSecret"
+	keyBotToken                = "botToken"
+	keyWebhookURL              = "webhookUrl"
+	keyVerificationToken       = "verificationToken"
+	keyReportChannel           = "reportChannel"
+	keyReportSchedule          = "reportSchedule"
+	keyReportWindow            = "reportWindow"
+	keyArchitecture            = "architecture"
+	keyMemorySize              = "memorySize"
+	keyLogRetentionDays        = "logRetentionDays"
+	keyManageAPIGatewayAccount = "manageApiGatewayAccount"
+	keyThrottlingRateLimit     = "throttlingRateLimit"
+	keyThrottlingBurstLimit    = "throttlingBurstLimit"
+	keyAppName                 = "appName"
+	keyCommandName             = "commandName"
+)
+
+// secretKeys are read only as secret Outputs, so their values never reach the
+// state or the preview in plaintext.
+var secretKeys = []string{keySigningSecret, keyBotToken, keyWebhookURL, keyVerificationToken}
+
+// defaults are the values used when a key is unset. The Pulumi CLI applies
+// Pulumi.yaml's defaults before the program runs; the program applies the same
+// ones so it behaves alike when run another way (tests, automation API).
+var defaults = map[string]any{
+	keyBotToken:                "",
+	keyWebhookURL:              "",
+	keyVerificationToken:       "",
+	keyReportChannel:           "",
+	keyReportSchedule:          "rate(1 hour)",
+	keyReportWindow:            "1h",
+	keyArchitecture:            "arm64",
+	keyMemorySize:              256,
+	keyLogRetentionDays:        14,
+	keyManageAPIGatewayAccount: true,
+	keyThrottlingRateLimit:     25,
+	keyThrottlingBurstLimit:    50,
+	keyAppName:                 "slackbot",
+	keyCommandName:             contract.SlashCommand,
+}
+
+// settings is the validated stack configuration.
+type settings struct {
+	SigningSecret     pulumi.StringOutput
+	BotToken          pulumi.StringOutput
+	WebhookURL        pulumi.StringOutput
+	VerificationToken pulumi.StringOutput
+	// HasWebhook says whether webhookUrl is set: the manifest asks for the
+	// incoming-webhook scope only then. Only this bit of the secret leaves config.
+	HasWebhook bool
+
+	ReportChannel  string
+	ReportSchedule string
+	ReportWindow   string
+
+	Architecture            string // arm64 or x86_64, as Lambda names them
+	GOARCH                  string
+	MemorySize              int
+	LogRetentionDays        int
+	ManageAPIGatewayAccount bool
+	ThrottlingRateLimit     int
+	ThrottlingBurstLimit    int
+
+	AppName     string
+	CommandName string
+}
+
+// retentionDays are the values CloudWatch Logs accepts for a log group's retention.
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	scheduleRE = regexp.MustCompile(`^(rate|cron)\(.+\)$`)
+	commandRE  = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
+)
+
+// stackConfig reads the project's namespace of the stack configuration. It is
+// what pulumi/config's Get and GetSecret do, without the extra module they need.
+type stackConfig struct{ ctx *pulumi.Context }
+
+func (c stackConfig) Get(key string) string {
+	v, _ := c.ctx.GetConfig(c.ctx.Project() + ":" + key)
+	return v
+}
+
+// GetSecret wraps the value as a secret whether or not it was set with --secret,
+// so it reaches the state only encrypted.
+func (c stackConfig) GetSecret(key string) pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.String(c.Get(key))).(pulumi.StringOutput)
+}
+
+func loadSettings(ctx *pulumi.Context) (*settings, error) {
+	cfg := stackConfig{ctx}
+	s := &settings{}
+	var errs []string
+	fail := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if cfg.Get(keySigningSecret) == "" {
+		fail(keySigningSecret, "required: the Slack app's signing secret (pulumi config set --secret %s <value>)", keySigningSecret)
+	}
+	s.SigningSecret = cfg.GetSecret(keySigningSecret)
+	s.BotToken = cfg.GetSecret(keyBotToken)
+	s.WebhookURL = cfg.GetSecret(keyWebhookURL)
+	s.VerificationToken = cfg.GetSecret(keyVerificationToken)
+	if w := cfg.Get(keyWebhookURL); w != "" {
+		s.HasWebhook = true
+		// The value itself stays out of the error: it is a secret.
+		if !strings.HasPrefix(w, "https://") {
+			fail(keyWebhookURL, "want an https:// URL from the Slack app's Incoming Webhooks page")
+		}
+	}
+
+	str := func(key string) string {
+		if v := cfg.Get(key); v != "" {
+			return v
+		}
+		return defaults[key].(string)
+	}
+	num := func(key string) int {
+		v := cfg.Get(key)
+		if v == "" {
+			return defaults[key].(int)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fail(key, "%q is not an integer", v)
+		}
+		return n
+	}
+	boolean := func(key string) bool {
+		v := cfg.Get(key)
+		if v == "" {
+			return defaults[key].(bool)
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail(key, "%q is not true or false", v)
+		}
+		return b
+	}
+
+	s.ReportChannel = str(keyReportChannel)
+	s.ReportSchedule = str(keyReportSchedule)
+	if !scheduleRE.MatchString(s.ReportSchedule) {
+		fail(keyReportSchedule, "%q: want an EventBridge schedule like rate(1 hour) or cron(0 9 * * ? *)", s.ReportSchedule)
+	}
+	s.ReportWindow = str(keyReportWindow)
+	if d, err := time.ParseDuration(s.ReportWindow); err != nil || d < time.Minute {
+		fail(keyReportWindow, "%q: want a duration of at least 1m, like 15m or 1h", s.ReportWindow)
+	}
+
+	s.Architecture = str(keyArchitecture)
+	goarch, err := lambdabuild.GOARCH(s.Architecture)
+	if err != nil {
+		fail(keyArchitecture, "%q: want arm64 or x86_64", s.Architecture)
+	}
+	s.GOARCH = goarch
+
+	s.MemorySize = num(keyMemorySize)
+	if s.MemorySize < 128 || s.MemorySize > 10240 {
+		fail(keyMemorySize, "%d MB: Lambda accepts 128 to 10240", s.MemorySize)
+	}
+	s.LogRetentionDays = num(keyLogRetentionDays)
+	if !slices.Contains(retentionDays, s.LogRetentionDays) {
+		fail(keyLogRetentionDays, "%d: CloudWatch Logs accepts one of %v", s.LogRetentionDays, retentionDays)
+	}
+	s.ManageAPIGatewayAccount = boolean(keyManageAPIGatewayAccount)
+	s.ThrottlingRateLimit = num(keyThrottlingRateLimit)
+	if s.ThrottlingRateLimit < 1 {
+		fail(keyThrottlingRateLimit, "%d: want at least 1 request per second", s.ThrottlingRateLimit)
+	}
+	s.ThrottlingBurstLimit = num(keyThrottlingBurstLimit)
+	if s.ThrottlingBurstLimit < 1 {
+		fail(keyThrottlingBurstLimit, "%d: want at least 1", s.ThrottlingBurstLimit)
+	}
+
+	s.AppName = str(keyAppName)
+	if n := len([]rune(s.AppName)); n > 35 {
+		fail(keyAppName, "%q: Slack allows at most 35 characters", s.AppName)
+	}
+	s.CommandName = str(keyCommandName)
+	if !commandRE.MatchString(s.CommandName) {
+		fail(keyCommandName, "%q: want a slash and up to 31 lowercase letters, digits, - or _", s.CommandName)
+	}
+
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("stack config: %s", strings.Join(errs, "; "))
+	}
+	return s, nil
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
+)
+
+// GoFunction is one Lambda function built from a Go main package, with the role,
+// log group and invoke permissions that belong to it alone.
+type GoFunction struct {
+	pulumi.ResourceState
+
+	Function *lambda.Function
+	Role     *iam.Role
+	LogGroup *cloudwatch.LogGroup
+}
+
+// GoFunctionArgs describes a GoFunction.
+type GoFunctionArgs struct {
+	// FunctionName is the Lambda function's name; its log group is
+	// /aws/lambda/<FunctionName>, where Lambda and the console look for it.
+	FunctionName string
+	Artifact     *lambdabuild.Artifact
+	Architecture string
+	MemorySize   int
+	// Timeout is in seconds.
+	Timeout          int
+	Environment      pulumi.StringMap
+	LogRetentionDays int
+	// Grants are the function's permissions beyond writing its own logs.
+	Grants []grant
+	// SelfInvoke lets the function invoke itself asynchronously, which the
+	// commands function does to answer slow commands after Slack's 3 seconds.
+	SelfInvoke bool
+}
+
+func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts ...pulumi.ResourceOption) (*GoFunction, error) {
+	f := &GoFunction{}
+	if err := ctx.RegisterComponentResource("slackbot:index:GoFunction", name, f, opts...); err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	parent := pulumi.Parent(f)
+
+	// The log group exists before the function, so Lambda never creates one
+	// without retention and the role needs no logs:CreateLogGroup.
+	var err error
+	f.LogGroup, err = cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/lambda/" + args.FunctionName),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: log group: %w", name, err)
+	}
+
+	f.Role, err = iam.NewRole(ctx, name, &iam.RoleArgs{
+		Description:      pulumi.Sprintf("Runs the %s Lambda function", args.FunctionName),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("lambda.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: role: %w", name, err)
+	}
+	grants := append([]grant{{
+		Sid:     "WriteOwnLogs",
+		Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		// Log streams are named by Lambda at run time; ":*" covers the streams
+		// of this one group.
+		Resources: []pulumi.StringInput{pulumi.Sprintf("%s:*", f.LogGroup.Arn)},
+	}}, args.Grants...)
+	policy, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Role:   f.Role.ID(),
+		Policy: policyJSON(grants),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: role policy: %w", name, err)
+	}
+
+	f.Function, err = lambda.NewFunction(ctx, name, &lambda.FunctionArgs{
+		Name:          pulumi.String(args.FunctionName),
+		Runtime:       pulumi.String("provided.al2023"),
+		Handler:       pulumi.String(lambdabuild.BootstrapName),
+		Architectures: pulumi.StringArray{pulumi.String(args.Architecture)},
+		// The zip lambdabuild wrote, not a FileArchive of a directory: that would
+		// lose bootstrap's exec bit (pulumi/pulumi#3593). Pulumi hashes the file's
+		// bytes, so an unchanged build previews as no change.
+		Code:           pulumi.NewFileArchive(args.Artifact.Path),
+		SourceCodeHash: pulumi.String(args.Artifact.SHA256),
+		MemorySize:     pulumi.Int(args.MemorySize),
+		Timeout:        pulumi.Int(args.Timeout),
+		Role:           f.Role.Arn,
+		Environment:    &lambda.FunctionEnvironmentArgs{Variables: args.Environment},
+		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
+			LogFormat: pulumi.String("Text"),
+			LogGroup:  f.LogGroup.Name,
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{policy}))
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+
+	if args.SelfInvoke {
+		// A policy of its own: it names the function's ARN, which exists only
+		// once the function does.
+		_, err = iam.NewRolePolicy(ctx, name+"-self-invoke", &iam.RolePolicyArgs{
+			Role: f.Role.ID(),
+			Policy: policyJSON([]grant{{
+				Sid:       "InvokeSelf",
+				Actions:   []string{"lambda:InvokeFunction"},
+				Resources: []pulumi.StringInput{f.Function.Arn},
+			}}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: self-invoke policy: %w", name, err)
+		}
+	}
+
+	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+		"functionName": f.Function.Name,
+		"functionArn":  f.Function.Arn,
+		"logGroup":     f.LogGroup.Name,
+	}); err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// AllowInvoke lets an AWS service invoke the function, only from sourceArn.
+func (f *GoFunction) AllowInvoke(ctx *pulumi.Context, name, principal string, sourceArn pulumi.StringInput) (*lambda.Permission, error) {
+	p, err := lambda.NewPermission(ctx, name, &lambda.PermissionArgs{
+		Action:    pulumi.String("lambda:InvokeFunction"),
+		Function:  f.Function.Name,
+		Principal: pulumi.String(principal),
+		SourceArn: sourceArn,
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, fmt.Errorf("permission %s: %w", name, err)
+	}
+	return p, nil
+}

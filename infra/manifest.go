@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+)
+
+// mentionEvent is the only bot event the app subscribes to.
+const mentionEvent = "app_mention"
+
+// webhookScope is Slack's scope for incoming webhooks, asked for only when one is
+// configured.
+const webhookScope = "incoming-webhook"
+
+// slackManifest is the Slack app manifest for this stack: paste it into the app's
+// "App Manifest" page and Slack sends events and commands to this stack's URLs.
+func slackManifest(s *settings, eventsURL, commandsURL string) slack.Manifest {
+	scopes := append([]string(nil), contract.BotScopes...)
+	var webhooks *slack.ManifestIncomingWebhooks
+	if s.HasWebhook {
+		scopes = append(scopes, webhookScope)
+		webhooks = &slack.ManifestIncomingWebhooks{IncomingWebhooksEnabled: true}
+	}
+	return slack.Manifest{
+		Metadata: slack.ManifestMetadata{MajorVersion: 1, MinorVersion: 1},
+		Display: slack.Display{
+			Name:        s.AppName,
+			Description: "Answers mentions and slash commands, and reports its own latency percentiles.",
+		},
+		Features: slack.Features{
+			BotUser: slack.BotUser{DisplayName: s.AppName},
+			SlashCommands: []slack.ManifestSlashCommand{{
+				Command:     s.CommandName,
+				Description: "Echo, notify a channel, or report latency percentiles",
+				Url:         commandsURL,
+				UsageHint:   "help | echo <text> | notify <channel> <text> | latency [window] [route]",
+			}},
+		},
+		OAuthConfig: slack.OAuthConfig{Scopes: slack.OAuthScopes{Bot: scopes}},
+		Settings: slack.Settings{
+			EventSubscriptions: &slack.EventSubscriptions{
+				RequestUrl: eventsURL,
+				BotEvents:  []string{mentionEvent},
+			},
+			IncomingWebhooks: webhooks,
+		},
+	}
+}
+
+// manifestJSON renders the manifest once the URLs are known.
+func manifestJSON(s *settings, eventsURL, commandsURL pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(eventsURL, commandsURL).ApplyT(func(v []any) (string, error) {
+		b, err := json.MarshalIndent(slackManifest(s, v[0].(string), v[1].(string)), "", "  ")
+		if err != nil {
+			return "", fmt.Errorf("slack app manifest: %w", err)
+		}
+		return string(b), nil
+	}).(pulumi.StringOutput)
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// policyDocument is an IAM policy document. Policies are built from Go values and
+// marshalled, so a test can parse every document back and check it.
+type policyDocument struct {
+	Version   string            `json:"Version"`
+	Statement []policyStatement `json:"Statement"`
+}
+
+type policyStatement struct {
+	Sid       string            `json:"Sid,omitempty"`
+	Effect    string            `json:"Effect"`
+	Principal map[string]string `json:"Principal,omitempty"`
+	Action    []string          `json:"Action"`
+	Resource  []string          `json:"Resource,omitempty"`
+}
+
+// grant allows Actions on Resources, whose ARNs are mostly known only after the
+// resources are created.
+type grant struct {
+	Sid       string
+	Actions   []string
+	Resources []pulumi.StringInput
+}
+
+// policyJSON renders grants as one policy document.
+func policyJSON(grants []grant) pulumi.StringOutput {
+	var arns []any
+	for _, g := range grants {
+		for _, r := range g.Resources {
+			arns = append(arns, r)
+		}
+	}
+	return pulumi.All(arns...).ApplyT(func(vals []any) (string, error) {
+		doc := policyDocument{Version: "2012-10-17"}
+		i := 0
+		for _, g := range grants {
+			st := policyStatement{Sid: g.Sid, Effect: "Allow", Action: g.Actions}
+			for range g.Resources {
+				arn, ok := vals[i].(string)
+				if !ok || arn == "" {
+					return "", fmt.Errorf("policy statement %s: resource %d has no ARN", g.Sid, i)
+				}
+				st.Resource = append(st.Resource, arn)
+				i++
+			}
+			doc.Statement = append(doc.Statement, st)
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return "", fmt.Errorf("policy statement: %w", err)
+		}
+		return string(b), nil
+	}).(pulumi.StringOutput)
+}
+
+// assumeRolePolicy lets one AWS service assume a role.
+func assumeRolePolicy(service string) string {
+	b, err := json.Marshal(policyDocument{
+		Version: "2012-10-17",
+		Statement: []policyStatement{{
+			Effect:    "Allow",
+			Principal: map[string]string{"Service": service},
+			Action:    []string{"sts:AssumeRole"},
+		}},
+	})
+	if err != nil {
+		panic(err) // a fixed document of strings always marshals
+	}
+	return string(b)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+)
+
+// TestPolicies parses every IAM policy the program writes and wants, for each
+// function, exactly the permissions it needs: its own logs, the one secret, the
+// table it uses with the actions it uses, and nothing on "*".
+func TestPolicies(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	arn := func(typ, name string) string { return r.named(t, typ, name).outStr("arn") }
+	logs := func(fn string) []string {
+		return []string{
+			"logs:CreateLogStream " + arn(tLogGroup, fn) + ":*",
+			"logs:PutLogEvents " + arn(tLogGroup, fn) + ":*",
+		}
+	}
+	on := func(resource string, actions ...string) []string {
+		var out []string
+		for _, a := range actions {
+			out = append(out, a+" "+resource)
+		}
+		return out
+	}
+	secret := on(arn(tSecret, "slack-credentials"), "secretsmanager:GetSecretValue")
+	sketches, dedupe := arn(tTable, "sketches"), arn(tTable, "dedupe")
+	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+	want := map[string][]string{
+		contract.EventsFunction: slices.Concat(logs(contract.EventsFunction), secret, read,
+			on(dedupe, "dynamodb:PutItem", "dynamodb:DeleteItem")),
+		contract.CommandsFunction: slices.Concat(logs(contract.CommandsFunction), secret, read,
+			on(arn(tFunction, contract.CommandsFunction), "lambda:InvokeFunction")),
+		contract.PercentilesFunction: slices.Concat(logs(contract.PercentilesFunction), secret,
+			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+				"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")),
+	}
+
+	got := map[string][]string{}
+	roles := map[string]string{} // role name -> function
+	for _, fn := range functionNames {
+		roles[r.named(t, tRole, fn).outStr("name")] = fn
+	}
+	for _, p := range r.ofType(tRolePolicy) {
+		fn, ok := roles[p.str("role")]
+		if !ok {
+			t.Errorf("policy %s on role %q, which is no function's", p.Name, p.str("role"))
+			continue
+		}
+		got[fn] = append(got[fn], checkPolicyDocument(t, p.Name, p.str("policy"))...)
+	}
+	for _, fn := range functionNames {
+		slices.Sort(got[fn])
+		slices.Sort(want[fn])
+		if !slices.Equal(got[fn], want[fn]) {
+			t.Errorf("%s may:\n  %s\nwant:\n  %s", fn, strings.Join(got[fn], "\n  "), strings.Join(want[fn], "\n  "))
+		}
+	}
+	if len(got) != len(functionNames) {
+		t.Errorf("policies for %v, want one set per function", slices.Sorted(maps.Keys(got)))
+	}
+}
+
+// checkPolicyDocument parses a policy and returns its grants as "action resource"
+// strings, failing on anything but plain Allow statements with named actions
+// and resources.
+func checkPolicyDocument(t *testing.T, name, doc string) []string {
+	t.Helper()
+	var raw struct {
+		Version   string
+		Statement []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
+		t.Errorf("policy %s is not JSON: %v\n%s", name, err, doc)
+		return nil
+	}
+	if raw.Version != "2012-10-17" {
+		t.Errorf("policy %s: version %q", name, raw.Version)
+	}
+	var grants []string
+	for i, st := range raw.Statement {
+		for k := range st {
+			if !slices.Contains([]string{"Sid", "Effect", "Action", "Resource"}, k) {
+				t.Errorf("policy %s statement %d: unexpected %s (NotAction, NotResource and Principal widen a grant)", name, i, k)
+			}
+		}
+		var effect string
+		var actions, resources []string
+		if json.Unmarshal(st["Effect"], &effect) != nil || effect != "Allow" {
+			t.Errorf("policy %s statement %d: effect %s", name, i, st["Effect"])
+		}
+		if err := json.Unmarshal(st["Action"], &actions); err != nil || len(actions) == 0 {
+			t.Errorf("policy %s statement %d: actions %s", name, i, st["Action"])
+		}
+		if err := json.Unmarshal(st["Resource"], &resources); err != nil || len(resources) == 0 {
+			t.Errorf("policy %s statement %d: resources %s", name, i, st["Resource"])
+		}
+		for _, a := range actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("policy %s: wildcard action %q", name, a)
+			}
+			for _, res := range resources {
+				// A log stream suffix ":*" is the one wildcard: Lambda names the
+				// streams at run time. Anything else must be a whole ARN.
+				trimmed := strings.TrimSuffix(res, ":*")
+				if strings.Contains(trimmed, "*") || !strings.HasPrefix(res, "arn:aws:") {
+					t.Errorf("policy %s: resource %q is not one named resource", name, res)
+				}
+				if strings.HasSuffix(res, ":*") && !strings.HasPrefix(a, "logs:") {
+					t.Errorf("policy %s: %s on %q: only log streams may be matched by suffix", name, a, res)
+				}
+				grants = append(grants, a+" "+res)
+			}
+		}
+	}
+	return grants
+}

@@ -1,0 +1,639 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+)
+
+const (
+	tFunction     = "aws:lambda/function:Function"
+	tPermission   = "aws:lambda/permission:Permission"
+	tRole         = "aws:iam/role:Role"
+	tRolePolicy   = "aws:iam/rolePolicy:RolePolicy"
+	tAttachment   = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	tLogGroup     = "aws:cloudwatch/logGroup:LogGroup"
+	tSubscription = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
+	tEventRule    = "aws:cloudwatch/eventRule:EventRule"
+	tEventTarget  = "aws:cloudwatch/eventTarget:EventTarget"
+	tTable        = "aws:dynamodb/table:Table"
+	tSecret       = "aws:secretsmanager/secret:Secret"
+	tSecretVer    = "aws:secretsmanager/secretVersion:SecretVersion"
+	tRestAPI      = "aws:apigateway/restApi:RestApi"
+	tAPIResource  = "aws:apigateway/resource:Resource"
+	tMethod       = "aws:apigateway/method:Method"
+	tIntegration  = "aws:apigateway/integration:Integration"
+	tDeployment   = "aws:apigateway/deployment:Deployment"
+	tStage        = "aws:apigateway/stage:Stage"
+	tMethodSet    = "aws:apigateway/methodSettings:MethodSettings"
+	tAccount      = "aws:apigateway/account:Account"
+	tGoFunction   = "slackbot:index:GoFunction"
+	tSlackAPI     = "slackbot:index:SlackAPI"
+)
+
+var functionNames = []string{contract.EventsFunction, contract.CommandsFunction, contract.PercentilesFunction}
+
+func TestResourceCounts(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := map[string]int{
+		tGoFunction: 3, tSlackAPI: 1,
+		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 4,
+		tTable: 2, tSecret: 1, tSecretVer: 1,
+		tRestAPI: 1, tAPIResource: 3, tMethod: 2, tIntegration: 2, tDeployment: 1, tStage: 1,
+		tMethodSet: 1, tAccount: 1,
+		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
+	}
+	got := map[string]int{}
+	total := 0
+	for _, res := range r.resources {
+		got[res.Type]++
+		total++
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("resources by type:\n got %v\nwant %v", got, want)
+	}
+	t.Logf("%d resources (%d custom, %d components)", total, total-4, 4)
+}
+
+func TestFunctions(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	secretArn := r.named(t, tSecret, "slack-credentials").outStr("arn")
+	dedupe := r.named(t, tTable, "dedupe").outStr("name")
+	sketches := r.named(t, tTable, "sketches").outStr("name")
+	timeouts := map[string]float64{contract.EventsFunction: 10, contract.CommandsFunction: 10, contract.PercentilesFunction: 60}
+	common := map[string]any{
+		contract.EnvSecretARN:    secretArn,
+		envSecretVersion:         "00000000-0000-4000-8000-000000000001",
+		contract.EnvLogLevel:     "info",
+		contract.EnvSketchTable:  sketches,
+		contract.EnvReportWindow: "1h",
+	}
+	withEnv := func(extra map[string]any) map[string]any {
+		m := maps.Clone(common)
+		maps.Copy(m, extra)
+		return m
+	}
+	envs := map[string]map[string]any{
+		contract.EventsFunction:      withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.CommandsFunction:    withEnv(nil),
+		contract.PercentilesFunction: withEnv(nil), // no reportChannel in this config
+	}
+
+	for _, name := range functionNames {
+		fn := r.named(t, tFunction, name)
+		lg := r.named(t, tLogGroup, name)
+		role := r.named(t, tRole, name)
+		policy := r.named(t, tRolePolicy, name)
+		fnName := "slackbot-dev-" + name
+
+		checks := map[string][2]any{
+			"name":           {fn.str("name"), fnName},
+			"runtime":        {fn.str("runtime"), "provided.al2023"},
+			"handler":        {fn.str("handler"), "bootstrap"},
+			"architectures":  {fn.in("architectures"), []any{"arm64"}},
+			"timeout":        {fn.in("timeout"), timeouts[name]},
+			"memorySize":     {fn.in("memorySize"), float64(256)},
+			"role":           {fn.str("role"), role.outStr("arn")},
+			"sourceCodeHash": {fn.str("sourceCodeHash"), r.arts[name].SHA256},
+			"env":            {fn.in("environment").(map[string]any)["variables"], envs[name]},
+			"loggingConfig":  {fn.in("loggingConfig"), map[string]any{"logFormat": "Text", "logGroup": "/aws/lambda/" + fnName}},
+			"log group name": {lg.str("name"), "/aws/lambda/" + fnName},
+			"log retention":  {lg.in("retentionInDays"), float64(14)},
+		}
+		for what, c := range checks {
+			if !reflect.DeepEqual(c[0], c[1]) {
+				t.Errorf("%s: %s = %#v, want %#v", name, what, c[0], c[1])
+			}
+		}
+		code := fn.Inputs["code"]
+		if !code.IsArchive() || code.ArchiveValue().Path != r.arts[name].Path {
+			t.Errorf("%s: code = %v, want a FileArchive of %s", name, code, r.arts[name].Path)
+		}
+		// Created after its log group (so Lambda never makes one without
+		// retention) and after its policy (so its first run has permissions).
+		if !fn.dependsOn(lg) || !fn.dependsOn(policy) {
+			t.Errorf("%s: depends on %v, want its log group and role policy", name, fn.Deps)
+		}
+		for _, child := range []*registered{fn, lg, role, policy} {
+			if !child.parentIs(tGoFunction, name) {
+				t.Errorf("%s %s: parent %s, want the GoFunction component %s", child.Type, child.Name, child.Parent, name)
+			}
+		}
+		var trust policyDocument
+		if err := json.Unmarshal([]byte(role.str("assumeRolePolicy")), &trust); err != nil {
+			t.Fatalf("%s: trust policy: %v", name, err)
+		}
+		if len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "lambda.amazonaws.com" ||
+			!slices.Equal(trust.Statement[0].Action, []string{"sts:AssumeRole"}) {
+			t.Errorf("%s: trust policy %+v, want only lambda.amazonaws.com to assume it", name, trust)
+		}
+	}
+	if len(r.builds) != 1 || r.builds[0] != "arm64" {
+		t.Errorf("builds = %v, want one arm64 build", r.builds)
+	}
+}
+
+func TestReportChannelReachesOnlyPercentiles(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:reportChannel"] = "#latency"
+	r := mustRun(t, cfg)
+	for _, name := range functionNames {
+		env := r.named(t, tFunction, name).in("environment").(map[string]any)["variables"].(map[string]any)
+		got, ok := env[contract.EnvReportChannel]
+		if want := name == contract.PercentilesFunction; ok != want || (want && got != "#latency") {
+			t.Errorf("%s: %s = %v (set %v), want set only on percentiles", name, contract.EnvReportChannel, got, ok)
+		}
+	}
+}
+
+func TestX86Architecture(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:architecture"] = "x86_64"
+	r := mustRun(t, cfg)
+	if !slices.Equal(r.builds, []string{"amd64"}) {
+		t.Errorf("builds = %v, want amd64", r.builds)
+	}
+	for _, fn := range r.ofType(tFunction) {
+		if got := fn.in("architectures"); !reflect.DeepEqual(got, []any{"x86_64"}) {
+			t.Errorf("%s: architectures %v", fn.Name, got)
+		}
+	}
+}
+
+func TestTables(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := map[string]struct {
+		hash, rng string
+		attrs     []any
+	}{
+		"dedupe": {"event_id", "", []any{map[string]any{"name": "event_id", "type": "S"}}},
+		"sketches": {"route", "minute", []any{
+			map[string]any{"name": "route", "type": "S"}, map[string]any{"name": "minute", "type": "N"}}},
+	}
+	for name, w := range want {
+		tb := r.named(t, tTable, name)
+		if tb.str("billingMode") != "PAY_PER_REQUEST" {
+			t.Errorf("%s: billingMode %q, want on demand", name, tb.str("billingMode"))
+		}
+		if tb.str("hashKey") != w.hash || tb.str("rangeKey") != w.rng {
+			t.Errorf("%s: keys %q/%q, want %q/%q", name, tb.str("hashKey"), tb.str("rangeKey"), w.hash, w.rng)
+		}
+		if !reflect.DeepEqual(tb.in("attributes"), w.attrs) {
+			t.Errorf("%s: attributes %v, want %v", name, tb.in("attributes"), w.attrs)
+		}
+		if !reflect.DeepEqual(tb.in("ttl"), map[string]any{"attributeName": "expires_at", "enabled": true}) {
+			t.Errorf("%s: ttl %v", name, tb.in("ttl"))
+		}
+		if !reflect.DeepEqual(tb.in("pointInTimeRecovery"), map[string]any{"enabled": true}) {
+			t.Errorf("%s: pointInTimeRecovery %v", name, tb.in("pointInTimeRecovery"))
+		}
+	}
+}
+
+func TestAPIRoutes(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	api := r.named(t, tRestAPI, "slack")
+	if !reflect.DeepEqual(api.in("endpointConfiguration"), map[string]any{"types": "REGIONAL"}) {
+		t.Errorf("endpoint %v, want REGIONAL", api.in("endpointConfiguration"))
+	}
+
+	// path -> API Gateway resource, checked through the parent chain.
+	byPath := map[string]*registered{}
+	ids := map[string]string{api.outStr("rootResourceId"): ""}
+	for len(byPath) < len(r.ofType(tAPIResource)) {
+		progress := false
+		for _, res := range r.ofType(tAPIResource) {
+			parentPath, ok := ids[res.str("parentId")]
+			if _, done := byPath[parentPath+"/"+res.str("pathPart")]; !ok || done {
+				continue
+			}
+			if res.str("restApi") != testAPIID {
+				t.Errorf("resource %s on api %q", res.Name, res.str("restApi"))
+			}
+			p := parentPath + "/" + res.str("pathPart")
+			byPath[p] = res
+			ids[res.ID] = p
+			progress = true
+		}
+		if !progress {
+			t.Fatalf("resources do not form a tree from the root: %v", ids)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(byPath)); !slices.Equal(got, []string{"/slack", contract.CommandsPath, contract.EventsPath}) {
+		t.Fatalf("paths %v", got)
+	}
+
+	routes := map[string]string{contract.EventsPath: contract.EventsFunction, contract.CommandsPath: contract.CommandsFunction}
+	methods := r.ofType(tMethod)
+	integrations := r.ofType(tIntegration)
+	for path, fnName := range routes {
+		resID := byPath[path].ID
+		var m, in *registered
+		for _, x := range methods {
+			if x.str("resourceId") == resID {
+				if m != nil {
+					t.Errorf("%s: more than one method", path)
+				}
+				m = x
+			}
+		}
+		for _, x := range integrations {
+			if x.str("resourceId") == resID {
+				in = x
+			}
+		}
+		if m == nil || in == nil {
+			t.Fatalf("%s: method %v, integration %v", path, m, in)
+		}
+		if m.str("httpMethod") != "POST" || m.str("authorization") != "NONE" || m.str("restApi") != testAPIID {
+			t.Errorf("%s: method %v", path, m.Inputs)
+		}
+		fn := r.named(t, tFunction, fnName)
+		if in.str("type") != "AWS_PROXY" || in.str("integrationHttpMethod") != "POST" ||
+			in.str("httpMethod") != "POST" || in.str("uri") != fn.outStr("invokeArn") {
+			t.Errorf("%s: integration %v, want AWS_PROXY POST to %s", path, in.Inputs, fn.outStr("invokeArn"))
+		}
+		for _, x := range []*registered{m, in, byPath[path]} {
+			if !x.parentIs(tSlackAPI, "slack") {
+				t.Errorf("%s %s: parent %s, want the SlackAPI component", x.Type, x.Name, x.Parent)
+			}
+		}
+	}
+}
+
+func TestDeploymentAndStage(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	dep := r.named(t, tDeployment, "slack")
+	for _, x := range append(r.ofType(tMethod), r.ofType(tIntegration)...) {
+		if !dep.dependsOn(x) {
+			t.Errorf("deployment does not wait for %s %s", x.Type, x.Name)
+		}
+	}
+	// The trigger is a hash of exactly what the stage serves, so a change to any
+	// route or integration replaces the deployment, and nothing else does.
+	var served []any
+	for _, path := range []string{contract.EventsPath, contract.CommandsPath} {
+		suffix := strings.ReplaceAll(path, "/", "-")
+		m := r.named(t, tMethod, "slack"+suffix+"-post")
+		in := r.named(t, tIntegration, "slack"+suffix+"-post")
+		served = append(served, path, m.str("resourceId"), m.ID, m.str("authorization"),
+			in.ID, in.str("type"), in.str("uri"))
+	}
+	b, _ := json.Marshal(served)
+	sum := sha256.Sum256(b)
+	if got := dep.in("triggers"); !reflect.DeepEqual(got, map[string]any{"redeployment": hex.EncodeToString(sum[:])}) {
+		t.Errorf("deployment triggers %v, want the hash of %s", got, b)
+	}
+
+	stage := r.named(t, tStage, "slack")
+	access := r.named(t, tLogGroup, "slack-access")
+	if stage.str("stageName") != "dev" || stage.str("deployment") != dep.ID || stage.str("restApi") != testAPIID {
+		t.Errorf("stage %v", stage.Inputs)
+	}
+	wantLog := map[string]any{"destinationArn": access.outStr("arn"), "format": contract.AccessLogFormat}
+	if !reflect.DeepEqual(stage.in("accessLogSettings"), wantLog) {
+		t.Errorf("access log settings %v, want %v", stage.in("accessLogSettings"), wantLog)
+	}
+	var probe map[string]string
+	if err := json.Unmarshal([]byte(contract.AccessLogFormat), &probe); err != nil {
+		t.Errorf("access log format is not JSON: %v", err)
+	}
+	if access.str("name") != "/aws/apigateway/slackbot-dev/access" || access.in("retentionInDays") != float64(14) {
+		t.Errorf("access log group %v", access.Inputs)
+	}
+	account := r.named(t, tAccount, "slack-account")
+	if !stage.dependsOn(account) {
+		t.Error("stage does not wait for the account's CloudWatch role; its first access log would fail")
+	}
+
+	ms := r.named(t, tMethodSet, "slack-all")
+	settings := ms.in("settings").(map[string]any)
+	if ms.str("methodPath") != "*/*" || ms.str("stageName") != "dev" ||
+		settings["throttlingRateLimit"] != float64(25) || settings["throttlingBurstLimit"] != float64(50) {
+		t.Errorf("method settings %v", ms.Inputs)
+	}
+
+	role := r.named(t, tRole, "slack-account")
+	if account.str("cloudwatchRoleArn") != role.outStr("arn") {
+		t.Errorf("account role %q, want %q", account.str("cloudwatchRoleArn"), role.outStr("arn"))
+	}
+	var trust policyDocument
+	if err := json.Unmarshal([]byte(role.str("assumeRolePolicy")), &trust); err != nil ||
+		len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "apigateway.amazonaws.com" {
+		t.Errorf("account role trust %s (%v)", role.str("assumeRolePolicy"), err)
+	}
+	att := r.named(t, tAttachment, "slack-account")
+	if att.str("role") != role.outStr("name") ||
+		att.str("policyArn") != "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" {
+		t.Errorf("account role attachment %v", att.Inputs)
+	}
+}
+
+func TestThrottlingAndAccountFromConfig(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:throttlingRateLimit"] = "7"
+	cfg["slackbot:throttlingBurstLimit"] = "9"
+	cfg["slackbot:manageApiGatewayAccount"] = "false"
+	r := mustRun(t, cfg)
+	settings := r.named(t, tMethodSet, "slack-all").in("settings").(map[string]any)
+	if settings["throttlingRateLimit"] != float64(7) || settings["throttlingBurstLimit"] != float64(9) {
+		t.Errorf("throttling %v, want 7/9", settings)
+	}
+	if n := len(r.ofType(tAccount)) + len(r.ofType(tAttachment)); n != 0 {
+		t.Errorf("manageApiGatewayAccount=false still made %d account resources", n)
+	}
+	if len(r.ofType(tRole)) != 3 {
+		t.Errorf("%d roles, want only the functions' 3", len(r.ofType(tRole)))
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	execArn := r.named(t, tRestAPI, "slack").outStr("executionArn")
+	want := map[string]struct{ fn, principal, source string }{
+		"slack-slack-events-invoke":   {contract.EventsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.EventsPath},
+		"slack-slack-commands-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.CommandsPath},
+		"percentiles-access-log": {contract.PercentilesFunction, "logs.amazonaws.com",
+			r.named(t, tLogGroup, "slack-access").outStr("arn") + ":*"},
+		"percentiles-schedule": {contract.PercentilesFunction, "events.amazonaws.com",
+			r.named(t, tEventRule, "latency-report").outStr("arn")},
+	}
+	perms := r.ofType(tPermission)
+	if len(perms) != len(want) {
+		t.Errorf("%d permissions, want %d", len(perms), len(want))
+	}
+	for _, p := range perms {
+		w, ok := want[p.Name]
+		if !ok {
+			t.Errorf("unexpected permission %s: %v", p.Name, p.Inputs)
+			continue
+		}
+		if got := p.str("sourceArn"); got != w.source || strings.Contains(got, "/*/*/*") {
+			t.Errorf("%s: sourceArn %q, want %q", p.Name, got, w.source)
+		}
+		if p.str("principal") != w.principal || p.str("action") != "lambda:InvokeFunction" ||
+			p.str("function") != r.named(t, tFunction, w.fn).outStr("name") {
+			t.Errorf("%s: %v, want %s invoking %s", p.Name, p.Inputs, w.principal, w.fn)
+		}
+		if !p.parentIs(tGoFunction, w.fn) {
+			t.Errorf("%s: parent %s, want the %s GoFunction", p.Name, p.Parent, w.fn)
+		}
+	}
+}
+
+func TestReports(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:reportSchedule"] = "cron(0 9 * * ? *)"
+	r := mustRun(t, cfg)
+	fn := r.named(t, tFunction, contract.PercentilesFunction)
+	sub := r.named(t, tSubscription, "access-log-ingest")
+	if sub.str("logGroup") != r.named(t, tLogGroup, "slack-access").outStr("name") ||
+		sub.str("destinationArn") != fn.outStr("arn") || sub.str("filterPattern") != "" {
+		t.Errorf("subscription filter %v", sub.Inputs)
+	}
+	if !sub.dependsOn(r.named(t, tPermission, "percentiles-access-log")) {
+		t.Error("subscription filter does not wait for its invoke permission")
+	}
+	rule := r.named(t, tEventRule, "latency-report")
+	if rule.str("scheduleExpression") != "cron(0 9 * * ? *)" {
+		t.Errorf("schedule %q", rule.str("scheduleExpression"))
+	}
+	target := r.named(t, tEventTarget, "latency-report")
+	if target.str("rule") != rule.outStr("name") || target.str("arn") != fn.outStr("arn") {
+		t.Errorf("target %v", target.Inputs)
+	}
+	if !target.dependsOn(r.named(t, tPermission, "percentiles-schedule")) {
+		t.Error("schedule target does not wait for its invoke permission")
+	}
+}
+
+func TestSecret(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	secret := r.named(t, tSecret, "slack-credentials")
+	ver := r.named(t, tSecretVer, "slack-credentials")
+	if ver.str("secretId") != secret.ID {
+		t.Errorf("version of secret %q, want %q", ver.str("secretId"), secret.ID)
+	}
+	v := ver.Inputs["secretString"]
+	if !v.IsSecret() && !(v.IsOutput() && v.OutputValue().Secret) {
+		t.Fatalf("secretString is not marked secret: %v", v)
+	}
+	var doc contract.Secret
+	if err := json.Unmarshal([]byte(ver.str("secretString")), &doc); err != nil {
+		t.Fatalf("secretString is not JSON: %v", err)
+	}
+	want := contract.Secret{
+		SigningSecret: testSecrets[keySigningSecret], BotToken: testSecrets[keyBotToken],
+		WebhookURL: testSecrets[keyWebhookURL], VerificationToken: testSecrets[keyVerificationToken],
+	}
+	if doc != want {
+		t.Errorf("secret document %+v, want %+v", doc, want)
+	}
+	if r.output(t, "secretArn") != secret.outStr("arn") {
+		t.Errorf("secretArn output %q", r.output(t, "secretArn"))
+	}
+}
+
+func TestOnlySigningSecretIsRequired(t *testing.T) {
+	r := mustRun(t, map[string]string{"slackbot:" + keySigningSecret: testSecrets[keySigningSecret]})
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.named(t, tSecretVer, "slack-credentials").str("secretString")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(doc, map[string]any{contract.SecretKeySigningSecret: testSecrets[keySigningSecret]}) {
+		t.Errorf("secret document %v, want only the signing secret", doc)
+	}
+}
+
+// TestNoPlaintextSecrets searches every input and state property of every
+// resource, and every stack output, for the configured credentials. The one
+// place they may appear is the secret version's secretString, marked secret.
+func TestNoPlaintextSecrets(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	inSecretString := 0
+	for _, res := range r.resources {
+		for key, v := range res.Inputs {
+			walkStrings(v, false, func(s string, secret bool) {
+				k, found := containsAny(s, testSecrets)
+				if !found {
+					return
+				}
+				if res.Type == tSecretVer && key == "secretString" && secret {
+					inSecretString++
+					return
+				}
+				t.Errorf("%s %s input %s holds the %s (secret=%v)", res.Type, res.Name, key, k, secret)
+			})
+		}
+		for key, v := range res.State {
+			walkStrings(v, false, func(s string, secret bool) {
+				k, found := containsAny(s, testSecrets)
+				if found && !(res.Type == tSecretVer && key == "secretString" && secret) {
+					t.Errorf("%s %s state %s holds the %s (secret=%v)", res.Type, res.Name, key, k, secret)
+				}
+			})
+		}
+	}
+	if inSecretString == 0 {
+		t.Error("the credentials never reached the secret version: the search found nothing to allow")
+	}
+	for name, o := range r.outputs {
+		b, _ := json.Marshal(o.Value)
+		if k, found := containsAny(string(b), testSecrets); found {
+			t.Errorf("stack output %s holds the %s", name, k)
+		}
+		if o.Secret {
+			t.Errorf("stack output %s is secret; none of them should need to be", name)
+		}
+	}
+	for _, fn := range r.ofType(tFunction) {
+		env := fn.in("environment").(map[string]any)["variables"].(map[string]any)
+		for _, k := range []string{contract.EnvSigningSecret, contract.EnvBotToken, contract.EnvWebhookURL, contract.EnvVerificationToken} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s: environment sets %s; functions get only the secret's ARN", fn.Name, k)
+			}
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := []string{"accessLogGroup", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "secretArn", "sketchTable", "slackAppManifest"}
+	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, want) {
+		t.Fatalf("outputs %v, want %v (DESIGN.md)", got, want)
+	}
+	apiURL := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/dev", testAPIID, testRegion)
+	for name, w := range map[string]string{
+		"apiUrl":         apiURL,
+		"eventsUrl":      apiURL + contract.EventsPath,
+		"commandsUrl":    apiURL + contract.CommandsPath,
+		"dedupeTable":    r.named(t, tTable, "dedupe").outStr("name"),
+		"sketchTable":    r.named(t, tTable, "sketches").outStr("name"),
+		"accessLogGroup": "/aws/apigateway/slackbot-dev/access",
+	} {
+		if got := r.output(t, name); got != w {
+			t.Errorf("output %s = %q, want %q", name, got, w)
+		}
+	}
+}
+
+func TestManifest(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     func(map[string]string)
+		webhook bool
+		app     string
+		command string
+	}{
+		{"defaults, with webhook", func(map[string]string) {}, true, "slackbot", contract.SlashCommand},
+		{"no webhook, renamed", func(c map[string]string) {
+			delete(c, "slackbot:"+keyWebhookURL)
+			c["slackbot:appName"] = "Latency Bot"
+			c["slackbot:commandName"] = "/latency-bot"
+		}, false, "Latency Bot", "/latency-bot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig()
+			tc.cfg(cfg)
+			r := mustRun(t, cfg)
+			var m slack.Manifest
+			if err := json.Unmarshal([]byte(r.output(t, "slackAppManifest")), &m); err != nil {
+				t.Fatalf("manifest is not JSON: %v", err)
+			}
+			if m.Settings.EventSubscriptions == nil || m.Settings.EventSubscriptions.RequestUrl != r.output(t, "eventsUrl") {
+				t.Errorf("event request_url %+v, want the eventsUrl output %q", m.Settings.EventSubscriptions, r.output(t, "eventsUrl"))
+			} else if !slices.Equal(m.Settings.EventSubscriptions.BotEvents, []string{"app_mention"}) {
+				t.Errorf("bot events %v, want [app_mention]", m.Settings.EventSubscriptions.BotEvents)
+			}
+			if len(m.Features.SlashCommands) != 1 {
+				t.Fatalf("slash commands %+v, want one", m.Features.SlashCommands)
+			}
+			sc := m.Features.SlashCommands[0]
+			if sc.Url != r.output(t, "commandsUrl") || sc.Command != tc.command || sc.UsageHint == "" || sc.Description == "" {
+				t.Errorf("slash command %+v, want %s at the commandsUrl output %q with a usage hint", sc, tc.command, r.output(t, "commandsUrl"))
+			}
+			if m.Display.Name != tc.app || m.Features.BotUser.DisplayName != tc.app {
+				t.Errorf("names %q / %q, want %q", m.Display.Name, m.Features.BotUser.DisplayName, tc.app)
+			}
+			scopes := slices.Clone(contract.BotScopes)
+			if tc.webhook {
+				scopes = append(scopes, "incoming-webhook")
+			}
+			sort.Strings(scopes)
+			got := slices.Sorted(slices.Values(m.OAuthConfig.Scopes.Bot))
+			if !slices.Equal(got, scopes) {
+				t.Errorf("bot scopes %v, want %v", got, scopes)
+			}
+			for _, s := range []string{"channels:read", "chat:write", "chat:write.public", "commands", "app_mentions:read"} {
+				if !slices.Contains(got, s) {
+					t.Errorf("bot scopes lack %s", s)
+				}
+			}
+			if (m.Settings.IncomingWebhooks != nil) != tc.webhook {
+				t.Errorf("incoming webhooks %+v, want enabled=%v", m.Settings.IncomingWebhooks, tc.webhook)
+			}
+			if m.Metadata.MajorVersion != 1 {
+				t.Errorf("_metadata %+v", m.Metadata)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		key, value, want string
+	}{
+		{keySigningSecret, "", "signingSecret: required"},
+		{keyArchitecture, "amd64", "architecture"},
+		{keyMemorySize, "64", "memorySize"},
+		{keyMemorySize, "lots", "memorySize"},
+		{keyLogRetentionDays, "13", "logRetentionDays"},
+		{keyReportWindow, "30s", "reportWindow"},
+		{keyReportSchedule, "hourly", "reportSchedule"},
+		{keyManageAPIGatewayAccount, "yes please", "manageApiGatewayAccount"},
+		{keyThrottlingRateLimit, "0", "throttlingRateLimit"},
+		{keyCommandName, "slackbot", "commandName"},
+		{keyAppName, strings.Repeat("x", 36), "appName"},
+		{keyWebhookURL, "http://hooks.example/insecure-webhook-value", "webhookUrl"},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			cfg := baseConfig()
+			if tc.value == "" {
+				delete(cfg, "slackbot:"+tc.key)
+			} else {
+				cfg["slackbot:"+tc.key] = tc.value
+			}
+			_, err := runProgram(t, "dev", cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			if slices.Contains(secretKeys, tc.key) && tc.value != "" && strings.Contains(err.Error(), tc.value) {
+				t.Errorf("the error repeats the secret value: %v", err)
+			}
+		})
+	}
+}
+
+func TestStackNameIsSanitised(t *testing.T) {
+	r, err := runProgram(t, "team.dev", baseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.named(t, tStage, "slack").str("stageName"); got != "team-dev" {
+		t.Errorf("stage name %q", got)
+	}
+	if got := r.named(t, tFunction, contract.EventsFunction).str("name"); got != "slackbot-team-dev-events" {
+		t.Errorf("function name %q", got)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+)
+
+// Key and TTL attributes of the tables; the functions' stores use the same names.
+const (
+	dedupeKey      = "event_id"
+	sketchRouteKey = "route"
+	sketchMinute   = "minute" // unix seconds of the minute's start
+	ttlAttribute   = "expires_at"
+)
+
+// DynamoDB actions per use. Each function gets the set it needs on the one table it uses.
+var (
+	// The events function claims an event id with a conditional put and
+	// releases the claim when its work fails, so Slack's retry can redo it.
+	dedupeActions     = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
+	sketchReadActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
+	// The percentiles function merges each minute's sketch into the stored one.
+	sketchWriteActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+		"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
+	secretActions = []string{"secretsmanager:GetSecretValue"}
+)
+
+// credentials is the Secrets Manager secret holding the Slack credentials.
+type credentials struct {
+	Secret  *secretsmanager.Secret
+	Version *secretsmanager.SecretVersion
+}
+
+func newCredentials(ctx *pulumi.Context, s *settings) (*credentials, error) {
+	secret, err := secretsmanager.NewSecret(ctx, "slack-credentials", &secretsmanager.SecretArgs{
+		Description: pulumi.Sprintf("Slack credentials of the %s-%s slackbot", ctx.Project(), ctx.Stack()),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	doc := pulumi.All(s.SigningSecret, s.VerificationToken, s.BotToken, s.WebhookURL).ApplyT(
+		func(v []any) (string, error) {
+			b, err := json.Marshal(contract.Secret{
+				SigningSecret:     v[0].(string),
+				VerificationToken: v[1].(string),
+				BotToken:          v[2].(string),
+				WebhookURL:        v[3].(string),
+			})
+			if err != nil {
+				return "", fmt.Errorf("secret document: %w", err)
+			}
+			return string(b), nil
+		}).(pulumi.StringOutput)
+	version, err := secretsmanager.NewSecretVersion(ctx, "slack-credentials", &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: pulumi.ToSecret(doc).(pulumi.StringOutput),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret version: %w", err)
+	}
+	return &credentials{Secret: secret, Version: version}, nil
+}
+
+// tables are the DynamoDB tables: on demand (Slack traffic is small and bursty),
+// expiring items by TTL, and with point-in-time recovery.
+type tables struct {
+	Dedupe   *dynamodb.Table
+	Sketches *dynamodb.Table
+}
+
+func newTables(ctx *pulumi.Context) (*tables, error) {
+	table := func(name string, attrs dynamodb.TableAttributeArray, hash, rng string) (*dynamodb.Table, error) {
+		args := &dynamodb.TableArgs{
+			BillingMode: pulumi.String("PAY_PER_REQUEST"),
+			HashKey:     pulumi.String(hash),
+			Attributes:  attrs,
+			Ttl: &dynamodb.TableTtlArgs{
+				AttributeName: pulumi.String(ttlAttribute),
+				Enabled:       pulumi.Bool(true),
+			},
+			PointInTimeRecovery: &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
+		}
+		if rng != "" {
+			args.RangeKey = pulumi.String(rng)
+		}
+		t, err := dynamodb.NewTable(ctx, name, args)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", name, err)
+		}
+		return t, nil
+	}
+	dedupe, err := table("dedupe", dynamodb.TableAttributeArray{
+		dynamodb.TableAttributeArgs{Name: pulumi.String(dedupeKey), Type: pulumi.String("S")},
+	}, dedupeKey, "")
+	if err != nil {
+		return nil, err
+	}
+	sketches, err := table("sketches", dynamodb.TableAttributeArray{
+		dynamodb.TableAttributeArgs{Name: pulumi.String(sketchRouteKey), Type: pulumi.String("S")},
+		dynamodb.TableAttributeArgs{Name: pulumi.String(sketchMinute), Type: pulumi.String("N")},
+	}, sketchRouteKey, sketchMinute)
+	if err != nil {
+		return nil, err
+	}
+	return &tables{Dedupe: dedupe, Sketches: sketches}, nil
+}
