@@ -61,7 +61,7 @@ func ParseWindow(s string) (time.Duration, error) {
 	case d < MinWindow:
 		return 0, fmt.Errorf("%q is too short: the shortest window is 1m, because latencies are kept per minute", s)
 	case d > MaxWindow:
-		return 0, fmt.Errorf("%q is too long: the longest window is 7d, because latencies are kept for %d days", s, int(Retention/(24*time.Hour)))
+		return 0, fmt.Errorf("%q is too long: the longest window is 7d, since latencies are kept %d days, enough for 7 days and the 7 before them", s, int(Retention/(24*time.Hour)))
 	case d%time.Minute != 0:
 		return 0, fmt.Errorf("%q is not whole minutes: latencies are kept per minute, so try %s", s, FormatWindow(d.Round(time.Minute)))
 	}

@@ -1,0 +1,403 @@
+package latency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoAPI is the part of *dynamodb.Client the DynamoStore calls.
+type DynamoAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// The sketch table (created by infra/): hash key route (S), range key minute
+// (N, unix seconds of the minute's start), TTL attribute expires_at (N, unix
+// seconds) set to the minute plus Retention (15 days). The other attributes
+// are this package's own.
+const (
+	AttrRoute     = "route"
+	AttrMinute    = "minute"
+	AttrExpiresAt = "expires_at"
+
+	attrVersion     = "v"           // N: bumped by every write, the optimistic lock
+	attrResponse    = "response"    // B: EncodeSketch of responseLatency
+	attrIntegration = "integration" // B: EncodeSketch of integrationLatency
+	attrBatches     = "batches"     // B: batchKeyLen-byte keys of the last maxBatchesPerMinute batches applied, oldest first
+	attrRoutes      = "routes"      // SS: on the registry item, every route with data
+
+	// registryRoute is the hash key of the one item that lists the routes, so
+	// a report queries each route's minutes instead of scanning the table.
+	// Real routes are "<METHOD> <path>" and never start with '#'.
+	registryRoute = "#routes"
+
+	batchKeyLen = 12 // bytes of SHA-256: a collision among 128 keys is beyond imagining
+
+	// maxAttempts bounds the optimistic-lock retries of one route-minute.
+	// Each lost race means another writer's merge succeeded, so a writer only
+	// loses as often as there are concurrent writers to the same minute.
+	maxAttempts = 64
+
+	// registryRefresh is how often a container re-adds a route to the
+	// registry, which also pushes the registry's expiry forward.
+	registryRefresh = time.Hour
+
+	// mergeParallelism bounds the route-minutes one batch writes at once.
+	mergeParallelism = 8
+)
+
+// DynamoStore keeps the sketches in DynamoDB, one item per route-minute, so
+// every Lambda invocation sees the same data and a report can span days.
+//
+// Concurrent merges into one route-minute use optimistic concurrency: read
+// the item (strongly consistent) with its version, merge, and write it back
+// on the condition that the version is unchanged; a writer that lost the race
+// waits a jittered backoff and starts again from a fresh read. The same
+// conditional write records the batch's key in the item, so a retried batch
+// finds its key on the read and skips the minute: no update is lost and none
+// is counted twice.
+type DynamoStore struct {
+	client DynamoAPI
+	table  string
+
+	mu         sync.Mutex
+	registered map[string]time.Time // route -> when this container last added it to the registry
+	now        func() time.Time
+}
+
+// NewDynamoStore returns a Store on table.
+func NewDynamoStore(client DynamoAPI, table string) *DynamoStore {
+	return &DynamoStore{client: client, table: table, registered: make(map[string]time.Time), now: time.Now}
+}
+
+// Merge implements Store.
+func (s *DynamoStore) Merge(ctx context.Context, batch string, parts map[Key]*Sketches) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := s.register(ctx, parts); err != nil {
+		return err
+	}
+	var bk []byte
+	if batch != "" {
+		sum := sha256.Sum256([]byte(batch))
+		bk = sum[:batchKeyLen]
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, mergeParallelism)
+		mu   sync.Mutex
+		errs []error
+	)
+	for k, p := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.mergeMinute(ctx, k, bk, p); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// register adds the parts' routes to the registry item, unless this
+// container did so lately. ADD to a string set is idempotent, so concurrent
+// writers need no lock.
+func (s *DynamoStore) register(ctx context.Context, parts map[Key]*Sketches) error {
+	now := s.now()
+	s.mu.Lock()
+	var routes []string
+	for k := range parts {
+		if t, ok := s.registered[k.Route]; (!ok || now.Sub(t) > registryRefresh) && !containsString(routes, k.Route) {
+			routes = append(routes, k.Route)
+		}
+	}
+	s.mu.Unlock()
+	if len(routes) == 0 {
+		return nil
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(registryRoute, 0),
+		UpdateExpression:         aws.String("ADD #routes :routes SET #exp = :exp"),
+		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": AttrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":routes": &types.AttributeValueMemberSS{Value: routes},
+			":exp":    numAttr(now.Add(Retention).Unix()),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("register routes in %s: %w", s.table, err)
+	}
+	s.mu.Lock()
+	for _, r := range routes {
+		s.registered[r] = now
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func itemKey(route string, minute int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrRoute:  &types.AttributeValueMemberS{Value: route},
+		AttrMinute: numAttr(minute),
+	}
+}
+
+func numAttr(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// mergeMinute merges p into one route-minute's item; see DynamoStore.
+func (s *DynamoStore) mergeMinute(ctx context.Context, k Key, bk []byte, p *Sketches) error {
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:                aws.String(s.table),
+			Key:                      itemKey(k.Route, k.Minute),
+			ConsistentRead:           aws.Bool(true),
+			ProjectionExpression:     aws.String("#v, #resp, #integ, #batches"),
+			ExpressionAttributeNames: map[string]string{"#v": attrVersion, "#resp": attrResponse, "#integ": attrIntegration, "#batches": attrBatches},
+		})
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", k.Route, k.Minute, err)
+		}
+		merged, version, batches, err := decodeItem(out.Item)
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", k.Route, k.Minute, err)
+		}
+		if bk != nil && hasBatch(batches, bk) {
+			return nil // a retry of a batch this minute already took
+		}
+		if err := merged.Merge(p); err != nil {
+			return fmt.Errorf("merge %s at %d: %w", k.Route, k.Minute, err)
+		}
+		if bk != nil {
+			batches = appendBatch(batches, bk)
+		}
+
+		item := itemKey(k.Route, k.Minute)
+		item[AttrExpiresAt] = numAttr(k.Minute + int64(Retention/time.Second))
+		item[attrVersion] = numAttr(version + 1)
+		item[attrResponse] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Response)}
+		item[attrIntegration] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Integration)}
+		if len(batches) > 0 {
+			item[attrBatches] = &types.AttributeValueMemberB{Value: batches}
+		}
+		in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
+		if out.Item == nil {
+			in.ConditionExpression = aws.String("attribute_not_exists(#route)")
+			in.ExpressionAttributeNames = map[string]string{"#route": AttrRoute}
+		} else {
+			in.ConditionExpression = aws.String("#v = :v")
+			in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": numAttr(version)}
+		}
+		_, err = s.client.PutItem(ctx, in)
+		var lost *types.ConditionalCheckFailedException
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &lost):
+			return fmt.Errorf("write %s at %d: %w", k.Route, k.Minute, err)
+		case attempt >= maxAttempts:
+			return fmt.Errorf("write %s at %d: still losing to concurrent writers after %d attempts", k.Route, k.Minute, attempt)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return fmt.Errorf("write %s at %d: %w", k.Route, k.Minute, err)
+		}
+	}
+}
+
+// backoff is "full jitter": a random wait up to an exponentially growing
+// cap, which spreads writers that collided so they do not collide again.
+func backoff(attempt int) time.Duration {
+	ceiling := min(5*time.Millisecond<<min(attempt-1, 10), 500*time.Millisecond)
+	return rand.N(ceiling) + time.Millisecond
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// decodeItem reads a route-minute item; a missing item is empty sketches at
+// version 0.
+func decodeItem(item map[string]types.AttributeValue) (sk *Sketches, version int64, batches []byte, err error) {
+	if len(item) == 0 {
+		return NewSketches(), 0, nil, nil
+	}
+	v, ok := item[attrVersion].(*types.AttributeValueMemberN)
+	if !ok {
+		return nil, 0, nil, fmt.Errorf("item has no %s number", attrVersion)
+	}
+	if version, err = strconv.ParseInt(v.Value, 10, 64); err != nil {
+		return nil, 0, nil, fmt.Errorf("item's %s %q: %w", attrVersion, v.Value, err)
+	}
+	if b, ok := item[attrBatches].(*types.AttributeValueMemberB); ok {
+		batches = b.Value
+	}
+	sk, err = decodeSketches(item)
+	return sk, version, batches, err
+}
+
+func decodeSketches(item map[string]types.AttributeValue) (*Sketches, error) {
+	sk := &Sketches{}
+	for _, a := range []struct {
+		name string
+		dst  **Sketch
+	}{{attrResponse, &sk.Response}, {attrIntegration, &sk.Integration}} {
+		b, ok := item[a.name].(*types.AttributeValueMemberB)
+		if !ok {
+			*a.dst = NewSketch()
+			continue
+		}
+		s, err := DecodeSketch(b.Value)
+		if err != nil {
+			return nil, fmt.Errorf("item's %s: %w", a.name, err)
+		}
+		*a.dst = s
+	}
+	return sk, nil
+}
+
+func hasBatch(batches, bk []byte) bool {
+	for i := 0; i+batchKeyLen <= len(batches); i += batchKeyLen {
+		if bytes.Equal(batches[i:i+batchKeyLen], bk) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendBatch adds bk to the batch ring, dropping the oldest beyond
+// maxBatchesPerMinute. It copies, so the read item is not changed.
+func appendBatch(batches, bk []byte) []byte {
+	if over := len(batches)/batchKeyLen + 1 - maxBatchesPerMinute; over > 0 {
+		batches = batches[over*batchKeyLen:]
+	}
+	out := make([]byte, 0, len(batches)+batchKeyLen)
+	return append(append(out, batches...), bk...)
+}
+
+// Range implements Store: it reads the route registry, then queries each
+// route's minutes in parallel.
+func (s *DynamoStore) Range(ctx context.Context, from, to time.Time) (map[string]*Sketches, error) {
+	lo, hi := MinuteOf(from.Add(time.Minute-time.Nanosecond)), MinuteOf(to.Add(-time.Nanosecond))
+	out := make(map[string]*Sketches)
+	if hi < lo {
+		return out, nil
+	}
+	reg, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(registryRoute, 0),
+		ProjectionExpression:     aws.String("#routes"),
+		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the route list from %s: %w", s.table, err)
+	}
+	routes, _ := reg.Item[attrRoutes].(*types.AttributeValueMemberSS)
+	if routes == nil {
+		return out, nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, mergeParallelism)
+	)
+	for _, route := range routes.Value {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sk, err := s.queryRoute(ctx, route, lo, hi)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case sk != nil:
+				out[route] = sk
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queryRoute merges route's minutes lo..hi (inclusive), or returns nil when
+// there are none.
+func (s *DynamoStore) queryRoute(ctx context.Context, route string, lo, hi int64) (*Sketches, error) {
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("#route = :route AND #minute BETWEEN :lo AND :hi"),
+		// Only the sketches: the batch keys are as big and of no use here.
+		ProjectionExpression: aws.String("#resp, #integ"),
+		ExpressionAttributeNames: map[string]string{
+			"#route": AttrRoute, "#minute": AttrMinute, "#resp": attrResponse, "#integ": attrIntegration,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":route": &types.AttributeValueMemberS{Value: route},
+			":lo":    numAttr(lo),
+			":hi":    numAttr(hi),
+		},
+	})
+	var total *Sketches
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s minutes %d to %d: %w", route, lo, hi, err)
+		}
+		for _, item := range page.Items {
+			sk, err := decodeSketches(item)
+			if err != nil {
+				return nil, fmt.Errorf("query %s: %w", route, err)
+			}
+			if total == nil {
+				total = sk
+				continue
+			}
+			if err := total.Merge(sk); err != nil {
+				return nil, fmt.Errorf("query %s: %w", route, err)
+			}
+		}
+	}
+	return total, nil
+}
