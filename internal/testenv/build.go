@@ -38,11 +38,21 @@ func RIEPath(t testing.TB) string {
 // (one per package under `go test ./...`) in the user cache directory, keyed
 // by the emulator's module version.
 func BuildRIE() (string, error) {
-	rieOnce.Do(func() { rieBin, rieErr = buildRIE() })
+	rieOnce.Do(func() {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			// CI runners sometimes have no HOME; the temporary directory
+			// still shares the binary between the packages of one run.
+			cache = os.TempDir()
+		}
+		rieBin, rieErr = buildRIE(filepath.Join(cache, "slackbot-testenv"))
+	})
 	return rieBin, rieErr
 }
 
-func buildRIE() (string, error) {
+// buildRIE builds the emulator into cacheDir unless a build of the same
+// version is already there.
+func buildRIE(cacheDir string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", fmt.Errorf("build aws-lambda-rie: %w", err)
@@ -59,10 +69,6 @@ func buildRIE() (string, error) {
 		return "", fmt.Errorf("build aws-lambda-rie: parse go list output: %w", err)
 	}
 
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("build aws-lambda-rie: %w", err)
-	}
 	key, reuse := mod.Version, true
 	if r := mod.Replace; r != nil {
 		// A replacement by a local directory has no version to key on and
@@ -70,7 +76,7 @@ func buildRIE() (string, error) {
 		// the go build cache).
 		key, reuse = "replaced-"+strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(r.Path+"@"+r.Version), r.Version != ""
 	}
-	dir := filepath.Join(cache, "slackbot-testenv", "aws-lambda-rie", key, runtime.GOOS+"_"+runtime.GOARCH)
+	dir := filepath.Join(cacheDir, "aws-lambda-rie", key, runtime.GOOS+"_"+runtime.GOARCH)
 	bin := filepath.Join(dir, "aws-lambda-rie")
 	if reuse {
 		if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {

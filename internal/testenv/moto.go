@@ -87,7 +87,7 @@ func StartMoto() (*Moto, error) {
 		return p, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start moto (installed with %s): %w", motoInstall, err)
+		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
 	return &Moto{URL: url, proc: proc}, nil
 }
