@@ -4,6 +4,16 @@
 //
 // A missing tool fails the test loudly with the command that installs it:
 // a silently skipped test would pass on a machine that proves nothing.
+//
+// A typical end-to-end test:
+//
+//	moto := testenv.NewMoto(t)
+//	cfg, err := moto.AWSConfig(ctx) // create the secret, the tables
+//	...
+//	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/events"),
+//		append(moto.Env(), "SLACKBOT_SECRET_ARN="+arn))
+//	var resp events.APIGatewayProxyResponse
+//	err = fn.InvokeJSON(ctx, req, &resp)
 package testenv
 
 import (
