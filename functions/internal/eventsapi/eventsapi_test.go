@@ -273,3 +273,30 @@ func BenchmarkURLVerification(b *testing.B) {
 		}
 	}
 }
+
+// FuzzServeEvent sends signed bodies of any shape: bad input gets a 4xx with
+// a JSON error or a 200, never a 5xx or a panic.
+func FuzzServeEvent(f *testing.F) {
+	f.Add(`{"type":"url_verification","challenge":"c"}`, false)
+	f.Add(mention("EvZ", "<@U0BOT> latency 15m events"), false)
+	f.Add(`{"type":"event_callback","event_id":"E","event":{"type":"app_mention","text":{}}}`, false)
+	f.Add(`{"type":"event_callback","event_id":"E","event":null}`, true)
+	f.Add(`not json`, true)
+	h := newHandler(&recorder{}, &fakeReports{})
+	f.Fuzz(func(t *testing.T, body string, encode bool) {
+		req := signed(body)
+		if encode {
+			req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(body)), true
+		}
+		resp, err := h.ServeEvent(context.Background(), req)
+		if err != nil || resp.StatusCode >= 500 {
+			t.Fatalf("body %q: status %d, err %v", body, resp.StatusCode, err)
+		}
+		if resp.StatusCode >= 400 {
+			var e struct{ Error string }
+			if json.Unmarshal([]byte(resp.Body), &e) != nil || e.Error == "" {
+				t.Fatalf("refusal %q is not {\"error\": ...}", resp.Body)
+			}
+		}
+	})
+}
