@@ -32,10 +32,12 @@ const (
 type Sketch = ddsketch.DDSketchWithExactSummaryStatistics
 
 // indexMapping is shared by every sketch: mappings are immutable, and sketches
-// only merge when their mappings are equal. The logarithmic mapping is the
-// memory-optimal one, which keeps the encoded per-minute sketch small.
+// only merge when their mappings are equal. The cubically interpolated
+// mapping keeps the 1% guarantee with about 1% more bins than the
+// logarithmic one, and finds a bin from the float's bits instead of a
+// math.Log call, which makes an Add about twice as fast.
 var indexMapping = func() mapping.IndexMapping {
-	m, err := mapping.NewLogarithmicMapping(RelativeAccuracy)
+	m, err := mapping.NewCubicallyInterpolatedMapping(RelativeAccuracy)
 	if err != nil {
 		panic(err) // a constant argument; cannot fail
 	}
@@ -59,11 +61,16 @@ func EncodeSketch(b []byte, s *Sketch) []byte {
 	return b
 }
 
-// DecodeSketch decodes what EncodeSketch wrote.
+// DecodeSketch decodes what EncodeSketch wrote. The mapping must be in the
+// bytes and equal this package's, so bytes of another accuracy or from
+// elsewhere fail here instead of merging into nonsense.
 func DecodeSketch(b []byte) (*Sketch, error) {
-	s, err := ddsketch.DecodeDDSketchWithExactSummaryStatistics(b, newStore, indexMapping)
+	s, err := ddsketch.DecodeDDSketchWithExactSummaryStatistics(b, newStore, nil)
 	if err != nil {
 		return nil, fmt.Errorf("decode sketch: %w", err)
+	}
+	if !s.IndexMapping.Equals(indexMapping) {
+		return nil, fmt.Errorf("decode sketch: its index mapping (%s) is not this package's (%s)", s.IndexMapping, indexMapping)
 	}
 	return s, nil
 }

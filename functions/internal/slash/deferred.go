@@ -7,9 +7,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/slack-go/slack"
 )
 
@@ -18,36 +15,6 @@ import (
 // IAM limits to the function's own role, never through API Gateway.
 type Deferred struct {
 	Command slack.SlashCommand `json:"slackbot_deferred_command"`
-}
-
-// Invoker is the part of the Lambda client LambdaDeferrer uses.
-type Invoker interface {
-	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
-}
-
-// LambdaDeferrer defers by invoking a function (the running one, named by
-// AWS_LAMBDA_FUNCTION_NAME) asynchronously: Lambda queues the event and the
-// invocation returns in milliseconds.
-type LambdaDeferrer struct {
-	Client   Invoker
-	Function string
-}
-
-// Defer implements Deferrer.
-func (d LambdaDeferrer) Defer(ctx context.Context, cmd slack.SlashCommand) error {
-	payload, err := json.Marshal(Deferred{Command: cmd})
-	if err != nil {
-		return fmt.Errorf("encode deferred command: %w", err)
-	}
-	_, err = d.Client.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName:   aws.String(d.Function),
-		InvocationType: types.InvocationTypeEvent,
-		Payload:        payload,
-	})
-	if err != nil {
-		return fmt.Errorf("invoke %s asynchronously: %w", d.Function, err)
-	}
-	return nil
 }
 
 // GoDeferrer finishes commands in a goroutine, for a long-running process

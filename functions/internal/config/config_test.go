@@ -1,0 +1,142 @@
+package config_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+)
+
+// env is a fake environment for Load.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func TestLoadFromEnvironmentOnly(t *testing.T) {
+	t.Parallel()
+	e := env{
+		contract.EnvSigningSecret:     "signing-from-env",
+		contract.EnvVerificationToken: "token-from-env",
+		contract.EnvBotToken:          "xoxb-from-env",
+		contract.EnvWebhookURL:        "https://hooks.slack.com/services/T/B/env",
+		contract.EnvDedupeTable:       "dedupe-table",
+		contract.EnvSketchTable:       "sketch-table",
+		contract.EnvReportChannel:     "#ops",
+		contract.EnvReportWindow:      "15m",
+		contract.EnvLogLevel:          "debug",
+		contract.EnvSlackAPIURL:       "http://127.0.0.1:9999/api/",
+	}
+	got, err := config.Load(context.Background(), e.get, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := config.Config{
+		Secret: contract.Secret{
+			SigningSecret:     "signing-from-env",
+			VerificationToken: "token-from-env",
+			BotToken:          "xoxb-from-env",
+			WebhookURL:        "https://hooks.slack.com/services/T/B/env",
+		},
+		SlackAPIURL:   "http://127.0.0.1:9999/api/",
+		DedupeTable:   "dedupe-table",
+		SketchTable:   "sketch-table",
+		ReportChannel: "#ops",
+		ReportWindow:  15 * time.Minute,
+		LogLevel:      slog.LevelDebug,
+	}
+	if got != want {
+		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := config.Load(context.Background(), env{}.get, nil)
+	if err != nil {
+		t.Fatalf("Load of an empty environment: %v", err)
+	}
+	want := config.Config{ReportWindow: config.DefaultReportWindow, LogLevel: slog.LevelInfo}
+	if got != want {
+		t.Errorf("Load = %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		env    env
+		check  func(config.Config) bool
+		wanted string
+	}{
+		{"API URL gets a trailing slash", env{contract.EnvSlackAPIURL: "http://127.0.0.1:9999/api"},
+			func(c config.Config) bool { return c.SlackAPIURL == "http://127.0.0.1:9999/api/" }, "SlackAPIURL http://127.0.0.1:9999/api/"},
+		{"API URL with slash kept", env{contract.EnvSlackAPIURL: "https://slack.com/api/"},
+			func(c config.Config) bool { return c.SlackAPIURL == "https://slack.com/api/" }, "SlackAPIURL https://slack.com/api/"},
+		{"API URL unset stays empty", env{},
+			func(c config.Config) bool { return c.SlackAPIURL == "" }, "SlackAPIURL empty"},
+		{"report window 1h", env{contract.EnvReportWindow: "1h"},
+			func(c config.Config) bool { return c.ReportWindow == time.Hour }, "ReportWindow 1h"},
+		{"report window 24h", env{contract.EnvReportWindow: "24h"},
+			func(c config.Config) bool { return c.ReportWindow == 24*time.Hour }, "ReportWindow 24h"},
+		{"report window 1m is the least", env{contract.EnvReportWindow: "1m"},
+			func(c config.Config) bool { return c.ReportWindow == time.Minute }, "ReportWindow 1m"},
+		{"log level warn", env{contract.EnvLogLevel: "warn"},
+			func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }, "LogLevel WARN"},
+		{"log level ERROR", env{contract.EnvLogLevel: "ERROR"},
+			func(c config.Config) bool { return c.LogLevel == slog.LevelError }, "LogLevel ERROR"},
+		{"log level default info", env{},
+			func(c config.Config) bool { return c.LogLevel == slog.LevelInfo }, "LogLevel INFO"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(context.Background(), tt.env.get, nil)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !tt.check(c) {
+				t.Errorf("Load = %+v, want %s", c, tt.wanted)
+			}
+		})
+	}
+}
+
+func TestLoadRejectsBadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		env      env
+		wantName string // the variable the error must name
+	}{
+		{"window not a duration", env{contract.EnvReportWindow: "soon"}, contract.EnvReportWindow},
+		{"window a bare number", env{contract.EnvReportWindow: "60"}, contract.EnvReportWindow},
+		{"window under a minute", env{contract.EnvReportWindow: "30s"}, contract.EnvReportWindow},
+		{"window negative", env{contract.EnvReportWindow: "-1h"}, contract.EnvReportWindow},
+		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
+		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
+		{"secret ARN without a client", env{
+			contract.EnvSecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:slackbot",
+			contract.EnvSigningSecret: "from-env",
+		}, contract.EnvSecretARN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(context.Background(), tt.env.get, nil)
+			if err == nil {
+				t.Fatalf("Load = %+v, want an error", c)
+			}
+			if !strings.Contains(err.Error(), tt.wantName) {
+				t.Errorf("error %q does not name %s", err, tt.wantName)
+			}
+			if c != (config.Config{}) {
+				t.Errorf("Load returned %+v with its error, want the zero Config", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package dedupe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
+)
+
+// moto is one moto server for the package's tests; each test makes its own
+// table, so tests never see each other's claims.
+var moto *testenv.Moto
+
+func TestMain(m *testing.M) {
+	var err error
+	moto, err = testenv.StartMoto()
+	if err != nil {
+		// Loud, never a skip: without moto the DynamoDB store is unproven.
+		fmt.Fprintln(os.Stderr, "dedupe tests need moto:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+var tableSeq atomic.Int64
+
+// newTable creates a dedupe table the way infra does (hash key event_id,
+// on-demand, TTL on expires_at) and returns a client and its name.
+func newTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := moto.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	name := fmt.Sprintf("dedupe-%d", tableSeq.Add(1))
+	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("event_id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("event_id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		t.Fatalf("enable TTL on %s: %v", name, err)
+	}
+	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("describe TTL of %s: %v", name, err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expires_at" {
+		t.Fatalf("TTL of %s = %+v, want enabled on expires_at", name, d)
+	}
+	return db, name
+}
+
+// item reads the claim of id, or nil.
+func item(t *testing.T, db *dynamodb.Client, table, id string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            map[string]types.AttributeValue{"event_id": &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return out.Item
+}
+
+func expiresAt(t *testing.T, it map[string]types.AttributeValue) int64 {
+	t.Helper()
+	n, ok := it["expires_at"].(*types.AttributeValueMemberN)
+	if !ok {
+		t.Fatalf("expires_at = %#v, want a number (DynamoDB TTL reads only numbers)", it["expires_at"])
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		t.Fatalf("expires_at %q: %v", n.Value, err)
+	}
+	return v
+}
+
+func TestDynamo(t *testing.T) {
+	db, table := newTable(t)
+	for i, tt := range storeSteps {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{}
+			store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now}
+			runSteps(t, store, c, fmt.Sprintf("case%d-", i), tt.steps)
+		})
+	}
+}
+
+func TestDynamoWritesExpiry(t *testing.T) {
+	db, table := newTable(t)
+	c := &clock{now: t0}
+	store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now}
+	if ok, err := store.Claim(context.Background(), "Ev1"); err != nil || !ok {
+		t.Fatalf("Claim = %v, %v; want true", ok, err)
+	}
+	it := item(t, db, table, "Ev1")
+	if it == nil {
+		t.Fatal("Claim wrote no item")
+	}
+	if id, ok := it["event_id"].(*types.AttributeValueMemberS); !ok || id.Value != "Ev1" {
+		t.Errorf("event_id = %#v, want S Ev1", it["event_id"])
+	}
+	if got, want := expiresAt(t, it), t0.Add(dedupe.TTL).Unix(); got != want {
+		t.Errorf("expires_at = %d, want %d (claim time + TTL, Unix seconds)", got, want)
+	}
+
+	if err := store.Release(context.Background(), "Ev1"); err != nil {
+		t.Fatal(err)
+	}
+	if it := item(t, db, table, "Ev1"); it != nil {
+		t.Errorf("Release left the item %v", it)
+	}
+}
+
+// TestDynamoExpiredItem covers the item DynamoDB has not yet deleted though
+// its TTL has passed: it must not block a new claim.
+func TestDynamoExpiredItem(t *testing.T) {
+	db, table := newTable(t)
+	ctx := context.Background()
+	now := time.Now()
+	put := func(id string, expires time.Time) {
+		t.Helper()
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(table),
+			Item: map[string]types.AttributeValue{
+				"event_id":   &types.AttributeValueMemberS{Value: id},
+				"expires_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("expired", now.Add(-time.Minute))
+	put("live", now.Add(time.Minute))
+
+	store := &dedupe.Dynamo{Client: db, Table: table} // wall clock
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"expired", true},
+		{"expired", false}, // claimed again, now live for a TTL
+		{"live", false},
+	}
+	for _, tt := range tests {
+		got, err := store.Claim(ctx, tt.id)
+		if err != nil {
+			t.Fatalf("Claim(%s): %v", tt.id, err)
+		}
+		if got != tt.want {
+			t.Errorf("Claim(%s) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+	if exp := expiresAt(t, item(t, db, table, "expired")); exp < now.Add(dedupe.TTL-time.Minute).Unix() {
+		t.Errorf("the reclaimed item expires at %d, want about a TTL from now (%d)", exp, now.Add(dedupe.TTL).Unix())
+	}
+
+	// A later container whose clock is past the live item's expiry.
+	later := &dedupe.Dynamo{Client: db, Table: table, Now: func() time.Time { return now.Add(2 * time.Minute) }}
+	if ok, err := later.Claim(ctx, "live"); err != nil || !ok {
+		t.Errorf("Claim(live) after its expiry = %v, %v; want true", ok, err)
+	}
+}
+
+func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
+	db, _ := newTable(t)
+	store := &dedupe.Dynamo{Client: db, Table: "no-such-table"}
+	ok, err := store.Claim(context.Background(), "Ev1")
+	if err == nil {
+		t.Fatalf("Claim on a missing table = %v, nil; want an error", ok)
+	}
+	if ok {
+		t.Error("Claim on a missing table = true")
+	}
+	if !strings.Contains(err.Error(), "no-such-table") || !strings.Contains(err.Error(), "Ev1") {
+		t.Errorf("error %q does not name the table and event", err)
+	}
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("error %v does not wrap ResourceNotFoundException", err)
+	}
+	if err := store.Release(context.Background(), "Ev1"); err == nil {
+		t.Error("Release on a missing table succeeded")
+	}
+}
+
+// TestDynamoConcurrentClaims is the reason the store exists: Slack's
+// redeliveries of one event, running in different Lambda containers at the
+// same moment, must produce exactly one winner.
+func TestDynamoConcurrentClaims(t *testing.T) {
+	db, table := newTable(t)
+	store := &dedupe.Dynamo{Client: db, Table: table}
+	for round := range 5 {
+		id := fmt.Sprintf("Ev0CONCURRENT%d", round)
+		won, errs := claimAtOnce(store, id, 16)
+		if len(errs) != 0 {
+			t.Fatalf("16 concurrent Claim(%s): errors %v", id, errs)
+		}
+		if won != 1 {
+			t.Fatalf("16 concurrent Claim(%s): %d won, want exactly 1 (and 15 duplicates)", id, won)
+		}
+		if item(t, db, table, id) == nil {
+			t.Fatalf("no item for %s after the claims", id)
+		}
+	}
+}
