@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -494,5 +496,73 @@ func TestNew(t *testing.T) {
 	}
 	if _, ok := notify.New(botToken, "http://127.0.0.1:1/", nil).(*notify.Client); !ok {
 		t.Errorf("New with a token is not a *Client")
+	}
+}
+
+// TestPostTransportErrorsAreNotSlackAnswers checks that a failure in which
+// Slack said nothing (no connection, a 5xx, our own deadline) does not come
+// back as a *notify.Error: callers read *notify.Error as Slack's definite
+// answer (the events handler then acknowledges instead of letting Slack
+// retry, and slash commands show its Hint as "what Slack said").
+func TestPostTransportErrorsAreNotSlackAnswers(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + closed.Addr().String() + "/"
+	closed.Close()
+
+	broken := newFakeSlack(t)
+	broken.configure(func(f *fakeSlack) {
+		f.postAnswer = answers(func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("<html>bad gateway</html>"))
+		})
+	})
+
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); slow.Close() })
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	tests := []struct {
+		name   string
+		apiURL string
+		ctx    context.Context
+		is     error // the error must wrap this, when set
+	}{
+		{name: "connection refused", apiURL: closedURL},
+		{name: "502 from Slack", apiURL: broken.apiURL()},
+		{name: "canceled context", apiURL: slow.URL + "/", ctx: canceled, is: context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := tt.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			c := notify.NewClient(botToken, tt.apiURL, notify.Retry{Attempts: 1})
+			_, err := c.Post(ctx, notify.Message{Channel: "C0123ABCD", Text: "hi"})
+			if err == nil {
+				t.Fatal("Post succeeded, want an error")
+			}
+			var ne *notify.Error
+			if errors.As(err, &ne) {
+				t.Errorf("error %q is a *notify.Error (Code %q), but Slack gave no answer", err, ne.Code)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v does not wrap %v", err, tt.is)
+			}
+		})
 	}
 }

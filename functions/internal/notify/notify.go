@@ -119,9 +119,14 @@ func explain(err error) error {
 	case errors.As(err, &se):
 		code = se.Err
 	default:
-		// slack-go returns plain errors whose text is Slack's code for most calls,
-		// and a StatusCodeError with the webhook's body text for webhooks.
+		// slack-go returns plain errors whose text is Slack's code for some
+		// calls. Anything else (no connection, a 5xx, a canceled context) is
+		// not Slack's answer and must not read as one: callers take an *Error
+		// as Slack's definite word and would not retry.
 		code = err.Error()
+		if _, ok := hints[code]; !ok {
+			return err
+		}
 	}
 	if hint, ok := hints[code]; ok {
 		return &Error{Code: code, Hint: hint, Err: err}

@@ -79,6 +79,9 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, body []byte) er
 	case resp.StatusCode == http.StatusTooManyRequests:
 		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 		return &slack.RateLimitedError{RetryAfter: time.Duration(max(secs, 1)) * time.Second}
+	case resp.StatusCode >= http.StatusInternalServerError:
+		// Slack's own failure: the body is a page, not an error code.
+		return fmt.Errorf("webhook answered %s", resp.Status)
 	default:
 		code := strings.TrimSpace(string(text))
 		if code == "" {

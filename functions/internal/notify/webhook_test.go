@@ -176,8 +176,9 @@ func TestWebhookErrors(t *testing.T) {
 		answers   []func(http.ResponseWriter)
 		retry     notify.Retry
 		wantCalls int
-		wantCode  string // "" means success
+		wantCode  string // "" means success, unless wantPlain is set
 		wantHint  string
+		wantPlain string // a text of an error that is not a *notify.Error
 	}{
 		{
 			name:    "404 no_service",
@@ -195,9 +196,16 @@ func TestWebhookErrors(t *testing.T) {
 			wantCode: "channel_is_archived", wantHint: "archived",
 		},
 		{
-			name:    "500 with no body",
-			answers: []func(http.ResponseWriter){hookAnswer(http.StatusInternalServerError, "")}, wantCalls: 1,
-			wantCode: "500 Internal Server Error", wantHint: "500",
+			// Slack's own failure is not an answer: a plain error, never a
+			// *notify.Error whose Code is an HTML page.
+			name:      "503 with a page",
+			answers:   []func(http.ResponseWriter){hookAnswer(http.StatusServiceUnavailable, "<html><body>Service Unavailable</body></html>")},
+			wantCalls: 1, wantPlain: "503",
+		},
+		{
+			name:      "400 with no body",
+			answers:   []func(http.ResponseWriter){hookAnswer(http.StatusBadRequest, "")},
+			wantCalls: 1, wantCode: "400 Bad Request", wantHint: "400",
 		},
 		{
 			name:    "429 then 200 is retried",
@@ -223,13 +231,20 @@ func TestWebhookErrors(t *testing.T) {
 			if n := h.calls(); n != tt.wantCalls {
 				t.Errorf("webhook calls = %d, want %d", n, tt.wantCalls)
 			}
+			var ne *notify.Error
+			if tt.wantPlain != "" {
+				if err == nil || errors.As(err, &ne) || !strings.Contains(err.Error(), tt.wantPlain) {
+					t.Fatalf("Post error = %v (%T), want a plain error mentioning %q", err, err, tt.wantPlain)
+				}
+				assertNoSecret(t, err, hookSecret)
+				return
+			}
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("Post: %v", err)
 				}
 				return
 			}
-			var ne *notify.Error
 			if !errors.As(err, &ne) {
 				t.Fatalf("Post error = %v (%T), want *notify.Error", err, err)
 			}
@@ -276,10 +291,11 @@ func TestWebhookErrorsHideURL(t *testing.T) {
 	cancel()
 
 	tests := []struct {
-		name   string
-		url    string
-		ctx    context.Context
-		client *http.Client
+		name      string
+		url       string
+		ctx       context.Context
+		client    *http.Client
+		slackSaid bool // Slack answered, so the error is a *notify.Error
 	}{
 		{name: "connection refused", url: closedURL},
 		{name: "control character in URL", url: "http://127.0.0.1:1" + hookPath + "\x7f"},
@@ -287,8 +303,8 @@ func TestWebhookErrorsHideURL(t *testing.T) {
 		{name: "redirect loop", url: redirect.URL + hookPath},
 		{name: "client timeout", url: slow.URL + hookPath, client: &http.Client{Timeout: 50 * time.Millisecond}},
 		{name: "canceled context", url: failing.url(), ctx: canceled},
-		{name: "Slack error", url: failing.url()},
-		{name: "rate limited", url: limitedHook.url()},
+		{name: "Slack error", url: failing.url(), slackSaid: true},
+		{name: "rate limited", url: limitedHook.url(), slackSaid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,6 +319,10 @@ func TestWebhookErrorsHideURL(t *testing.T) {
 				t.Fatal("Post succeeded, want an error")
 			}
 			assertNoSecret(t, err, hookSecret)
+			var ne *notify.Error
+			if got := errors.As(err, &ne); got != tt.slackSaid {
+				t.Errorf("error %q is a *notify.Error: %v, want %v", err, got, tt.slackSaid)
+			}
 		})
 	}
 }
