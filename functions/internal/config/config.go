@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -99,9 +100,18 @@ func ReadSecret(ctx context.Context, secrets SecretsGetter, id string) (contract
 	}
 	var s contract.Secret
 	if err := json.Unmarshal([]byte(*out.SecretString), &s); err != nil {
-		// json's syntax errors quote no input, but a type error names the
-		// field only; either way the value stays out of the message.
-		return contract.Secret{}, fmt.Errorf("read secret %s: not the JSON object DESIGN.md describes: %w", id, err)
+		// json's errors quote a character of the input ("invalid character
+		// 'p'"), and the input is a secret: say where, not what.
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return contract.Secret{}, fmt.Errorf("read secret %s: not valid JSON (at byte %d)", id, syntax.Offset)
+		case errors.As(err, &typ) && typ.Field != "":
+			return contract.Secret{}, fmt.Errorf("read secret %s: JSON key %q must be a string", id, typ.Field)
+		default:
+			return contract.Secret{}, fmt.Errorf("read secret %s: want a JSON object with %q, got another JSON value", id, contract.SecretKeySigningSecret)
+		}
 	}
 	if s.SigningSecret == "" {
 		return contract.Secret{}, fmt.Errorf("read secret %s: key %q is missing or empty", id, contract.SecretKeySigningSecret)

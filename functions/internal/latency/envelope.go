@@ -22,9 +22,9 @@ const (
 )
 
 // maxDecompressed bounds a payload after gunzip. Lambda accepts at most 1 MB
-// of event (base64 of gzip), and access logs compress perhaps 10:1, so 64 MiB
+// of event (base64 of gzip), and access logs compress perhaps 10:1, so 32 MiB
 // is far beyond any real batch and stops a decompression bomb early.
-const maxDecompressed = 64 << 20
+const maxDecompressed = 32 << 20
 
 // ErrMalformedEnvelope marks a subscription event that cannot be read. The
 // handler returns it, so Lambda retries the delivery (and in the end sends it

@@ -1,0 +1,160 @@
+package latency
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+var batchTime = time.Date(2025, 11, 25, 13, 0, 0, 0, time.UTC)
+
+// asData is e as the envelope's fields, for comparing with encoding/json.
+func asData(e *envelope) events.CloudwatchLogsData {
+	d := events.CloudwatchLogsData{
+		MessageType: string(e.str(e.messageType)),
+		Owner:       string(e.str(e.owner)),
+		LogGroup:    string(e.str(e.logGroup)),
+		LogStream:   string(e.str(e.logStream)),
+	}
+	for _, ev := range e.events {
+		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{ID: string(e.str(ev.id)), Timestamp: ev.timestamp, Message: string(e.str(ev.message))})
+	}
+	return d
+}
+
+func sameData(a, b events.CloudwatchLogsData) bool {
+	if a.MessageType != b.MessageType || a.Owner != b.Owner || a.LogGroup != b.LogGroup || a.LogStream != b.LogStream || len(a.LogEvents) != len(b.LogEvents) {
+		return false
+	}
+	for i := range a.LogEvents {
+		if a.LogEvents[i] != b.LogEvents[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDecodeEnvelopeMatchesEncodingJSON(t *testing.T) {
+	real := batchOf(t, DataMessage, []string{commonLine, `not json at all`, "tab\tand \u2028 and <&>"}, batchTime)
+	for _, c := range []struct {
+		name string
+		json string
+		fast bool // whether the hand-written scanner should handle it alone
+	}{
+		{"as CloudWatch Logs sends it", string(real), true},
+		{"control message", `{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1700000000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Lambda."}]}`, true},
+		{"unknown keys and whitespace", " {\"policyLevel\": \"ACCOUNT_LEVEL_POLICY\", \"x\": [1, -2.5e3, {\"y\": null}, true, false],\n\"messageType\":\"DATA_MESSAGE\", \"logEvents\": [ {\"extractedFields\":{}, \"id\":\"1\",\"timestamp\":-5,\"message\":\"\\ud83d\\ude00 \\ud800 \\u0041\"} ] } ", true},
+		{"invalid UTF-8 becomes U+FFFD", "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,\"message\":\"a\xffb\"}]}", true},
+		{"keys in another case", `{"MessageType":"DATA_MESSAGE","LOGEVENTS":[{"ID":"1","Timestamp":2,"Message":"m"}]}`, false},
+		{"null fields", `{"messageType":null,"owner":"o","logEvents":null}`, false},
+		{"repeated logEvents", `{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":"a"}],"logEvents":[{"id":"2"}]}`, false},
+		{"escaped key", `{"message\u0054ype":"DATA_MESSAGE","logEvents":[]}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var want events.CloudwatchLogsData
+			if err := json.Unmarshal([]byte(c.json), &want); err != nil {
+				t.Fatalf("encoding/json: %v", err)
+			}
+			var e envelope
+			if err := decodeEnvelope([]byte(c.json), &e); err != nil {
+				t.Fatalf("decodeEnvelope: %v", err)
+			}
+			if got := asData(&e); !sameData(got, want) {
+				t.Errorf("decodeEnvelope = %+v\nencoding/json gives %+v", got, want)
+			}
+			var fe envelope
+			fast := (&envScanner{b: []byte(c.json), e: &fe}).top() == nil
+			if fast != c.fast {
+				t.Errorf("fast scanner handled it: %v, want %v", fast, c.fast)
+			}
+		})
+	}
+}
+
+func TestDecodeMalformedEnvelopes(t *testing.T) {
+	gz := func(s string) []byte { return compress(t, []byte(s)) }
+	var plainGzip bytes.Buffer
+	w := gzip.NewWriter(&plainGzip)
+	w.Write(bytes.Repeat([]byte{' '}, maxDecompressed+1))
+	w.Close()
+	for _, c := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"not base64", "not base64", []byte("%%%")},
+		{"not gzip", "not gzip", []byte(base64.StdEncoding.EncodeToString([]byte("plain text")))},
+		{"truncated gzip", "gunzip", halfOf(gz(strings.Repeat(`{"a":1}`, 1000)))},
+		{"gzip of not JSON", "invalid character", gz("hello")},
+		{"gzip of an array", "cannot unmarshal array", gz("[]")},
+		{"a decompression bomb", "MiB after gunzip", []byte(base64.StdEncoding.EncodeToString(plainGzip.Bytes()))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var d decoder
+			_, err := d.decode(c.data)
+			if !errors.Is(err, ErrMalformedEnvelope) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("decode error = %v, want ErrMalformedEnvelope saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+// halfOf cuts base64 in half on a 4-byte boundary, so it stays base64.
+func halfOf(b []byte) []byte { return b[:len(b)/2&^3] }
+
+func TestDecoderReusesBuffers(t *testing.T) {
+	var d decoder
+	a := compress(t, batchOf(t, DataMessage, []string{commonLine, commonLine}, batchTime))
+	b := compress(t, batchOf(t, DataMessage, []string{"x"}, batchTime.Add(time.Minute)))
+	for i, c := range []struct {
+		data   []byte
+		events int
+	}{{a, 2}, {b, 1}, {a, 2}} {
+		env, err := d.decode(c.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(env.events) != c.events {
+			t.Errorf("decode %d: %d events, want %d (left over from the batch before?)", i, len(env.events), c.events)
+		}
+	}
+}
+
+// FuzzDecodeEnvelope holds the hand-written envelope scanner to
+// encoding/json: decodeEnvelope succeeds exactly when encoding/json does, and
+// with the same fields.
+func FuzzDecodeEnvelope(f *testing.F) {
+	f.Add(batchOf(f, DataMessage, []string{commonLine, "x"}, batchTime))
+	f.Add([]byte(`{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1700000000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Lambda."}]}`))
+	f.Add([]byte(" {\"policyLevel\": \"X\", \"x\": [1, -2.5e3, {\"y\": null}, true, false],\n\"logEvents\": [ {\"id\":\"1\",\"timestamp\":-5,\"message\":\"\\ud83d\\ude00 \\ud800 \\u0041\"} ] } "))
+	f.Add([]byte("{\"logEvents\":[{\"message\":\"a\xffb\\u00e9\\/\"}]}"))
+	f.Add([]byte(`{"MessageType":"DATA_MESSAGE","LOGEVENTS":[{"ID":"1","Timestamp":2,"Message":"m"}]}`))
+	f.Add([]byte(`{"logEvents":[{"timestamp":12345678901234567890}]}`))
+	f.Add([]byte(`{"logEvents":[{"timestamp":1.5}],"owner":"\u0000"}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e envelope
+		err := decodeEnvelope(b, &e)
+		var want events.CloudwatchLogsData
+		wantErr := json.Unmarshal(b, &want)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("decodeEnvelope(%q): error %v, encoding/json says %v", b, err, wantErr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformedEnvelope) {
+				t.Fatalf("decodeEnvelope(%q): error %v is not ErrMalformedEnvelope", b, err)
+			}
+			return
+		}
+		if got := asData(&e); !sameData(got, want) {
+			t.Fatalf("decodeEnvelope(%q) = %+v\nencoding/json gives %+v", b, got, want)
+		}
+	})
+}

@@ -1,0 +1,221 @@
+package latency
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIngestCountsPerRouteMinute(t *testing.T) {
+	ctx := context.Background()
+	t0 := batchTime // 13:00:00
+	reqs := []request{
+		{"POST", "/slack/events", t0.Add(1 * time.Second), 12, 10},
+		{"POST", "/slack/events", t0.Add(59 * time.Second), 30, 25},
+		{"POST", "/slack/events", t0.Add(60 * time.Second), 40, 38}, // the next minute
+		{"POST", "/slack/commands", t0.Add(2 * time.Second), 200, -1},
+		{"GET", "/slack/events", t0.Add(3 * time.Second), 5, 4}, // another method is another route
+	}
+	var lines []string
+	for i, r := range reqs {
+		lines = append(lines, r.line(i))
+	}
+	lines = append(lines,
+		accessLine("u", t0.UnixMilli(), "GET", "-", "403", "1", "-"), // unrouted
+		"not json", `{"httpMethod":"GET"}`, `{"httpMethod":"GET","resourcePath":"/a","responseLatency":"x"}`, "[]", // 4 malformed
+	)
+	var logs bytes.Buffer
+	store := NewMemoryStore()
+	in := NewIngester(store, slog.New(slog.NewJSONHandler(&logs, nil)))
+	stats, err := in.Ingest(ctx, compress(t, batchOf(t, DataMessage, lines, t0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := IngestStats{Batch: stats.Batch, MessageType: DataMessage, LogGroup: "/aws/apigateway/slackbot-dev/access",
+		Events: len(lines), Added: len(reqs), Malformed: 4, Unrouted: 1, Parts: 4}
+	if stats != want {
+		t.Errorf("stats = %+v\nwant    %+v", stats, want)
+	}
+	if stats.Batch == "" {
+		t.Error("no batch id")
+	}
+	// The first three malformed lines are logged one by one, then a summary.
+	if n := strings.Count(logs.String(), "skipping a malformed access-log line"); n != maxLoggedMalformed {
+		t.Errorf("%d malformed lines logged, want %d:\n%s", n, maxLoggedMalformed, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"malformed":4`) {
+		t.Errorf("no summary of 4 malformed lines in the log:\n%s", logs.String())
+	}
+
+	for _, c := range []struct {
+		route         string
+		minute        time.Time
+		count, integs int64
+		p50           float64
+	}{
+		{"POST /slack/events", t0, 2, 2, 12},
+		{"POST /slack/events", t0.Add(time.Minute), 1, 1, 40},
+		{"POST /slack/commands", t0, 1, 0, 200},
+		{"GET /slack/events", t0, 1, 1, 5},
+	} {
+		got, err := store.Range(ctx, c.minute, c.minute.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := got[c.route]
+		if s == nil {
+			t.Errorf("%s at %s: nothing stored", c.route, c.minute.Format("15:04"))
+			continue
+		}
+		sum := Summarize(s.Response)
+		if sum.Count != c.count || int64(s.Integration.GetCount()) != c.integs || relErr(sum.P50, c.p50) > RelativeAccuracy {
+			t.Errorf("%s at %s: count %d, integration count %v, p50 %v; want %d, %d, %v",
+				c.route, c.minute.Format("15:04"), sum.Count, s.Integration.GetCount(), sum.P50, c.count, c.integs, c.p50)
+		}
+	}
+}
+
+// A line without requestTimeEpoch counts in the minute CloudWatch Logs
+// stamped it with.
+func TestIngestFallsBackToEventTimestamp(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	at := batchTime.Add(5 * time.Minute)
+	line := `{"httpMethod":"POST","resourcePath":"/slack/events","responseLatency":"7","integrationLatency":"5"}`
+	if _, err := NewIngester(store, nil).Ingest(ctx, compress(t, batchOf(t, DataMessage, []string{line}, at))); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := store.Range(ctx, at, at.Add(time.Minute))
+	if s := got["POST /slack/events"]; s == nil || s.Response.GetCount() != 1 {
+		t.Errorf("the line is not in the minute of its event timestamp: %v", got)
+	}
+}
+
+func TestIngestRetriedBatchCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	in := NewIngester(store, nil)
+	batch, n := realisticBatch(t, 20_000, batchTime, 1)
+	data := compress(t, batch)
+	other, m := realisticBatch(t, 10_000, batchTime.Add(10*time.Second), 2)
+	for _, d := range [][]byte{data, data, compress(t, other), data} {
+		if _, err := in.Ingest(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := store.Range(ctx, batchTime, batchTime.Add(time.Hour))
+	var total float64
+	for _, s := range got {
+		total += s.Response.GetCount()
+	}
+	if int(total) != n+m {
+		t.Errorf("stored %v requests, want %d: a retried batch counted again, or a new one was skipped", total, n+m)
+	}
+}
+
+func TestIngestControlMessage(t *testing.T) {
+	store := NewMemoryStore()
+	data := compress(t, []byte(`{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1700000000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Lambda."}]}`))
+	stats, err := NewIngester(store, nil).Ingest(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.MessageType != ControlMessage || stats.Added != 0 || stats.Malformed != 0 || len(store.minutes) != 0 {
+		t.Errorf("control message: stats %+v, %d minutes stored; want it ignored", stats, len(store.minutes))
+	}
+}
+
+func TestIngestRejectsUnknownMessageType(t *testing.T) {
+	data := compress(t, []byte(`{"messageType":"SOMETHING_NEW","logEvents":[]}`))
+	_, err := NewIngester(NewMemoryStore(), nil).Ingest(context.Background(), data)
+	if !errors.Is(err, ErrMalformedEnvelope) || !strings.Contains(err.Error(), "SOMETHING_NEW") {
+		t.Errorf("error = %v, want ErrMalformedEnvelope naming the type", err)
+	}
+}
+
+type failingStore struct{ Store }
+
+func (failingStore) Merge(context.Context, string, map[Key]*Sketches) error {
+	return errors.New("throttled")
+}
+
+func TestIngestReportsStoreErrors(t *testing.T) {
+	batch, _ := realisticBatch(t, 2000, batchTime, 3)
+	_, err := NewIngester(failingStore{}, nil).Ingest(context.Background(), compress(t, batch))
+	if err == nil || !strings.Contains(err.Error(), "throttled") {
+		t.Errorf("error = %v, want the store's error", err)
+	}
+}
+
+// BenchmarkIngest is the hot path of the percentiles Lambda: one delivery of
+// 1 MiB of subscription JSON (decompressed) from the Lambda event's base64
+// through gunzip and parsing into per-route-minute sketches. MB/s counts the
+// decompressed JSON.
+func BenchmarkIngest(b *testing.B) {
+	plain, n := realisticBatch(b, 1<<20, batchTime, 42)
+	data := compress(b, plain)
+	b.Logf("batch: %d records, %d bytes of JSON, %d bytes base64 of gzip", n, len(plain), len(data))
+	b.SetBytes(int64(len(plain)))
+	w := &batchWork{parts: make(map[Key]*Sketches), routes: make(map[string]string)}
+	logger := slog.New(slog.DiscardHandler)
+	start := cpuTime()
+	for b.Loop() {
+		stats, err := w.aggregate(data, logger)
+		if err != nil || stats.Added != n {
+			b.Fatalf("added %d of %d: %v", stats.Added, n, err)
+		}
+	}
+	elapsed := b.Elapsed()
+	cpu := cpuTime() - start
+	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "records/cpu-s")
+}
+
+// BenchmarkIngestStages splits BenchmarkIngest's time between its stages.
+func BenchmarkIngestStages(b *testing.B) {
+	plain, n := realisticBatch(b, 1<<20, batchTime, 42)
+	data := compress(b, plain)
+	var d decoder
+	b.Run("base64+gunzip", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		start := cpuTime()
+		for b.Loop() {
+			if _, err := d.decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, start)
+	})
+	b.Run("envelope", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		var e envelope
+		start := cpuTime()
+		for b.Loop() {
+			if err := decodeEnvelope(plain, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, start)
+	})
+	b.Run("lines", func(b *testing.B) {
+		var e envelope
+		if err := decodeEnvelope(plain, &e); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(plain)))
+		start := cpuTime()
+		for b.Loop() {
+			for _, ev := range e.events {
+				if _, err := ParseLine(e.str(ev.message)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		reportCPU(b, start)
+		b.ReportMetric(float64(n), "records/op")
+	})
+}
