@@ -6,6 +6,7 @@ package dedupe
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -74,8 +75,9 @@ func (m *Memory) Release(_ context.Context, id string) error {
 // Attribute names of the DynamoDB table, shared with infra through the table
 // definition there.
 const (
-	KeyAttr = "event_id"
-	TTLAttr = "expires_at"
+	KeyAttr   = "event_id"
+	TTLAttr   = "expires_at"
+	TokenAttr = "claim" // who holds the claim; see Claim
 )
 
 // DynamoAPI is the part of the DynamoDB client Dynamo uses.
@@ -95,19 +97,27 @@ type Dynamo struct {
 // Claim implements Store with a put that succeeds only if no live claim
 // exists. DynamoDB deletes expired items lazily, so an item past its
 // expires_at counts as absent.
+//
+// Each claim carries a random token. The SDK retries a put whose answer was
+// lost; the retry then fails its condition against the item the first try
+// wrote, and the token, returned with the failure, tells that this caller
+// holds the claim after all.
 func (d *Dynamo) Claim(ctx context.Context, id string) (bool, error) {
 	now := time.Now()
 	if d.Now != nil {
 		now = d.Now()
 	}
+	token := rand.Text()
 	_, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.Table),
 		Item: map[string]types.AttributeValue{
-			KeyAttr: &types.AttributeValueMemberS{Value: id},
-			TTLAttr: &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(TTL).Unix(), 10)},
+			KeyAttr:   &types.AttributeValueMemberS{Value: id},
+			TTLAttr:   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(TTL).Unix(), 10)},
+			TokenAttr: &types.AttributeValueMemberS{Value: token},
 		},
-		ConditionExpression:      aws.String("attribute_not_exists(#id) OR #exp < :now"),
-		ExpressionAttributeNames: map[string]string{"#id": KeyAttr, "#exp": TTLAttr},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ConditionExpression:                 aws.String("attribute_not_exists(#id) OR #exp < :now"),
+		ExpressionAttributeNames:            map[string]string{"#id": KeyAttr, "#exp": TTLAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
 		},
@@ -117,7 +127,8 @@ func (d *Dynamo) Claim(ctx context.Context, id string) (bool, error) {
 	case err == nil:
 		return true, nil
 	case errors.As(err, &taken):
-		return false, nil
+		held, ok := taken.Item[TokenAttr].(*types.AttributeValueMemberS)
+		return ok && held.Value == token, nil
 	default:
 		return false, fmt.Errorf("claim event %s in %s: %w", id, d.Table, err)
 	}

@@ -232,3 +232,28 @@ func TestDynamoConcurrentClaims(t *testing.T) {
 		}
 	}
 }
+
+// lostAnswer forwards PutItem twice, as the SDK does when the first answer is
+// lost on the way back, and returns only the second answer.
+type lostAnswer struct{ *dynamodb.Client }
+
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := l.Client.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return l.Client.PutItem(ctx, in, opts...)
+}
+
+func TestDynamoRetriedPutKeepsTheClaim(t *testing.T) {
+	db, table := newTable(t)
+	d := &dedupe.Dynamo{Client: lostAnswer{db}, Table: table}
+	first, err := d.Claim(context.Background(), "EvLost")
+	if err != nil || !first {
+		t.Fatalf("Claim with a retried put = %v, %v; want true: the claim is this caller's", first, err)
+	}
+	// Another caller still loses.
+	other := &dedupe.Dynamo{Client: db, Table: table}
+	if again, err := other.Claim(context.Background(), "EvLost"); err != nil || again {
+		t.Fatalf("second caller's Claim = %v, %v; want false", again, err)
+	}
+}
