@@ -31,15 +31,14 @@ func TestPolicies(t *testing.T) {
 	}
 	secret := on(arn(tSecret, "slack-credentials"), "secretsmanager:GetSecretValue")
 	sketches, dedupe := arn(tTable, "sketches"), arn(tTable, "dedupe")
-	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query")
 	want := map[string][]string{
 		contract.EventsFunction: slices.Concat(logs(contract.EventsFunction), secret, read,
 			on(dedupe, "dynamodb:PutItem", "dynamodb:DeleteItem")),
 		contract.CommandsFunction: slices.Concat(logs(contract.CommandsFunction), secret, read,
 			on(arn(tFunction, contract.CommandsFunction), "lambda:InvokeFunction")),
 		contract.PercentilesFunction: slices.Concat(logs(contract.PercentilesFunction), secret,
-			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-				"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")),
+			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
 	}
 
 	got := map[string][]string{}

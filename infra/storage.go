@@ -23,12 +23,13 @@ const (
 var (
 	// The events function claims an event id with a conditional put and
 	// releases the claim when its work fails, so Slack's retry can redo it.
-	dedupeActions     = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
-	sketchReadActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
-	// The percentiles function merges each minute's sketch into the stored one.
-	sketchWriteActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-		"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
-	secretActions = []string{"secretsmanager:GetSecretValue"}
+	dedupeActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
+	// A report reads the route registry item and queries each route's minutes.
+	sketchReadActions = []string{"dynamodb:GetItem", "dynamodb:Query"}
+	// The percentiles function merges each batch into a route-minute's item with
+	// a read and a conditional put or update (optimistic locking).
+	sketchWriteActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	secretActions      = []string{"secretsmanager:GetSecretValue"}
 )
 
 // credentials is the Secrets Manager secret holding the Slack credentials.
