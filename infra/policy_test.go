@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -119,4 +123,71 @@ func checkPolicyDocument(t *testing.T, name, doc string) []string {
 		}
 	}
 	return grants
+}
+
+// TestGrantsMatchTheStores reads the DynamoDB client interfaces the functions'
+// stores declare (the calls they can make) and wants the grants to be exactly
+// those calls: one fewer and the function fails with AccessDenied in AWS, where
+// no mock test would notice; one more and the role is wider than it needs.
+func TestGrantsMatchTheStores(t *testing.T) {
+	for dir, granted := range map[string][]string{
+		"../functions/internal/dedupe":  dedupeActions,
+		"../functions/internal/latency": sketchWriteActions,
+	} {
+		calls := interfaceMethods(t, dir, "DynamoAPI")
+		for i, c := range calls {
+			calls[i] = "dynamodb:" + c
+		}
+		got := slices.Sorted(slices.Values(granted))
+		if !slices.Equal(got, calls) {
+			t.Errorf("%s: DynamoAPI calls %v, granted %v", dir, calls, got)
+		}
+	}
+	for _, a := range sketchReadActions {
+		if !slices.Contains(sketchWriteActions, a) {
+			t.Errorf("readers may %s, which the sketch store never calls", a)
+		}
+	}
+}
+
+// interfaceMethods returns the sorted method names of the interface type name
+// declared in the package in dir.
+func interfaceMethods(t *testing.T, dir, name string) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != name {
+				return true
+			}
+			it, ok := ts.Type.(*ast.InterfaceType)
+			if !ok {
+				t.Fatalf("%s: %s is not an interface", path, name)
+			}
+			for _, m := range it.Methods.List {
+				for _, n := range m.Names {
+					methods = append(methods, n.Name)
+				}
+			}
+			return false
+		})
+	}
+	if len(methods) == 0 {
+		t.Fatalf("no interface %s with methods in %s", name, dir)
+	}
+	slices.Sort(methods)
+	return methods
 }
