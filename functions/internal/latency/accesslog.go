@@ -22,7 +22,8 @@ type Record struct {
 var (
 	errNotJSON    = errors.New("not a JSON object")
 	errNoMethod   = errors.New("httpMethod missing or not a string")
-	errUnrouted   = errors.New("no resourcePath (a request that matched no route)")
+	errNoPath     = errors.New("resourcePath missing or not a string")
+	errUnrouted   = errors.New("resourcePath is - (a request that matched no route)")
 	errBadTime    = errors.New("requestTimeEpoch is not a millisecond timestamp")
 	errBadLatency = errors.New("not a non-negative number of milliseconds")
 	errNoLatency  = errors.New("neither responseLatency nor integrationLatency has a value")
@@ -261,7 +262,12 @@ func interpret(f *[fieldCount]rawField) (Record, error) {
 	}
 	r.Method = m.text
 	p := f[fieldPath]
-	if p.kind != kindString || len(p.text) == 0 || string(p.text) == "-" {
+	switch {
+	case p.kind != kindString:
+		return Record{}, errNoPath
+	case len(p.text) == 0 || string(p.text) == "-":
+		// API Gateway's answer to a path it has no resource for (scanners
+		// probing the API): real traffic, but no route to count it under.
 		return Record{}, errUnrouted
 	}
 	r.Path = p.text

@@ -31,28 +31,41 @@ const maxDecompressed = 32 << 20
 // to the function's failure destination), rather than losing it quietly.
 var ErrMalformedEnvelope = errors.New("malformed CloudWatch Logs subscription event")
 
-// span is a string decoded into envelope.text.
-type span struct{ from, to int }
-
-// logEvent is one event of a subscription batch.
+// logEvent is one event of a subscription batch. Its byte slices point into
+// the decompressed payload or into envelope.text, and live until the next
+// batch.
 type logEvent struct {
-	id        span
+	id        []byte
 	timestamp int64 // ms since the epoch, when CloudWatch Logs received the event
-	message   span
+	// message is the event's text. When parsed is set, the scanner already
+	// read the access-log line from the JSON-escaped text (see
+	// scanEscapedLine), message is that escaped text, and rec and err are
+	// ParseLine's answer; otherwise message is decoded and not yet parsed.
+	message []byte
+	parsed  bool
+	rec     Record
+	err     error
 }
 
-// envelope is a decoded subscription batch (events.CloudwatchLogsData without
-// a string per field): every string lives in text, so decoding a batch makes
-// no allocation per event once the buffers have grown.
+// line returns ParseLine's answer for the event's message.
+func (ev *logEvent) line() (Record, error) {
+	if ev.parsed {
+		return ev.rec, ev.err
+	}
+	return ParseLine(ev.message)
+}
+
+// envelope is a decoded subscription batch: events.CloudwatchLogsData
+// without a string per field, so decoding a batch allocates nothing per
+// event once the buffers have grown.
 type envelope struct {
-	messageType, owner, logGroup, logStream span
+	messageType, owner, logGroup, logStream []byte
 	events                                  []logEvent
-	text                                    []byte
+	text                                    []byte // decoded strings that had escapes
 }
-
-func (e *envelope) str(s span) []byte { return e.text[s.from:s.to] }
 
 func (e *envelope) reset() {
+	clear(e.events) // drop references into the previous payload
 	*e = envelope{events: e.events[:0], text: e.text[:0]}
 }
 
@@ -67,6 +80,18 @@ type decoder struct {
 
 // decode base64-decodes and gunzips data, then parses the batch.
 func (d *decoder) decode(data []byte) (*envelope, error) {
+	plain, err := d.decompress(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeEnvelope(plain, &d.env); err != nil {
+		return nil, err
+	}
+	return &d.env, nil
+}
+
+// decompress base64-decodes and gunzips data into d's buffer.
+func (d *decoder) decompress(data []byte) ([]byte, error) {
 	n := base64.StdEncoding.DecodedLen(len(data))
 	if cap(d.compressed) < n {
 		d.compressed = make([]byte, n)
@@ -94,10 +119,7 @@ func (d *decoder) decode(data []byte) (*envelope, error) {
 	if m > maxDecompressed {
 		return nil, fmt.Errorf("%w: more than %d MiB after gunzip", ErrMalformedEnvelope, maxDecompressed>>20)
 	}
-	if err := decodeEnvelope(d.plain.Bytes(), &d.env); err != nil {
-		return nil, err
-	}
-	return &d.env, nil
+	return d.plain.Bytes(), nil
 }
 
 // decodeEnvelope parses the JSON of a subscription batch into e. The common
@@ -119,14 +141,9 @@ func decodeEnvelope(b []byte, e *envelope) error {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedEnvelope, err)
 	}
-	add := func(s string) span {
-		from := len(e.text)
-		e.text = append(e.text, s...)
-		return span{from, len(e.text)}
-	}
-	e.messageType, e.owner, e.logGroup, e.logStream = add(d.MessageType), add(d.Owner), add(d.LogGroup), add(d.LogStream)
+	e.messageType, e.owner, e.logGroup, e.logStream = []byte(d.MessageType), []byte(d.Owner), []byte(d.LogGroup), []byte(d.LogStream)
 	for _, ev := range d.LogEvents {
-		e.events = append(e.events, logEvent{id: add(ev.ID), timestamp: ev.Timestamp, message: add(ev.Message)})
+		e.events = append(e.events, logEvent{id: []byte(ev.ID), timestamp: ev.Timestamp, message: []byte(ev.Message)})
 	}
 	return nil
 }
@@ -252,8 +269,8 @@ func (s *envScanner) topField(key []byte) error {
 	case "logStream":
 		return s.str(&s.e.logStream)
 	case "subscriptionFilters":
-		var sp span
-		return s.array(func() error { return s.str(&sp) })
+		var sf []byte
+		return s.array(func() error { return s.str(&sf) })
 	case "logEvents":
 		if len(s.e.events) > 0 {
 			// encoding/json decodes a repeated array over the first one's
@@ -278,7 +295,7 @@ func (s *envScanner) event() error {
 		case "timestamp":
 			return s.int64(&ev.timestamp)
 		case "message":
-			return s.str(&ev.message)
+			return s.message(&ev)
 		}
 		return s.skip()
 	})
@@ -341,27 +358,40 @@ func (s *envScanner) int64(v *int64) error {
 	return nil
 }
 
-// str decodes a JSON string into e.text exactly as encoding/json would:
-// invalid UTF-8 and unpaired surrogates become U+FFFD.
-func (s *envScanner) str(sp *span) error {
+// message reads an event's message: first as the access-log line it
+// should be, straight from its JSON-escaped form, and failing that as any
+// string.
+func (s *envScanner) message(ev *logEvent) error {
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
+			ev.message = s.b[s.i+1 : s.i+1+end]
+			ev.parsed = true
+			ev.rec, ev.err = interpret(&f)
+			s.i += end + 2
+			return nil
+		}
+	}
+	ev.parsed, ev.rec, ev.err = false, Record{}, nil
+	return s.str(&ev.message)
+}
+
+// str reads a JSON string exactly as encoding/json would: invalid UTF-8
+// and unpaired surrogates become U+FFFD. A string without escapes is a slice
+// of the input; one with escapes is decoded into e.text.
+func (s *envScanner) str(v *[]byte) error {
 	b := s.b
 	if s.i >= len(b) || b[s.i] != '"' {
 		return errUnusual
 	}
 	i := s.i + 1
+	if j := i + plainPrefix(b[i:]); j < len(b) && b[j] == '"' {
+		*v, s.i = b[i:j], j+1
+		return nil
+	}
 	text := s.e.text
 	from := len(text)
 	for {
-		// Copy the run of plain bytes in one append; escapes in an access
-		// log are every dozen bytes or so, so runs are short but common.
-		j := i
-		for j < len(b) {
-			c := b[j]
-			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-				break
-			}
-			j++
-		}
+		j := i + plainPrefix(b[i:])
 		text = append(text, b[i:j]...)
 		i = j
 		if i >= len(b) {
@@ -370,7 +400,7 @@ func (s *envScanner) str(sp *span) error {
 		switch c := b[i]; {
 		case c == '"':
 			s.e.text = text
-			*sp = span{from, len(text)}
+			*v = text[from:len(text):len(text)]
 			s.i = i + 1
 			return nil
 		case c == '\\':
@@ -469,8 +499,8 @@ func (s *envScanner) skip() error {
 		// Decode into text and drop it: the check is the same, and a
 		// skipped string is rare.
 		mark := len(s.e.text)
-		var sp span
-		err := s.str(&sp)
+		var v []byte
+		err := s.str(&v)
 		s.e.text = s.e.text[:mark]
 		return err
 	case c == 't':

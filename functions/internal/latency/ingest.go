@@ -104,8 +104,8 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 		return IngestStats{}, err
 	}
 	stats := IngestStats{
-		MessageType: string(env.str(env.messageType)),
-		LogGroup:    string(env.str(env.logGroup)),
+		MessageType: string(env.messageType),
+		LogGroup:    string(env.logGroup),
 		Events:      len(env.events),
 	}
 	switch stats.MessageType {
@@ -132,7 +132,7 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 	}
 	for i := range env.events {
 		ev := &env.events[i]
-		rec, err := ParseLine(env.str(ev.message))
+		rec, err := ev.line()
 		if err != nil {
 			if err == errUnrouted {
 				stats.Unrouted++
@@ -141,8 +141,8 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 			stats.Malformed++
 			if stats.Malformed <= maxLoggedMalformed {
 				logger.Warn("skipping a malformed access-log line",
-					"reason", err.Error(), "batch", stats.Batch, "eventId", string(env.str(ev.id)),
-					"line", truncate(env.str(ev.message), 200))
+					"reason", err.Error(), "batch", stats.Batch, "eventId", string(ev.id),
+					"line", truncate(ev.message, 200))
 			}
 			continue
 		}
@@ -194,14 +194,14 @@ func batchID(env *envelope) string {
 		h.Write(n[:])
 		h.Write(b)
 	}
-	write(env.str(env.owner))
-	write(env.str(env.logGroup))
-	write(env.str(env.logStream))
+	write(env.owner)
+	write(env.logGroup)
+	write(env.logStream)
 	binary.BigEndian.PutUint64(n[:], uint64(len(env.events)))
 	h.Write(n[:])
 	if len(env.events) > 0 {
-		write(env.str(env.events[0].id))
-		write(env.str(env.events[len(env.events)-1].id))
+		write(env.events[0].id)
+		write(env.events[len(env.events)-1].id)
 	}
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
