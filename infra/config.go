@@ -144,6 +144,7 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			fail(key, "%q is not an integer", v)
+			return defaults[key].(int) // one error per key, not a second about the range
 		}
 		return n
 	}
