@@ -1,0 +1,260 @@
+package latency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
+)
+
+// One moto server serves the package's tests, started by the first test
+// that needs it, so fuzzing and benchmarks do not pay for it.
+var (
+	motoOnce sync.Once
+	moto     *testenv.Moto
+	motoErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if moto != nil {
+		moto.Stop()
+	}
+	os.Exit(code)
+}
+
+func dynamoClient(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	motoOnce.Do(func() { moto, motoErr = testenv.StartMoto() })
+	if motoErr != nil {
+		t.Fatal(motoErr) // a missing moto_server says how to install it
+	}
+	cfg, err := moto.AWSConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamodb.NewFromConfig(cfg)
+}
+
+var tableSeq atomic.Int64
+
+// sketchTable creates a table with the schema infra/ creates, under a name
+// of its own so tests need not reset the shared server.
+func sketchTable(t *testing.T, client *dynamodb.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("sketches-%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrRoute), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrMinute), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrRoute), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrMinute), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		t.Fatalf("enable TTL: %v", err)
+	}
+	return name
+}
+
+func TestDynamoStore(t *testing.T) {
+	client := dynamoClient(t)
+	storeContract(t, func(t *testing.T) Store { return NewDynamoStore(client, sketchTable(t, client)) })
+}
+
+func TestDynamoStoreItemLayout(t *testing.T) {
+	ctx := context.Background()
+	client := dynamoClient(t)
+	table := sketchTable(t, client)
+	s := NewDynamoStore(client, table)
+	k := Key{"POST /slack/events", batchTime.Unix()}
+	for _, b := range []string{"a", "b", "a"} {
+		if err := s.Merge(ctx, b, map[Key]*Sketches{k: part(10, 20)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: itemKey(k.Route, k.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := func(name string) string {
+		v, _ := out.Item[name].(*types.AttributeValueMemberN)
+		if v == nil {
+			return "<missing>"
+		}
+		return v.Value
+	}
+	if got, want := n(AttrExpiresAt), strconv.FormatInt(k.Minute+int64(Retention/time.Second), 10); got != want {
+		t.Errorf("%s = %s, want %s (the minute plus %s)", AttrExpiresAt, got, want, Retention)
+	}
+	if got := n(attrVersion); got != "2" {
+		t.Errorf("version %s, want 2: two writes, the retry skipped", got)
+	}
+	if b, _ := out.Item[attrBatches].(*types.AttributeValueMemberB); b == nil || len(b.Value) != 2*batchKeyLen {
+		t.Errorf("batches: %v, want two keys", out.Item[attrBatches])
+	}
+	for _, a := range []string{attrResponse, attrIntegration} {
+		b, _ := out.Item[a].(*types.AttributeValueMemberB)
+		if b == nil {
+			t.Fatalf("no %s", a)
+		}
+		sk, err := DecodeSketch(b.Value)
+		if err != nil || sk.GetCount() != 4 {
+			t.Errorf("%s: %v values, %v; want 4", a, sk.GetCount(), err)
+		}
+	}
+	reg, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: itemKey(registryRoute, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss, _ := reg.Item[attrRoutes].(*types.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != k.Route {
+		t.Errorf("route registry: %v, want [%s]", reg.Item[attrRoutes], k.Route)
+	}
+}
+
+// countingClient counts the optimistic lock's lost races, to show that a
+// concurrency test really made writers collide.
+type countingClient struct {
+	*dynamodb.Client
+	lost atomic.Int64
+}
+
+func (c *countingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	out, err := c.Client.PutItem(ctx, in, opts...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		c.lost.Add(1)
+	}
+	return out, err
+}
+
+// Many Lambda invocations write the same route-minute at once; none of their
+// samples may be lost, and a retry racing its original must count once.
+func TestDynamoStoreConcurrentWriters(t *testing.T) {
+	const writers = 32
+	const perWriter = 50
+	for _, c := range []struct {
+		name    string
+		batches int // distinct batch ids among the writers; the rest are retries
+	}{
+		{"32 distinct batches", writers},
+		{"16 batches, each with a retry racing it", writers / 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := &countingClient{Client: dynamoClient(t)}
+			table := sketchTable(t, client.Client)
+			k := Key{"POST /slack/events", batchTime.Unix()}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for i := range writers {
+				wg.Go(func() {
+					// A store per writer, as each Lambda container has its own.
+					s := NewDynamoStore(client, table)
+					p := NewSketches()
+					b := i % c.batches
+					for j := range perWriter {
+						_ = p.Response.Add(float64(1 + b*perWriter + j))
+					}
+					<-start
+					errs <- s.Merge(ctx, fmt.Sprint("batch-", b), map[Key]*Sketches{k: p})
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := NewDynamoStore(client, table).Range(ctx, batchTime, batchTime.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := Summarize(got[k.Route].Response)
+			if want := int64(c.batches * perWriter); sum.Count != want || sum.Max != float64(want) {
+				t.Errorf("merged count %d, max %v; want %d and %d", sum.Count, sum.Max, want, want)
+			}
+			t.Logf("%d writers, %d lost races retried", writers, client.lost.Load())
+			if client.lost.Load() == 0 {
+				t.Error("no writer ever lost a race: the test did not exercise concurrency")
+			}
+		})
+	}
+}
+
+func TestDynamoStoreRangeOfAnEmptyTable(t *testing.T) {
+	client := dynamoClient(t)
+	got, err := NewDynamoStore(client, sketchTable(t, client)).Range(context.Background(), batchTime, batchTime.Add(time.Hour))
+	if err != nil || len(got) != 0 {
+		t.Errorf("Range = %v, %v; want nothing", got, err)
+	}
+}
+
+func TestDynamoStoreMissingTable(t *testing.T) {
+	client := dynamoClient(t)
+	s := NewDynamoStore(client, "no-such-table")
+	err := s.Merge(context.Background(), "a", map[Key]*Sketches{{"GET /a", batchTime.Unix()}: part(1)})
+	var rnf *types.ResourceNotFoundException
+	if !errors.As(err, &rnf) {
+		t.Errorf("Merge error = %v, want ResourceNotFoundException", err)
+	}
+	if _, err := s.Range(context.Background(), batchTime, batchTime.Add(time.Hour)); !errors.As(err, &rnf) {
+		t.Errorf("Range error = %v, want ResourceNotFoundException", err)
+	}
+}
+
+func TestAppendBatchBound(t *testing.T) {
+	var ring []byte
+	key := func(i int) []byte {
+		k := make([]byte, batchKeyLen)
+		copy(k, fmt.Sprint(i))
+		return k
+	}
+	for i := range maxBatchesPerMinute + 5 {
+		ring = appendBatch(ring, key(i))
+	}
+	if len(ring) != maxBatchesPerMinute*batchKeyLen {
+		t.Fatalf("ring holds %d bytes, want %d", len(ring), maxBatchesPerMinute*batchKeyLen)
+	}
+	for i := range maxBatchesPerMinute + 5 {
+		if want := i >= 5; hasBatch(ring, key(i)) != want {
+			t.Errorf("batch %d remembered: %v, want %v", i, !want, want)
+		}
+	}
+}
+
+func TestBackoffStaysBounded(t *testing.T) {
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		for range 100 {
+			if d := backoff(attempt); d <= 0 || d > 501*time.Millisecond {
+				t.Fatalf("backoff(%d) = %v, want (0, 501ms]", attempt, d)
+			}
+		}
+	}
+}
