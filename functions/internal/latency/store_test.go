@@ -133,7 +133,7 @@ func TestMemoryStoreForgetsBatchesBeyondTheBound(t *testing.T) {
 		others int
 		want   int // values after the first batch is retried
 	}{
-		{maxBatchesPerMinute - 1, maxBatchesPerMinute},   // still remembered: the retry is skipped
+		{maxBatchesPerMinute - 1, maxBatchesPerMinute}, // still remembered: the retry is skipped
 		{maxBatchesPerMinute, maxBatchesPerMinute + 2}, // forgotten: the retry counts again
 	} {
 		s := NewMemoryStore()
