@@ -31,6 +31,21 @@ const (
 	EnvReportChannel     = "SLACKBOT_REPORT_CHANNEL"
 	EnvReportWindow      = "SLACKBOT_REPORT_WINDOW"
 	EnvLogLevel          = "LOG_LEVEL"
+
+	// EnvSecretVersion carries the secret's version id. No function reads
+	// it: the secret is cached per container, and a new value here makes
+	// Lambda start fresh containers that read the new secret.
+	EnvSecretVersion = "SLACKBOT_SECRET_VERSION"
+)
+
+// DynamoDB tables: the dedupe table is keyed by DedupeKey; the sketch table
+// by SketchRouteKey (S) and SketchMinuteKey (N, unix seconds of the minute's
+// start). Both expire items through TTL on TTLAttribute (N, unix seconds).
+const (
+	DedupeKey       = "event_id"
+	SketchRouteKey  = "route"
+	SketchMinuteKey = "minute"
+	TTLAttribute    = "expires_at"
 )
 
 // Secret is the JSON document stored in the Secrets Manager secret.

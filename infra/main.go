@@ -59,11 +59,6 @@ func buildFunctions(ctx context.Context, goarch string, names []string) (map[str
 	return out, nil
 }
 
-// envSecretVersion carries the secret's current version id. The functions read
-// the secret once per container; a new version changes this variable, which
-// makes Lambda start fresh containers that read the new credentials.
-const envSecretVersion = "SLACKBOT_SECRET_VERSION"
-
 // Timeouts in seconds: Slack gives an HTTP answer 3 seconds, and the percentiles
 // function may read an hour of sketches and post a report.
 const (
@@ -100,11 +95,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}
 	env := func(extra map[string]pulumi.StringInput) pulumi.StringMap {
 		m := pulumi.StringMap{
-			contract.EnvSecretARN:    creds.Secret.Arn,
-			envSecretVersion:         creds.Version.VersionId,
-			contract.EnvLogLevel:     pulumi.String("info"),
-			contract.EnvSketchTable:  tbl.Sketches.Name,
-			contract.EnvReportWindow: pulumi.String(s.ReportWindow),
+			contract.EnvSecretARN:     creds.Secret.Arn,
+			contract.EnvSecretVersion: creds.Version.VersionId,
+			contract.EnvLogLevel:      pulumi.String("info"),
+			contract.EnvSketchTable:   tbl.Sketches.Name,
+			contract.EnvReportWindow:  pulumi.String(s.ReportWindow),
 		}
 		for k, v := range extra {
 			m[k] = v

@@ -75,11 +75,11 @@ func TestFunctions(t *testing.T) {
 	sketches := r.named(t, tTable, "sketches").outStr("name")
 	timeouts := map[string]float64{contract.EventsFunction: 10, contract.CommandsFunction: 10, contract.PercentilesFunction: 60}
 	common := map[string]any{
-		contract.EnvSecretARN:    secretArn,
-		envSecretVersion:         "00000000-0000-4000-8000-000000000001",
-		contract.EnvLogLevel:     "info",
-		contract.EnvSketchTable:  sketches,
-		contract.EnvReportWindow: "1h",
+		contract.EnvSecretARN:     secretArn,
+		contract.EnvSecretVersion: "00000000-0000-4000-8000-000000000001",
+		contract.EnvLogLevel:      "info",
+		contract.EnvSketchTable:   sketches,
+		contract.EnvReportWindow:  "1h",
 	}
 	withEnv := func(extra map[string]any) map[string]any {
 		m := maps.Clone(common)

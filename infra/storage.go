@@ -11,14 +11,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Key and TTL attributes of the tables; the functions' stores use the same names.
-const (
-	dedupeKey      = "event_id"
-	sketchRouteKey = "route"
-	sketchMinute   = "minute" // unix seconds of the minute's start
-	ttlAttribute   = "expires_at"
-)
-
 // DynamoDB actions per use. Each function gets the set it needs on the one table it uses.
 var (
 	// The events function claims an event id with a conditional put and
@@ -82,7 +74,7 @@ func newTables(ctx *pulumi.Context) (*tables, error) {
 			HashKey:     pulumi.String(hash),
 			Attributes:  attrs,
 			Ttl: &dynamodb.TableTtlArgs{
-				AttributeName: pulumi.String(ttlAttribute),
+				AttributeName: pulumi.String(contract.TTLAttribute),
 				Enabled:       pulumi.Bool(true),
 			},
 			PointInTimeRecovery: &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
@@ -97,15 +89,15 @@ func newTables(ctx *pulumi.Context) (*tables, error) {
 		return t, nil
 	}
 	dedupe, err := table("dedupe", dynamodb.TableAttributeArray{
-		dynamodb.TableAttributeArgs{Name: pulumi.String(dedupeKey), Type: pulumi.String("S")},
-	}, dedupeKey, "")
+		dynamodb.TableAttributeArgs{Name: pulumi.String(contract.DedupeKey), Type: pulumi.String("S")},
+	}, contract.DedupeKey, "")
 	if err != nil {
 		return nil, err
 	}
 	sketches, err := table("sketches", dynamodb.TableAttributeArray{
-		dynamodb.TableAttributeArgs{Name: pulumi.String(sketchRouteKey), Type: pulumi.String("S")},
-		dynamodb.TableAttributeArgs{Name: pulumi.String(sketchMinute), Type: pulumi.String("N")},
-	}, sketchRouteKey, sketchMinute)
+		dynamodb.TableAttributeArgs{Name: pulumi.String(contract.SketchRouteKey), Type: pulumi.String("S")},
+		dynamodb.TableAttributeArgs{Name: pulumi.String(contract.SketchMinuteKey), Type: pulumi.String("N")},
+	}, contract.SketchRouteKey, contract.SketchMinuteKey)
 	if err != nil {
 		return nil, err
 	}

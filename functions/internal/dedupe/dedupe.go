@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/contract"
 )
 
 // TTL is how long a claim is kept. Slack retries an event three times within
@@ -72,11 +74,11 @@ func (m *Memory) Release(_ context.Context, id string) error {
 	return nil
 }
 
-// Attribute names of the DynamoDB table, shared with infra through the table
-// definition there.
+// Attribute names of the DynamoDB table; infra creates it with the same
+// contract names.
 const (
-	KeyAttr   = "event_id"
-	TTLAttr   = "expires_at"
+	KeyAttr   = contract.DedupeKey
+	TTLAttr   = contract.TTLAttribute
 	TokenAttr = "claim" // who holds the claim; see Claim
 )
 
