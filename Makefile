@@ -1,10 +1,7 @@
 # slackbot: `make dev` runs the bot locally, `make test` tests everything.
 SHELL := /bin/bash
-FUNCTIONS := events commands percentiles
-# Lambda architecture: arm64 (Graviton) by default; ARCH=amd64 for x86_64.
+# Lambda architecture: arm64 (Graviton) by default, or x86_64.
 ARCH ?= arm64
-BUILD := .build
-GOFLAGS_LAMBDA := -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -tags lambda.norpc
 ADDR ?= 127.0.0.1:3000
 
 .PHONY: dev test build lint bench fuzz preview up tools clean
@@ -22,12 +19,9 @@ tools:
 	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v go >/dev/null || { echo "go not found: install Go 1.26 from https://go.dev/dl/" >&2; exit 1; }
 
-## build: each function's bootstrap for Lambda (linux/$(ARCH))
+## build: each function's reproducible zip, as `pulumi up` ships it (ARCH=arm64 or x86_64)
 build:
-	@for f in $(FUNCTIONS); do \
-		echo "build $(BUILD)/$$f/bootstrap (linux/$(ARCH))"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build $(GOFLAGS_LAMBDA) -o $(BUILD)/$$f/bootstrap ./functions/$$f || exit 1; \
-	done
+	go run ./infra/build -arch $(ARCH)
 
 ## lint: gofmt, go vet, actionlint on the workflows
 lint:
@@ -55,4 +49,4 @@ up:
 	pulumi up
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf .build
