@@ -154,17 +154,18 @@ func TestDevStack(t *testing.T) {
 	}
 }
 
-// TestDeployDocs keeps infra/DEPLOY.md in step with the program: every secret key
-// it must be told, the manifest command, and every output.
+// TestDeployDocs keeps the README's deploy section in step with the program:
+// every secret key it must be told, the manifest command, and every output.
 func TestDeployDocs(t *testing.T) {
-	b, err := os.ReadFile("DEPLOY.md")
+	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(b)
-	if !strings.HasPrefix(doc, "## Deploy\n") {
-		t.Error("DEPLOY.md does not start with ## Deploy")
+	_, doc, ok := strings.Cut(string(b), "\n## Deploy\n")
+	if !ok {
+		t.Fatal("README.md has no ## Deploy section")
 	}
+	doc, _, _ = strings.Cut(doc, "\n## ")
 	want := []string{"pulumi stack init", "pulumi up", "pulumi stack output slackAppManifest > manifest.json"}
 	for _, k := range secretKeys {
 		want = append(want, "pulumi config set --secret "+k+" ")
@@ -174,7 +175,7 @@ func TestDeployDocs(t *testing.T) {
 	}
 	for _, w := range want {
 		if !strings.Contains(doc, w) {
-			t.Errorf("DEPLOY.md lacks %q", w)
+			t.Errorf("README.md's deploy section lacks %q", w)
 		}
 	}
 }
