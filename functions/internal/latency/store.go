@@ -43,6 +43,7 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	minutes map[Key]*memMinute
 	ops     int
+	now     func() time.Time // for pruning
 }
 
 type memMinute struct {
@@ -52,7 +53,7 @@ type memMinute struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{minutes: make(map[Key]*memMinute)}
+	return &MemoryStore{minutes: make(map[Key]*memMinute), now: time.Now}
 }
 
 func (s *MemoryStore) minute(k Key) *memMinute {
@@ -89,7 +90,7 @@ func (s *MemoryStore) Merge(_ context.Context, batch string, parts map[Key]*Sket
 func (s *MemoryStore) tick() {
 	s.ops++
 	if s.ops%1024 == 0 {
-		s.prune(time.Now())
+		s.prune(s.now())
 	}
 }
 

@@ -1,0 +1,154 @@
+package latency
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+)
+
+type fakePoster struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	err  error
+}
+
+func (p *fakePoster) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return notify.Posted{}, p.err
+	}
+	p.sent = append(p.sent, m)
+	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000100"}, nil
+}
+
+// scheduledEvent is an EventBridge schedule's event, as a rule with a
+// schedule expression delivers it.
+func scheduledEvent(at time.Time) json.RawMessage {
+	return json.RawMessage(`{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"` + at.Format(time.RFC3339) + `","region":"us-east-1",` +
+		`"resources":["arn:aws:events:us-east-1:123456789012:rule/slackbot-latency-report"],"detail":{}}`)
+}
+
+func newTestHandler(channel string) (*Handler, *MemoryStore, *fakePoster, *bytes.Buffer) {
+	store := NewMemoryStore()
+	poster := &fakePoster{}
+	var logs bytes.Buffer
+	h := NewHandler(store, poster, channel, time.Hour, slog.New(slog.NewJSONHandler(&logs, nil)))
+	return h, store, poster, &logs
+}
+
+func TestHandleIngestsSubscriptionEvents(t *testing.T) {
+	batch, n := realisticBatch(t, 20_000, batchTime, 9)
+	data := compress(t, batch)
+	pretty, _ := json.MarshalIndent(map[string]any{"awslogs": map[string]string{"data": string(data)}}, "", "  ")
+	for _, c := range []struct {
+		name  string
+		event json.RawMessage
+	}{
+		{"as Lambda delivers it", awslogsEvent(data)},
+		{"reformatted", pretty},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, store, _, _ := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), c.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Ingested == nil || out.Ingested.Added != n || out.Reported != nil {
+				t.Fatalf("outcome %+v, want %d lines ingested", out, n)
+			}
+			got, _ := store.Range(context.Background(), batchTime, batchTime.Add(time.Hour))
+			total := 0
+			for _, s := range got {
+				total += int(s.Response.GetCount())
+			}
+			if total != n {
+				t.Errorf("store holds %d requests, want %d", total, n)
+			}
+		})
+	}
+}
+
+func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		event string
+		want  error
+	}{
+		{"data not base64", `{"awslogs":{"data":"%%%"}}`, ErrMalformedEnvelope},
+		{"data not gzip", `{"awslogs":{"data":"aGVsbG8="}}`, ErrMalformedEnvelope},
+		{"data not a string", `{"awslogs":{"data":5}}`, ErrUnknownEvent},
+		{"an API Gateway request", `{"httpMethod":"POST","path":"/slack/events","body":"{}"}`, ErrUnknownEvent},
+		{"empty object", `{}`, ErrUnknownEvent},
+		{"not JSON", `hello`, ErrUnknownEvent},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, _, poster, _ := newTestHandler("#ops")
+			_, err := h.Handle(context.Background(), json.RawMessage(c.event))
+			if !errors.Is(err, c.want) {
+				t.Errorf("error = %v, want %v", err, c.want)
+			}
+			if len(poster.sent) != 0 {
+				t.Errorf("posted %d messages", len(poster.sent))
+			}
+		})
+	}
+}
+
+func TestHandlePostsTheScheduledReport(t *testing.T) {
+	h, store, poster, _ := newTestHandler("#ops")
+	store.Record(eventsRoute, reportEnd.Add(-30*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	store.Record(eventsRoute, reportEnd.Add(10*time.Second), 900*time.Millisecond, 35*time.Millisecond) // after the hour: next report's
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd.Add(4*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Reported == nil || out.Reported.TS != "1700000000.000100" {
+		t.Errorf("outcome %+v, want the posted message's ts", out)
+	}
+	if len(poster.sent) != 1 {
+		t.Fatalf("%d messages posted, want 1", len(poster.sent))
+	}
+	m := poster.sent[0]
+	if m.Channel != "#ops" || m.Metadata == nil || m.Metadata.EventType != MetadataEventType {
+		t.Errorf("posted to %q with metadata %+v; want #ops and latency_report", m.Channel, m.Metadata)
+	}
+	p := m.Metadata.EventPayload
+	total := p["total"].(map[string]any)
+	if p["end"] != reportEnd.Unix() || p["window_seconds"] != int64(3600) || total["count"] != int64(1) || total["max"] != 40.0 {
+		t.Errorf("metadata %v; want the whole hour before the event's time, with its one request", p)
+	}
+}
+
+func TestHandleScheduledReportWithoutAChannel(t *testing.T) {
+	h, _, poster, logs := newTestHandler("")
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
+	}
+	if out.Reported == nil || out.Reported.Skipped == "" || len(poster.sent) != 0 {
+		t.Errorf("outcome %+v, %d posted; want a skip", out, len(poster.sent))
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "reportChannel") {
+		t.Errorf("the log does not say to set reportChannel:\n%s", logs)
+	}
+}
+
+func TestHandleReportsSlackErrors(t *testing.T) {
+	h, _, poster, _ := newTestHandler("#nowhere")
+	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	_, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	var ne *notify.Error
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
+		t.Errorf("error = %v, want the notify error naming the channel", err)
+	}
+}

@@ -1,0 +1,431 @@
+package latency
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// reportEnd is where the fixture's report window ends: 13:00–14:00 UTC, and
+// the hour before it for comparison.
+var reportEnd = time.Date(2025, 11, 25, 14, 0, 0, 0, time.UTC)
+
+const (
+	eventsRoute   = "POST /slack/events"
+	commandsRoute = "POST /slack/commands"
+)
+
+// fixtureStore holds two hours of traffic with a known shape: the events
+// route fast, slower this hour than the last; the commands route slower,
+// with a few very slow requests.
+func fixtureStore() (*MemoryStore, map[string][]float64) {
+	s := NewMemoryStore()
+	s.now = func() time.Time { return reportEnd } // or pruning would drop the fixture as old
+	r := rand.New(rand.NewPCG(2025, 11))
+	current := map[string][]float64{}
+	add := func(route string, at time.Time, ms float64, cur bool) {
+		ms = math.Round(ms) // API Gateway logs whole milliseconds
+		s.Record(route, at, time.Duration(ms*float64(time.Millisecond)), time.Duration(ms*0.8*float64(time.Millisecond)))
+		if cur {
+			current[route] = append(current[route], ms)
+		}
+	}
+	for hour, cur := range []bool{false, true} {
+		start := reportEnd.Add(time.Duration(hour-2) * time.Hour)
+		events, commands, median := 2700, 420, 32.0
+		if cur {
+			events, commands, median = 3000, 400, 35
+		}
+		for i := range events {
+			add(eventsRoute, start.Add(time.Duration(i)*time.Hour/time.Duration(events)), lognormal(r, median, 0.5), cur)
+		}
+		for i := range commands {
+			v := lognormal(r, 120, 0.4)
+			if i%50 == 0 {
+				v = 1500 + 2000*r.Float64()
+			}
+			add(commandsRoute, start.Add(time.Duration(i)*time.Hour/time.Duration(commands)), v, cur)
+		}
+	}
+	return s, current
+}
+
+func reportFor(t *testing.T, route string) notify.Message {
+	t.Helper()
+	s, _ := fixtureStore()
+	m, err := NewReporter(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// postedJSON is m as the JSON body of chat.postMessage, indented.
+func postedJSON(t *testing.T, m notify.Message) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(notify.PostMessageBody(m), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from what the report now gives (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+func TestReportAsPosted(t *testing.T) {
+	m := reportFor(t, "")
+	m.Channel = "#ops"
+	golden(t, "report.golden.json", postedJSON(t, m))
+}
+
+func TestReportMetadataMatchesTheSketches(t *testing.T) {
+	s, current := fixtureStore()
+	m, err := NewReporter(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Channel != "" {
+		t.Errorf("Channel = %q, want it left to the caller", m.Channel)
+	}
+	if m.Metadata == nil || m.Metadata.EventType != MetadataEventType {
+		t.Fatalf("metadata %+v, want event_type %s", m.Metadata, MetadataEventType)
+	}
+	// Read it back as a tool would: from the JSON Slack stores.
+	var meta struct {
+		EventPayload struct {
+			WindowSeconds int64         `json:"window_seconds"`
+			Start         int64         `json:"start"`
+			End           int64         `json:"end"`
+			Routes        []metaPayload `json:"routes"`
+			Total         metaPayload   `json:"total"`
+		} `json:"event_payload"`
+	}
+	b, _ := json.Marshal(m.Metadata)
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	p := meta.EventPayload
+	if p.WindowSeconds != 3600 {
+		t.Errorf("window_seconds %d, want 3600", p.WindowSeconds)
+	}
+	if len(p.Routes) != 2 || p.Routes[0].Route != eventsRoute || p.Routes[1].Route != commandsRoute {
+		t.Fatalf("routes %+v, want events then commands (busiest first)", p.Routes)
+	}
+	var all []float64
+	for _, r := range append(p.Routes, p.Total) {
+		values := current[r.Route]
+		if r.Route == "*" {
+			values = append(slices.Clone(current[eventsRoute]), current[commandsRoute]...)
+		}
+		all = values
+		sorted := slices.Sorted(slices.Values(values))
+		if r.Count != int64(len(sorted)) {
+			t.Errorf("%s: count %d, want %d", r.Route, r.Count, len(sorted))
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+			tol       float64
+		}{
+			{"p50", r.P50, exactQuantile(sorted, 0.5), RelativeAccuracy},
+			{"p90", r.P90, exactQuantile(sorted, 0.9), RelativeAccuracy},
+			{"p95", r.P95, exactQuantile(sorted, 0.95), RelativeAccuracy},
+			{"p99", r.P99, exactQuantile(sorted, 0.99), RelativeAccuracy},
+			{"max", r.Max, sorted[len(sorted)-1], 0},
+			{"tail_mean_p99", r.TailMeanP99, exactTailMean(sorted, TailFraction), 2 * RelativeAccuracy},
+		} {
+			// The metadata rounds to the digits shown: half a unit of the last.
+			if e := relErr(c.got, c.want); e > c.tol+0.005/c.want {
+				t.Errorf("%s %s: %v, exact %v (%.2f%% off)", r.Route, c.name, c.got, c.want, 100*e)
+			}
+		}
+	}
+	if p.Total.Route != "*" || p.Total.Count != int64(len(all)) {
+		t.Errorf("total %+v, want route * and count %d", p.Total, len(all))
+	}
+	if p.End-p.Start != 3600 || p.End != reportEnd.Unix() {
+		t.Errorf("start %d, end %d; want the hour ending %d", p.Start, p.End, reportEnd.Unix())
+	}
+}
+
+type metaPayload struct {
+	Route       string  `json:"route"`
+	Count       int64   `json:"count"`
+	P50         float64 `json:"p50"`
+	P90         float64 `json:"p90"`
+	P95         float64 `json:"p95"`
+	P99         float64 `json:"p99"`
+	Max         float64 `json:"max"`
+	TailMeanP99 float64 `json:"tail_mean_p99"`
+}
+
+// sectionTexts are the mrkdwn texts of m's section blocks.
+func sectionTexts(m notify.Message) []string {
+	var out []string
+	for _, b := range m.Blocks {
+		if s, ok := b.(*slack.SectionBlock); ok {
+			out = append(out, s.Text.Text)
+		}
+	}
+	return out
+}
+
+func TestReportShowsEachRouteAndTheTotal(t *testing.T) {
+	m := reportFor(t, "")
+	texts := sectionTexts(m)
+	if len(texts) != 3 || !strings.HasPrefix(texts[0], "*All routes* · 3,400 requests") ||
+		!strings.HasPrefix(texts[1], "*POST /slack/events* · 3,000 requests (▲11%)") ||
+		!strings.HasPrefix(texts[2], "*POST /slack/commands* · 400 requests (▼5%)") {
+		t.Fatalf("sections:\n%s", strings.Join(texts, "\n"))
+	}
+	for _, text := range texts {
+		for _, row := range []string{"\nms ", "\nchange ", "\nshape "} {
+			if !strings.Contains(text, row) {
+				t.Errorf("section has no %q row:\n%s", strings.TrimSpace(row), text)
+			}
+		}
+		if n := utf8.RuneCountInString(text); n > 3000 {
+			t.Errorf("section of %d characters; Slack takes 3000", n)
+		}
+	}
+	// The events route's median rose from ~32 to ~35 ms: about 9% slower.
+	change := regexp.MustCompile(`\nchange +(\S+)`).FindStringSubmatch(texts[1])
+	if change == nil || !strings.HasPrefix(change[1], "▲") {
+		t.Fatalf("events p50 change: %v, want a rise", change)
+	}
+	if pct, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(change[1], "▲"), "%")); pct < 5 || pct > 14 {
+		t.Errorf("events p50 change %s, want about ▲9%%", change[1])
+	}
+	if !strings.Contains(m.Text, "3,400 requests") || !strings.Contains(m.Text, "p99") {
+		t.Errorf("fallback text %q lacks the count or p99", m.Text)
+	}
+	if _, ok := m.Blocks[0].(*slack.HeaderBlock); !ok {
+		t.Errorf("first block is %T, want a header", m.Blocks[0])
+	}
+}
+
+func TestReportOfOneRoute(t *testing.T) {
+	for _, q := range []string{"events", "/slack/events", "POST /slack/events", "post /SLACK/events/", "slack/events"} {
+		t.Run(q, func(t *testing.T) {
+			m := reportFor(t, q)
+			texts := sectionTexts(m)
+			if len(texts) != 1 || !strings.HasPrefix(texts[0], "*POST /slack/events* · 3,000 requests") {
+				t.Fatalf("sections:\n%s", strings.Join(texts, "\n"))
+			}
+			routes := m.Metadata.EventPayload["routes"].([]any)
+			total := m.Metadata.EventPayload["total"].(map[string]any)
+			if len(routes) != 1 || total["count"] != int64(3000) {
+				t.Errorf("metadata routes %v, total %v; want only the events route", routes, total)
+			}
+		})
+	}
+}
+
+func TestReportWithoutTraffic(t *testing.T) {
+	s, _ := fixtureStore()
+	rep := NewReporter(s, nil)
+	for _, c := range []struct {
+		name       string
+		end        time.Time
+		route      string
+		text       string
+		noMetadata bool
+	}{
+		{"an empty window", reportEnd.Add(5 * time.Hour), "",
+			"No API traffic in the last 1h (18:00–19:00 UTC).", false},
+		{"an empty window after a busy one", reportEnd.Add(time.Hour), "",
+			"No API traffic in the last 1h (14:00–15:00 UTC). The 1h before had 3,400 requests.", false},
+		{"a known route without requests", reportEnd.Add(time.Hour), "commands",
+			"No requests to POST /slack/commands in the last 1h (14:00–15:00 UTC). The 1h before had 400 requests.", false},
+		{"a route nobody has", reportEnd, "webhooks",
+			`I don't know a route matching "webhooks". Routes with traffic in the last 1h: POST /slack/commands, POST /slack/events.`, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := rep.ReportEnding(context.Background(), c.end, time.Hour, c.route)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Text != c.text {
+				t.Errorf("text %q\nwant %q", m.Text, c.text)
+			}
+			if len(m.Blocks) != 1 {
+				t.Errorf("%d blocks, want one short section", len(m.Blocks))
+			}
+			if (m.Metadata == nil) != c.noMetadata {
+				t.Errorf("metadata %v, want present: %v", m.Metadata, !c.noMetadata)
+			}
+			if m.Metadata != nil {
+				total := m.Metadata.EventPayload["total"].(map[string]any)
+				if total["count"] != int64(0) || total["p99"] != nil {
+					t.Errorf("total %v, want count 0 and no latencies", total)
+				}
+			}
+		})
+	}
+}
+
+// Report's window runs up to now, the current minute included: a request
+// made a moment ago is in it.
+func TestReportIncludesTheCurrentMinute(t *testing.T) {
+	s := NewMemoryStore()
+	now := reportEnd.Add(20 * time.Second)
+	s.Record(eventsRoute, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
+	s.Record(eventsRoute, now.Add(-16*time.Minute), 500*time.Millisecond, 40*time.Millisecond) // before the window
+	m, err := NewReporter(s, func() time.Time { return now }).Report(context.Background(), 15*time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := m.Metadata.EventPayload["total"].(map[string]any)
+	if total["count"] != int64(1) || total["max"] != 42.0 {
+		t.Errorf("total %v, want the one request of a moment ago", total)
+	}
+}
+
+func TestReportRejectsBadWindows(t *testing.T) {
+	rep := NewReporter(NewMemoryStore(), nil)
+	for _, w := range []time.Duration{0, 30 * time.Second, 90 * time.Second, MaxWindow + time.Minute} {
+		if _, err := rep.ReportEnding(context.Background(), reportEnd, w, ""); err == nil {
+			t.Errorf("window %v: no error", w)
+		}
+	}
+}
+
+func TestMatchRoutes(t *testing.T) {
+	routes := []string{"POST /slack/events", "GET /slack/events", "POST /slack/commands", "GET /health", "POST /slack/events"}
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"POST /slack/events", []string{"POST /slack/events"}},
+		{"post /slack/events/", []string{"POST /slack/events"}},
+		{"/slack/events", []string{"GET /slack/events", "POST /slack/events"}},
+		{"slack/events", []string{"GET /slack/events", "POST /slack/events"}},
+		{"events", []string{"GET /slack/events", "POST /slack/events"}},
+		{"commands", []string{"POST /slack/commands"}},
+		{"slack", []string{"GET /slack/events", "POST /slack/commands", "POST /slack/events"}},
+		{"comm", []string{"POST /slack/commands"}},
+		{"GET health", []string{"GET /health"}},
+		{"DELETE /slack/events", nil},
+		{"nothing", nil},
+		{"", nil},
+	} {
+		if got := MatchRoutes(c.q, routes); !slices.Equal(got, c.want) {
+			t.Errorf("MatchRoutes(%q) = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	for _, c := range []struct {
+		h    []float64
+		want string
+	}{
+		{[]float64{0, 8, 4, 1, 0, 0, 1}, "  ██▄▄▁▁    ▁▁"},
+		{[]float64{0, 0, 0}, ""},
+		{[]float64{1000, 1}, "██▁▁"},
+	} {
+		if got := Sparkline(c.h); got != c.want {
+			t.Errorf("Sparkline(%v) = %q, want %q", c.h, got, c.want)
+		}
+	}
+}
+
+// The axis labels sit over the buckets they name.
+func TestSparkAxisLinesUpWithTheBuckets(t *testing.T) {
+	axis := []rune(sparkAxis)
+	for label, edge := range map[string]float64{"1ms": 1, "10ms": 10, "100ms": 100, "1s": 1000, "10s+": 10000} {
+		bucket := slices.Index(HistogramEdges, edge) + 1 // the bucket that starts at edge
+		col := 2 * bucket
+		if col+len(label) > len(axis) || string(axis[col:col+len(label)]) != label {
+			t.Errorf("label %q not at column %d of %q", label, col, sparkAxis)
+		}
+	}
+}
+
+func TestChange(t *testing.T) {
+	for _, c := range []struct {
+		cur, prev float64
+		had       bool
+		want      string
+	}{
+		{212, 189, true, "▲12%"},
+		{90, 100, true, "▼10%"},
+		{100.2, 100, true, "±0%"},
+		{5, 0, true, "▲"},
+		{5, 0, false, "new"},
+	} {
+		if got := change(c.cur, c.prev, c.had); got != c.want {
+			t.Errorf("change(%v, %v, %v) = %q, want %q", c.cur, c.prev, c.had, got, c.want)
+		}
+	}
+}
+
+func TestFormatMs(t *testing.T) {
+	for v, want := range map[float64]string{0: "0.00", 1.234: "1.23", 9.996: "10.0", 12.34: "12.3", 99.96: "100", 212.4: "212", 12345: "12345"} {
+		if got := formatMs(v); got != want {
+			t.Errorf("formatMs(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// BenchmarkReport24h is a day's report over three routes from the memory
+// store: 3 routes × 1,440 minutes for the day and as many for the day before,
+// each minute a busy one's sketch.
+func BenchmarkReport24h(b *testing.B) {
+	s := NewMemoryStore()
+	s.now = func() time.Time { return reportEnd }
+	r := rand.New(rand.NewPCG(1, 1))
+	minute := NewSketches()
+	for range 600 {
+		_ = minute.Response.Add(math.Round(lognormal(r, 40, 0.8)))
+		_ = minute.Integration.Add(math.Round(lognormal(r, 35, 0.8)))
+	}
+	start := reportEnd.Add(-48 * time.Hour)
+	for m := range 2 * 24 * 60 {
+		for _, route := range []string{eventsRoute, commandsRoute, "GET /health"} {
+			_ = s.Merge(context.Background(), "", map[Key]*Sketches{{route, start.Unix() + int64(m)*60}: minute})
+		}
+	}
+	rep := NewReporter(s, nil)
+	cpu := cpuTime()
+	for b.Loop() {
+		m, err := rep.ReportEnding(context.Background(), reportEnd, 24*time.Hour, "")
+		if err != nil || len(m.Blocks) == 0 {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+}
