@@ -128,12 +128,12 @@ func TestPercentilesLambda(t *testing.T) {
 		TableName:   aws.String(sketchTable),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(latency.AttrRoute), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(latency.AttrMinute), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
 		},
 		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(latency.AttrRoute), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(latency.AttrMinute), KeyType: types.KeyTypeRange},
+			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
 		},
 	})
 	if err != nil {

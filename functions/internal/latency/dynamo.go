@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/contract"
 )
 
 // DynamoAPI is the part of *dynamodb.Client the DynamoStore calls.
@@ -24,14 +26,15 @@ type DynamoAPI interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// The sketch table (created by infra/): hash key route (S), range key minute
-// (N, unix seconds of the minute's start), TTL attribute expires_at (N, unix
-// seconds) set to the minute plus Retention (15 days). The other attributes
-// are this package's own.
+// The sketch table (created by infra/ from the same contract): hash key
+// contract.SketchRouteKey (S), range key contract.SketchMinuteKey (N, unix
+// seconds of the minute's start), TTL on contract.TTLAttribute (N, unix
+// seconds), which this store sets to the minute plus Retention (15 days). The
+// other attributes are this package's own.
 const (
-	AttrRoute     = "route"
-	AttrMinute    = "minute"
-	AttrExpiresAt = "expires_at"
+	attrRoute     = contract.SketchRouteKey
+	attrMinute    = contract.SketchMinuteKey
+	attrExpiresAt = contract.TTLAttribute
 
 	attrVersion     = "v"           // N: bumped by every write, the optimistic lock
 	attrResponse    = "response"    // B: EncodeSketch of responseLatency
@@ -138,7 +141,7 @@ func (s *DynamoStore) register(ctx context.Context, parts map[Key]*Sketches) err
 		TableName:                aws.String(s.table),
 		Key:                      itemKey(registryRoute, 0),
 		UpdateExpression:         aws.String("ADD #routes :routes SET #exp = :exp"),
-		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": AttrExpiresAt},
+		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": attrExpiresAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":routes": &types.AttributeValueMemberSS{Value: routes},
 			":exp":    numAttr(now.Add(Retention).Unix()),
@@ -166,8 +169,8 @@ func containsString(list []string, s string) bool {
 
 func itemKey(route string, minute int64) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		AttrRoute:  &types.AttributeValueMemberS{Value: route},
-		AttrMinute: numAttr(minute),
+		attrRoute:  &types.AttributeValueMemberS{Value: route},
+		attrMinute: numAttr(minute),
 	}
 }
 
@@ -203,7 +206,7 @@ func (s *DynamoStore) mergeMinute(ctx context.Context, k Key, bk []byte, p *Sket
 		}
 
 		item := itemKey(k.Route, k.Minute)
-		item[AttrExpiresAt] = numAttr(k.Minute + int64(Retention/time.Second))
+		item[attrExpiresAt] = numAttr(k.Minute + int64(Retention/time.Second))
 		item[attrVersion] = numAttr(version + 1)
 		item[attrResponse] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Response)}
 		item[attrIntegration] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Integration)}
@@ -213,7 +216,7 @@ func (s *DynamoStore) mergeMinute(ctx context.Context, k Key, bk []byte, p *Sket
 		in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
 		if out.Item == nil {
 			in.ConditionExpression = aws.String("attribute_not_exists(#route)")
-			in.ExpressionAttributeNames = map[string]string{"#route": AttrRoute}
+			in.ExpressionAttributeNames = map[string]string{"#route": attrRoute}
 		} else {
 			in.ConditionExpression = aws.String("#v = :v")
 			in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
@@ -371,7 +374,7 @@ func (s *DynamoStore) queryRoute(ctx context.Context, route string, lo, hi int64
 		// Only the sketches: the batch keys are as big and of no use here.
 		ProjectionExpression: aws.String("#resp, #integ"),
 		ExpressionAttributeNames: map[string]string{
-			"#route": AttrRoute, "#minute": AttrMinute, "#resp": attrResponse, "#integ": attrIntegration,
+			"#route": attrRoute, "#minute": attrMinute, "#resp": attrResponse, "#integ": attrIntegration,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":route": &types.AttributeValueMemberS{Value: route},

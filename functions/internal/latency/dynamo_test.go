@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -58,12 +59,12 @@ func sketchTable(t *testing.T, client *dynamodb.Client) string {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(AttrRoute), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(AttrMinute), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
 		},
 		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrRoute), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrMinute), KeyType: types.KeyTypeRange},
+			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	})
@@ -72,7 +73,7 @@ func sketchTable(t *testing.T, client *dynamodb.Client) string {
 	}
 	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(name),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(contract.TTLAttribute), Enabled: aws.Bool(true)},
 	})
 	if err != nil {
 		t.Fatalf("enable TTL: %v", err)
@@ -107,8 +108,8 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 		}
 		return v.Value
 	}
-	if got, want := n(AttrExpiresAt), strconv.FormatInt(k.Minute+int64(Retention/time.Second), 10); got != want {
-		t.Errorf("%s = %s, want %s (the minute plus %s)", AttrExpiresAt, got, want, Retention)
+	if got, want := n(contract.TTLAttribute), strconv.FormatInt(k.Minute+int64(Retention/time.Second), 10); got != want {
+		t.Errorf("%s = %s, want %s (the minute plus %s)", contract.TTLAttribute, got, want, Retention)
 	}
 	if got := n(attrVersion); got != "2" {
 		t.Errorf("version %s, want 2: two writes, the retry skipped", got)
