@@ -277,23 +277,28 @@ func decodeItem(item map[string]types.AttributeValue) (sk *Sketches, version int
 }
 
 func decodeSketches(item map[string]types.AttributeValue) (*Sketches, error) {
-	sk := &Sketches{}
-	for _, a := range []struct {
-		name string
-		dst  **Sketch
-	}{{attrResponse, &sk.Response}, {attrIntegration, &sk.Integration}} {
-		b, ok := item[a.name].(*types.AttributeValueMemberB)
-		if !ok {
-			*a.dst = NewSketch()
-			continue
-		}
-		s, err := DecodeSketch(b.Value)
-		if err != nil {
-			return nil, fmt.Errorf("item's %s: %w", a.name, err)
-		}
-		*a.dst = s
+	sk := NewSketches()
+	if err := mergeItem(sk, item); err != nil {
+		return nil, err
 	}
 	return sk, nil
+}
+
+// mergeItem merges an item's encoded sketches into sk.
+func mergeItem(sk *Sketches, item map[string]types.AttributeValue) error {
+	for _, a := range []struct {
+		name string
+		dst  *Sketch
+	}{{attrResponse, sk.Response}, {attrIntegration, sk.Integration}} {
+		b, ok := item[a.name].(*types.AttributeValueMemberB)
+		if !ok {
+			continue
+		}
+		if err := mergeEncoded(a.dst, b.Value); err != nil {
+			return fmt.Errorf("item's %s: %w", a.name, err)
+		}
+	}
+	return nil
 }
 
 func hasBatch(batches, bk []byte) bool {
@@ -389,15 +394,10 @@ func (s *DynamoStore) queryRoute(ctx context.Context, route string, lo, hi int64
 			return nil, fmt.Errorf("query %s minutes %d to %d: %w", route, lo, hi, err)
 		}
 		for _, item := range page.Items {
-			sk, err := decodeSketches(item)
-			if err != nil {
-				return nil, fmt.Errorf("query %s: %w", route, err)
-			}
 			if total == nil {
-				total = sk
-				continue
+				total = NewSketches()
 			}
-			if err := total.Merge(sk); err != nil {
+			if err := mergeItem(total, item); err != nil {
 				return nil, fmt.Errorf("query %s: %w", route, err)
 			}
 		}

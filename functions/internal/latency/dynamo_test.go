@@ -259,3 +259,25 @@ func TestBackoffStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// A route's minutes may span many Query pages; Range must read them all.
+func TestDynamoStoreRangeFollowsPages(t *testing.T) {
+	fake := &fakeDynamo{routes: []string{"GET /a"}, items: map[string][]map[string]types.AttributeValue{}, pageBytes: 2000}
+	start := batchTime.Unix()
+	for m := range int64(100) {
+		p := part(float64(m + 1))
+		fake.items["GET /a"] = append(fake.items["GET /a"], map[string]types.AttributeValue{
+			attrMinute:      numAttr(start + m*60),
+			attrResponse:    &types.AttributeValueMemberB{Value: EncodeSketch(nil, p.Response)},
+			attrIntegration: &types.AttributeValueMemberB{Value: EncodeSketch(nil, p.Integration)},
+		})
+	}
+	got, err := NewDynamoStore(fake, "t").Range(context.Background(), batchTime.Add(10*time.Minute), batchTime.Add(90*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Summarize(got["GET /a"].Response)
+	if sum.Count != 80 || sum.Max != 90 || fake.queries < 3 {
+		t.Errorf("count %d, max %v after %d pages; want 80 minutes up to 90 over several pages", sum.Count, sum.Max, fake.queries)
+	}
+}

@@ -18,6 +18,10 @@ type Key struct {
 	Minute int64  // unix seconds of the minute's start
 }
 
+// Route names a route as the access log does, "<httpMethod> <resourcePath>",
+// so the dev server's requests and API Gateway's land on the same key.
+func Route(method, resourcePath string) string { return method + " " + resourcePath }
+
 // MinuteOf returns the start of t's minute in unix seconds.
 func MinuteOf(t time.Time) int64 { return floorMinute(t.UnixMilli()) }
 

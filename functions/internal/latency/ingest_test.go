@@ -51,6 +51,9 @@ func TestIngestCountsPerRouteMinute(t *testing.T) {
 		t.Errorf("no summary of 4 malformed lines in the log:\n%s", logs.String())
 	}
 
+	if Route("POST", "/slack/events") != "POST /slack/events" {
+		t.Errorf("Route() does not name routes as the ingest does")
+	}
 	for _, c := range []struct {
 		route         string
 		minute        time.Time

@@ -2,6 +2,7 @@ package latency
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -401,31 +404,103 @@ func TestFormatMs(t *testing.T) {
 	}
 }
 
-// BenchmarkReport24h is a day's report over three routes from the memory
-// store: 3 routes × 1,440 minutes for the day and as many for the day before,
-// each minute a busy one's sketch.
+// BenchmarkReport24h builds a day's report over three routes: 3 routes ×
+// 1,440 minutes for the day and as many for the day before, each minute a
+// busy one's sketch. "memory" reads the MemoryStore; "dynamodb" reads the
+// DynamoStore through an in-process stand-in for DynamoDB that serves the
+// encoded items in 1 MB pages, so it measures this package's decoding and
+// merging, not the network.
 func BenchmarkReport24h(b *testing.B) {
-	s := NewMemoryStore()
-	s.now = func() time.Time { return reportEnd }
 	r := rand.New(rand.NewPCG(1, 1))
 	minute := NewSketches()
 	for range 600 {
 		_ = minute.Response.Add(math.Round(lognormal(r, 40, 0.8)))
 		_ = minute.Integration.Add(math.Round(lognormal(r, 35, 0.8)))
 	}
-	start := reportEnd.Add(-48 * time.Hour)
-	for m := range 2 * 24 * 60 {
-		for _, route := range []string{eventsRoute, commandsRoute, "GET /health"} {
-			_ = s.Merge(context.Background(), "", map[Key]*Sketches{{route, start.Unix() + int64(m)*60}: minute})
+	routes := []string{eventsRoute, commandsRoute, "GET /health"}
+	start := reportEnd.Add(-48 * time.Hour).Unix()
+
+	mem := NewMemoryStore()
+	mem.now = func() time.Time { return reportEnd }
+	fake := &fakeDynamo{items: map[string][]map[string]types.AttributeValue{}}
+	resp, integ := EncodeSketch(nil, minute.Response), EncodeSketch(nil, minute.Integration)
+	for m := range int64(2 * 24 * 60) {
+		for _, route := range routes {
+			_ = mem.Merge(context.Background(), "", map[Key]*Sketches{{route, start + m*60}: minute})
+			fake.items[route] = append(fake.items[route], map[string]types.AttributeValue{
+				attrMinute:      numAttr(start + m*60),
+				attrResponse:    &types.AttributeValueMemberB{Value: resp},
+				attrIntegration: &types.AttributeValueMemberB{Value: integ},
+			})
 		}
 	}
-	rep := NewReporter(s, nil)
-	cpu := cpuTime()
-	for b.Loop() {
-		m, err := rep.ReportEnding(context.Background(), reportEnd, 24*time.Hour, "")
-		if err != nil || len(m.Blocks) == 0 {
-			b.Fatal(err)
-		}
+	fake.routes = routes
+	for _, c := range []struct {
+		name  string
+		store Store
+	}{{"memory", mem}, {"dynamodb", NewDynamoStore(fake, "sketches")}} {
+		b.Run(c.name, func(b *testing.B) {
+			rep := NewReporter(c.store, nil)
+			cpu := cpuTime()
+			for b.Loop() {
+				m, err := rep.ReportEnding(context.Background(), reportEnd, 24*time.Hour, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if total := m.Metadata.EventPayload["total"].(map[string]any); total["count"] != int64(3*1440*600) {
+					b.Fatalf("total %v, want %d requests", total, 3*1440*600)
+				}
+			}
+			reportCPU(b, cpu)
+		})
 	}
-	reportCPU(b, cpu)
+}
+
+// fakeDynamo serves a report's reads: the route registry and Query by
+// minute range, in pages of at most 1 MB as DynamoDB does.
+type fakeDynamo struct {
+	DynamoAPI // nil: any other call panics
+	routes    []string
+	items     map[string][]map[string]types.AttributeValue // per route, by minute
+	pageBytes int                                          // 0 means 1 MB
+	queries   int
+}
+
+func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if in.Key[attrRoute].(*types.AttributeValueMemberS).Value != registryRoute {
+		return &dynamodb.GetItemOutput{}, nil
+	}
+	return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{attrRoutes: &types.AttributeValueMemberSS{Value: f.routes}}}, nil
+}
+
+func (f *fakeDynamo) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	v := in.ExpressionAttributeValues
+	num := func(k string) int64 {
+		n, _ := strconv.ParseInt(v[k].(*types.AttributeValueMemberN).Value, 10, 64)
+		return n
+	}
+	lo, hi := num(":lo"), num(":hi")
+	if in.ExclusiveStartKey != nil {
+		lo = 60 + func() int64 {
+			n, _ := strconv.ParseInt(in.ExclusiveStartKey[attrMinute].(*types.AttributeValueMemberN).Value, 10, 64)
+			return n
+		}()
+	}
+	f.queries++
+	limit := cmp.Or(f.pageBytes, 1<<20)
+	out := &dynamodb.QueryOutput{}
+	size := 0
+	for _, item := range f.items[v[":route"].(*types.AttributeValueMemberS).Value] {
+		m, _ := strconv.ParseInt(item[attrMinute].(*types.AttributeValueMemberN).Value, 10, 64)
+		if m < lo || m > hi {
+			continue
+		}
+		if size >= limit {
+			out.LastEvaluatedKey = map[string]types.AttributeValue{attrMinute: numAttr(m - 60)}
+			break
+		}
+		out.Items = append(out.Items, item)
+		size += len(item[attrResponse].(*types.AttributeValueMemberB).Value) + len(item[attrIntegration].(*types.AttributeValueMemberB).Value)
+	}
+	return out, nil
 }

@@ -77,6 +77,9 @@ func TestDecodeSketchRejectsWhatItCannotRead(t *testing.T) {
 			t.Errorf("%s: DecodeSketch succeeded, want an error", c.name)
 		}
 	}
+	if err := mergeEncoded(NewSketch(), otherBytes); err == nil {
+		t.Error("mergeEncoded took a sketch of another accuracy")
+	}
 }
 
 func TestHistogramBuckets(t *testing.T) {
@@ -153,6 +156,19 @@ func BenchmarkSketchEncode(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "bytes/sketch")
 	for b.Loop() {
 		buf = EncodeSketch(buf[:0], minute)
+	}
+}
+
+// BenchmarkSketchDecodeAndMerge is how a report reads a stored minute: into
+// the window's sketch, with no sketch of its own.
+func BenchmarkSketchDecodeAndMerge(b *testing.B) {
+	buf := EncodeSketch(nil, busyMinute())
+	acc := NewSketch()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if err := mergeEncoded(acc, buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
