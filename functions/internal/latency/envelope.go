@@ -98,7 +98,7 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 	}
 	n, err := base64.StdEncoding.Decode(d.compressed[:n], data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: data is not base64: %v", ErrMalformedEnvelope, err)
+		return nil, fmt.Errorf("%w: data is not base64: %w", ErrMalformedEnvelope, err)
 	}
 	if d.gz == nil {
 		d.gz, err = gzip.NewReader(bytes.NewReader(d.compressed[:n]))
@@ -106,7 +106,7 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 		err = d.gz.Reset(bytes.NewReader(d.compressed[:n]))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: data is not gzip: %v", ErrMalformedEnvelope, err)
+		return nil, fmt.Errorf("%w: data is not gzip: %w", ErrMalformedEnvelope, err)
 	}
 	d.plain.Reset()
 	// Access logs compress about 8:1; growing once up front saves the
@@ -114,7 +114,7 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 	d.plain.Grow(8 * n)
 	m, err := d.plain.ReadFrom(io.LimitReader(d.gz, maxDecompressed+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: gunzip: %v", ErrMalformedEnvelope, err)
+		return nil, fmt.Errorf("%w: gunzip: %w", ErrMalformedEnvelope, err)
 	}
 	if m > maxDecompressed {
 		return nil, fmt.Errorf("%w: more than %d MiB after gunzip", ErrMalformedEnvelope, maxDecompressed>>20)
@@ -139,7 +139,7 @@ func decodeEnvelope(b []byte, e *envelope) error {
 	e.reset()
 	var d events.CloudwatchLogsData
 	if err := json.Unmarshal(b, &d); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformedEnvelope, err)
+		return fmt.Errorf("%w: %w", ErrMalformedEnvelope, err)
 	}
 	e.messageType, e.owner, e.logGroup, e.logStream = []byte(d.MessageType), []byte(d.Owner), []byte(d.LogGroup), []byte(d.LogStream)
 	for _, ev := range d.LogEvents {
@@ -167,7 +167,8 @@ var envelopeKeys = []string{"messageType", "owner", "logGroup", "logStream", "su
 var eventKeys = []string{"id", "timestamp", "message"}
 
 func (s *envScanner) ws() {
-	for s.i < len(s.b) {
+	// Compact JSON has no whitespace: one comparison settles the usual case.
+	for s.i < len(s.b) && s.b[s.i] <= ' ' {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++
@@ -247,6 +248,8 @@ func known(key []byte, keys []string) (string, error) {
 		if string(key) == k {
 			return k, nil
 		}
+	}
+	for _, k := range keys {
 		if bytes.EqualFold(key, []byte(k)) {
 			return "", errUnusual
 		}
@@ -283,6 +286,9 @@ func (s *envScanner) topField(key []byte) error {
 }
 
 func (s *envScanner) event() error {
+	if s.eventAsSent() {
+		return nil
+	}
 	var ev logEvent
 	err := s.object(func(key []byte) error {
 		k, err := known(key, eventKeys)
@@ -304,6 +310,51 @@ func (s *envScanner) event() error {
 	}
 	s.e.events = append(s.e.events, ev)
 	return nil
+}
+
+// Event keys as CloudWatch Logs writes them, in its order.
+var (
+	eventID        = []byte(`{"id":"`)
+	eventTimestamp = []byte(`","timestamp":`)
+	eventMessage   = []byte(`,"message":"`)
+)
+
+// eventAsSent reads an event written exactly as CloudWatch Logs writes one,
+// {"id":"…","timestamp":…,"message":"…"} with an access-log line as the
+// message, and reports false, having read nothing, for anything else. It
+// accepts a subset of what the general path does and yields the same event.
+func (s *envScanner) eventAsSent() bool {
+	b := s.b[s.i:]
+	if !bytes.HasPrefix(b, eventID) {
+		return false
+	}
+	i := len(eventID)
+	j := i + plainPrefix(b[i:])
+	if j >= len(b) || b[j] != '"' {
+		return false
+	}
+	id := b[i:j]
+	if !bytes.HasPrefix(b[j:], eventTimestamp) {
+		return false
+	}
+	i = j + len(eventTimestamp)
+	ts, n, ok := parseInt64(b[i:])
+	if !ok {
+		return false
+	}
+	i += n
+	if !bytes.HasPrefix(b[i:], eventMessage) {
+		return false
+	}
+	i += len(eventMessage)
+	end, f, ok := scanEscapedLine(b[i:])
+	if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
+		return false
+	}
+	rec, err := interpret(&f)
+	s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: b[i : i+end], parsed: true, rec: rec, err: err})
+	s.i += i + end + 2
+	return true
 }
 
 // array reads [elem, ...], or errUnusual for anything else (null included).
@@ -329,11 +380,21 @@ func (s *envScanner) array(elem func() error) error {
 	}
 }
 
-// int64 reads an integer the way encoding/json reads one into an int64:
-// no fraction, no exponent. Longer than 18 digits may overflow; encoding/json
-// decides those.
+// int64 reads an integer into v; see parseInt64.
 func (s *envScanner) int64(v *int64) error {
-	b, i := s.b, s.i
+	n, size, ok := parseInt64(s.b[s.i:])
+	if !ok {
+		return errUnusual
+	}
+	*v, s.i = n, s.i+size
+	return nil
+}
+
+// parseInt64 reads an integer at the start of b the way encoding/json reads
+// one into an int64: no fraction, no exponent. It leaves more than 18 digits
+// (which may overflow) to encoding/json.
+func parseInt64(b []byte) (v int64, size int, ok bool) {
+	i := 0
 	neg := i < len(b) && b[i] == '-'
 	if neg {
 		i++
@@ -346,16 +407,15 @@ func (s *envScanner) int64(v *int64) error {
 	}
 	digits := i - start
 	if digits == 0 || digits > 18 || (b[start] == '0' && digits > 1) {
-		return errUnusual
+		return 0, 0, false
 	}
 	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-		return errUnusual
+		return 0, 0, false
 	}
 	if neg {
 		n = -n
 	}
-	*v, s.i = n, i
-	return nil
+	return n, i, true
 }
 
 // message reads an event's message: first as the access-log line it

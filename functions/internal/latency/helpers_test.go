@@ -49,10 +49,10 @@ func (r request) line(id int) string {
 	return accessLine(fmt.Sprintf("%08x-7b61-11e6-9a41-%012x", id, id*7919), r.at.UnixMilli(), r.method, r.path, "200", ms(r.resp), ms(r.integ))
 }
 
-// eventID is a CloudWatch Logs event id: 56 decimal digits, built from the
+// cwEventID is a CloudWatch Logs event id: 56 decimal digits, built from the
 // time and a sequence as the real ones are, so consecutive ids share a long
 // prefix (which matters to how well a batch compresses).
-func eventID(at time.Time, seq int) string {
+func cwEventID(at time.Time, seq int) string {
 	return fmt.Sprintf("%022d%010d%024d", at.UnixMilli()*1000, 1234567890, seq)
 }
 
@@ -68,7 +68,7 @@ func batchOf(t testing.TB, messageType string, messages []string, at time.Time) 
 		LogEvents:           []events.CloudwatchLogsLogEvent{},
 	}
 	for i, m := range messages {
-		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{ID: eventID(at, i), Timestamp: at.UnixMilli() + int64(i), Message: m})
+		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{ID: cwEventID(at, i), Timestamp: at.UnixMilli() + int64(i), Message: m})
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
