@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -44,6 +45,13 @@ type IngestStats struct {
 	Unrouted    int    `json:"unrouted"`  // requests that matched no route, so have no route to count under
 	Parts       int    `json:"parts"`     // route-minutes merged into the store
 }
+
+// maxClockGap is how far a line's requestTimeEpoch may be from the time
+// CloudWatch Logs received it. API Gateway writes its access log within
+// seconds; a day covers any delay in delivery.
+const maxClockGap = 24 * 60 * 60 * 1000
+
+var errTimeOutOfRange = errors.New("requestTimeEpoch is more than a day from when CloudWatch Logs received the line")
 
 // maxLoggedMalformed is how many malformed lines a batch logs: enough to see
 // what is wrong, few enough that a broken format cannot flood the log.
@@ -137,6 +145,15 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 	for i := range env.events {
 		ev := &env.events[i]
 		rec, err := ev.line()
+		ms := rec.RequestTime
+		if err == nil && ms == 0 {
+			ms = ev.timestamp
+		}
+		if err == nil && (ms < ev.timestamp-maxClockGap || ms > ev.timestamp+maxClockGap) {
+			// Each distinct minute is a write to the store; a line claiming
+			// some other day would cost one and help no report.
+			err = errTimeOutOfRange
+		}
 		if err != nil {
 			if err == errUnrouted {
 				stats.Unrouted++
@@ -149,10 +166,6 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 					"line", truncate(ev.message, 200))
 			}
 			continue
-		}
-		ms := rec.RequestTime
-		if ms == 0 {
-			ms = ev.timestamp
 		}
 		minute := floorMinute(ms)
 		if last == nil || minute != lastMinute || !bytes.Equal(rec.Method, lastMethod) || !bytes.Equal(rec.Path, lastPath) {

@@ -210,3 +210,20 @@ func BenchmarkIngestStages(b *testing.B) {
 		}
 	})
 }
+
+func TestIngestSkipsLinesFarFromTheirDelivery(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	lines := []string{
+		request{"POST", "/slack/events", batchTime.Add(23 * time.Hour), 5, 4}.line(1),  // late, but within a day
+		request{"POST", "/slack/events", batchTime.Add(-25 * time.Hour), 5, 4}.line(2), // a day before its delivery
+		request{"POST", "/slack/events", batchTime.Add(400 * 24 * time.Hour), 5, 4}.line(3),
+	}
+	stats, err := NewIngester(store, nil).Ingest(ctx, compress(t, batchOf(t, DataMessage, lines, batchTime)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Added != 1 || stats.Malformed != 2 || stats.Parts != 1 {
+		t.Errorf("stats %+v, want 1 added and 2 skipped", stats)
+	}
+}
