@@ -214,7 +214,7 @@ func (s *DynamoStore) mergeMinute(ctx context.Context, k Key, bk []byte, p *Sket
 			item[attrBatches] = &types.AttributeValueMemberB{Value: batches}
 		}
 		in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
-		if out.Item == nil {
+		if len(out.Item) == 0 {
 			in.ConditionExpression = aws.String("attribute_not_exists(#route)")
 			in.ExpressionAttributeNames = map[string]string{"#route": attrRoute}
 		} else {

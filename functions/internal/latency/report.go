@@ -111,7 +111,7 @@ func (rep *report) build(cur, prev map[string]*Sketches) notify.Message {
 		selected = func(route string) bool { return slices.Contains(rep.Matched, route) }
 	}
 
-	total, totalPrev, inFunc := NewSketches(), NewSketches(), NewSketches()
+	total, totalPrev, inFunc := NewSketch(), NewSketch(), NewSketch()
 	for route, s := range cur {
 		if !selected(route) || s.Response.IsEmpty() {
 			continue
@@ -121,16 +121,16 @@ func (rep *report) build(cur, prev map[string]*Sketches) notify.Message {
 			rs.Prev = Summarize(p.Response)
 		}
 		rep.Routes = append(rep.Routes, rs)
-		_ = total.Response.MergeWith(s.Response) // one mapping for all sketches: cannot fail
-		_ = inFunc.Integration.MergeWith(s.Integration)
+		_ = total.MergeWith(s.Response) // one mapping for all sketches: cannot fail
+		_ = inFunc.MergeWith(s.Integration)
 	}
 	for route, s := range prev {
 		if selected(route) {
-			_ = totalPrev.Response.MergeWith(s.Response)
+			_ = totalPrev.MergeWith(s.Response)
 		}
 	}
-	rep.Total = routeStats{Route: "*", Cur: Summarize(total.Response), Prev: Summarize(totalPrev.Response)}
-	rep.TimeInFunc = Summarize(inFunc.Integration)
+	rep.Total = routeStats{Route: "*", Cur: Summarize(total), Prev: Summarize(totalPrev)}
+	rep.TimeInFunc = Summarize(inFunc)
 	// Busiest first; the name settles ties so the order is stable.
 	slices.SortFunc(rep.Routes, func(a, b routeStats) int {
 		return cmp.Or(cmp.Compare(b.Cur.Count, a.Cur.Count), strings.Compare(a.Route, b.Route))
