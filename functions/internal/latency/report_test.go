@@ -8,8 +8,12 @@ import (
 	"flag"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -503,4 +507,43 @@ func (f *fakeDynamo) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 		size += len(item[attrResponse].(*types.AttributeValueMemberB).Value) + len(item[attrIntegration].(*types.AttributeValueMemberB).Value)
 	}
 	return out, nil
+}
+
+// The golden file is PostMessageBody's JSON; this checks that it is what the
+// notify client really sends chat.postMessage (as form fields holding JSON).
+func TestReportAsSentBySlackClient(t *testing.T) {
+	var form url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		form = r.Form
+		_, _ = w.Write([]byte(`{"ok":true,"channel":"C0OPS00001","ts":"1.2"}`))
+	}))
+	defer srv.Close()
+	m := reportFor(t, "")
+	m.Channel = "C0OPS00001"
+	if _, err := notify.NewClient("xoxb-test", srv.URL+"/", notify.Retry{}).Post(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	body := notify.PostMessageBody(m)
+	for _, field := range []string{"blocks", "metadata"} {
+		want, _ := json.Marshal(body[field])
+		if !jsonEqual(t, []byte(form.Get(field)), want) {
+			t.Errorf("%s sent:\n%s\nwant:\n%s", field, form.Get(field), want)
+		}
+	}
+	if form.Get("text") != m.Text || form.Get("channel") != m.Channel {
+		t.Errorf("text %q, channel %q; want %q, %q", form.Get("text"), form.Get("channel"), m.Text, m.Channel)
+	}
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return reflect.DeepEqual(x, y)
 }
