@@ -105,20 +105,15 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	}
 }
 
-// TestDevServer drives the real handlers through the gateway, as `make dev`
-// serves them, and checks the access log against the stage's format.
+// TestDevServer drives the real handlers as `make dev` serves them: the
+// access log in the stage's format, messages printed without a bot token,
+// and latency reports over the server's own requests.
 func TestDevServer(t *testing.T) {
 	out := &syncBuffer{}
 	cfg := config.Config{ReportWindow: time.Hour}
 	cfg.SigningSecret = "dev-secret"
 	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
-	g := NewGateway(
-		Route{Method: "POST", Path: contract.EventsPath, Handler: b.Events().ServeEvent},
-		Route{Method: "POST", Path: contract.CommandsPath, Handler: b.Commands().ServeCommand},
-	).WithAccessLog(out)
-	var observed []string
-	g.Observe = func(route string, _ time.Time, _, _ time.Duration) { observed = append(observed, route) }
-	srv := httptest.NewServer(g)
+	srv := httptest.NewServer(newHandler(b, out))
 	defer srv.Close()
 
 	post := func(path, body string) (int, string) {
@@ -133,16 +128,19 @@ func TestDevServer(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := post(contract.EventsPath, `{"type":"url_verification","challenge":"c1"}`); code != 200 || body != `{"challenge":"c1"}` {
-		t.Fatalf("challenge: %d %s", code, body)
+	for range 3 {
+		if code, body := post(contract.EventsPath, `{"type":"url_verification","challenge":"c1"}`); code != 200 || body != `{"challenge":"c1"}` {
+			t.Fatalf("challenge: %d %s", code, body)
+		}
 	}
-	if code, body := post(contract.CommandsPath, exampleCommand(srv.URL, "notify C0123ABCD hello")); code != 200 || !strings.Contains(body, "Posted to") {
+	if code, body := post(contract.CommandsPath, exampleCommand(srv.URL, "notify #general hello")); code != 200 || !strings.Contains(body, "Posting to #general") {
 		t.Fatalf("notify: %d %s", code, body)
 	}
-	// No bot token: the message is printed, not sent.
-	if !strings.Contains(out.String(), `"text": "hello`) {
-		t.Fatalf("printed output lacks the message:\n%s", out.String())
-	}
+	// The deferred part finishes in a goroutine: posts the message (printed,
+	// no bot token) and answers on the local response_url.
+	waitFor(t, out, `"text": "hello`)
+	waitFor(t, out, "[slack response_url, not sent]")
+
 	var lines []map[string]string
 	for _, l := range strings.Split(out.String(), "\n") {
 		var m map[string]string
@@ -153,10 +151,28 @@ func TestDevServer(t *testing.T) {
 			lines = append(lines, m)
 		}
 	}
-	if len(lines) != 2 || lines[0]["resourcePath"] != contract.EventsPath || lines[1]["status"] != "200" || lines[1]["httpMethod"] != "POST" {
+	if len(lines) != 4 || lines[0]["resourcePath"] != contract.EventsPath || lines[3]["status"] != "200" || lines[3]["httpMethod"] != "POST" {
 		t.Fatalf("access log %v", lines)
 	}
-	if len(observed) != 2 || observed[1] != "POST "+contract.CommandsPath {
-		t.Fatalf("observed routes %v", observed)
+
+	// The report counts the requests served so far: 3 events, 1 command.
+	post(contract.CommandsPath, exampleCommand(srv.URL, "latency 15m"))
+	report := waitFor(t, out, "*All routes* · 4 requests")
+	if !strings.Contains(report, "*POST /slack/events* · 3 requests") || !strings.Contains(report, "*POST /slack/commands* · 1 request") {
+		t.Fatalf("report does not count the requests per route:\n%s", report)
 	}
+}
+
+// waitFor polls out until it contains s, and returns out from s on.
+func waitFor(t *testing.T, out *syncBuffer, s string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if i := strings.Index(out.String(), s); i >= 0 {
+			return out.String()[i:]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("output lacks %q:\n%s", s, out.String())
+	return ""
 }

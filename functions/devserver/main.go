@@ -14,7 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +25,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
@@ -51,24 +52,12 @@ func run(addr string) error {
 		rand.Read(buf)
 		cfg.SigningSecret = hex.EncodeToString(buf)
 	}
-	log := cfg.Logger()
-	b := bot.New(cfg, awsCfg, log, os.Stdout)
-	commands := b.Commands()
-	commands.Defer = slash.GoDeferrer{Handler: commands}
-
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	gateway := NewGateway(
-		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
-		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
-	).WithAccessLog(os.Stdout)
-	mux := http.NewServeMux()
-	mux.Handle("/", gateway)
-	mux.Handle("POST "+responsePath, printResponse(os.Stdout))
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           newHandler(bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout), os.Stdout),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	printWelcome(os.Stdout, "http://"+ln.Addr().String(), cfg, generated)
@@ -81,6 +70,28 @@ func run(addr string) error {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	slog.Info("stopped")
 	return nil
+}
+
+// newHandler serves the bot's two routes through the API Gateway stand-in,
+// and the local response_url, writing access logs and messages to out.
+func newHandler(b *bot.Bot, out io.Writer) http.Handler {
+	// Without a sketch table, the dev server's own requests are the traffic
+	// `/slackbot latency` reports on.
+	var observe func(string, time.Time, time.Duration, time.Duration)
+	if b.Sketches == nil {
+		mem := latency.NewMemoryStore()
+		b.Sketches, observe = mem, mem.Record
+	}
+	commands := b.Commands()
+	commands.Defer = slash.GoDeferrer{Handler: commands}
+	gateway := NewGateway(
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
+	).WithAccessLog(out)
+	gateway.Observe = observe
+	mux := http.NewServeMux()
+	mux.Handle("/", gateway)
+	mux.Handle("POST "+responsePath, printResponse(out))
+	return mux
 }

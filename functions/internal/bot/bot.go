@@ -6,6 +6,7 @@ package bot
 import (
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -13,6 +14,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -23,6 +25,11 @@ type Bot struct {
 	Config config.Config
 	Log    *slog.Logger
 	Post   notify.Poster
+	// Sketches is where latency reports read from: the sketch table when
+	// one is configured. Nil means reports are not set up; the dev server
+	// sets an in-memory store that it feeds itself.
+	Sketches latency.Store
+
 	dynamo *dynamodb.Client
 }
 
@@ -33,6 +40,9 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 	b := &Bot{Config: cfg, Log: log, Post: notify.New(cfg.BotToken, cfg.SlackAPIURL, out)}
 	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
+	}
+	if cfg.SketchTable != "" {
+		b.Sketches = latency.NewDynamoStore(b.dynamo, cfg.SketchTable)
 	}
 	return b
 }
@@ -49,17 +59,26 @@ func (b *Bot) Events() *eventsapi.Handler {
 		store = &dedupe.Dynamo{Client: b.dynamo, Table: b.Config.DedupeTable}
 	}
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: store, Log: b.Log}
-	h.On("app_mention", eventsapi.AppMention(b.Post, nil, nil, b.Config.ReportWindow))
+	var reports eventsapi.Reporter
+	if b.Sketches != nil {
+		reports = latency.NewReporter(b.Sketches, time.Now)
+	}
+	h.On("app_mention", eventsapi.AppMention(b.Post, reports, latency.ParseRequest, b.Config.ReportWindow))
 	return h
 }
 
 // Commands returns the slash command handler. Its Defer is left to the
 // caller: it depends on where the process runs.
 func (b *Bot) Commands() *slash.Handler {
-	return &slash.Handler{
+	h := &slash.Handler{
 		Verifier:      b.Verifier(),
 		Post:          b.Post,
+		ParseRequest:  latency.ParseRequest,
 		DefaultWindow: b.Config.ReportWindow,
 		Log:           b.Log,
 	}
+	if b.Sketches != nil {
+		h.Reports = latency.NewReporter(b.Sketches, time.Now)
+	}
+	return h
 }

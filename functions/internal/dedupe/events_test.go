@@ -17,6 +17,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
@@ -130,7 +131,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(poster, nil, nil, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(poster, nil, latency.ParseRequest, time.Hour))
 
 	const (
 		eventID   = "Ev0E2EDEDUPE1"
@@ -198,7 +199,7 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient("xoxb-e2e", slackSrv.URL+"/", notify.Retry{}), nil, nil, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(notify.NewClient("xoxb-e2e", slackSrv.URL+"/", notify.Retry{}), nil, latency.ParseRequest, time.Hour))
 
 	const eventID = "Ev0E2EFORGED1"
 	body := mention(t, eventID, "C0123ABCD", "1700000000.000300")
@@ -233,7 +234,7 @@ func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient("xoxb-e2e", slackSrv.URL+"/", notify.Retry{}), nil, nil, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(notify.NewClient("xoxb-e2e", slackSrv.URL+"/", notify.Retry{}), nil, latency.ParseRequest, time.Hour))
 
 	const eventID = "Ev0E2EOUTAGE1"
 	body := mention(t, eventID, "C0123ABCD", "1700000000.000400")

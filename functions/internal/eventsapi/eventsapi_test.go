@@ -19,6 +19,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
@@ -57,7 +58,7 @@ func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, err
 
 func newHandler(post notify.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: &dedupe.Memory{}, Log: quiet}
-	h.On("app_mention", eventsapi.AppMention(post, reports, time.ParseDuration, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(post, reports, latency.ParseRequest, time.Hour))
 	return h
 }
 

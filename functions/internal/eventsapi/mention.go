@@ -16,12 +16,12 @@ type Reporter interface {
 	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
 }
 
-// WindowParser turns the user's "15m", "1h", "24h" into a window.
-type WindowParser func(string) (time.Duration, error)
+// RequestParser reads a latency request's "[window] [route]".
+type RequestParser func(text string, defaultWindow time.Duration) (time.Duration, string, error)
 
 // AppMention replies in the mention's thread: a latency report when the text
 // asks for one ("@slackbot latency 1h") and reports is set, help otherwise.
-func AppMention(post notify.Poster, reports Reporter, parseWindow WindowParser, defaultWindow time.Duration) EventFunc {
+func AppMention(post notify.Poster, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) EventFunc {
 	return func(ctx context.Context, ev slackevents.EventsAPIEvent) error {
 		m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
 		if !ok {
@@ -34,7 +34,7 @@ func AppMention(post notify.Poster, reports Reporter, parseWindow WindowParser, 
 		if thread == "" {
 			thread = m.TimeStamp
 		}
-		reply, err := mentionReply(ctx, m.Text, reports, parseWindow, defaultWindow)
+		reply, err := mentionReply(ctx, m.Text, reports, parseRequest, defaultWindow)
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func AppMention(post notify.Poster, reports Reporter, parseWindow WindowParser, 
 	}
 }
 
-func mentionReply(ctx context.Context, text string, reports Reporter, parseWindow WindowParser, defaultWindow time.Duration) (notify.Message, error) {
+func mentionReply(ctx context.Context, text string, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) (notify.Message, error) {
 	words := strings.Fields(text)
 	for i, w := range words {
 		if !strings.EqualFold(w, "latency") {
@@ -53,15 +53,9 @@ func mentionReply(ctx context.Context, text string, reports Reporter, parseWindo
 		if reports == nil {
 			return notify.Message{Text: "Percentile reports are not set up yet."}, nil
 		}
-		window, route := defaultWindow, ""
-		args := words[i+1:]
-		if len(args) > 0 {
-			if d, err := parseWindow(args[0]); err == nil {
-				window, args = d, args[1:]
-			}
-		}
-		if len(args) > 0 {
-			route = strings.Join(args, " ")
+		window, route, err := parseRequest(strings.Join(words[i+1:], " "), defaultWindow)
+		if err != nil {
+			return notify.Message{Text: err.Error()}, nil
 		}
 		return reports.Report(ctx, window, route)
 	}

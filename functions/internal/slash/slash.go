@@ -40,9 +40,9 @@ type Handler struct {
 	Verifier verify.Verifier
 	Post     notify.Poster // chat.postMessage, for notify
 	Reports  Reporter      // nil: latency reports are not set up
-	// ParseWindow reads latency's window argument; DefaultWindow is used
-	// when the user gives none.
-	ParseWindow   func(string) (time.Duration, error)
+	// ParseRequest reads latency's "[window] [route]"; DefaultWindow is
+	// used when the user gives none. Nil takes all the text as the route.
+	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
 	DefaultWindow time.Duration
 	Defer         Deferrer // nil: slow work runs before the answer
 	// Respond returns the Poster for a response_url; nil means a
@@ -145,7 +145,7 @@ func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.Web
 		if h.Reports == nil {
 			return ephemeral(text("Percentile reports are not set up yet: the percentiles function has no sketch store here, so there are no numbers to show."))
 		}
-		if _, _, err := h.latencyArgs(args[1:]); err != nil {
+		if _, _, err := h.latencyArgs(cmd.Text); err != nil {
 			return ephemeral(text(err.Error()))
 		}
 		return h.deferOrRun(ctx, cmd, "Building the latency report…")
@@ -199,7 +199,7 @@ func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Mes
 		}
 		return text(fmt.Sprintf("Posted to <#%s>.", posted.ChannelID))
 	case "latency":
-		window, route, err := h.latencyArgs(args[1:])
+		window, route, err := h.latencyArgs(cmd.Text)
 		if err != nil {
 			return text(err.Error())
 		}
@@ -214,22 +214,13 @@ func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Mes
 	}
 }
 
-// latencyArgs reads "[window] [route]".
-func (h *Handler) latencyArgs(args []string) (time.Duration, string, error) {
-	window := h.DefaultWindow
-	if len(args) > 0 && h.ParseWindow != nil {
-		if d, err := h.ParseWindow(args[0]); err == nil {
-			window, args = d, args[1:]
-		} else if looksLikeWindow(args[0]) {
-			return 0, "", err
-		}
+// latencyArgs reads the "[window] [route]" after "latency".
+func (h *Handler) latencyArgs(text string) (time.Duration, string, error) {
+	_, rest := cutWords(text, 1)
+	if h.ParseRequest == nil {
+		return h.DefaultWindow, rest, nil
 	}
-	return window, strings.Join(args, " "), nil
-}
-
-// looksLikeWindow tells a mistyped window ("90x", "0m") from a route name.
-func looksLikeWindow(s string) bool {
-	return s != "" && s[0] >= '0' && s[0] <= '9'
+	return h.ParseRequest(rest, h.DefaultWindow)
 }
 
 // userError is err in words for the person who typed the command.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
@@ -78,14 +78,6 @@ func (d *deferrer) Defer(_ context.Context, cmd slack.SlashCommand) error {
 	return nil
 }
 
-func parseWindow(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d < time.Minute {
-		return 0, errors.New("window: say 15m, 1h or 24h")
-	}
-	return d, nil
-}
-
 type answer struct {
 	ResponseType string `json:"response_type"`
 	Text         string `json:"text"`
@@ -144,7 +136,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &deferrer{}
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Reports: &reports{},
-				ParseWindow: parseWindow, DefaultWindow: time.Hour, Defer: d, Log: quiet}
+				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Defer: d, Log: quiet}
 			status, a, body := serve(t, h, tt.req)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
@@ -235,7 +227,7 @@ func TestFinish(t *testing.T) {
 	})
 	t.Run("latency report", func(t *testing.T) {
 		rep, resp := &reports{}, &recorder{}
-		h := &Handler{Reports: rep, ParseWindow: parseWindow, DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
+		h := &Handler{Reports: rep, ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
 		h.Finish(context.Background(), cmd("latency 24h POST /slack/events"))
 		if rep.window != 24*time.Hour || rep.route != "POST /slack/events" {
 			t.Fatalf("report(%v, %q)", rep.window, rep.route)
@@ -306,7 +298,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q without command or user_id", body)
 		}
 		// Every accepted command gets an answer without panicking.
-		h := &Handler{Post: &recorder{}, Reports: &reports{}, ParseWindow: parseWindow, Defer: &deferrer{}, Log: quiet}
+		h := &Handler{Post: &recorder{}, Reports: &reports{}, ParseRequest: latency.ParseRequest, Defer: &deferrer{}, Log: quiet}
 		if a := h.answer(context.Background(), cmd); a == nil || a.Text == "" {
 			t.Fatalf("no answer for %q", cmd.Text)
 		}
