@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -125,12 +126,14 @@ func scanEscapedLine(b []byte) (end int, f [fieldCount]rawField, ok bool) {
 
 // plainPrefix is the length of b's leading run of bytes that stand for
 // themselves in a JSON string: printable ASCII other than '"' and '\'. It
-// tests eight bytes at a time; the byte loop finds which one ended the run.
+// tests eight bytes at a time.
 func plainPrefix(b []byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if special(binary.LittleEndian.Uint64(b[i:])) != 0 {
-			break
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			// The lowest flagged byte is the first special one: the
+			// subtractions borrow only upward, past a byte already flagged.
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for ; i < len(b); i++ {
