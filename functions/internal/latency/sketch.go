@@ -1,8 +1,3 @@
-// Package latency computes latency percentiles of the bot's own API without
-// keeping every value: API Gateway access-log lines are added to DDSketches
-// (github.com/DataDog/sketches-go, VLDB 2019), one per route and minute, which
-// merge across minutes, routes and Lambda invocations. A Reporter turns the
-// merged sketches of a window into a Slack message.
 package latency
 
 import (
