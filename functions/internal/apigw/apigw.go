@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -92,6 +93,22 @@ func ErrorResponse(err error) events.APIGatewayProxyResponse {
 		return JSON(e.Status, map[string]string{"error": e.Msg})
 	}
 	return JSON(http.StatusInternalServerError, map[string]string{"error": "internal error"})
+}
+
+// Answer is the response for a handler's result: resp, or err answered as
+// ErrorResponse does and logged, refusals (an *Error) as warnings and
+// anything else as an error.
+func Answer(log *slog.Logger, resp events.APIGatewayProxyResponse, err error) events.APIGatewayProxyResponse {
+	if err == nil {
+		return resp
+	}
+	var refusal *Error
+	if errors.As(err, &refusal) {
+		log.Warn("request refused", "status", refusal.Status, "error", refusal.Msg)
+	} else {
+		log.Error("request failed", "error", err)
+	}
+	return ErrorResponse(err)
 }
 
 // OK is an empty 200, the acknowledgement Slack wants for an event.

@@ -61,17 +61,8 @@ type envelope struct {
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, err := h.serve(ctx, req)
-	if err != nil {
-		log := h.Log.With("requestId", req.RequestContext.RequestID, "retryNum", apigw.Header(req).Get("X-Slack-Retry-Num"))
-		var refusal *apigw.Error
-		if errors.As(err, &refusal) {
-			log.Warn("request refused", "status", refusal.Status, "error", refusal.Msg)
-		} else {
-			log.Error("event failed", "error", err)
-		}
-		return apigw.ErrorResponse(err), nil
-	}
-	return resp, nil
+	log := h.Log.With("requestId", req.RequestContext.RequestID, "retryNum", apigw.Header(req).Get("X-Slack-Retry-Num"))
+	return apigw.Answer(log, resp, err), nil
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {

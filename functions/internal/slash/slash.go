@@ -55,16 +55,7 @@ type Handler struct {
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 func (h *Handler) ServeCommand(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, err := h.serve(ctx, req)
-	if err != nil {
-		var refusal *apigw.Error
-		if errors.As(err, &refusal) {
-			h.Log.Warn("request refused", "requestId", req.RequestContext.RequestID, "status", refusal.Status, "error", refusal.Msg)
-		} else {
-			h.Log.Error("command failed", "requestId", req.RequestContext.RequestID, "error", err)
-		}
-		return apigw.ErrorResponse(err), nil
-	}
-	return resp, nil
+	return apigw.Answer(h.Log.With("requestId", req.RequestContext.RequestID), resp, err), nil
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
