@@ -166,8 +166,10 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 		fail(keyReportSchedule, "%q: want an EventBridge schedule like rate(1 hour) or cron(0 9 * * ? *)", s.ReportSchedule)
 	}
 	s.ReportWindow = str(keyReportWindow)
-	if d, err := time.ParseDuration(s.ReportWindow); err != nil || d < time.Minute {
-		fail(keyReportWindow, "%q: want a duration of at least 1m, like 15m or 1h", s.ReportWindow)
+	// The functions accept whole minutes up to 7 days (sketches are kept per
+	// minute); refusing anything else here fails the preview, not the report.
+	if d, err := time.ParseDuration(s.ReportWindow); err != nil || d < time.Minute || d > 7*24*time.Hour || d%time.Minute != 0 {
+		fail(keyReportWindow, "%q: want whole minutes from 1m to 168h, like 15m or 1h", s.ReportWindow)
 	}
 
 	s.Architecture = str(keyArchitecture)

@@ -60,8 +60,10 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 	}
 	if w := getenv(contract.EnvReportWindow); w != "" {
 		d, err := time.ParseDuration(w)
-		if err != nil || d < time.Minute {
-			return Config{}, fmt.Errorf("%s=%q: want a duration of at least 1m, like 15m or 1h", contract.EnvReportWindow, w)
+		// Sketches are kept per minute for two weeks: a report covers whole
+		// minutes, and at most 7 days plus the 7 before it to compare with.
+		if err != nil || d < time.Minute || d > 7*24*time.Hour || d%time.Minute != 0 {
+			return Config{}, fmt.Errorf("%s=%q: want whole minutes from 1m to 168h, like 15m or 1h", contract.EnvReportWindow, w)
 		}
 		c.ReportWindow = d
 	}

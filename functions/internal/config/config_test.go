@@ -117,6 +117,8 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"window a bare number", env{contract.EnvReportWindow: "60"}, contract.EnvReportWindow},
 		{"window under a minute", env{contract.EnvReportWindow: "30s"}, contract.EnvReportWindow},
 		{"window negative", env{contract.EnvReportWindow: "-1h"}, contract.EnvReportWindow},
+		{"window not whole minutes", env{contract.EnvReportWindow: "90s"}, contract.EnvReportWindow},
+		{"window over 7 days", env{contract.EnvReportWindow: "169h"}, contract.EnvReportWindow},
 		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
 		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
 		{"secret ARN without a client", env{
