@@ -96,12 +96,14 @@ func ErrorResponse(err error) events.APIGatewayProxyResponse {
 }
 
 // Answer is the response for a handler's result: resp, or err answered as
-// ErrorResponse does and logged, refusals (an *Error) as warnings and
-// anything else as an error.
-func Answer(log *slog.Logger, resp events.APIGatewayProxyResponse, err error) events.APIGatewayProxyResponse {
+// ErrorResponse does and logged with attrs, refusals (an *Error) as warnings
+// and anything else as an error. Nothing is built for a success: this is the
+// hot path.
+func Answer(log *slog.Logger, resp events.APIGatewayProxyResponse, err error, attrs ...any) events.APIGatewayProxyResponse {
 	if err == nil {
 		return resp
 	}
+	log = log.With(attrs...)
 	var refusal *Error
 	if errors.As(err, &refusal) {
 		log.Warn("request refused", "status", refusal.Status, "error", refusal.Msg)

@@ -61,8 +61,7 @@ type envelope struct {
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, err := h.serve(ctx, req)
-	log := h.Log.With("requestId", req.RequestContext.RequestID, "retryNum", apigw.Header(req).Get("X-Slack-Retry-Num"))
-	return apigw.Answer(log, resp, err), nil
+	return apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID), nil
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {

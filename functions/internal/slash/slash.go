@@ -55,7 +55,7 @@ type Handler struct {
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 func (h *Handler) ServeCommand(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, err := h.serve(ctx, req)
-	return apigw.Answer(h.Log.With("requestId", req.RequestContext.RequestID), resp, err), nil
+	return apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID), nil
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
