@@ -170,3 +170,17 @@ func (m *Moto) AWSConfig(ctx context.Context) (aws.Config, error) {
 	}
 	return cfg, nil
 }
+
+// MotoMain is the TestMain of a package whose tests share one moto server:
+// it starts the server into *moto, runs the tests, stops it and exits. A
+// server that cannot start fails the whole test binary loudly, never a skip.
+func MotoMain(m *testing.M, moto **Moto) {
+	var err error
+	if *moto, err = StartMoto(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need moto:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*moto).Stop()
+	os.Exit(code)
+}

@@ -23,18 +23,7 @@ import (
 // not run in parallel and each starts from a reset server.
 var moto *testenv.Moto
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = testenv.StartMoto()
-	if err != nil {
-		// Loud, never a skip: without moto these tests prove nothing.
-		fmt.Fprintln(os.Stderr, "config tests need moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 // secretsClient resets moto and returns a Secrets Manager client for it.
 func secretsClient(t *testing.T) *secretsmanager.Client {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,18 +22,7 @@ import (
 // table, so tests never see each other's claims.
 var moto *testenv.Moto
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = testenv.StartMoto()
-	if err != nil {
-		// Loud, never a skip: without moto the DynamoDB store is unproven.
-		fmt.Fprintln(os.Stderr, "dedupe tests need moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 var tableSeq atomic.Int64
 
