@@ -31,6 +31,9 @@ func main() {
 		logger.Warn("SLACKBOT_SKETCH_TABLE is unset: sketches live in this container's memory and vanish with it")
 		store = latency.NewMemoryStore()
 	}
-	poster := notify.New(cfg.BotToken, cfg.SlackAPIURL, os.Stdout)
+	var poster notify.Poster = notify.NoToken{}
+	if cfg.BotToken != "" || cfg.SecretARN == "" {
+		poster = notify.New(cfg.BotToken, cfg.SlackAPIURL, os.Stdout)
+	}
 	lambda.Start(latency.NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, logger).Handle)
 }

@@ -38,6 +38,10 @@ type Bot struct {
 // no bot token.
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
 	b := &Bot{Config: cfg, Log: log, Post: notify.New(cfg.BotToken, cfg.SlackAPIURL, out)}
+	if cfg.BotToken == "" && cfg.SecretARN != "" {
+		// Deployed without a bot token: only a local run prints messages.
+		b.Post = notify.NoToken{}
+	}
 	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}

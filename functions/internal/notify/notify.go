@@ -142,3 +142,12 @@ func New(botToken, apiURL string, w io.Writer) Poster {
 	}
 	return NewClient(botToken, apiURL, Retry{})
 }
+
+// NoToken is the Poster of a deployed bot whose secret has no bot_token: it
+// refuses, in words, rather than pretend to post.
+type NoToken struct{}
+
+// Post implements Poster.
+func (NoToken) Post(context.Context, Message) (Posted, error) {
+	return Posted{}, &Error{Code: "not_authed", Hint: hints["not_authed"]}
+}
