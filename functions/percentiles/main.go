@@ -13,7 +13,6 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 func main() {
@@ -31,9 +30,6 @@ func main() {
 		logger.Warn("SLACKBOT_SKETCH_TABLE is unset: sketches live in this container's memory and vanish with it")
 		store = latency.NewMemoryStore()
 	}
-	var poster notify.Poster = notify.NoToken{}
-	if cfg.BotToken != "" || cfg.SecretARN == "" {
-		poster = notify.New(cfg.BotToken, cfg.SlackAPIURL, os.Stdout)
-	}
+	poster := cfg.Poster(os.Stdout)
 	lambda.Start(latency.NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, logger).Handle)
 }

@@ -37,11 +37,7 @@ type Bot struct {
 // a Lambda's INIT stays short. out receives printed messages when there is
 // no bot token.
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
-	b := &Bot{Config: cfg, Log: log, Post: notify.New(cfg.BotToken, cfg.SlackAPIURL, out)}
-	if cfg.BotToken == "" && cfg.SecretARN != "" {
-		// Deployed without a bot token: only a local run prints messages.
-		b.Post = notify.NoToken{}
-	}
+	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
 	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 // Config is everything a function reads at start-up. Load it once per
@@ -135,6 +137,16 @@ func FromEnvironment(ctx context.Context) (Config, aws.Config, error) {
 	}
 	c, err := Load(ctx, os.Getenv, secrets)
 	return c, awsCfg, err
+}
+
+// Poster is how the bot posts with these credentials: Slack with a bot token;
+// without one, printed to w in a local run, and refused in words when
+// deployed (SecretARN set), rather than pretend to post.
+func (c Config) Poster(w io.Writer) notify.Poster {
+	if c.BotToken == "" && c.SecretARN != "" {
+		return notify.NoToken{}
+	}
+	return notify.New(c.BotToken, c.SlackAPIURL, w)
 }
 
 // Logger is a JSON slog logger at the configured level, for CloudWatch Logs.
