@@ -197,30 +197,20 @@ func scanLine(b []byte, f *[fieldCount]rawField) error {
 	}
 }
 
-// fieldIndex maps a key to its field, by length first: the keys of the
-// contract all differ in length except resourcePath and responseLatency.
+// fieldIndex maps a key to its field. A switch on string(key) neither
+// allocates nor compares more than the keys of the same length.
 func fieldIndex(key []byte) int {
-	switch len(key) {
-	case 16:
-		if string(key) == "requestTimeEpoch" {
-			return fieldRequestTime
-		}
-	case 10:
-		if string(key) == "httpMethod" {
-			return fieldMethod
-		}
-	case 12:
-		if string(key) == "resourcePath" {
-			return fieldPath
-		}
-	case 15:
-		if string(key) == "responseLatency" {
-			return fieldResponse
-		}
-	case 18:
-		if string(key) == "integrationLatency" {
-			return fieldIntegration
-		}
+	switch string(key) {
+	case "requestTimeEpoch":
+		return fieldRequestTime
+	case "httpMethod":
+		return fieldMethod
+	case "resourcePath":
+		return fieldPath
+	case "responseLatency":
+		return fieldResponse
+	case "integrationLatency":
+		return fieldIntegration
 	}
 	return -1
 }

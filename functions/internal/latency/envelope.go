@@ -468,23 +468,8 @@ func (s *envScanner) str(v *[]byte) error {
 				return errUnusual
 			}
 			switch e := b[i+1]; e {
-			case '"', '\\', '/':
-				text = append(text, e)
-				i += 2
-			case 'b':
-				text = append(text, '\b')
-				i += 2
-			case 'f':
-				text = append(text, '\f')
-				i += 2
-			case 'n':
-				text = append(text, '\n')
-				i += 2
-			case 'r':
-				text = append(text, '\r')
-				i += 2
-			case 't':
-				text = append(text, '\t')
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				text = append(text, unescape[e])
 				i += 2
 			case 'u':
 				r := getu4(b[i:])
@@ -590,3 +575,6 @@ func (s *envScanner) literal(lit string) error {
 	s.i += len(lit)
 	return nil
 }
+
+// unescape is what each one-letter JSON escape stands for.
+var unescape = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
