@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"runtime"
@@ -34,53 +33,8 @@ const (
 	dedupeTable   = "slackbot-dedupe"
 )
 
-// slackAPI plays Slack's Web API: chat.postMessage and conversations.list,
-// and a response_url endpoint.
-type slackAPI struct {
-	*httptest.Server
-	mu        sync.Mutex
-	posts     []url.Values
-	responses []map[string]any
-}
-
-func newSlackAPI(t testing.TB) *slackAPI {
-	s := &slackAPI{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		if r.Form.Get("token") != botToken && r.Header.Get("Authorization") != "Bearer "+botToken {
-			json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
-			return
-		}
-		s.mu.Lock()
-		s.posts = append(s.posts, r.Form)
-		s.mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": "1700000001.000200"})
-	})
-	mux.HandleFunc("/api/conversations.list", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channels": []map[string]any{{"id": "C0NEWS0001", "name": "news"}}, "response_metadata": map[string]any{"next_cursor": ""}})
-	})
-	mux.HandleFunc("/response_url", func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		json.NewDecoder(r.Body).Decode(&m)
-		s.mu.Lock()
-		s.responses = append(s.responses, m)
-		s.mu.Unlock()
-		w.Write([]byte("ok"))
-	})
-	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *slackAPI) snapshot() ([]url.Values, []map[string]any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.posts...), append([]map[string]any(nil), s.responses...)
-}
-
 // fixture starts moto with the secret and the dedupe table, and Slack.
-func fixture(t testing.TB) (env []string, slack *slackAPI) {
+func fixture(t testing.TB) (env []string, slack *testenv.Slack) {
 	ctx := context.Background()
 	moto := testenv.NewMoto(t)
 	cfg, err := moto.AWSConfig(ctx)
@@ -103,10 +57,10 @@ func fixture(t testing.TB) (env []string, slack *slackAPI) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slack = newSlackAPI(t)
+	slack = testenv.NewSlack(t, botToken, map[string]string{"news": "C0NEWS0001"})
 	env = append(moto.Env(),
 		contract.EnvSecretARN+"="+*out.ARN,
-		contract.EnvSlackAPIURL+"="+slack.URL+"/api/",
+		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvDedupeTable+"="+dedupeTable,
 	)
 	return env, slack
@@ -195,7 +149,7 @@ func TestEventsLambda(t *testing.T) {
 			t.Fatalf("delivery %d: %d %s", retry, resp.StatusCode, resp.Body)
 		}
 	}
-	posts, _ := slack.snapshot()
+	posts := slack.Posts()
 	if len(posts) != 1 {
 		t.Fatalf("%d chat.postMessage calls for one event delivered three times, want 1", len(posts))
 	}
@@ -224,7 +178,7 @@ func TestCommandsLambda(t *testing.T) {
 	ctx := context.Background()
 	form := func(text string) string {
 		return url.Values{"command": {"/slackbot"}, "text": {text}, "user_id": {"U0ADA"}, "user_name": {"ada"},
-			"channel_id": {"C0123ABCD"}, "team_id": {"T1"}, "response_url": {slack.URL + "/response_url"}}.Encode()
+			"channel_id": {"C0123ABCD"}, "team_id": {"T1"}, "response_url": {slack.ResponseURL()}}.Encode()
 	}
 
 	var resp events.APIGatewayProxyResponse
@@ -249,7 +203,7 @@ func TestCommandsLambda(t *testing.T) {
 	if _, err := fn.Invoke(ctx, mustJSON(slash.Deferred{Command: cmd})); err != nil {
 		t.Fatal(err)
 	}
-	posts, responses := slack.snapshot()
+	posts, responses := slack.Posts(), slack.Responses()
 	if len(posts) != 1 || posts[0].Get("channel") != "C0NEWS0001" || !strings.Contains(posts[0].Get("text"), "deploy done") || !strings.Contains(posts[0].Get("text"), "<@U0ADA>") {
 		t.Fatalf("chat.postMessage calls: %v", posts)
 	}

@@ -7,12 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,43 +28,6 @@ const (
 	sketchTable = "slackbot-sketches"
 	opsID       = "C0OPS00001"
 )
-
-// slackAPI plays the two Web API methods a report needs.
-type slackAPI struct {
-	*httptest.Server
-	mu    sync.Mutex
-	posts []url.Values
-}
-
-func newSlackAPI(t *testing.T) *slackAPI {
-	s := &slackAPI{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		if r.Form.Get("token") != botToken && r.Header.Get("Authorization") != "Bearer "+botToken {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
-			return
-		}
-		s.mu.Lock()
-		s.posts = append(s.posts, r.Form)
-		s.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": "1700000001.000200"})
-	})
-	mux.HandleFunc("/api/conversations.list", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true,
-			"channels":          []map[string]any{{"id": "C0GENERAL1", "name": "general"}, {"id": opsID, "name": "ops"}},
-			"response_metadata": map[string]any{"next_cursor": ""}})
-	})
-	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *slackAPI) sent() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.posts...)
-}
 
 // subscriptionEvent is a CloudWatch Logs delivery of lines to Lambda.
 func subscriptionEvent(t *testing.T, messageType string, lines []string, at time.Time) []byte {
@@ -139,10 +98,10 @@ func TestPercentilesLambda(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slack := newSlackAPI(t)
+	slack := testenv.NewSlack(t, botToken, map[string]string{"general": "C0GENERAL1", "ops": opsID})
 	env := append(moto.Env(),
 		contract.EnvSecretARN+"="+*sec.ARN,
-		contract.EnvSlackAPIURL+"="+slack.URL+"/api/",
+		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvSketchTable+"="+sketchTable,
 		contract.EnvReportChannel+"=#ops",
 		contract.EnvReportWindow+"=1h",
@@ -193,7 +152,7 @@ func TestPercentilesLambda(t *testing.T) {
 	if out.Reported == nil || out.Reported.TS == "" {
 		t.Fatalf("scheduled invocation: %+v, want a posted report", out)
 	}
-	posts := slack.sent()
+	posts := slack.Posts()
 	if len(posts) != 1 {
 		t.Fatalf("%d messages posted, want 1", len(posts))
 	}
