@@ -3,6 +3,8 @@
 // route, an environment variable or the access-log format cannot drift apart.
 package contract
 
+import "time"
+
 // Routes of the REST API. API Gateway's resourcePath and the access log's
 // "resourcePath" carry these values.
 const (
@@ -31,6 +33,18 @@ const (
 	EnvReportChannel     = "SLACKBOT_REPORT_CHANNEL"
 	EnvReportWindow      = "SLACKBOT_REPORT_WINDOW"
 	EnvLogLevel          = "LOG_LEVEL"
+
+	// EnvNotifyUsers and EnvNotifyChannels are comma-separated allow-lists
+	// of who may post as the bot with `notify` (user IDs) and where to
+	// (channel IDs or names). Empty means any member, any channel; either
+	// way the user must be a member of the target channel.
+	EnvNotifyUsers    = "SLACKBOT_NOTIFY_USERS"
+	EnvNotifyChannels = "SLACKBOT_NOTIFY_CHANNELS"
+
+	// EnvClaimLease is how long an event's in-progress claim keeps other
+	// deliveries off it (a Go duration, default 30s). It must outlast the
+	// function's timeout, so a claim is taken over only from a dead attempt.
+	EnvClaimLease = "SLACKBOT_CLAIM_LEASE"
 
 	// EnvSecretVersion carries the secret's version id. No function reads
 	// it: the secret is cached per container, and a new value here makes
@@ -78,5 +92,14 @@ const AccessLogFormat = `{"requestId":"$context.requestId",` +
 // SlashCommand is the slash command's default name.
 const SlashCommand = "/slackbot"
 
-// BotScopes are the bot token scopes the app needs.
-var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands"}
+// BotScopes are the bot token scopes the app needs: app_mentions:read for
+// the mention event, commands for the slash command, chat:write and
+// chat:write.public to post, and channels:read with groups:read to find
+// public and private channels by name (conversations.list) and to check
+// that whoever asks `notify` to post is a member (conversations.members).
+var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands", "groups:read"}
+
+// DefaultClaimLease is the in-progress lease when EnvClaimLease is unset.
+// The HTTP functions time out after 10 seconds, so a lease of 30 outlives
+// any attempt that could still finish.
+const DefaultClaimLease = 30 * time.Second
