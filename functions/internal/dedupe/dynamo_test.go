@@ -95,18 +95,20 @@ func TestDynamo(t *testing.T) {
 	for i, tt := range storeSteps {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{}
-			store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now}
+			store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
 			runSteps(t, store, c, fmt.Sprintf("case%d-", i), tt.steps)
 		})
 	}
 }
 
-func TestDynamoWritesExpiry(t *testing.T) {
+func TestDynamoWritesLeaseThenTTL(t *testing.T) {
 	db, table := newTable(t)
 	c := &clock{now: t0}
-	store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now}
-	if ok, err := store.Claim(context.Background(), "Ev1"); err != nil || !ok {
-		t.Fatalf("Claim = %v, %v; want true", ok, err)
+	store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	ctx := context.Background()
+	claim, err := store.Claim(ctx, "Ev1")
+	if err != nil || claim.State != dedupe.Acquired {
+		t.Fatalf("Claim = %v, %v; want acquired", claim.State, err)
 	}
 	it := item(t, db, table, "Ev1")
 	if it == nil {
@@ -115,15 +117,65 @@ func TestDynamoWritesExpiry(t *testing.T) {
 	if id, ok := it["event_id"].(*types.AttributeValueMemberS); !ok || id.Value != "Ev1" {
 		t.Errorf("event_id = %#v, want S Ev1", it["event_id"])
 	}
-	if got, want := expiresAt(t, it), t0.Add(dedupe.TTL).Unix(); got != want {
-		t.Errorf("expires_at = %d, want %d (claim time + TTL, Unix seconds)", got, want)
+	if st, ok := it["state"].(*types.AttributeValueMemberS); !ok || st.Value != "in_progress" {
+		t.Errorf("state = %#v, want S in_progress", it["state"])
+	}
+	if got, want := expiresAt(t, it), t0.Add(lease).Unix(); got != want {
+		t.Errorf("in progress: expires_at = %d, want %d (claim time + lease, Unix seconds)", got, want)
 	}
 
-	if err := store.Release(context.Background(), "Ev1"); err != nil {
+	c.Set(t0.Add(5 * time.Second))
+	if err := store.Complete(ctx, claim); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(t, db, table, "Ev1"); it != nil {
+	it = item(t, db, table, "Ev1")
+	if st, ok := it["state"].(*types.AttributeValueMemberS); !ok || st.Value != "done" {
+		t.Errorf("state = %#v, want S done", it["state"])
+	}
+	if got, want := expiresAt(t, it), t0.Add(5*time.Second+dedupe.TTL).Unix(); got != want {
+		t.Errorf("done: expires_at = %d, want %d (completion time + TTL)", got, want)
+	}
+
+	again, err := store.Claim(ctx, "Ev2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Release(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if it := item(t, db, table, "Ev2"); it != nil {
 		t.Errorf("Release left the item %v", it)
+	}
+}
+
+// TestDynamoCrashAfterClaim is the lost event: the first delivery claims the
+// event and its container dies. Slack's retry inside the lease is told to
+// come back; the retry after it takes the work over and completes it.
+func TestDynamoCrashAfterClaim(t *testing.T) {
+	db, table := newTable(t)
+	ctx := context.Background()
+	c := &clock{now: t0}
+	crashed := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	if got, err := crashed.Claim(ctx, "EvCrash"); err != nil || got.State != dedupe.Acquired {
+		t.Fatalf("first delivery: %v, %v", got.State, err)
+	}
+	// ... and nothing more from it. Slack retries at once, then a minute later.
+	retry := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	c.Set(t0.Add(3 * time.Second))
+	if got, err := retry.Claim(ctx, "EvCrash"); err != nil || got.State != dedupe.InProgress {
+		t.Fatalf("retry inside the lease: %v, %v; want in progress", got.State, err)
+	}
+	c.Set(t0.Add(time.Minute))
+	got, err := retry.Claim(ctx, "EvCrash")
+	if err != nil || got.State != dedupe.Acquired || !got.TakenOver {
+		t.Fatalf("retry after the lease: %+v, %v; want acquired, taken over", got, err)
+	}
+	if err := retry.Complete(ctx, got); err != nil {
+		t.Fatalf("complete the taken-over claim: %v", err)
+	}
+	c.Set(t0.Add(6 * time.Minute))
+	if got, err := retry.Claim(ctx, "EvCrash"); err != nil || got.State != dedupe.Done {
+		t.Fatalf("the last retry: %v, %v; want done", got.State, err)
 	}
 }
 
@@ -139,6 +191,7 @@ func TestDynamoExpiredItem(t *testing.T) {
 			TableName: aws.String(table),
 			Item: map[string]types.AttributeValue{
 				"event_id":   &types.AttributeValueMemberS{Value: id},
+				"state":      &types.AttributeValueMemberS{Value: "done"},
 				"expires_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)},
 			},
 		})
@@ -152,41 +205,35 @@ func TestDynamoExpiredItem(t *testing.T) {
 	store := &dedupe.Dynamo{Client: db, Table: table} // wall clock
 	tests := []struct {
 		id   string
-		want bool
+		want dedupe.State
 	}{
-		{"expired", true},
-		{"expired", false}, // claimed again, now live for a TTL
-		{"live", false},
+		{"expired", dedupe.Acquired},
+		{"expired", dedupe.InProgress}, // claimed again, now under a lease
+		{"live", dedupe.Done},
 	}
 	for _, tt := range tests {
 		got, err := store.Claim(ctx, tt.id)
 		if err != nil {
 			t.Fatalf("Claim(%s): %v", tt.id, err)
 		}
-		if got != tt.want {
-			t.Errorf("Claim(%s) = %v, want %v", tt.id, got, tt.want)
+		if got.State != tt.want {
+			t.Errorf("Claim(%s) = %v, want %v", tt.id, got.State, tt.want)
 		}
-	}
-	if exp := expiresAt(t, item(t, db, table, "expired")); exp < now.Add(dedupe.TTL-time.Minute).Unix() {
-		t.Errorf("the reclaimed item expires at %d, want about a TTL from now (%d)", exp, now.Add(dedupe.TTL).Unix())
 	}
 
 	// A later container whose clock is past the live item's expiry.
 	later := &dedupe.Dynamo{Client: db, Table: table, Now: func() time.Time { return now.Add(2 * time.Minute) }}
-	if ok, err := later.Claim(ctx, "live"); err != nil || !ok {
-		t.Errorf("Claim(live) after its expiry = %v, %v; want true", ok, err)
+	if got, err := later.Claim(ctx, "live"); err != nil || got.State != dedupe.Acquired {
+		t.Errorf("Claim(live) after its expiry = %v, %v; want acquired", got.State, err)
 	}
 }
 
 func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
 	db, _ := newTable(t)
 	store := &dedupe.Dynamo{Client: db, Table: "no-such-table"}
-	ok, err := store.Claim(context.Background(), "Ev1")
+	got, err := store.Claim(context.Background(), "Ev1")
 	if err == nil {
-		t.Fatalf("Claim on a missing table = %v, nil; want an error", ok)
-	}
-	if ok {
-		t.Error("Claim on a missing table = true")
+		t.Fatalf("Claim on a missing table = %v, nil; want an error", got.State)
 	}
 	if !strings.Contains(err.Error(), "no-such-table") || !strings.Contains(err.Error(), "Ev1") {
 		t.Errorf("error %q does not name the table and event", err)
@@ -195,8 +242,11 @@ func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Errorf("error %v does not wrap ResourceNotFoundException", err)
 	}
-	if err := store.Release(context.Background(), "Ev1"); err == nil {
+	if err := store.Release(context.Background(), dedupe.Claim{ID: "Ev1", Token: "t"}); err == nil {
 		t.Error("Release on a missing table succeeded")
+	}
+	if err := store.Complete(context.Background(), dedupe.Claim{ID: "Ev1", Token: "t"}); err == nil || errors.Is(err, dedupe.ErrLost) {
+		t.Errorf("Complete on a missing table = %v, want an error that is not ErrLost", err)
 	}
 }
 
@@ -236,12 +286,15 @@ func TestDynamoRetriedPutKeepsTheClaim(t *testing.T) {
 	db, table := newTable(t)
 	d := &dedupe.Dynamo{Client: lostAnswer{db}, Table: table}
 	first, err := d.Claim(context.Background(), "EvLost")
-	if err != nil || !first {
-		t.Fatalf("Claim with a retried put = %v, %v; want true: the claim is this caller's", first, err)
+	if err != nil || first.State != dedupe.Acquired {
+		t.Fatalf("Claim with a retried put = %v, %v; want acquired: the claim is this caller's", first.State, err)
 	}
 	// Another caller still loses.
 	other := &dedupe.Dynamo{Client: db, Table: table}
-	if again, err := other.Claim(context.Background(), "EvLost"); err != nil || again {
-		t.Fatalf("second caller's Claim = %v, %v; want false", again, err)
+	if again, err := other.Claim(context.Background(), "EvLost"); err != nil || again.State != dedupe.InProgress {
+		t.Fatalf("second caller's Claim = %v, %v; want in progress", again.State, err)
+	}
+	if err := d.Complete(context.Background(), first); err != nil {
+		t.Fatalf("the retried put's claim cannot complete: %v", err)
 	}
 }

@@ -156,10 +156,19 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 	close(start)
 	wg.Wait()
 
+	// One delivery does the work; the rest find it in progress (409, so
+	// Slack would come back) or done (200).
+	ok := 0
 	for i := range n {
-		if errs[i] != nil || statuses[i] != http.StatusOK {
-			t.Errorf("delivery %d (X-Slack-Retry-Num %d) = %d, %v; want 200", i, i, statuses[i], errs[i])
+		if errs[i] != nil || (statuses[i] != http.StatusOK && statuses[i] != http.StatusConflict) {
+			t.Errorf("delivery %d (X-Slack-Retry-Num %d) = %d, %v; want 200 or 409", i, i, statuses[i], errs[i])
 		}
+		if statuses[i] == http.StatusOK {
+			ok++
+		}
+	}
+	if ok == 0 {
+		t.Error("no delivery was answered 200")
 	}
 	posts := slackSrv.postForms()
 	if len(posts) != 1 {

@@ -59,9 +59,20 @@ type envelope struct {
 
 // ServeEvent answers one API Gateway proxy request. Refusals are answered
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
+//
+// A body that can never be handled (malformed, too large) is answered with
+// X-Slack-No-Retry: 1, so Slack does not send it again; a bad signature is
+// not, since a retry signed after a secret rotation may pass.
 func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, err := h.serve(ctx, req)
-	return apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID), nil
+	resp = apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID)
+	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge {
+		if resp.Headers == nil {
+			resp.Headers = map[string]string{}
+		}
+		resp.Headers["X-Slack-No-Retry"] = "1"
+	}
+	return resp, nil
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -112,29 +123,45 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "malformed %s event", env.Event.Type)
 	}
-	first, err := h.Dedupe.Claim(ctx, env.EventID)
+	claim, err := h.Dedupe.Claim(ctx, env.EventID)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
 	log := h.Log.With("eventId", env.EventID, "eventType", env.Event.Type, "retryNum", retryNum)
-	if !first {
+	switch claim.State {
+	case dedupe.Done:
 		log.Info("duplicate delivery ignored")
 		return apigw.OK(), nil
+	case dedupe.InProgress:
+		// Not a 2xx, so Slack delivers again later: by then the first
+		// attempt has finished, or its lease has run out and the work is
+		// taken over.
+		log.Info("an earlier delivery holds the event; Slack will retry")
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusConflict, "an earlier delivery of this event is still being handled; retry later")
+	}
+	if claim.TakenOver {
+		log.Warn("took over an event whose earlier attempt did not finish")
 	}
 	workCtx, cancel := context.WithTimeout(ctx, Budget)
 	defer cancel()
 	if err := fn(workCtx, ev); err != nil {
 		var slackSaid *notify.Error
-		if errors.As(err, &slackSaid) && slackSaid.Code != "ratelimited" {
-			// Slack gave a definite answer; a redelivery would get the same.
-			log.Warn("event handled with an error Slack reported", "error", err)
-			return apigw.OK(), nil
+		if !errors.As(err, &slackSaid) || slackSaid.Code == "ratelimited" {
+			// Let Slack's retry do the work: forget the claim and fail.
+			log.Error("event failed; Slack will retry", "error", err)
+			if rerr := h.Dedupe.Release(ctx, claim); rerr != nil {
+				log.Error("release claim", "error", rerr)
+			}
+			return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
 		}
-		// Let Slack's retry do the work: forget the claim and fail.
-		if rerr := h.Dedupe.Release(ctx, env.EventID); rerr != nil {
-			log.Error("release claim", "error", rerr)
-		}
-		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
+		// Slack gave a definite answer; a redelivery would get the same.
+		log.Warn("event handled with an error Slack reported", "error", err)
+	}
+	if err := h.Dedupe.Complete(ctx, claim); err != nil {
+		// The work is done and Slack gets its 200, so it will not deliver
+		// again; only a delivery already on its way could find the claim
+		// free, and the log says so.
+		log.Error("mark event done", "error", err)
 	}
 	log.Info("event handled")
 	return apigw.OK(), nil

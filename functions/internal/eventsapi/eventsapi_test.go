@@ -147,6 +147,11 @@ func TestAnswers(t *testing.T) {
 			if !strings.Contains(resp.Body, tt.body) {
 				t.Fatalf("body %q does not contain %q", resp.Body, tt.body)
 			}
+			// Only what can never succeed tells Slack not to retry.
+			wantNoRetry := tt.status == 400 || tt.status == 413
+			if got := resp.Headers["X-Slack-No-Retry"]; (got == "1") != wantNoRetry {
+				t.Fatalf("X-Slack-No-Retry = %q on a %d", got, tt.status)
+			}
 			if tt.status >= 400 {
 				var e struct{ Error string }
 				if json.Unmarshal([]byte(resp.Body), &e) != nil || e.Error == "" {
@@ -246,6 +251,70 @@ func TestFailedWorkIsRetriable(t *testing.T) {
 	h = newHandler(post, nil)
 	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvG", "<@U0BOT> hi"))); resp.StatusCode != 200 {
 		t.Fatalf("Slack said channel_not_found: status %d, want 200 (a retry gets the same answer)", resp.StatusCode)
+	}
+}
+
+// TestRetryWhileInProgress: Slack retries an event whose first delivery is
+// still running (it took over 3 seconds). The retry must not be a 2xx, or a
+// failure of the first attempt would go nowhere; once the first finishes,
+// a later retry is a duplicate.
+func TestRetryWhileInProgress(t *testing.T) {
+	store := &dedupe.Memory{}
+	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: store, Log: quiet}
+	started, release := make(chan struct{}), make(chan struct{})
+	var calls int
+	h.On("reaction_added", func(context.Context, slackevents.EventsAPIEvent) error {
+		calls++
+		close(started)
+		<-release
+		return nil
+	})
+	body := `{"type":"event_callback","event_id":"EvSlow","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`
+	first := make(chan events.APIGatewayProxyResponse)
+	go func() {
+		resp, _ := h.ServeEvent(context.Background(), signed(body))
+		first <- resp
+	}()
+	<-started
+	retry := signed(body)
+	retry.Headers["X-Slack-Retry-Num"] = "1"
+	resp, _ := h.ServeEvent(context.Background(), retry)
+	if resp.StatusCode != http.StatusConflict || resp.Headers["X-Slack-No-Retry"] != "" {
+		t.Fatalf("retry during the first attempt: %d %v %s; want 409 without X-Slack-No-Retry", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	close(release)
+	if resp := <-first; resp.StatusCode != http.StatusOK {
+		t.Fatalf("first attempt: %d %s", resp.StatusCode, resp.Body)
+	}
+	retry = signed(body)
+	retry.Headers["X-Slack-Retry-Num"] = "2"
+	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != http.StatusOK || calls != 1 {
+		t.Fatalf("retry after the first attempt: %d, %d calls; want 200 and the work done once", resp.StatusCode, calls)
+	}
+}
+
+// TestCrashedAttemptIsTakenOver: the first attempt claimed the event and
+// died. Retries inside its lease are told to come back; the first retry
+// after it does the work.
+func TestCrashedAttemptIsTakenOver(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	store := &dedupe.Memory{Now: clock, Lease: 30 * time.Second}
+	post := &recorder{}
+	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: store, Log: quiet}
+	h.On("app_mention", eventsapi.AppMention(post, nil, latency.ParseRequest, time.Hour))
+	if c, err := store.Claim(context.Background(), "EvCrash"); err != nil || c.State != dedupe.Acquired {
+		t.Fatalf("the crashed attempt's claim: %v %v", c.State, err)
+	}
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusConflict || len(post.msgs) != 0 {
+		t.Fatalf("retry inside the lease: %d, %d posts; want 409 and none", resp.StatusCode, len(post.msgs))
+	}
+	now = now.Add(time.Minute)
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.msgs) != 1 {
+		t.Fatalf("retry after the lease: %d, %d posts; want 200 and the reply", resp.StatusCode, len(post.msgs))
+	}
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.msgs) != 1 {
+		t.Fatalf("a later retry: %d, %d posts; want 200 and no second reply", resp.StatusCode, len(post.msgs))
 	}
 }
 

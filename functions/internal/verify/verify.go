@@ -1,6 +1,13 @@
 // Package verify checks that a request comes from Slack: the v0 request
 // signature (HMAC-SHA256 of "v0:<timestamp>:<body>" with the signing secret),
-// or, only where one is configured, the legacy verification token.
+// or, only where no signing secret is configured, the legacy verification
+// token.
+//
+// The token is never a fallback for a missing signature: a token travels in
+// every body, so anyone who saw one request could replay or forge others,
+// while a signature binds the body and a timestamp. With a signing secret
+// configured, every request must be signed; without one, every request must
+// carry the token.
 //
 // slack-go's SecretsVerifier does the same HMAC but reads the wall clock
 // itself; this package takes the clock as a field so that Slack's published
@@ -40,23 +47,27 @@ var (
 // Verifier checks requests. The zero Now means time.Now.
 type Verifier struct {
 	SigningSecret string
-	// VerificationToken is Slack's deprecated shared token. When set, an
-	// unsigned request whose body carries this token is accepted too; when
-	// empty, every request must be signed.
+	// VerificationToken is Slack's deprecated shared token. It is checked
+	// only when SigningSecret is empty, and then every request must carry
+	// it; with a signing secret set it is ignored.
 	VerificationToken string
 	Now               func() time.Time
 }
 
+// Legacy reports whether v checks the verification token instead of
+// signatures, which deserves a warning at start-up.
+func (v Verifier) Legacy() bool { return v.SigningSecret == "" && v.VerificationToken != "" }
+
 // Verify returns nil when the request is from Slack. body is the raw body, as
 // received (after base64 decoding, before any parsing).
 func (v Verifier) Verify(h http.Header, body []byte) error {
-	sig, ts := h.Get("X-Slack-Signature"), h.Get("X-Slack-Request-Timestamp")
-	if sig == "" && ts == "" && v.VerificationToken != "" {
-		return v.verifyToken(body)
-	}
 	if v.SigningSecret == "" {
+		if v.VerificationToken != "" {
+			return v.verifyToken(body)
+		}
 		return ErrNotConfigured
 	}
+	sig, ts := h.Get("X-Slack-Signature"), h.Get("X-Slack-Request-Timestamp")
 	if sig == "" || ts == "" {
 		return ErrNoCredentials
 	}

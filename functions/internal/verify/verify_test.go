@@ -72,14 +72,23 @@ func TestVerify(t *testing.T) {
 		{"missing timestamp", Verifier{SigningSecret: docSecret}, header(okSig, ""), body, ErrNoCredentials},
 		{"missing both", Verifier{SigningSecret: docSecret}, header("", ""), body, ErrNoCredentials},
 		{"no secret configured", Verifier{}, header(okSig, okTS), body, ErrNotConfigured},
-		// The legacy token: only when configured, only for unsigned requests.
-		{"token form", Verifier{SigningSecret: docSecret, VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header("", ""), body, nil},
-		{"token json", Verifier{SigningSecret: docSecret, VerificationToken: "tok"}, header("", ""), []byte(`{"token":"tok","type":"url_verification"}`), nil},
-		{"wrong token", Verifier{SigningSecret: docSecret, VerificationToken: "other"}, header("", ""), body, ErrBadToken},
-		{"empty token never matches", Verifier{SigningSecret: docSecret, VerificationToken: "tok"}, header("", ""), []byte(`{"token":""}`), ErrBadToken},
-		{"token not accepted when unset", Verifier{SigningSecret: docSecret}, header("", ""), []byte(`{"token":"tok"}`), ErrNoCredentials},
-		{"bad json with token set", Verifier{SigningSecret: docSecret, VerificationToken: "tok"}, header("", ""), []byte(`{"token":`), ErrBadToken},
+		// With a signing secret, the token never stands in for a signature.
+		{"token without signature is refused", Verifier{SigningSecret: docSecret, VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header("", ""), body, ErrNoCredentials},
+		{"token json without signature is refused", Verifier{SigningSecret: docSecret, VerificationToken: "tok"}, header("", ""), []byte(`{"token":"tok","type":"url_verification"}`), ErrNoCredentials},
+		{"token with only the signature header", Verifier{SigningSecret: docSecret, VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header(okSig, ""), body, ErrNoCredentials},
+		{"token with only the timestamp header", Verifier{SigningSecret: docSecret, VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header("", okTS), body, ErrNoCredentials},
 		{"signed request with token set still checks signature", Verifier{SigningSecret: docSecret, VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header(otherSig, okTS), body, ErrBadSignature},
+		{"token not accepted when unset", Verifier{SigningSecret: docSecret}, header("", ""), []byte(`{"token":"tok"}`), ErrNoCredentials},
+		// Without a signing secret, the token is required on every request.
+		{"legacy token form", Verifier{VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header("", ""), body, nil},
+		{"legacy token json", Verifier{VerificationToken: "tok"}, header("", ""), []byte(`{"token":"tok","type":"url_verification"}`), nil},
+		{"legacy token with only the signature header", Verifier{VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header(okSig, ""), body, nil},
+		{"legacy token with only the timestamp header", Verifier{VerificationToken: "xyzz0WbapA4vBCDEFasx0q6G"}, header("", okTS), body, nil},
+		{"legacy wrong token with only one header", Verifier{VerificationToken: "other"}, header(okSig, ""), body, ErrBadToken},
+		{"legacy signature is no substitute for the token", Verifier{VerificationToken: "other"}, header(okSig, okTS), body, ErrBadToken},
+		{"legacy wrong token", Verifier{VerificationToken: "other"}, header("", ""), body, ErrBadToken},
+		{"legacy empty token never matches", Verifier{VerificationToken: "tok"}, header("", ""), []byte(`{"token":""}`), ErrBadToken},
+		{"legacy bad json", Verifier{VerificationToken: "tok"}, header("", ""), []byte(`{"token":`), ErrBadToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +98,22 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLegacy(t *testing.T) {
+	for _, tt := range []struct {
+		v    Verifier
+		want bool
+	}{
+		{Verifier{SigningSecret: "s"}, false},
+		{Verifier{SigningSecret: "s", VerificationToken: "t"}, false},
+		{Verifier{VerificationToken: "t"}, true},
+		{Verifier{}, false},
+	} {
+		if got := tt.v.Legacy(); got != tt.want {
+			t.Errorf("%+v.Legacy() = %v, want %v", tt.v, got, tt.want)
+		}
 	}
 }
 
@@ -117,18 +142,19 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig, ts string, body []byte, token string) {
 		v := v
 		v.VerificationToken = token
-		if v.Verify(header(sig, ts), body) != nil {
-			return
-		}
-		// Whatever passed must be what a holder of the credentials sends.
-		if sig == "" && ts == "" {
-			if token == "" {
-				t.Fatalf("unsigned body %q passed with token %q", body, token)
+		if v.Verify(header(sig, ts), body) == nil {
+			// With a signing secret, only a correct signature passes, token or not.
+			if want := "v0=" + hex.EncodeToString(Sign(docSecret, ts, body)); sig != want {
+				t.Fatalf("signature %q passed, want %q", sig, want)
 			}
-			return
 		}
-		if want := "v0=" + hex.EncodeToString(Sign(docSecret, ts, body)); sig != want {
-			t.Fatalf("signature %q passed, want %q", sig, want)
+		// In legacy mode a pass depends on the token: another token fails.
+		legacy := Verifier{VerificationToken: token, Now: v.Now}
+		if legacy.Verify(header(sig, ts), body) == nil {
+			other := Verifier{VerificationToken: token + "x", Now: v.Now}
+			if token == "" || other.Verify(header(sig, ts), body) == nil {
+				t.Fatalf("legacy mode passed body %q whatever the token (%q)", body, token)
+			}
 		}
 	})
 }
