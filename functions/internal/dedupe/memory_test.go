@@ -42,7 +42,7 @@ type step struct {
 	at      time.Duration // since t0
 	op      string        // "claim", "complete" or "release"
 	id      string
-	as      string      // which holder claims, completes or releases; "" is "a"
+	as      string       // which holder claims, completes or releases; "" is "a"
 	want    dedupe.State // for claims
 	lost    bool         // for complete: the claim was taken over
 	comment string
