@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -225,7 +226,7 @@ func (rep *report) noSuchRoute(cur map[string]*Sketches) notify.Message {
 		text += fmt.Sprintf(" No route had traffic in the last %s.", FormatWindow(rep.Window))
 	}
 	return notify.Message{
-		Text:   text,
+		Text:   escape(text),
 		Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil)},
 	}
 }
@@ -241,18 +242,21 @@ func (rep *report) noTraffic() notify.Message {
 		text += fmt.Sprintf(" The %s before had %s.", FormatWindow(rep.Window), plural(c, "request"))
 	}
 	return notify.Message{
-		Text:     text,
+		Text:     escape(text),
 		Blocks:   []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil)},
 		Metadata: rep.metadata(),
 	}
 }
 
+// fallbackText is the message's text: the notification, and what clients
+// without blocks show. Slack reads it as mrkdwn too, and route names come
+// from access logs, so it is escaped like the blocks.
 func (rep *report) fallbackText() string {
 	t := rep.Total
-	return fmt.Sprintf("Latency of %s, last %s: %s, p50 %s ms, p90 %s ms, p95 %s ms, p99 %s ms (%s), max %s ms.",
+	return escape(fmt.Sprintf("Latency of %s, last %s: %s, p50 %s ms, p90 %s ms, p95 %s ms, p99 %s ms (%s), max %s ms.",
 		rep.subject(), FormatWindow(rep.Window), plural(t.Cur.Count, "request"),
 		formatMs(t.Cur.P50), formatMs(t.Cur.P90), formatMs(t.Cur.P95), formatMs(t.Cur.P99),
-		change(t.Cur.P99, t.Prev.P99, t.Prev.Count > 0), formatMs(t.Cur.Max))
+		change(t.Cur.P99, t.Prev.P99, t.Prev.Count > 0), formatMs(t.Cur.Max)))
 }
 
 func (rep *report) blocks() []slack.Block {
@@ -459,9 +463,7 @@ func mrkdwn(s string) *slack.TextBlockObject {
 }
 
 // escape makes s literal in mrkdwn: Slack reads &, < and > as markup.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return slackutilsx.EscapeMessage(s) }
 
 func truncateRunes(s string, n int) string {
 	r := []rune(s)

@@ -27,6 +27,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -546,4 +547,32 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 		t.Fatalf("%s: %v", b, err)
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// TestReportEscapesRouteNames: routes come from access logs, and any client
+// can put markup in a path. Neither the blocks nor the fallback text that
+// Slack notifies with may carry it raw.
+func TestReportEscapesRouteNames(t *testing.T) {
+	s := NewMemoryStore()
+	now := reportEnd.Add(20 * time.Second)
+	hostile := "POST /" + testenv.HostileText
+	s.Record(hostile, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
+	rep := NewReporter(s, func() time.Time { return now })
+	for _, query := range []string{"", testenv.HostileText, "no-such-route " + testenv.HostileText} {
+		m, err := rep.Report(context.Background(), 15*time.Minute, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Text == "" {
+			t.Fatalf("query %q: no fallback text", query)
+		}
+		testenv.NoRawMarkup(t, "report fallback text", m.Text)
+		// Metadata keeps the route as it is: it is data for programs, never shown.
+		testenv.NoRawMarkupIn(t, "report blocks", m.Blocks)
+	}
+	// The route is there, escaped, so the report still names it.
+	m, _ := rep.Report(context.Background(), 15*time.Minute, "")
+	if !strings.Contains(testenv.PlainJSON(t, m.Blocks), "&lt;!channel&gt;") {
+		t.Errorf("the hostile route is not in the report, escaped: %s", testenv.PlainJSON(t, m.Blocks))
+	}
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,13 +15,43 @@ import (
 
 // Client posts with chat.postMessage. Channel names are resolved to IDs with
 // conversations.list once and cached for the life of the container: Lambda
-// reuses a container for many requests, and the list rarely changes.
+// reuses a container for many requests, and the list rarely changes. A name
+// that is not in the list reloads it, but at most once per ReloadEvery, so
+// no user can make the bot page through the workspace again and again by
+// asking for names that do not exist.
+//
+// Channel members (conversations.members) are cached for MembersTTL: long
+// enough that one user's burst of commands costs one lookup, short enough
+// that someone who leaves a channel soon stops being able to post there.
 type Client struct {
+	// Now is the clock of the caches; nil means time.Now.
+	Now func() time.Time
+	// ReloadEvery bounds how often a miss reloads the channel list; zero
+	// means a minute.
+	ReloadEvery time.Duration
+	// MembersTTL is how long a channel's member list is trusted; zero means
+	// a minute.
+	MembersTTL time.Duration
+
 	api   *slack.Client
 	retry Retry
 
 	mu       sync.Mutex
 	channels map[string]string // name -> ID, nil until loaded
+	loadedAt time.Time
+	members  map[string]memberList // channel ID -> its members
+}
+
+type memberList struct {
+	users   map[string]bool
+	fetched time.Time
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // NewClient returns a Client for the bot token. apiURL is Slack's Web API base
@@ -32,9 +63,6 @@ func NewClient(token, apiURL string, retry Retry) *Client {
 	}
 	return &Client{api: slack.New(token, opts...), retry: retry}
 }
-
-// API is the underlying slack-go client, for calls this package does not wrap.
-func (c *Client) API() *slack.Client { return c.api }
 
 // Post sends m with chat.postMessage.
 func (c *Client) Post(ctx context.Context, m Message) (Posted, error) {
@@ -68,34 +96,46 @@ func (c *Client) Post(ctx context.Context, m Message) (Posted, error) {
 // direct (D) channels, upper-case letters and digits.
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{8,}$`)
 
-// ResolveChannel returns the ID of a channel given by ID, name or #name.
-func (c *Client) ResolveChannel(ctx context.Context, channel string) (string, error) {
+// parseChannel reads a channel as a user gives it: an ID, a name, #name, or
+// Slack's own link markup, which a slash command's text carries when the
+// user picks a channel (<#C0123ABCD|general>). It returns the ID when the
+// text holds one, else the lower-case name.
+func parseChannel(channel string) (id, name string, err error) {
 	channel = strings.TrimSpace(channel)
-	// Slack's own channel link markup, as a slash command's text carries it
-	// when the user picks a channel: <#C0123ABCD|general>.
 	if rest, ok := strings.CutPrefix(channel, "<#"); ok {
 		id, _, _ := strings.Cut(strings.TrimSuffix(rest, ">"), "|")
 		channel = id
 	}
 	if channelID.MatchString(channel) {
-		return channel, nil
+		return channel, "", nil
 	}
-	name := strings.ToLower(strings.TrimPrefix(channel, "#"))
+	name = strings.ToLower(strings.TrimPrefix(channel, "#"))
 	if name == "" {
-		return "", &Error{Code: "channel_not_found", Hint: "Say which channel: a name like #general or an ID like C0123ABCD."}
+		return "", "", &Error{Code: "channel_not_found", Hint: "Say which channel: a name like #general or an ID like C0123ABCD."}
+	}
+	return "", name, nil
+}
+
+// ResolveChannel returns the ID of a channel given by ID, name or #name.
+func (c *Client) ResolveChannel(ctx context.Context, channel string) (string, error) {
+	id, name, err := parseChannel(channel)
+	if err != nil || id != "" {
+		return id, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if id, ok := c.channels[name]; ok {
 		return id, nil
 	}
-	// A miss reloads the list once, so a channel created after the cache was
-	// filled is still found; a second miss is the user's typo.
-	if err := c.loadChannels(ctx); err != nil {
-		return "", err
-	}
-	if id, ok := c.channels[name]; ok {
-		return id, nil
+	// A miss reloads the list, so a channel created after the cache was
+	// filled is still found; a miss soon after a load is the user's typo.
+	if c.channels == nil || c.now().Sub(c.loadedAt) >= cmp.Or(c.ReloadEvery, time.Minute) {
+		if err := c.loadChannels(ctx); err != nil {
+			return "", err
+		}
+		if id, ok := c.channels[name]; ok {
+			return id, nil
+		}
 	}
 	return "", &Error{Code: "channel_not_found", Hint: fmt.Sprintf("I can't find a channel named #%s. Check the name, or use the channel ID; private channels need the bot invited first.", name)}
 }
@@ -127,8 +167,46 @@ func (c *Client) loadChannels(ctx context.Context) error {
 		}
 		params.Cursor = next
 	}
-	c.channels = channels
+	c.channels, c.loadedAt = channels, c.now()
 	return nil
+}
+
+// IsMember reports whether user is a member of the channel with the given
+// ID, from conversations.members (which needs channels:read for public and
+// groups:read for private channels). A channel the bot cannot see answers
+// Slack's channel_not_found error.
+func (c *Client) IsMember(ctx context.Context, channelID, user string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.members[channelID]; ok && c.now().Sub(m.fetched) < cmp.Or(c.MembersTTL, time.Minute) {
+		return m.users[user], nil
+	}
+	users := map[string]bool{}
+	params := &slack.GetUsersInConversationParameters{ChannelID: channelID, Limit: 1000}
+	for {
+		var page []string
+		var next string
+		err := c.retry.Do(ctx, func() error {
+			var err error
+			page, next, err = c.api.GetUsersInConversationContext(ctx, params)
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("conversations.members of %s: %w", channelID, explain(err))
+		}
+		for _, u := range page {
+			users[u] = true
+		}
+		if next == "" {
+			break
+		}
+		params.Cursor = next
+	}
+	if c.members == nil {
+		c.members = make(map[string]memberList)
+	}
+	c.members[channelID] = memberList{users: users, fetched: c.now()}
+	return users[user], nil
 }
 
 // Retry bounds how Slack's 429 answers are retried. Slack says how long to wait

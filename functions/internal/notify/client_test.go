@@ -90,6 +90,8 @@ func TestPostCachesChannelList(t *testing.T) {
 		}
 	})
 	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	now := time.Now()
+	c.Now = func() time.Time { return now }
 	ctx := context.Background()
 	post := func(channel, wantID string) {
 		t.Helper()
@@ -112,8 +114,18 @@ func TestPostCachesChannelList(t *testing.T) {
 		t.Fatalf("cached lookups called conversations.list again: cursors = %q", got)
 	}
 
-	// A channel created after the cache was filled: the miss reloads once.
+	// A channel created after the cache was filled: a miss soon after the
+	// load is a typo and pages through nothing; a minute later it reloads.
 	s.configure(func(f *fakeSlack) { f.pages[2] = append(f.pages[2], channel{"C0000NEW3", "fresh"}) })
+	for range 5 {
+		if _, err := c.Post(ctx, notify.Message{Channel: "#fresh", Text: "hi"}); err == nil {
+			t.Fatal("a miss right after the load found the new channel: it reloaded the list")
+		}
+	}
+	if got := s.listCalls(); len(got) != len(allPages) {
+		t.Fatalf("misses right after a load called conversations.list: cursors = %q", got)
+	}
+	now = now.Add(time.Minute)
 	post("#fresh", "C0000NEW3")
 	if got, want := s.listCalls(), slices.Concat(allPages, allPages); !slices.Equal(got, want) {
 		t.Fatalf("after a miss: conversations.list cursors = %q, want %q", got, want)
@@ -434,7 +446,7 @@ func TestPostSlackErrors(t *testing.T) {
 		{code: "token_revoked", wantHint: "token"},
 		{code: "not_authed", wantHint: "token"},
 		{code: "is_archived", wantHint: "archived"},
-		{code: "missing_scope", channel: "#general", listErr: true, wantHint: "channels:read"},
+		{code: "missing_scope", channel: "#general", listErr: true, wantHint: "groups:read"},
 		{code: "invalid_auth", channel: "#general", listErr: true, wantHint: "token"},
 		{code: "some_new_error", wantHint: "some_new_error"},
 	}
@@ -486,6 +498,61 @@ func TestPostSlackErrors(t *testing.T) {
 				t.Errorf("chat.postMessage calls = %d, want %d", n, wantPosts)
 			}
 		})
+	}
+}
+
+// TestMissingScopeNamesTheScope: Slack says which scope a call needed, and
+// the hint must name that one, not a fixed list.
+func TestMissingScopeNamesTheScope(t *testing.T) {
+	t.Parallel()
+	s := newFakeSlack(t)
+	s.configure(func(f *fakeSlack) { f.listErr, f.listNeeded = "missing_scope", "groups:read" })
+	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	_, err := c.Post(context.Background(), notify.Message{Channel: "#general", Text: "hi"})
+	var ne *notify.Error
+	if !errors.As(err, &ne) || ne.Code != "missing_scope" {
+		t.Fatalf("error %v, want missing_scope", err)
+	}
+	if !strings.Contains(ne.Hint, "groups:read") || strings.Contains(ne.Hint, "channels:read") {
+		t.Errorf("hint %q should name the needed groups:read and only it", ne.Hint)
+	}
+}
+
+func TestIsMember(t *testing.T) {
+	t.Parallel()
+	s := newFakeSlack(t)
+	s.configure(func(f *fakeSlack) {
+		f.members = map[string][]string{"C0000GEN1": {"U1", "U2", "U3", "U4", "U5"}}
+	})
+	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	now := time.Now()
+	c.Now = func() time.Time { return now }
+	ctx := context.Background()
+	for _, tt := range []struct {
+		user string
+		want bool
+	}{{"U1", true}, {"U5", true}, {"U6", false}, {"", false}} {
+		got, err := c.IsMember(ctx, "C0000GEN1", tt.user)
+		if err != nil || got != tt.want {
+			t.Errorf("IsMember(C0000GEN1, %q) = %v, %v; want %v (all pages read)", tt.user, got, err, tt.want)
+		}
+	}
+	if n := s.memberCalls("C0000GEN1"); n != 3 {
+		t.Errorf("conversations.members calls = %d, want 3: one pass of three pages, then the cache", n)
+	}
+	// A user who leaves stops being a member once the cache ages out.
+	s.configure(func(f *fakeSlack) { f.members["C0000GEN1"] = []string{"U2"} })
+	if ok, _ := c.IsMember(ctx, "C0000GEN1", "U1"); !ok {
+		t.Error("the cached list was not used")
+	}
+	now = now.Add(time.Minute)
+	if ok, _ := c.IsMember(ctx, "C0000GEN1", "U1"); ok {
+		t.Error("a member who left is still a member after a minute")
+	}
+	_, err := c.IsMember(ctx, "G0SECRET01", "U1")
+	var ne *notify.Error
+	if !errors.As(err, &ne) || ne.Code != "channel_not_found" {
+		t.Errorf("a channel the bot cannot see: %v, want channel_not_found", err)
 	}
 }
 

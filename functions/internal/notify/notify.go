@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/contract"
 )
 
 // Message is one message to post. Text is the notification fallback and is
@@ -57,6 +60,17 @@ func (p *Printer) Post(_ context.Context, m Message) (Posted, error) {
 	return Posted{ChannelID: m.Channel, TS: "printed"}, nil
 }
 
+// ResolveChannel is what a local run without a workspace can say of a
+// channel: its name as typed, without "#", or its ID.
+func (p *Printer) ResolveChannel(_ context.Context, channel string) (string, error) {
+	id, name, err := parseChannel(channel)
+	return id + name, err
+}
+
+// IsMember is always true in a local run: there is no workspace to ask, and
+// nothing printed reaches anyone.
+func (p *Printer) IsMember(context.Context, string, string) (bool, error) { return true, nil }
+
 // PostMessageBody is m as the JSON body of chat.postMessage, for printing and
 // for tests that compare what Slack receives.
 func PostMessageBody(m Message) map[string]any {
@@ -92,7 +106,7 @@ var hints = map[string]string{
 	"not_authed":                        "No bot token was sent to Slack. Set bot_token in the secret (or SLACK_BOT_TOKEN locally).",
 	"token_revoked":                     "The bot token was revoked. Reinstall the app and update the stored bot_token.",
 	"account_inactive":                  "The bot's account is deactivated. Reinstall the app.",
-	"missing_scope":                     "The bot lacks a scope for this. Add channels:read, chat:write and chat:write.public, then reinstall.",
+	"missing_scope":                     "The bot lacks a scope for this. Reinstall the app from its manifest, which asks for " + strings.Join(contract.BotScopes, ", ") + ".",
 	"msg_too_long":                      "The message is too long for Slack.",
 	"no_text":                           "The message is empty.",
 	"restricted_action":                 "The workspace doesn't allow the bot to post there.",
@@ -128,6 +142,10 @@ func explain(err error) error {
 			return err
 		}
 	}
+	if code == "missing_scope" && se.Needed != "" {
+		// Slack names the scope the call needed; say that one.
+		return &Error{Code: code, Hint: fmt.Sprintf("The bot lacks the %s scope for this. Add it under OAuth & Permissions (or in the manifest) and reinstall the app.", se.Needed), Err: err}
+	}
 	if hint, ok := hints[code]; ok {
 		return &Error{Code: code, Hint: hint, Err: err}
 	}
@@ -150,4 +168,14 @@ type NoToken struct{}
 // Post implements Poster.
 func (NoToken) Post(context.Context, Message) (Posted, error) {
 	return Posted{}, &Error{Code: "not_authed", Hint: hints["not_authed"]}
+}
+
+// ResolveChannel refuses as Post does: without a token nothing can be looked up.
+func (NoToken) ResolveChannel(context.Context, string) (string, error) {
+	return "", &Error{Code: "not_authed", Hint: hints["not_authed"]}
+}
+
+// IsMember refuses as Post does.
+func (NoToken) IsMember(context.Context, string, string) (bool, error) {
+	return false, &Error{Code: "not_authed", Hint: hints["not_authed"]}
 }

@@ -26,6 +26,11 @@ type fakeSlack struct {
 	// listCursors is the cursor of every conversations.list call, in order.
 	listCursors []string
 	listErr     string // when set, conversations.list answers {"ok":false,"error":listErr}
+	listNeeded  string // with listErr, the "needed" scope Slack names
+	// members is each channel's member IDs for conversations.members, in
+	// pages of two; membersCalls counts the calls per channel.
+	members      map[string][]string
+	membersCalls map[string]int
 	// posts is the form of every chat.postMessage call, in order.
 	posts []url.Values
 	// postAnswer, when set, answers the n-th (0-based) chat.postMessage call;
@@ -47,6 +52,7 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /conversations.list", f.conversationsList)
 	mux.HandleFunc("POST /chat.postMessage", f.chatPostMessage)
+	mux.HandleFunc("POST /conversations.members", f.conversationsMembers)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("unexpected Slack call %s %s", r.Method, r.URL.Path)
 		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
@@ -76,7 +82,11 @@ func (f *fakeSlack) conversationsList(w http.ResponseWriter, r *http.Request) {
 	cursor := form.Get("cursor")
 	f.listCursors = append(f.listCursors, cursor)
 	if f.listErr != "" {
-		writeJSON(w, map[string]any{"ok": false, "error": f.listErr})
+		answer := map[string]any{"ok": false, "error": f.listErr}
+		if f.listNeeded != "" {
+			answer["needed"], answer["provided"] = f.listNeeded, "chat:write,channels:read"
+		}
+		writeJSON(w, answer)
 		return
 	}
 	page := 0
@@ -99,6 +109,35 @@ func (f *fakeSlack) conversationsList(w http.ResponseWriter, r *http.Request) {
 		next = fmt.Sprintf("cursor-%d", page+1)
 	}
 	writeJSON(w, map[string]any{"ok": true, "channels": chans, "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+func (f *fakeSlack) conversationsMembers(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	form := f.form(r)
+	ch := form.Get("channel")
+	if f.membersCalls == nil {
+		f.membersCalls = map[string]int{}
+	}
+	f.membersCalls[ch]++
+	users, ok := f.members[ch]
+	if !ok {
+		writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
+		return
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(form.Get("cursor"), "m-"))
+	end := min(start+2, len(users))
+	next := ""
+	if end < len(users) {
+		next = fmt.Sprintf("m-%d", end)
+	}
+	writeJSON(w, map[string]any{"ok": true, "members": users[start:end], "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+func (f *fakeSlack) memberCalls(channel string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.membersCalls[channel]
 }
 
 func (f *fakeSlack) chatPostMessage(w http.ResponseWriter, r *http.Request) {

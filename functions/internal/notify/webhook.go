@@ -31,7 +31,36 @@ type Webhook struct {
 	ReplaceOriginal bool
 }
 
-var defaultHTTP = &http.Client{Timeout: 5 * time.Second}
+// defaultHTTP does not follow redirects: a webhook or response URL is
+// Slack's, and Slack answers it directly; a redirect would send the message,
+// and whatever the URL carries, somewhere else.
+var defaultHTTP = &http.Client{
+	Timeout:       5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// SlackHooksHost is the host of Slack's incoming webhooks and response URLs.
+const SlackHooksHost = "hooks.slack.com"
+
+// CheckResponseURL accepts a response_url only where Slack puts them:
+// https://hooks.slack.com/..., or, when apiURL (SLACK_API_URL) is set for a
+// local run or a test, a URL on that same host. Anything else would have the
+// bot post, on a user's say, to an address of the user's choosing.
+func CheckResponseURL(raw, apiURL string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil {
+		return errors.New("response_url is not a URL")
+	}
+	if u.Scheme == "https" && u.Host == SlackHooksHost {
+		return nil
+	}
+	if apiURL != "" {
+		if api, err := url.Parse(apiURL); err == nil && api.Host != "" && u.Scheme == api.Scheme && u.Host == api.Host {
+			return nil
+		}
+	}
+	return fmt.Errorf("response_url is not on https://%s", SlackHooksHost)
+}
 
 // Post sends m. The channel of an incoming webhook is fixed when it is
 // created, so m.Channel is not sent.
@@ -79,6 +108,8 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, body []byte) er
 	case resp.StatusCode == http.StatusTooManyRequests:
 		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 		return &slack.RateLimitedError{RetryAfter: time.Duration(max(secs, 1)) * time.Second}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return fmt.Errorf("webhook answered %s, a redirect, which is not followed", resp.Status)
 	case resp.StatusCode >= http.StatusInternalServerError:
 		// Slack's own failure: the body is a page, not an error code.
 		return fmt.Errorf("webhook answered %s", resp.Status)

@@ -349,3 +349,55 @@ func assertNoSecret(t *testing.T, err error, secret string) {
 	}
 	walk(err)
 }
+
+// TestWebhookDoesNotFollowRedirects: a response URL that answers with a
+// redirect must not carry the message on to wherever it points.
+func TestWebhookDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	var elsewhere int
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere++ }))
+	t.Cleanup(target.Close)
+	h := newFakeHook(t, answers(func(w http.ResponseWriter) {
+		w.Header().Set("Location", target.URL+"/steal")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	_, err := (&notify.Webhook{URL: h.url()}).Post(context.Background(), notify.Message{Text: "secret plans"})
+	if err == nil || !strings.Contains(err.Error(), "redirect") {
+		t.Fatalf("Post to a redirecting URL = %v, want an error about the redirect", err)
+	}
+	if elsewhere != 0 {
+		t.Fatalf("the redirect was followed %d times", elsewhere)
+	}
+	assertNoSecret(t, err, hookSecret)
+}
+
+func TestCheckResponseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, apiURL string
+		ok          bool
+	}{
+		{"https://hooks.slack.com/commands/T1/2/abc", "", true},
+		{"https://hooks.slack.com/actions/T1/2/abc", "http://127.0.0.1:9999/api/", true},
+		{"http://127.0.0.1:9999/response_url", "http://127.0.0.1:9999/api/", true},
+		{"http://hooks.slack.com/commands/T1/2/abc", "", false},
+		{"https://hooks.slack.com.evil.example/commands", "", false},
+		{"https://evil.example/hooks.slack.com/", "", false},
+		{"https://user@hooks.slack.com/commands/T1", "", false},
+		{"http://127.0.0.1:9999/response_url", "", false},
+		{"http://127.0.0.1:8888/response_url", "http://127.0.0.1:9999/api/", false},
+		{"https://127.0.0.1:9999/response_url", "http://127.0.0.1:9999/api/", false},
+		{"http://169.254.169.254/latest/meta-data", "", false},
+		{"", "", false},
+		{"::not a url", "", false},
+	}
+	for _, tt := range tests {
+		err := notify.CheckResponseURL(tt.url, tt.apiURL)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckResponseURL(%q, %q) = %v, want ok=%v", tt.url, tt.apiURL, err, tt.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "/commands/") {
+			t.Errorf("error %q repeats the URL, a credential", err)
+		}
+	}
+}
