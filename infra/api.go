@@ -246,6 +246,10 @@ func newAPIGatewayAccount(ctx *pulumi.Context, name string, opts ...pulumi.Resou
 	}
 	return apigateway.NewAccount(ctx, name, &apigateway.AccountArgs{
 		CloudwatchRoleArn: role.Arn,
+		// On destroy, clear the region's setting rather than leave it naming
+		// the role destroyed with it. (Deprecated only because the provider's
+		// next major version resets by default.)
+		ResetOnDelete: pulumi.Bool(true),
 	}, append(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
 }
 

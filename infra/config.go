@@ -32,6 +32,8 @@ const (
 	keyThrottlingBurstLimit    = "throttlingBurstLimit"
 	keyAppName                 = "appName"
 	keyCommandName             = "commandName"
+	keyNotifyUsers             = "notifyUsers"
+	keyNotifyChannels          = "notifyChannels"
 )
 
 // secretKeys are read only as secret Outputs, so their values never reach the
@@ -56,6 +58,8 @@ var defaults = map[string]any{
 	keyThrottlingBurstLimit:    50,
 	keyAppName:                 "slackbot",
 	keyCommandName:             contract.SlashCommand,
+	keyNotifyUsers:             "",
+	keyNotifyChannels:          "",
 }
 
 // settings is the validated stack configuration.
@@ -82,6 +86,11 @@ type settings struct {
 
 	AppName     string
 	CommandName string
+
+	// NotifyUsers and NotifyChannels are the `notify` allow-lists, trimmed
+	// and comma-separated; empty allows any member or channel.
+	NotifyUsers    string
+	NotifyChannels string
 }
 
 // retentionDays are the values CloudWatch Logs accepts for a log group's retention.
@@ -90,6 +99,11 @@ var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 5
 var (
 	scheduleRE = regexp.MustCompile(`^(rate|cron)\(.+\)$`)
 	commandRE  = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
+	// Slack user IDs start with U, or W in Enterprise Grid; channel IDs with
+	// C, or G for older private channels. Names are what Slack allows.
+	userIDRE      = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	channelIDRE   = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
+	channelNameRE = regexp.MustCompile(`^#?[a-z0-9_-]{1,80}$`)
 )
 
 // stackConfig reads the project's namespace of the stack configuration. It is
@@ -205,6 +219,27 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	if !commandRE.MatchString(s.CommandName) {
 		fail(keyCommandName, "%q: want a slash and up to 31 lowercase letters, digits, - or _", s.CommandName)
 	}
+
+	// list splits a comma-separated key and trims each item; the first item
+	// valid rejects fails the key, named in the error so it can be fixed.
+	list := func(key, want string, valid func(string) bool) string {
+		v := strings.TrimSpace(cfg.Get(key))
+		if v == "" {
+			return ""
+		}
+		items := strings.Split(v, ",")
+		for i, item := range items {
+			items[i] = strings.TrimSpace(item)
+			if !valid(items[i]) {
+				fail(key, "%q: want %s, separated by commas", items[i], want)
+				return ""
+			}
+		}
+		return strings.Join(items, ",")
+	}
+	s.NotifyUsers = list(keyNotifyUsers, "Slack user IDs like U0123ABCD", userIDRE.MatchString)
+	s.NotifyChannels = list(keyNotifyChannels, "channel IDs like C0123ABCDE or names like #general",
+		func(c string) bool { return channelIDRE.MatchString(c) || channelNameRE.MatchString(c) })
 
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("stack config: %s", strings.Join(errs, "; "))

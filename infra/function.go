@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
@@ -19,6 +20,19 @@ type GoFunction struct {
 	Function *lambda.Function
 	Role     *iam.Role
 	LogGroup *cloudwatch.LogGroup
+	// FailureQueue keeps the asynchronous invocations that failed every
+	// attempt; nil unless GoFunctionArgs.Async is set.
+	FailureQueue *sqs.Queue
+}
+
+// AsyncInvoke is how Lambda treats a function's asynchronous invocations.
+type AsyncInvoke struct {
+	// Retries is how many times Lambda retries an event the function failed
+	// (0 to 2) before sending it to the failure queue.
+	Retries int
+	// MaxEventAgeSeconds drops an event to the failure queue once it is this
+	// old (60 to 21600); 0 keeps Lambda's default of 6 hours.
+	MaxEventAgeSeconds int
 }
 
 // GoFunctionArgs describes a GoFunction.
@@ -38,6 +52,9 @@ type GoFunctionArgs struct {
 	// SelfInvoke lets the function invoke itself asynchronously, which the
 	// commands function does to answer slow commands after Slack's 3 seconds.
 	SelfInvoke bool
+	// Async, for a function invoked asynchronously, sets its retries and
+	// gives it a failure queue, so no failed event is lost without a trace.
+	Async *AsyncInvoke
 }
 
 func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts ...pulumi.ResourceOption) (*GoFunction, error) {
@@ -72,6 +89,19 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		// of this one group.
 		Resources: []pulumi.StringInput{pulumi.Sprintf("%s:*", f.LogGroup.Arn)},
 	}}, args.Grants...)
+	if args.Async != nil {
+		f.FailureQueue, err = newFailureQueue(ctx, name+"-failures", args.FunctionName+"-failures", parent)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", name, err)
+		}
+		// Lambda sends a failed event to its destination with the function's
+		// own role, so the role, not a queue policy, allows it.
+		grants = append(grants, grant{
+			Sid:       "SendFailedEvents",
+			Actions:   []string{"sqs:SendMessage"},
+			Resources: []pulumi.StringInput{f.FailureQueue.Arn},
+		})
+	}
 	policy, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
 		Role:   f.Role.ID(),
 		Policy: policyJSON(grants),
@@ -116,6 +146,27 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: self-invoke policy: %w", name, err)
+		}
+	}
+
+	if args.Async != nil {
+		invoke := &lambda.FunctionEventInvokeConfigArgs{
+			FunctionName:         f.Function.Name,
+			MaximumRetryAttempts: pulumi.Int(args.Async.Retries),
+			DestinationConfig: &lambda.FunctionEventInvokeConfigDestinationConfigArgs{
+				OnFailure: &lambda.FunctionEventInvokeConfigDestinationConfigOnFailureArgs{
+					Destination: f.FailureQueue.Arn,
+				},
+			},
+		}
+		if args.Async.MaxEventAgeSeconds > 0 {
+			invoke.MaximumEventAgeInSeconds = pulumi.Int(args.Async.MaxEventAgeSeconds)
+		}
+		// Lambda checks that the role may send to the destination when the
+		// config is made; the function already waits for the role policy.
+		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name, invoke, parent)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: event invoke config: %w", name, err)
 		}
 	}
 

@@ -1,14 +1,17 @@
 // Command infra is the Pulumi program that deploys the slackbot: three Go Lambda
 // functions behind an API Gateway REST API, their secret, tables, access-log
-// ingest and report schedule. Pulumi.yaml at the module root points here.
+// ingest, report schedule, failure queues and alarms. Pulumi.yaml at the
+// module root points here.
 package main
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -66,6 +69,16 @@ const (
 	percentilesTimeout = 60
 )
 
+// Asynchronous invocations. The commands function invokes itself to finish a
+// slow command, and a retry could post its answer twice; past 30 minutes the
+// command's response_url has expired, so an older event can only fail. The
+// percentiles function's ingest is idempotent per batch and a report or an
+// alarm post is better twice than never, so it gets Lambda's full 2 retries.
+var (
+	commandsAsync    = &AsyncInvoke{Retries: 0, MaxEventAgeSeconds: 30 * 60}
+	percentilesAsync = &AsyncInvoke{Retries: 2}
+)
+
 // newSlackbot declares every resource and returns the stack outputs.
 func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	s, err := loadSettings(ctx)
@@ -93,6 +106,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
 	readSketches := grant{Sid: "ReadSketches", Actions: sketchReadActions,
 		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}
+	// Events claim event ids and commands claim their deferred work in the
+	// same table, through the same store.
+	dedupe := grant{Sid: "ClaimDedupe", Actions: dedupeActions,
+		Resources: []pulumi.StringInput{tbl.Dedupe.Arn}}
+	dedupeEnv := map[string]pulumi.StringInput{contract.EnvDedupeTable: tbl.Dedupe.Name}
 	env := func(extra map[string]pulumi.StringInput) pulumi.StringMap {
 		m := pulumi.StringMap{
 			contract.EnvSecretARN:     creds.Secret.Arn,
@@ -110,6 +128,14 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if s.ReportChannel != "" {
 		percentilesEnv[contract.EnvReportChannel] = pulumi.String(s.ReportChannel)
 	}
+	// Set only when configured, so stacks without allow-lists preview no change.
+	commandsEnv := maps.Clone(dedupeEnv)
+	if s.NotifyUsers != "" {
+		commandsEnv[contract.EnvNotifyUsers] = pulumi.String(s.NotifyUsers)
+	}
+	if s.NotifyChannels != "" {
+		commandsEnv[contract.EnvNotifyChannels] = pulumi.String(s.NotifyChannels)
+	}
 
 	specs := []struct {
 		name       string
@@ -117,18 +143,16 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		env        pulumi.StringMap
 		grants     []grant
 		selfInvoke bool
+		async      *AsyncInvoke
 	}{
-		{contract.EventsFunction, httpTimeout,
-			env(map[string]pulumi.StringInput{contract.EnvDedupeTable: tbl.Dedupe.Name}),
-			[]grant{secretGrant, readSketches, {Sid: "DedupeEvents", Actions: dedupeActions,
-				Resources: []pulumi.StringInput{tbl.Dedupe.Arn}}},
-			false},
-		{contract.CommandsFunction, httpTimeout, env(nil),
-			[]grant{secretGrant, readSketches}, true},
-		{contract.PercentilesFunction, percentilesTimeout, env(percentilesEnv),
-			[]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
+		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
+			grants: []grant{secretGrant, readSketches, dedupe}},
+		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
+			grants: []grant{secretGrant, readSketches, dedupe}, selfInvoke: true, async: commandsAsync},
+		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
+			grants: []grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
 				Resources: []pulumi.StringInput{tbl.Sketches.Arn}}},
-			false},
+			async: percentilesAsync},
 	}
 	fns := map[string]*GoFunction{}
 	for _, sp := range specs {
@@ -146,6 +170,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			LogRetentionDays: s.LogRetentionDays,
 			Grants:           sp.grants,
 			SelfInvoke:       sp.selfInvoke,
+			Async:            sp.async,
 		})
 		if err != nil {
 			return nil, err
@@ -168,7 +193,24 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	if err := newReports(ctx, s, api, fns[contract.PercentilesFunction]); err != nil {
+	reportFailures, err := newReports(ctx, s, prefix, api, fns[contract.PercentilesFunction])
+	if err != nil {
+		return nil, err
+	}
+
+	queues := map[string]*sqs.Queue{"latency-report-failures": reportFailures}
+	for name, fn := range fns {
+		if fn.FailureQueue != nil {
+			queues[name+"-failures"] = fn.FailureQueue
+		}
+	}
+	alarmTopic, err := newAlarms(ctx, prefix, watched{
+		Functions: fns,
+		API:       api,
+		Queues:    queues,
+		Notify:    fns[contract.PercentilesFunction],
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -183,6 +225,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		"dedupeTable":      tbl.Dedupe.Name,
 		"sketchTable":      tbl.Sketches.Name,
 		"accessLogGroup":   api.AccessLogGroup.Name,
+		"alarmTopicArn":    alarmTopic.Arn,
 	}, nil
 }
 

@@ -142,6 +142,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = get("secretId") + "|00000000-0000-4000-8000-000000000001"
 	case "aws:apigateway/restApi:RestApi":
 		id = testAPIID
+		set("name", name)
 		set("rootResourceId", "r00tid0000")
 		set("executionArn", arn("execute-api", testAPIID))
 		set("arn", fmt.Sprintf("arn:aws:apigateway:%s::/restapis/%s", testRegion, testAPIID))
@@ -163,6 +164,24 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arn("events", "rule/"+name))
 	case "aws:lambda/permission:Permission":
 		id = args.Name
+	case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
+		id = get("functionName")
+	case "aws:sqs/queue:Queue":
+		id = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", testRegion, testAccount, name)
+		set("name", name)
+		set("url", id)
+		set("arn", arn("sqs", name))
+	case "aws:sqs/queuePolicy:QueuePolicy":
+		id = get("queueUrl")
+	case "aws:sns/topic:Topic":
+		id = arn("sns", name)
+		set("name", name)
+		set("arn", id)
+	case "aws:sns/topicSubscription:TopicSubscription":
+		id = get("topic") + ":00000000-0000-4000-8000-0000000000a1"
+		set("arn", id)
+	case "aws:cloudwatch/metricAlarm:MetricAlarm":
+		set("arn", arn("cloudwatch", "alarm:"+name))
 	}
 	if !args.Custom {
 		id = ""

@@ -15,11 +15,12 @@ type policyDocument struct {
 }
 
 type policyStatement struct {
-	Sid       string            `json:"Sid,omitempty"`
-	Effect    string            `json:"Effect"`
-	Principal map[string]string `json:"Principal,omitempty"`
-	Action    []string          `json:"Action"`
-	Resource  []string          `json:"Resource,omitempty"`
+	Sid       string                       `json:"Sid,omitempty"`
+	Effect    string                       `json:"Effect"`
+	Principal map[string]string            `json:"Principal,omitempty"`
+	Action    []string                     `json:"Action"`
+	Resource  []string                     `json:"Resource,omitempty"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
 // grant allows Actions on Resources, whose ARNs are mostly known only after the
@@ -75,4 +76,27 @@ func assumeRolePolicy(service string) string {
 		panic(err) // a fixed document of strings always marshals
 	}
 	return string(b)
+}
+
+// serviceResourcePolicyJSON is a resource policy letting one AWS service take
+// actions on resource, and only on behalf of sourceArn: without the condition,
+// any account's use of the service could reach the resource (the confused deputy).
+func serviceResourcePolicyJSON(sid, service string, actions []string, resource, sourceArn pulumi.StringInput) pulumi.StringOutput {
+	return pulumi.All(resource, sourceArn).ApplyT(func(v []any) (string, error) {
+		b, err := json.Marshal(policyDocument{
+			Version: "2012-10-17",
+			Statement: []policyStatement{{
+				Sid:       sid,
+				Effect:    "Allow",
+				Principal: map[string]string{"Service": service},
+				Action:    actions,
+				Resource:  []string{v[0].(string)},
+				Condition: map[string]map[string]string{"ArnEquals": {"aws:SourceArn": v[1].(string)}},
+			}},
+		})
+		if err != nil {
+			return "", fmt.Errorf("resource policy %s: %w", sid, err)
+		}
+		return string(b), nil
+	}).(pulumi.StringOutput)
 }

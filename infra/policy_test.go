@@ -5,8 +5,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,8 +15,9 @@ import (
 )
 
 // TestPolicies parses every IAM policy the program writes and wants, for each
-// function, exactly the permissions it needs: its own logs, the one secret, the
-// table it uses with the actions it uses, and nothing on "*".
+// role, exactly the permissions it needs: a function's own logs, the one
+// secret, the table it uses with the actions it uses, its own failure queue,
+// and nothing on "*"; the API Gateway account role only AWS's managed policy.
 func TestPolicies(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	arn := func(typ, name string) string { return r.named(t, typ, name).outStr("arn") }
@@ -36,37 +37,139 @@ func TestPolicies(t *testing.T) {
 	secret := on(arn(tSecret, "slack-credentials"), "secretsmanager:GetSecretValue")
 	sketches, dedupe := arn(tTable, "sketches"), arn(tTable, "dedupe")
 	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query")
-	want := map[string][]string{
-		contract.EventsFunction: slices.Concat(logs(contract.EventsFunction), secret, read,
-			on(dedupe, "dynamodb:PutItem", "dynamodb:DeleteItem")),
-		contract.CommandsFunction: slices.Concat(logs(contract.CommandsFunction), secret, read,
-			on(arn(tFunction, contract.CommandsFunction), "lambda:InvokeFunction")),
+	claim := on(dedupe, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+	// Lambda sends a failed asynchronous event to the destination with the
+	// function's role: each may send to its own queue, and no other.
+	failures := func(fn string) []string { return on(arn(tQueue, fn+"-failures"), "sqs:SendMessage") }
+	want := map[string][]string{ // role's logical name -> "action resource"
+		contract.EventsFunction: slices.Concat(logs(contract.EventsFunction), secret, read, claim),
+		contract.CommandsFunction: slices.Concat(logs(contract.CommandsFunction), secret, read, claim,
+			on(arn(tFunction, contract.CommandsFunction), "lambda:InvokeFunction"),
+			failures(contract.CommandsFunction)),
 		contract.PercentilesFunction: slices.Concat(logs(contract.PercentilesFunction), secret,
-			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			failures(contract.PercentilesFunction)),
+		"slack-account": nil, // AWS's managed policy, checked below
 	}
 
-	got := map[string][]string{}
-	roles := map[string]string{} // role name -> function
-	for _, fn := range functionNames {
-		roles[r.named(t, tRole, fn).outStr("name")] = fn
+	roles := map[string]string{} // role's AWS name -> logical name
+	for _, role := range r.ofType(tRole) {
+		if _, ok := want[role.Name]; !ok {
+			t.Errorf("unexpected role %s: every role's permissions must be listed here", role.Name)
+		}
+		roles[role.outStr("name")] = role.Name
 	}
+	if len(roles) != len(want) {
+		t.Errorf("%d roles, want %d", len(roles), len(want))
+	}
+	got := map[string][]string{}
 	for _, p := range r.ofType(tRolePolicy) {
-		fn, ok := roles[p.str("role")]
+		role, ok := roles[p.str("role")]
 		if !ok {
-			t.Errorf("policy %s on role %q, which is no function's", p.Name, p.str("role"))
+			t.Errorf("policy %s on role %q, which the program did not make", p.Name, p.str("role"))
 			continue
 		}
-		got[fn] = append(got[fn], checkPolicyDocument(t, p.Name, p.str("policy"))...)
+		got[role] = append(got[role], checkPolicyDocument(t, p.Name, p.str("policy"))...)
 	}
-	for _, fn := range functionNames {
-		slices.Sort(got[fn])
-		slices.Sort(want[fn])
-		if !slices.Equal(got[fn], want[fn]) {
-			t.Errorf("%s may:\n  %s\nwant:\n  %s", fn, strings.Join(got[fn], "\n  "), strings.Join(want[fn], "\n  "))
+	for role := range want {
+		slices.Sort(got[role])
+		slices.Sort(want[role])
+		if !slices.Equal(got[role], want[role]) {
+			t.Errorf("role %s may:\n  %s\nwant:\n  %s", role, strings.Join(got[role], "\n  "), strings.Join(want[role], "\n  "))
 		}
 	}
-	if len(got) != len(functionNames) {
-		t.Errorf("policies for %v, want one set per function", slices.Sorted(maps.Keys(got)))
+
+	attached := map[string][]string{}
+	for _, a := range r.ofType(tAttachment) {
+		attached[roles[a.str("role")]] = append(attached[roles[a.str("role")]], a.str("policyArn"))
+	}
+	wantAttached := map[string][]string{
+		"slack-account": {"arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
+	}
+	if !reflect.DeepEqual(attached, wantAttached) {
+		t.Errorf("managed policies %v, want %v", attached, wantAttached)
+	}
+}
+
+// TestTrustPolicies wants every role assumable by exactly one AWS service and
+// nothing else: a Principal widened with "AWS": "*", a second statement or a
+// NotPrincipal would let others assume the role with all its permissions.
+func TestTrustPolicies(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := map[string]string{"slack-account": "apigateway.amazonaws.com"}
+	for _, fn := range functionNames {
+		want[fn] = "lambda.amazonaws.com"
+	}
+	roles := r.ofType(tRole)
+	if len(roles) != len(want) {
+		t.Errorf("%d roles, want %d", len(roles), len(want))
+	}
+	for _, role := range roles {
+		service, ok := want[role.Name]
+		if !ok {
+			t.Errorf("unexpected role %s", role.Name)
+			continue
+		}
+		checkTrustPolicy(t, role.Name, role.str("assumeRolePolicy"), service)
+	}
+}
+
+// checkTrustPolicy fails unless doc is exactly one statement letting service,
+// and only service, assume the role.
+func checkTrustPolicy(t *testing.T, role, doc, service string) {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
+		t.Errorf("role %s: trust policy is not JSON: %v\n%s", role, err, doc)
+		return
+	}
+	st, _ := raw["Statement"].([]any)
+	if raw["Version"] != "2012-10-17" || len(raw) != 2 || len(st) != 1 {
+		t.Errorf("role %s: trust policy %s, want a version and one statement", role, doc)
+		return
+	}
+	want := map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"Service": service},
+		"Action":    []any{"sts:AssumeRole"},
+	}
+	if !reflect.DeepEqual(st[0], want) {
+		t.Errorf("role %s: trust statement %v, want exactly %v", role, st[0], want)
+	}
+}
+
+// TestQueuePolicies wants one queue policy, the schedule's dead-letter queue's,
+// letting EventBridge send to it only for the report rule: without the
+// condition any rule in any account could fill it.
+func TestQueuePolicies(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	policies := r.ofType(tQueuePolicy)
+	if len(policies) != 1 || policies[0].Name != "latency-report-failures" {
+		t.Fatalf("queue policies %v, want only latency-report-failures", policies)
+	}
+	p := policies[0]
+	dlq := r.named(t, tQueue, "latency-report-failures")
+	if p.str("queueUrl") != dlq.outStr("url") {
+		t.Errorf("queue policy on %q, want %q", p.str("queueUrl"), dlq.outStr("url"))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(p.str("policy")), &doc); err != nil {
+		t.Fatalf("queue policy is not JSON: %v\n%s", err, p.str("policy"))
+	}
+	want := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "ScheduleDeadLetters",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "events.amazonaws.com"},
+			"Action":    []any{"sqs:SendMessage"},
+			"Resource":  []any{dlq.outStr("arn")},
+			"Condition": map[string]any{"ArnEquals": map[string]any{
+				"aws:SourceArn": r.named(t, tEventRule, "latency-report").outStr("arn")}},
+		}},
+	}
+	if !reflect.DeepEqual(doc, want) {
+		t.Errorf("queue policy\n %v\nwant\n %v", doc, want)
 	}
 }
 

@@ -38,6 +38,12 @@ const (
 	tStage        = "aws:apigateway/stage:Stage"
 	tMethodSet    = "aws:apigateway/methodSettings:MethodSettings"
 	tAccount      = "aws:apigateway/account:Account"
+	tInvokeConfig = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+	tQueue        = "aws:sqs/queue:Queue"
+	tQueuePolicy  = "aws:sqs/queuePolicy:QueuePolicy"
+	tTopic        = "aws:sns/topic:Topic"
+	tTopicSub     = "aws:sns/topicSubscription:TopicSubscription"
+	tAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tGoFunction   = "slackbot:index:GoFunction"
 	tSlackAPI     = "slackbot:index:SlackAPI"
 )
@@ -48,11 +54,14 @@ func TestResourceCounts(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	want := map[string]int{
 		tGoFunction: 3, tSlackAPI: 1,
-		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 4,
+		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 5,
 		tTable: 2, tSecret: 1, tSecretVer: 1,
 		tRestAPI: 1, tAPIResource: 3, tMethod: 2, tIntegration: 2, tDeployment: 1, tStage: 1,
 		tMethodSet: 1, tAccount: 1,
 		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
+		// A failure queue and event invoke config for commands and percentiles,
+		// and one for the schedule; 3 functions x 2 + API + 3 queues = 10 alarms.
+		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicSub: 1, tAlarm: 10,
 	}
 	got := map[string]int{}
 	custom := 0
@@ -86,10 +95,11 @@ func TestFunctions(t *testing.T) {
 		maps.Copy(m, extra)
 		return m
 	}
+	// This config sets no notify allow-lists and no reportChannel.
 	envs := map[string]map[string]any{
 		contract.EventsFunction:      withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.CommandsFunction:    withEnv(nil),
-		contract.PercentilesFunction: withEnv(nil), // no reportChannel in this config
+		contract.CommandsFunction:    withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.PercentilesFunction: withEnv(nil),
 	}
 
 	for _, name := range functionNames {
@@ -132,14 +142,7 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("%s %s: parent %s, want the GoFunction component %s", child.Type, child.Name, child.Parent, name)
 			}
 		}
-		var trust policyDocument
-		if err := json.Unmarshal([]byte(role.str("assumeRolePolicy")), &trust); err != nil {
-			t.Fatalf("%s: trust policy: %v", name, err)
-		}
-		if len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "lambda.amazonaws.com" ||
-			!slices.Equal(trust.Statement[0].Action, []string{"sts:AssumeRole"}) {
-			t.Errorf("%s: trust policy %+v, want only lambda.amazonaws.com to assume it", name, trust)
-		}
+		// The role's trust policy is checked, with every other role's, in TestTrustPolicies.
 	}
 	if len(r.builds) != 1 || r.builds[0] != "arm64" {
 		t.Errorf("builds = %v, want one arm64 build", r.builds)
@@ -330,10 +333,9 @@ func TestDeploymentAndStage(t *testing.T) {
 	if account.str("cloudwatchRoleArn") != role.outStr("arn") {
 		t.Errorf("account role %q, want %q", account.str("cloudwatchRoleArn"), role.outStr("arn"))
 	}
-	var trust policyDocument
-	if err := json.Unmarshal([]byte(role.str("assumeRolePolicy")), &trust); err != nil ||
-		len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "apigateway.amazonaws.com" {
-		t.Errorf("account role trust %s (%v)", role.str("assumeRolePolicy"), err)
+	// Otherwise `pulumi destroy` leaves the region's setting naming a deleted role.
+	if account.in("resetOnDelete") != true {
+		t.Errorf("account resetOnDelete = %v, want true", account.in("resetOnDelete"))
 	}
 	att := r.named(t, tAttachment, "slack-account")
 	if att.str("role") != role.outStr("name") ||
@@ -370,6 +372,8 @@ func TestPermissions(t *testing.T) {
 			r.named(t, tLogGroup, "slack-access").outStr("arn") + ":*"},
 		"percentiles-schedule": {contract.PercentilesFunction, "events.amazonaws.com",
 			r.named(t, tEventRule, "latency-report").outStr("arn")},
+		"percentiles-alarms": {contract.PercentilesFunction, "sns.amazonaws.com",
+			r.named(t, tTopic, "alarms").outStr("arn")},
 	}
 	perms := r.ofType(tPermission)
 	if len(perms) != len(want) {
@@ -417,6 +421,206 @@ func TestReports(t *testing.T) {
 	}
 	if !target.dependsOn(r.named(t, tPermission, "percentiles-schedule")) {
 		t.Error("schedule target does not wait for its invoke permission")
+	}
+
+	// A delivery Lambda refuses is retried for up to an hour, then kept in the
+	// schedule's own queue (whose policy TestQueuePolicies checks).
+	dlq := r.named(t, tQueue, "latency-report-failures")
+	if got, want := target.in("retryPolicy"), map[string]any{
+		"maximumRetryAttempts": float64(2), "maximumEventAgeInSeconds": float64(3600)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("target retry policy %v, want %v", got, want)
+	}
+	if got, want := target.in("deadLetterConfig"), map[string]any{"arn": dlq.outStr("arn")}; !reflect.DeepEqual(got, want) {
+		t.Errorf("target dead-letter config %v, want %v", got, want)
+	}
+	if !target.dependsOn(r.named(t, tQueuePolicy, "latency-report-failures")) {
+		t.Error("schedule target does not wait for its dead-letter queue's policy")
+	}
+}
+
+// TestFailureQueues wants every queue encrypted and keeping messages 14 days,
+// named after what fails into it, and the functions' queues inside their
+// GoFunction components.
+func TestFailureQueues(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := map[string]struct{ name, component string }{
+		"commands-failures":       {"slackbot-dev-commands-failures", contract.CommandsFunction},
+		"percentiles-failures":    {"slackbot-dev-percentiles-failures", contract.PercentilesFunction},
+		"latency-report-failures": {"slackbot-dev-latency-report-failures", ""},
+	}
+	queues := r.ofType(tQueue)
+	if len(queues) != len(want) {
+		t.Errorf("%d queues, want %d", len(queues), len(want))
+	}
+	for _, q := range queues {
+		w, ok := want[q.Name]
+		if !ok {
+			t.Errorf("unexpected queue %s", q.Name)
+			continue
+		}
+		if q.str("name") != w.name {
+			t.Errorf("%s: name %q, want %q", q.Name, q.str("name"), w.name)
+		}
+		if q.in("sqsManagedSseEnabled") != true || q.in("kmsMasterKeyId") != nil {
+			t.Errorf("%s: sqsManagedSseEnabled %v, kmsMasterKeyId %v; want SQS-managed encryption",
+				q.Name, q.in("sqsManagedSseEnabled"), q.in("kmsMasterKeyId"))
+		}
+		if q.in("messageRetentionSeconds") != float64(1209600) {
+			t.Errorf("%s: messageRetentionSeconds %v, want 14 days", q.Name, q.in("messageRetentionSeconds"))
+		}
+		if w.component != "" && !q.parentIs(tGoFunction, w.component) {
+			t.Errorf("%s: parent %s, want the %s GoFunction", q.Name, q.Parent, w.component)
+		}
+	}
+}
+
+// TestAsyncInvokeConfigs wants each function invoked asynchronously to have
+// its retries and its own failure queue as the on-failure destination, and
+// the events function, only ever invoked synchronously, to have neither.
+func TestAsyncInvokeConfigs(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	want := map[string]struct {
+		retries float64
+		maxAge  any // nil: Lambda's default
+	}{
+		contract.CommandsFunction:    {0, float64(1800)},
+		contract.PercentilesFunction: {2, nil},
+	}
+	configs := r.ofType(tInvokeConfig)
+	if len(configs) != len(want) {
+		t.Errorf("%d event invoke configs, want %d", len(configs), len(want))
+	}
+	for _, c := range configs {
+		w, ok := want[c.Name]
+		if !ok {
+			t.Errorf("unexpected event invoke config %s", c.Name)
+			continue
+		}
+		fn := r.named(t, tFunction, c.Name)
+		queue := r.named(t, tQueue, c.Name+"-failures")
+		if c.str("functionName") != fn.outStr("name") {
+			t.Errorf("%s: functionName %q, want %q", c.Name, c.str("functionName"), fn.outStr("name"))
+		}
+		if c.in("maximumRetryAttempts") != w.retries || c.in("maximumEventAgeInSeconds") != w.maxAge {
+			t.Errorf("%s: retries %v, max age %v; want %v, %v", c.Name,
+				c.in("maximumRetryAttempts"), c.in("maximumEventAgeInSeconds"), w.retries, w.maxAge)
+		}
+		wantDest := map[string]any{"onFailure": map[string]any{"destination": queue.outStr("arn")}}
+		if got := c.in("destinationConfig"); !reflect.DeepEqual(got, wantDest) {
+			t.Errorf("%s: destinationConfig %v, want %v", c.Name, got, wantDest)
+		}
+		if !c.parentIs(tGoFunction, c.Name) {
+			t.Errorf("%s: parent %s, want its GoFunction", c.Name, c.Parent)
+		}
+	}
+}
+
+// TestAlarms wants exactly one alarm per function metric, for the API and per
+// queue, each watching the right metric of the right resource and notifying
+// the one topic both when it fires and when it clears.
+func TestAlarms(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	topic := r.named(t, tTopic, "alarms")
+	if topic.str("name") != "slackbot-dev-alarms" {
+		t.Errorf("topic name %q", topic.str("name"))
+	}
+	type metric struct {
+		namespace, name, statistic string
+		dims                       map[string]any
+	}
+	want := map[string]metric{}
+	for _, fn := range functionNames {
+		dims := map[string]any{"FunctionName": r.named(t, tFunction, fn).outStr("name")}
+		want[fn+"-errors"] = metric{"AWS/Lambda", "Errors", "Sum", dims}
+		want[fn+"-throttles"] = metric{"AWS/Lambda", "Throttles", "Sum", dims}
+	}
+	want["api-5xx"] = metric{"AWS/ApiGateway", "5XXError", "Sum", map[string]any{
+		"ApiName": r.named(t, tRestAPI, "slack").outStr("name"), "Stage": "dev"}}
+	for _, q := range r.ofType(tQueue) {
+		want[q.Name+"-queued"] = metric{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+			map[string]any{"QueueName": q.outStr("name")}}
+	}
+	if len(want) != 10 {
+		t.Fatalf("expected %d alarms; the test's own list is wrong", len(want))
+	}
+
+	alarms := r.ofType(tAlarm)
+	if len(alarms) != len(want) {
+		t.Errorf("%d alarms, want %d", len(alarms), len(want))
+	}
+	actions := []any{topic.outStr("arn")}
+	for _, a := range alarms {
+		w, ok := want[a.Name]
+		if !ok {
+			t.Errorf("unexpected alarm %s", a.Name)
+			continue
+		}
+		got := metric{a.str("namespace"), a.str("metricName"), a.str("statistic"), nil}
+		got.dims, _ = a.in("dimensions").(map[string]any)
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("%s: watches %+v, want %+v", a.Name, got, w)
+		}
+		checks := map[string][2]any{
+			"name":               {a.str("name"), "slackbot-dev-" + a.Name},
+			"period":             {a.in("period"), float64(300)},
+			"evaluationPeriods":  {a.in("evaluationPeriods"), float64(1)},
+			"comparisonOperator": {a.str("comparisonOperator"), "GreaterThanOrEqualToThreshold"},
+			"threshold":          {a.in("threshold"), float64(1)},
+			"treatMissingData":   {a.str("treatMissingData"), "notBreaching"},
+			"alarmActions":       {a.in("alarmActions"), actions},
+			"okActions":          {a.in("okActions"), actions},
+		}
+		for what, c := range checks {
+			if !reflect.DeepEqual(c[0], c[1]) {
+				t.Errorf("%s: %s = %#v, want %#v", a.Name, what, c[0], c[1])
+			}
+		}
+		if a.str("alarmDescription") == "" {
+			t.Errorf("%s: no description; it is what Slack shows", a.Name)
+		}
+	}
+}
+
+// TestAlarmsReachSlack wants the percentiles function subscribed to the alarm
+// topic, and subscribed only once SNS may invoke it.
+func TestAlarmsReachSlack(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	topic := r.named(t, tTopic, "alarms")
+	sub := r.named(t, tTopicSub, "alarms-to-slack")
+	fn := r.named(t, tFunction, contract.PercentilesFunction)
+	if sub.str("topic") != topic.outStr("arn") || sub.str("protocol") != "lambda" || sub.str("endpoint") != fn.outStr("arn") {
+		t.Errorf("subscription %v, want %s -> lambda %s", sub.Inputs, topic.outStr("arn"), fn.outStr("arn"))
+	}
+	if !sub.dependsOn(r.named(t, tPermission, "percentiles-alarms")) {
+		t.Error("subscription does not wait for the permission letting SNS invoke the function")
+	}
+	if r.output(t, "alarmTopicArn") != topic.outStr("arn") {
+		t.Errorf("alarmTopicArn output %q, want %q", r.output(t, "alarmTopicArn"), topic.outStr("arn"))
+	}
+}
+
+// TestNotifyAllowLists wants the allow-lists trimmed and passed to the
+// commands function alone.
+func TestNotifyAllowLists(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:"+keyNotifyUsers] = " U0123ABCD , W0456EFGH"
+	cfg["slackbot:"+keyNotifyChannels] = "C0123ABCDE, #ops-alerts,general , G0123456789"
+	r := mustRun(t, cfg)
+	want := map[string]any{
+		contract.EnvNotifyUsers:    "U0123ABCD,W0456EFGH",
+		contract.EnvNotifyChannels: "C0123ABCDE,#ops-alerts,general,G0123456789",
+	}
+	for _, name := range functionNames {
+		env := r.named(t, tFunction, name).in("environment").(map[string]any)["variables"].(map[string]any)
+		for k, v := range want {
+			got, ok := env[k]
+			if name == contract.CommandsFunction && got != v {
+				t.Errorf("commands: %s = %v, want %q", k, got, v)
+			}
+			if name != contract.CommandsFunction && ok {
+				t.Errorf("%s: %s is set; only commands posts with notify", name, k)
+			}
+		}
 	}
 }
 
@@ -511,9 +715,9 @@ func TestNoPlaintextSecrets(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	want := []string{"accessLogGroup", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "secretArn", "sketchTable", "slackAppManifest"}
+	want := []string{"accessLogGroup", "alarmTopicArn", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "secretArn", "sketchTable", "slackAppManifest"}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, want) {
-		t.Fatalf("outputs %v, want %v (DESIGN.md)", got, want)
+		t.Fatalf("outputs %v, want %v", got, want)
 	}
 	apiURL := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/dev", testAPIID, testRegion)
 	for name, w := range map[string]string{
@@ -523,6 +727,7 @@ func TestOutputs(t *testing.T) {
 		"dedupeTable":    r.named(t, tTable, "dedupe").outStr("name"),
 		"sketchTable":    r.named(t, tTable, "sketches").outStr("name"),
 		"accessLogGroup": "/aws/apigateway/slackbot-dev/access",
+		"alarmTopicArn":  r.named(t, tTopic, "alarms").outStr("arn"),
 	} {
 		if got := r.output(t, name); got != w {
 			t.Errorf("output %s = %q, want %q", name, got, w)
@@ -577,7 +782,8 @@ func TestManifest(t *testing.T) {
 			if !slices.Equal(got, scopes) {
 				t.Errorf("bot scopes %v, want %v", got, scopes)
 			}
-			for _, s := range []string{"channels:read", "chat:write", "chat:write.public", "commands", "app_mentions:read"} {
+			// groups:read finds private channels for `notify` and its membership check.
+			for _, s := range []string{"channels:read", "groups:read", "chat:write", "chat:write.public", "commands", "app_mentions:read"} {
 				if !slices.Contains(got, s) {
 					t.Errorf("bot scopes lack %s", s)
 				}
@@ -608,6 +814,13 @@ func TestConfigErrors(t *testing.T) {
 		{keyCommandName, "slackbot", "commandName"},
 		{keyAppName, strings.Repeat("x", 36), "appName"},
 		{keyWebhookURL, "http://hooks.example/insecure-webhook-value", "webhookUrl"},
+		// Allow-list errors name the key and the offending item, after trimming.
+		{keyNotifyUsers, "U0123ABCD, alice", `notifyUsers: "alice"`},
+		{keyNotifyUsers, "u0123abcd", `notifyUsers: "u0123abcd"`},
+		{keyNotifyUsers, "U0123ABCD,", `notifyUsers: ""`},
+		{keyNotifyChannels, "C0123ABCDE, #General", `notifyChannels: "#General"`},
+		{keyNotifyChannels, "C0123", `notifyChannels: "C0123"`},
+		{keyNotifyChannels, "#" + strings.Repeat("a", 81), `notifyChannels: "#aaaa`},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			cfg := baseConfig()

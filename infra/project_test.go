@@ -155,7 +155,9 @@ func TestDevStack(t *testing.T) {
 }
 
 // TestDeployDocs keeps the README's deploy section in step with the program:
-// every secret key it must be told, the manifest command, and every output.
+// every secret key it must be told, every other setting, the manifest command,
+// every output, the number of resources the first `up` creates, and the role
+// each workflow assumes.
 func TestDeployDocs(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -170,9 +172,26 @@ func TestDeployDocs(t *testing.T) {
 	for _, k := range secretKeys {
 		want = append(want, "pulumi config set --secret "+k+" ")
 	}
-	for _, o := range []string{"apiUrl", "eventsUrl", "commandsUrl", "slackAppManifest", "secretArn", "dedupeTable", "sketchTable", "accessLogGroup"} {
+	for k := range defaults {
+		if !slices.Contains(secretKeys, k) {
+			want = append(want, "`"+k+"`")
+		}
+	}
+	r := mustRun(t, baseConfig())
+	for o := range r.outputs {
 		want = append(want, "| `"+o+"` |")
 	}
+	custom := 0
+	for _, res := range r.resources {
+		if res.Custom {
+			custom++
+		}
+	}
+	components := len(r.resources) - custom
+	// Pulumi's own count adds the stack and the default provider.
+	want = append(want, fmt.Sprintf("creates %d AWS resources (%d with the stack, the provider and the %d components",
+		custom, len(r.resources)+2, components))
+	want = append(want, "`AWS_ROLE_ARN`", "`AWS_PREVIEW_ROLE_ARN`")
 	for _, w := range want {
 		if !strings.Contains(doc, w) {
 			t.Errorf("README.md's deploy section lacks %q", w)

@@ -13,9 +13,11 @@ import (
 
 // DynamoDB actions per use. Each function gets the set it needs on the one table it uses.
 var (
-	// The events function claims an event id with a conditional put and
-	// releases the claim when its work fails, so Slack's retry can redo it.
-	dedupeActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
+	// The events and commands functions claim an event id or a deferred
+	// command with a conditional put, mark it done with an update conditional
+	// on their claim token, and release the claim when the work fails, so a
+	// retry can redo it.
+	dedupeActions = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 	// A report reads the route registry item and queries each route's minutes.
 	sketchReadActions = []string{"dynamodb:GetItem", "dynamodb:Query"}
 	// The percentiles function merges each batch into a route-minute's item with

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,10 +96,11 @@ func (w *workflow) runs(command string) bool {
 
 func TestWorkflowsPreviewAndDeploy(t *testing.T) {
 	for _, tc := range []struct {
-		file, trigger, command string
+		file, trigger, command, role string
 	}{
-		{workflowFiles[0], "pull_request", "preview"},
-		{workflowFiles[1], "push", "up"},
+		// A pull request's code runs in the preview: it gets a read-only role.
+		{workflowFiles[0], "pull_request", "preview", "AWS_PREVIEW_ROLE_ARN"},
+		{workflowFiles[1], "push", "up", "AWS_ROLE_ARN"},
 	} {
 		w := loadWorkflow(t, tc.file)
 		if _, ok := w.On[tc.trigger]; !ok {
@@ -130,8 +132,8 @@ func TestWorkflowsPreviewAndDeploy(t *testing.T) {
 			t.Errorf("%s: job %s lacks id-token: write, which OIDC needs", tc.file, job)
 		}
 		awsJob, awsWith, _, _ := w.step("aws-actions/configure-aws-credentials")
-		if awsJob != job || awsWith["role-to-assume"] != "${{ secrets.AWS_ROLE_ARN }}" {
-			t.Errorf("%s: AWS credentials %v in job %q, want OIDC with secrets.AWS_ROLE_ARN in %q", tc.file, awsWith, awsJob, job)
+		if want := "${{ secrets." + tc.role + " }}"; awsJob != job || awsWith["role-to-assume"] != want {
+			t.Errorf("%s: AWS credentials %v in job %q, want OIDC with %s in %q", tc.file, awsWith, awsJob, want, job)
 		}
 		for _, k := range []string{"aws-access-key-id", "aws-secret-access-key"} {
 			if _, ok := awsWith[k]; ok {
@@ -140,6 +142,76 @@ func TestWorkflowsPreviewAndDeploy(t *testing.T) {
 		}
 		if w.Permissions["contents"] != "read" || len(w.Permissions) != 1 {
 			t.Errorf("%s: workflow permissions %v, want contents: read only", tc.file, w.Permissions)
+		}
+	}
+}
+
+// TestPreviewNeverGetsTheDeployRole searches the whole preview workflow, not
+// only the credentials step, for the deploy role's secret.
+func TestPreviewNeverGetsTheDeployRole(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", workflowFiles[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "AWS_ROLE_ARN") {
+		t.Errorf("%s mentions AWS_ROLE_ARN, the deploy role; previews use AWS_PREVIEW_ROLE_ARN", workflowFiles[0])
+	}
+}
+
+// pinnedRE is a `uses:` pinned to a full commit SHA with its version in a
+// comment, the form Dependabot and Renovate keep up to date.
+var pinnedRE = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d+(?:\.\d+){0,2}\s*$`)
+
+// unpinned returns the lines of a workflow whose `uses:` is not pinnedRE's
+// form: a tag or branch can be moved to other code, a SHA alone says nothing
+// about the version.
+func unpinned(body string) []string {
+	var bad []string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, "uses:") && !pinnedRE.MatchString(line) {
+			bad = append(bad, strings.TrimSpace(line))
+		}
+	}
+	return bad
+}
+
+func TestActionsArePinned(t *testing.T) {
+	const sha = "3d3c42e5aac5ba805825da76410c181273ba90b1"
+	for line, ok := range map[string]bool{
+		"      - uses: actions/checkout@" + sha + " # v7.0.1":  true,
+		"        uses: actions/checkout@" + sha + " # v7":      true,
+		"      - uses: actions/checkout@v7":                    false,
+		"      - uses: actions/checkout@v7 # v7.0.1":           false,
+		"      - uses: actions/checkout@" + sha:                false,
+		"      - uses: actions/checkout@" + sha + " # pinned":  false,
+		"      - uses: actions/checkout@" + sha[:39] + " # v7": false,
+		"      - uses: actions/checkout@main # v7":             false,
+	} {
+		if got := len(unpinned(line)) == 0; got != ok {
+			t.Errorf("unpinned(%q) passes = %v, want %v", line, got, ok)
+		}
+	}
+
+	for _, file := range workflowFiles {
+		b, err := os.ReadFile(filepath.Join("..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range unpinned(string(b)) {
+			t.Errorf("%s: %q is not pinned to a commit SHA with a # vX.Y.Z comment", file, line)
+		}
+		// Every step that uses an action was seen by the line scan, so none
+		// escapes it by being written in another YAML form.
+		steps := 0
+		for _, j := range loadWorkflow(t, file).Jobs {
+			for _, s := range j.Steps {
+				if s.Uses != "" {
+					steps++
+				}
+			}
+		}
+		if lines := strings.Count(string(b), "uses:"); steps == 0 || lines != steps {
+			t.Errorf("%s: %d steps use actions, %d lines say uses:", file, steps, lines)
 		}
 	}
 }
