@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,4 +200,64 @@ func TestPercentilesLambda(t *testing.T) {
 	asJSON["blocks"], asJSON["metadata"] = blocks, metaAny
 	shown, _ := json.MarshalIndent(asJSON, "", "  ")
 	t.Logf("chat.postMessage received (form fields as JSON):\n%s", shown)
+}
+
+// A CloudWatch alarm, as SNS delivers it to the real bootstrap: one message
+// in the report channel naming the alarm and its state, with the console
+// link.
+func TestPercentilesLambdaPostsAlarms(t *testing.T) {
+	ctx := context.Background()
+	moto := testenv.NewMoto(t)
+	cfg, err := moto.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
+	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("slackbot/percentiles-alarm-test"), SecretString: aws.String(string(secret)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slack := testenv.NewSlack(t, botToken, map[string]string{"general": "C0GENERAL1", "ops": opsID})
+	env := append(moto.Env(),
+		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSlackAPIURL+"="+slack.APIURL(),
+		contract.EnvReportChannel+"=#ops",
+	)
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), env)
+
+	event, err := os.ReadFile("../internal/alarm/testdata/sns-alarm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out latency.Outcome
+	if err := fn.InvokeJSON(ctx, json.RawMessage(event), &out); err != nil {
+		t.Fatalf("%v\n%s", err, fn.Logs())
+	}
+	if out.Alarms == nil || out.Alarms.Posted != 1 || out.Alarms.Channel != opsID {
+		t.Errorf("outcome %+v, want one alarm posted to %s", out, opsID)
+	}
+	posts := slack.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d messages posted, want 1", len(posts))
+	}
+	p := posts[0]
+	if p.Get("channel") != opsID {
+		t.Errorf("posted to %q, want %s (#ops resolved)", p.Get("channel"), opsID)
+	}
+	text := p.Get("text")
+	for _, want := range []string{
+		"ALARM: *slackbot-dev-events-errors*",
+		"https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#alarmsV2:alarm/slackbot-dev-events-errors",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text does not say %q:\n%s", want, text)
+		}
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal([]byte(p.Get("blocks")), &blocks); err != nil || len(blocks) == 0 {
+		t.Errorf("blocks %s: %v", p.Get("blocks"), err)
+	}
+	t.Logf("chat.postMessage text:\n%s", text)
 }

@@ -12,17 +12,19 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 // Handler is the percentiles function: CloudWatch Logs subscription events
-// are ingested, EventBridge schedules post a report. It holds no Lambda
-// types, so tests call Handle directly.
+// are ingested, EventBridge schedules post a report, and CloudWatch alarm
+// notifications from SNS are posted as they come. It holds no Lambda types,
+// so tests call Handle directly.
 type Handler struct {
 	Ingester *Ingester
 	Reporter *Reporter
 	Poster   notify.Poster
-	Channel  string        // where scheduled reports go; empty means nowhere, with an error in the log
+	Channel  string        // where scheduled reports and alarms go; empty means nowhere, with an error in the log
 	Window   time.Duration // a scheduled report's window
 	Logger   *slog.Logger
 }
@@ -46,6 +48,15 @@ func NewHandler(store Store, poster notify.Poster, channel string, window time.D
 type Outcome struct {
 	Ingested *IngestStats  `json:"ingested,omitempty"`
 	Reported *ReportResult `json:"reported,omitempty"`
+	Alarms   *AlarmResult  `json:"alarms,omitempty"`
+}
+
+// AlarmResult says how many SNS notifications were posted, and where, or
+// why none was.
+type AlarmResult struct {
+	Posted  int    `json:"posted"`
+	Channel string `json:"channel,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // ReportResult says where a scheduled report went, or why it did not.
@@ -55,9 +66,9 @@ type ReportResult struct {
 	Skipped string `json:"skipped,omitempty"`
 }
 
-// ErrUnknownEvent is an invocation that is neither a log subscription nor a
-// schedule: a wiring mistake, so it fails loudly.
-var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\") or an EventBridge scheduled event")
+// ErrUnknownEvent is an invocation that is neither a log subscription, a
+// schedule nor an SNS notification: a wiring mistake, so it fails loudly.
+var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\"), an EventBridge scheduled event, or an SNS notification (\"EventSource\":\"aws:sns\", e.g. a CloudWatch alarm)")
 
 // awslogsPrefix and awslogsSuffix frame the event as Lambda delivers it; a
 // match lets the big base64 string skip encoding/json's byte-by-byte scan.
@@ -79,6 +90,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 		Source     string                        `json:"source"`
 		DetailType string                        `json:"detail-type"`
 		Time       string                        `json:"time"`
+		Records    []struct {
+			EventSource string `json:"EventSource"`
+		} `json:"Records"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return Outcome{}, fmt.Errorf("%w: %v", ErrUnknownEvent, err)
@@ -94,6 +108,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 			at = h.Reporter.now()
 		}
 		return h.report(ctx, at)
+	case len(probe.Records) > 0 && probe.Records[0].EventSource == snsEventSource:
+		return h.alarms(ctx, raw)
 	}
 	return Outcome{}, ErrUnknownEvent
 }
@@ -128,4 +144,42 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	}
 	h.Logger.Info("posted latency report", "channel", h.Channel, "window", FormatWindow(h.Window), "ts", posted.TS)
 	return Outcome{Reported: &ReportResult{Channel: posted.ChannelID, TS: posted.TS}}, nil
+}
+
+// snsEventSource is what Lambda's SNS event puts in each record's
+// EventSource (S3 and SQS events say "aws:s3" and "aws:sqs" under
+// "eventSource").
+const snsEventSource = "aws:sns"
+
+// alarms posts each notification of an SNS event, CloudWatch alarms through
+// the alarm topic, to the report channel. SNS invokes asynchronously, so an
+// error makes Lambda retry twice and then hand the event to the function's
+// on-failure destination; SNS sends one record per invocation, so a retry
+// does not repeat a message already posted.
+func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
+	msgs, err := alarm.Parse(raw)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("alarm notification: %w", err)
+	}
+	if h.Channel == "" {
+		// As with the report, a retry would not find a channel either; the
+		// log keeps what the alarm said.
+		for _, m := range msgs {
+			h.Logger.Error("no channel for an alarm notification: set the stack's reportChannel config (it becomes "+
+				contract.EnvReportChannel+"), e.g. pulumi config set reportChannel '#ops', then pulumi up", "notification", m.Text)
+		}
+		return Outcome{Alarms: &AlarmResult{Skipped: contract.EnvReportChannel + " is not set"}}, nil
+	}
+	res := &AlarmResult{Channel: h.Channel}
+	for i, m := range msgs {
+		m.Channel = h.Channel
+		posted, err := h.Poster.Post(ctx, m)
+		if err != nil {
+			return Outcome{Alarms: res}, fmt.Errorf("post alarm notification %d of %d to %s: %w", i+1, len(msgs), h.Channel, err)
+		}
+		res.Posted++
+		res.Channel = posted.ChannelID
+		h.Logger.Info("posted alarm notification", "channel", h.Channel, "ts", posted.TS)
+	}
+	return Outcome{Alarms: res}, nil
 }

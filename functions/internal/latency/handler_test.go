@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
@@ -90,6 +92,8 @@ func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
 		{"an API Gateway request", `{"httpMethod":"POST","path":"/slack/events","body":"{}"}`, ErrUnknownEvent},
 		{"empty object", `{}`, ErrUnknownEvent},
 		{"not JSON", `hello`, ErrUnknownEvent},
+		{"an SQS event", `{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, ErrUnknownEvent},
+		{"SNS with a broken alarm", `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"AlarmName\":"}}]}`, alarm.ErrMalformed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -150,5 +154,82 @@ func TestHandleReportsSlackErrors(t *testing.T) {
 	var ne *notify.Error
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
 		t.Errorf("error = %v, want the notify error naming the channel", err)
+	}
+}
+
+// snsEvent is an SNS delivery from the alarm package's testdata: what
+// CloudWatch alarms send through the alarm topic.
+func snsEvent(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile("../alarm/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandlePostsAlarmNotifications(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		event json.RawMessage
+		want  []string // in the posted text
+	}{
+		{"alarm", snsEvent(t, "sns-alarm.json"), []string{":rotating_light: ALARM: *slackbot-dev-events-errors*", "alarmsV2:alarm/slackbot-dev-events-errors"}},
+		{"resolved", snsEvent(t, "sns-ok.json"), []string{"OK (resolved): *slackbot-dev-events-errors*", "(was ALARM)"}},
+		{"a plain publish", json.RawMessage(`{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","Subject":"<!channel> hi","Message":"Hello from SNS!"}}]}`),
+			[]string{"*&lt;!channel&gt; hi*", "Hello from SNS!"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, _, poster, _ := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), c.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Alarms == nil || out.Alarms.Posted != 1 || out.Alarms.Channel != "C0123ABCD" || out.Ingested != nil || out.Reported != nil {
+				t.Errorf("outcome %+v, want one alarm posted", out)
+			}
+			if len(poster.sent) != 1 {
+				t.Fatalf("%d messages posted, want 1", len(poster.sent))
+			}
+			m := poster.sent[0]
+			if m.Channel != "#ops" || len(m.Blocks) == 0 {
+				t.Errorf("posted to %q with %d blocks, want #ops with blocks", m.Channel, len(m.Blocks))
+			}
+			for _, w := range c.want {
+				if !strings.Contains(m.Text, w) {
+					t.Errorf("text %q does not say %q", m.Text, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleAlarmWithoutAChannel(t *testing.T) {
+	h, _, poster, logs := newTestHandler("")
+	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	if err != nil {
+		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
+	}
+	if out.Alarms == nil || out.Alarms.Skipped == "" || out.Alarms.Posted != 0 || len(poster.sent) != 0 {
+		t.Errorf("outcome %+v, %d posted; want a skip", out, len(poster.sent))
+	}
+	l := logs.String()
+	if !strings.Contains(l, `"level":"ERROR"`) || !strings.Contains(l, "reportChannel") || !strings.Contains(l, "slackbot-dev-events-errors") {
+		t.Errorf("the log does not say to set reportChannel, or loses the alarm:\n%s", l)
+	}
+}
+
+// A Slack failure fails the invocation, so Lambda retries it and then sends
+// it to the on-failure destination.
+func TestHandleAlarmSlackErrors(t *testing.T) {
+	h, _, poster, _ := newTestHandler("#nowhere")
+	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	var ne *notify.Error
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
+		t.Errorf("error = %v, want the notify error naming the channel", err)
+	}
+	if out.Alarms == nil || out.Alarms.Posted != 0 {
+		t.Errorf("outcome %+v, want nothing posted", out)
 	}
 }
