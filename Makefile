@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ARCH ?= arm64
 ADDR ?= 127.0.0.1:3000
 
-.PHONY: dev test build lint bench fuzz preview up tools clean
+.PHONY: dev test build lint bench fuzz load preview up tools clean
 
 ## dev: run the bot on $(ADDR) with no AWS and no Slack account needed
 dev:
@@ -41,6 +41,11 @@ fuzz:
 			echo "fuzz $$pkg $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## load: signed Events API load on the dev server with a fake Slack, bounded; fails on 5xx, duplicates, forgeries accepted
+LOAD_FLAGS ?= -rate 300 -duration 10s
+load:
+	go run ./cmd/load $(LOAD_FLAGS)
 
 ## preview, up: Pulumi (needs the pulumi CLI and AWS credentials)
 preview:
