@@ -1,18 +1,16 @@
-// Command commands is the Lambda behind POST /slack/commands.
+// Command commands is the Lambda behind POST /slack/commands. Slow
+// subcommands finish in a second, asynchronous invocation of this same
+// function (slash.LambdaDeferrer), which slash.Handler.Invoke tells apart
+// from API Gateway's requests.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
@@ -26,35 +24,9 @@ func main() {
 		os.Exit(1)
 	}
 	h := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout).Commands()
-	// Slow subcommands finish in a second, asynchronous invocation of this
-	// same function; Lambda sets its name.
+	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
-		h.Defer = lambdaDeferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
+		h.Defer = slash.LambdaDeferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
 	}
 	lambda.Start(h.Invoke)
-}
-
-// lambdaDeferrer defers by invoking a function (the running one, named by
-// AWS_LAMBDA_FUNCTION_NAME) asynchronously: Lambda queues the event and the
-// invocation returns in milliseconds.
-type lambdaDeferrer struct {
-	Client   *awslambda.Client
-	Function string
-}
-
-// Defer implements slash.Deferrer.
-func (d lambdaDeferrer) Defer(ctx context.Context, cmd slack.SlashCommand) error {
-	payload, err := json.Marshal(slash.Deferred{Command: cmd})
-	if err != nil {
-		return fmt.Errorf("encode deferred command: %w", err)
-	}
-	_, err = d.Client.Invoke(ctx, &awslambda.InvokeInput{
-		FunctionName:   aws.String(d.Function),
-		InvocationType: types.InvocationTypeEvent,
-		Payload:        payload,
-	})
-	if err != nil {
-		return fmt.Errorf("invoke %s asynchronously: %w", d.Function, err)
-	}
-	return nil
 }

@@ -17,15 +17,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
@@ -73,6 +77,20 @@ func run(addr string) error {
 	return nil
 }
 
+// localResponse takes the dev server's own response_url stand-in, so a
+// local run answers without Slack; a response_url of real Slack (through a
+// tunnel) is left to the handler, which posts it as deployed.
+func localResponse(u string) notify.Poster {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Path != responsePath {
+		return nil
+	}
+	if ip := net.ParseIP(pu.Hostname()); pu.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil
+	}
+	return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
+}
+
 // newHandler serves the bot's two routes through the API Gateway stand-in,
 // and the local response_url, writing access logs and messages to out.
 func newHandler(b *bot.Bot, out io.Writer) http.Handler {
@@ -85,6 +103,7 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	}
 	commands := b.Commands()
 	commands.Defer = slash.GoDeferrer{Handler: commands}
+	commands.Respond = localResponse
 	gateway := NewGateway(
 		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
 		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},

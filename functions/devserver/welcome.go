@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
+	"time"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
@@ -29,7 +32,9 @@ func printResponse(w io.Writer) http.HandlerFunc {
 	}
 }
 
-// exampleCommand is a slash command form like the one Slack sends.
+// exampleCommand is a slash command form like the one Slack sends, with a
+// fresh trigger_id: Slack's is unique per command, and the bot runs the
+// work of each trigger_id once.
 func exampleCommand(base, text string) string {
 	return url.Values{
 		"token":        {"local"},
@@ -42,7 +47,7 @@ func exampleCommand(base, text string) string {
 		"command":      {contract.SlashCommand},
 		"text":         {text},
 		"response_url": {base + responsePath},
-		"trigger_id":   {"0000.0000.local"},
+		"trigger_id":   {strconv.FormatInt(time.Now().UnixNano(), 10) + ".local"},
 		"api_app_id":   {"A0LOCAL01"},
 	}.Encode()
 }
@@ -62,12 +67,16 @@ func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
 		secret = cfg.SigningSecret
 	}
 	fmt.Fprintf(w, "Try it (a correctly signed slash command, then an Events API challenge):\n\n")
-	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.CommandsPath, secret, exampleCommand(base, "latency")))
+	// The shell makes each run's trigger_id, so the example can be run again.
+	cmd := triggerID.ReplaceAllString(exampleCommand(base, "latency"), `trigger_id='"$$(date +%s%N)"'.local`)
+	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.CommandsPath, secret, cmd))
 	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.EventsPath, secret, `{"type":"url_verification","challenge":"hello-slack"}`))
 	if os.Getenv(contract.EnvSecretARN) == "" && !generated {
 		fmt.Fprintf(w, "(signing secret from %s)\n", contract.EnvSigningSecret)
 	}
 }
+
+var triggerID = regexp.MustCompile(`trigger_id=[0-9]+\.local`)
 
 // curlExample signs body with openssl at run time, so the example works for
 // longer than Slack's five-minute window.

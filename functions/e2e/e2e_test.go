@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"runtime"
@@ -21,7 +25,6 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
-	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -34,7 +37,7 @@ const (
 )
 
 // fixture starts moto with the secret and the dedupe table, and Slack.
-func fixture(t testing.TB) (env []string, slack *testenv.Slack) {
+func fixture(t testing.TB) (env []string, slack *testenv.Slack, cfg aws.Config) {
 	ctx := context.Background()
 	moto := testenv.NewMoto(t)
 	cfg, err := moto.AWSConfig(ctx)
@@ -63,7 +66,7 @@ func fixture(t testing.TB) (env []string, slack *testenv.Slack) {
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvDedupeTable+"="+dedupeTable,
 	)
-	return env, slack
+	return env, slack, cfg
 }
 
 var (
@@ -118,7 +121,7 @@ func signedRequest(path, body string) events.APIGatewayProxyRequest {
 }
 
 func TestEventsLambda(t *testing.T) {
-	env, slack := fixture(t)
+	env, slack, _ := fixture(t)
 	fn := testenv.StartLambda(t, bootstraps(t)[contract.EventsFunction], env)
 	ctx := context.Background()
 
@@ -172,21 +175,120 @@ func TestEventsLambda(t *testing.T) {
 	}
 }
 
+// lambdaAPI stands in for the Lambda Invoke API that the commands function
+// calls to defer its slow work, and keeps what it was sent.
+type lambdaAPI struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []lambdaCall
+}
+
+type lambdaCall struct {
+	Function, InvocationType string
+	Payload                  []byte
+}
+
+func newLambdaAPI(t *testing.T) *lambdaAPI {
+	l := &lambdaAPI{}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+		fn, ok2 := strings.CutSuffix(fn, "/invocations")
+		if r.Method != http.MethodPost || !ok || !ok2 {
+			t.Errorf("Lambda API got %s %s", r.Method, r.URL.Path)
+			http.Error(w, `{"message":"unknown operation"}`, http.StatusNotFound)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		l.mu.Lock()
+		l.calls = append(l.calls, lambdaCall{Function: fn, InvocationType: r.Header.Get("X-Amz-Invocation-Type"), Payload: body})
+		l.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted) // what Lambda answers an Event invocation
+	}))
+	t.Cleanup(l.Close)
+	return l
+}
+
+func (l *lambdaAPI) Calls() []lambdaCall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]lambdaCall(nil), l.calls...)
+}
+
+// TestEventsLambdaTakesOverACrashedAttempt: an attempt claimed the event
+// in DynamoDB and died. Slack's retry during its lease is answered non-2xx,
+// so Slack comes back; the retry after the lease does the work, once.
+func TestEventsLambdaTakesOverACrashedAttempt(t *testing.T) {
+	env, slack, cfg := fixture(t)
+	const lease = 2 * time.Second
+	fn := testenv.StartLambda(t, bootstraps(t)[contract.EventsFunction], append(env, contract.EnvClaimLease+"="+lease.String()))
+	ctx := context.Background()
+
+	crashed := &dedupe.Dynamo{Client: dynamodb.NewFromConfig(cfg), Table: dedupeTable, Lease: lease}
+	claim, err := crashed.Claim(ctx, "Ev0CRASH")
+	if err != nil || claim.State != dedupe.Acquired {
+		t.Fatalf("the crashed attempt's claim: %v, %v", claim.State, err)
+	}
+	leaseEnds := time.Now().Truncate(time.Second).Add(lease + time.Second)
+
+	mention := `{"type":"event_callback","event_id":"Ev0CRASH","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> hello","ts":"1700000000.000900","channel":"C0123ABCD"}}`
+	deliver := func(retry int) events.APIGatewayProxyResponse {
+		t.Helper()
+		req := signedRequest(contract.EventsPath, mention)
+		req.Headers["X-Slack-Retry-Num"] = fmt.Sprint(retry)
+		var resp events.APIGatewayProxyResponse
+		if err := fn.InvokeJSON(ctx, req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := deliver(1); resp.StatusCode/100 == 2 || resp.StatusCode >= 500 || resp.Headers["X-Slack-No-Retry"] != "" {
+		t.Fatalf("retry during the lease: %d %v %s; want a 4xx Slack retries", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	if len(slack.Posts()) != 0 {
+		t.Fatal("the retry during the lease posted")
+	}
+	time.Sleep(time.Until(leaseEnds))
+	if resp := deliver(2); resp.StatusCode != 200 {
+		t.Fatalf("retry after the lease: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := deliver(3); resp.StatusCode != 200 {
+		t.Fatalf("a later retry: %d %s", resp.StatusCode, resp.Body)
+	}
+	if posts := slack.Posts(); len(posts) != 1 || posts[0].Get("thread_ts") != "1700000000.000900" {
+		t.Fatalf("posts %v: want the one reply, in the thread", posts)
+	}
+	if !strings.Contains(fn.Logs(), "took over an event") {
+		t.Errorf("the take-over is not logged:\n%s", fn.Logs())
+	}
+}
+
 func TestCommandsLambda(t *testing.T) {
-	env, slack := fixture(t)
+	env, slack, _ := fixture(t)
+	slack.SetMembers("C0NEWS0001", "U0ADA")
+	lambdaAPI := newLambdaAPI(t)
+	const self = "slackbot-e2e-commands"
+	env = append(env, "AWS_ENDPOINT_URL_LAMBDA="+lambdaAPI.URL, "AWS_LAMBDA_FUNCTION_NAME="+self)
 	fn := testenv.StartLambda(t, bootstraps(t)[contract.CommandsFunction], env)
 	ctx := context.Background()
-	form := func(text string) string {
-		return url.Values{"command": {"/slackbot"}, "text": {text}, "user_id": {"U0ADA"}, "user_name": {"ada"},
-			"channel_id": {"C0123ABCD"}, "team_id": {"T1"}, "response_url": {slack.ResponseURL()}}.Encode()
+	trigger := 0
+	form := func(user, text string) string {
+		trigger++
+		return url.Values{"command": {"/slackbot"}, "text": {text}, "user_id": {user}, "user_name": {"ada"},
+			"channel_id": {"C0123ABCD"}, "team_id": {"T1"}, "response_url": {slack.ResponseURL()},
+			"trigger_id": {fmt.Sprintf("e2e.%d", trigger)}}.Encode()
+	}
+	command := func(user, text string) events.APIGatewayProxyResponse {
+		t.Helper()
+		var resp events.APIGatewayProxyResponse
+		req := signedRequest(contract.CommandsPath, form(user, text))
+		req.Body, req.IsBase64Encoded = b64(req.Body), true // as API Gateway sends form bodies with binary media types
+		if err := fn.InvokeJSON(ctx, req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
 
-	var resp events.APIGatewayProxyResponse
-	req := signedRequest(contract.CommandsPath, form("echo hi there"))
-	req.Body, req.IsBase64Encoded = b64(req.Body), true // as API Gateway sends form bodies with binary media types
-	if err := fn.InvokeJSON(ctx, req, &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := command("U0ADA", "echo hi there")
 	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "hi there") || !strings.Contains(resp.Body, `"response_type":"ephemeral"`) {
 		t.Fatalf("echo: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -194,21 +296,62 @@ func TestCommandsLambda(t *testing.T) {
 		t.Logf("commands INIT (secret fetched from moto): %v", d)
 	}
 
-	// The deferred half of notify, as the function's own asynchronous
-	// invocation delivers it.
-	cmd, err := slash.Parse([]byte(form("notify #news deploy done")))
-	if err != nil {
-		t.Fatal(err)
+	// notify is acknowledged at once and deferred to an asynchronous
+	// invocation of the function itself.
+	resp = command("U0ADA", "notify #news deploy done <!channel>")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "Posting to #news") {
+		t.Fatalf("notify: %d %s", resp.StatusCode, resp.Body)
 	}
-	if _, err := fn.Invoke(ctx, mustJSON(slash.Deferred{Command: cmd})); err != nil {
-		t.Fatal(err)
+	calls := lambdaAPI.Calls()
+	if len(calls) != 1 || calls[0].Function != self || calls[0].InvocationType != "Event" {
+		t.Fatalf("Lambda Invoke calls %+v: want one asynchronous invocation of %s", calls, self)
+	}
+	if len(slack.Posts()) != 0 {
+		t.Fatal("notify posted before its deferred invocation ran")
+	}
+
+	// Lambda delivers the event, and may deliver it again: one post.
+	for range 2 {
+		if _, err := fn.Invoke(ctx, calls[0].Payload); err != nil {
+			t.Fatal(err)
+		}
 	}
 	posts, responses := slack.Posts(), slack.Responses()
 	if len(posts) != 1 || posts[0].Get("channel") != "C0NEWS0001" || !strings.Contains(posts[0].Get("text"), "deploy done") || !strings.Contains(posts[0].Get("text"), "<@U0ADA>") {
-		t.Fatalf("chat.postMessage calls: %v", posts)
+		t.Fatalf("chat.postMessage calls after two deliveries: %v", posts)
+	}
+	if strings.Contains(posts[0].Get("text"), "<!channel>") || !strings.Contains(posts[0].Get("text"), "&lt;!channel&gt;") {
+		t.Fatalf("notify text %q: want the user's markup escaped", posts[0].Get("text"))
 	}
 	if len(responses) != 1 || !strings.Contains(responses[0]["text"].(string), "Posted to <#C0NEWS0001>") {
 		t.Fatalf("response_url answers: %v", responses)
+	}
+
+	// A payload altered on the way (or made by anyone who may invoke the
+	// function) is refused: an error for the on-failure queue, and no post.
+	forged := bytes.Replace(calls[0].Payload, []byte("deploy done"), []byte("send money"), 1)
+	out, err := fn.Invoke(ctx, forged)
+	if err != nil || !strings.Contains(string(out), "errorMessage") || !strings.Contains(string(out), "MAC") {
+		t.Fatalf("forged deferred command: %s, %v; want a function error about the MAC", out, err)
+	}
+	if len(slack.Posts()) != 1 {
+		t.Fatal("a forged deferred command posted")
+	}
+
+	// Someone who is not in the channel: refused, nothing posted, and the
+	// same words as for a channel that does not exist.
+	var refusals []string
+	for _, channel := range []string{"#news", "#no-such-channel"} {
+		command("U0MALLORY", "notify "+channel+" hi")
+		calls = lambdaAPI.Calls()
+		if _, err := fn.Invoke(ctx, calls[len(calls)-1].Payload); err != nil {
+			t.Fatal(err)
+		}
+		responses = slack.Responses()
+		refusals = append(refusals, responses[len(responses)-1]["text"].(string))
+	}
+	if len(slack.Posts()) != 1 || refusals[0] != refusals[1] || !strings.Contains(refusals[0], "can't post there") {
+		t.Fatalf("refusals %q, %d posts: want the same refusal twice and no post", refusals, len(slack.Posts()))
 	}
 
 	resp = events.APIGatewayProxyResponse{}
@@ -223,7 +366,7 @@ func TestCommandsLambda(t *testing.T) {
 // BenchmarkColdInit reports the emulator's INIT duration of each bootstrap,
 // the secret fetch from a local moto included (target: ≤ 15 ms).
 func BenchmarkColdInit(b *testing.B) {
-	env, _ := fixture(b)
+	env, _, _ := fixture(b)
 	bins := bootstraps(b)
 	for _, name := range []string{contract.EventsFunction, contract.CommandsFunction} {
 		b.Run(name, func(b *testing.B) {

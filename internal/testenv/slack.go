@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// Slack plays the Slack Web API methods the bot calls, chat.postMessage and
-// conversations.list, with Slack's JSON answers, plus a slash command's
+// Slack plays the Slack Web API methods the bot calls, chat.postMessage,
+// conversations.list and conversations.members, with Slack's JSON answers, plus a slash command's
 // response_url; it records what arrives. Point SLACK_API_URL at APIURL.
 type Slack struct {
 	*httptest.Server
@@ -19,8 +19,21 @@ type Slack struct {
 	channels map[string]string // name -> ID
 
 	mu        sync.Mutex
+	members   map[string][]string // channel ID -> user IDs
 	posts     []url.Values
 	responses []map[string]any
+}
+
+// SetMembers makes users the members of the channel with that ID, for
+// conversations.members; a channel without members set is one the bot
+// cannot see (channel_not_found).
+func (s *Slack) SetMembers(channelID string, users ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.members == nil {
+		s.members = map[string][]string{}
+	}
+	s.members[channelID] = users
 }
 
 // NewSlack starts a Slack that accepts token and lists channels (name -> ID),
@@ -45,6 +58,17 @@ func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
 			list = append(list, map[string]any{"id": id, "name": name})
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channels": list, "response_metadata": map[string]any{"next_cursor": ""}})
+	})
+	mux.HandleFunc("/api/conversations.members", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		s.mu.Lock()
+		users, ok := s.members[r.Form.Get("channel")]
+		s.mu.Unlock()
+		if !ok {
+			json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "channel_not_found"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "members": users, "response_metadata": map[string]any{"next_cursor": ""}})
 	})
 	mux.HandleFunc("/response_url", func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any

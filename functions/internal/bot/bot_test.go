@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
@@ -50,4 +53,53 @@ func typeName(v any) string {
 		return "notify.NoToken"
 	}
 	return "other"
+}
+
+// TestLegacyTokenWarning: INIT says so when requests are checked with the
+// deprecated verification token, and only then.
+func TestLegacyTokenWarning(t *testing.T) {
+	tests := []struct {
+		name, secret, token string
+		want                string
+	}{
+		{"token only: legacy", "", "tok", `"level":"WARN","msg":"requests are checked with the legacy verification token`},
+		{"both: token ignored", "sig", "tok", `"msg":"a verification token is configured but ignored`},
+		{"signing secret only: quiet", "sig", "", ""},
+	}
+	for _, tt := range tests {
+		var logs strings.Builder
+		cfg := config.Config{}
+		cfg.SigningSecret, cfg.VerificationToken = tt.secret, tt.token
+		New(cfg, aws.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)), io.Discard)
+		if tt.want == "" && logs.Len() != 0 || !strings.Contains(logs.String(), tt.want) {
+			t.Errorf("%s: logged %q, want %q", tt.name, logs.String(), tt.want)
+		}
+		if strings.Contains(logs.String(), "tok\"") || strings.Contains(logs.String(), "sig\"") {
+			t.Errorf("%s: the log quotes a credential: %s", tt.name, logs.String())
+		}
+	}
+}
+
+// TestHandlersShareOneClaimStore: a deferred command and an event are
+// claimed in the same store, with the configured lease, and notify is
+// checked against the workspace the bot posts to.
+func TestHandlersShareOneClaimStore(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	cfg := config.Config{ClaimLease: 7 * time.Second, NotifyUsers: []string{"U1"}}
+	cfg.SigningSecret = "sig"
+	b := New(cfg, aws.Config{}, quiet, io.Discard)
+	cmds, evs := b.Commands(), b.Events()
+	if cmds.Claims == nil || cmds.Claims != evs.Dedupe {
+		t.Fatalf("commands claim in %v, events in %v: want one store", cmds.Claims, evs.Dedupe)
+	}
+	if m, ok := b.Claims.(*dedupe.Memory); !ok || m.Lease != 7*time.Second {
+		t.Fatalf("claims %#v: want memory with the configured lease", b.Claims)
+	}
+	if cmds.Permit == nil || cmds.Permit.Dir == nil || len(cmds.Permit.Users) != 1 {
+		t.Fatalf("permit %+v: want the allow-list and a directory", cmds.Permit)
+	}
+	cfg.DedupeTable = "tbl"
+	if d, ok := New(cfg, aws.Config{}, quiet, io.Discard).Claims.(*dedupe.Dynamo); !ok || d.Table != "tbl" || d.Lease != 7*time.Second {
+		t.Fatalf("with a table: claims %#v, want DynamoDB with the lease", d)
+	}
 }

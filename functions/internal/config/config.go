@@ -21,6 +21,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
 // Config is everything a function reads at start-up. Load it once per
@@ -36,6 +37,13 @@ type Config struct {
 	ReportChannel string
 	ReportWindow  time.Duration
 	LogLevel      slog.Level
+
+	// NotifyUsers and NotifyChannels are the allow-lists of notify; empty
+	// means any member, any channel (membership is checked either way).
+	NotifyUsers    []string
+	NotifyChannels []string
+	// ClaimLease is how long an in-progress claim holds off other deliveries.
+	ClaimLease time.Duration
 }
 
 // DefaultReportWindow is the report window when SLACKBOT_REPORT_WINDOW is unset.
@@ -56,6 +64,17 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		SketchTable:   getenv(contract.EnvSketchTable),
 		ReportChannel: getenv(contract.EnvReportChannel),
 		ReportWindow:  DefaultReportWindow,
+
+		NotifyUsers:    permit.Split(getenv(contract.EnvNotifyUsers)),
+		NotifyChannels: permit.Split(getenv(contract.EnvNotifyChannels)),
+		ClaimLease:     contract.DefaultClaimLease,
+	}
+	if l := getenv(contract.EnvClaimLease); l != "" {
+		d, err := time.ParseDuration(l)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("%s=%q: want a positive Go duration, like 30s", contract.EnvClaimLease, l)
+		}
+		c.ClaimLease = d
 	}
 	if c.SlackAPIURL != "" && !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"

@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		contract.EnvReportWindow:      "15m",
 		contract.EnvLogLevel:          "debug",
 		contract.EnvSlackAPIURL:       "http://127.0.0.1:9999/api/",
+		contract.EnvNotifyUsers:       " U0ADA, U0BOB ,",
+		contract.EnvNotifyChannels:    "#ops,C0123ABCD",
+		contract.EnvClaimLease:        "5s",
 	}
 	got, err := config.Load(context.Background(), e.get, nil)
 	if err != nil {
@@ -47,8 +51,12 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		ReportChannel: "#ops",
 		ReportWindow:  15 * time.Minute,
 		LogLevel:      slog.LevelDebug,
+
+		NotifyUsers:    []string{"U0ADA", "U0BOB"},
+		NotifyChannels: []string{"#ops", "C0123ABCD"},
+		ClaimLease:     5 * time.Second,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -59,8 +67,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load of an empty environment: %v", err)
 	}
-	want := config.Config{ReportWindow: config.DefaultReportWindow, LogLevel: slog.LevelInfo}
-	if got != want {
+	want := config.Config{ReportWindow: config.DefaultReportWindow, LogLevel: slog.LevelInfo, ClaimLease: contract.DefaultClaimLease}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load = %+v, want %+v", got, want)
 	}
 }
@@ -121,6 +129,9 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"window over 7 days", env{contract.EnvReportWindow: "169h"}, contract.EnvReportWindow},
 		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
 		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
+		{"claim lease not a duration", env{contract.EnvClaimLease: "30"}, contract.EnvClaimLease},
+		{"claim lease zero", env{contract.EnvClaimLease: "0s"}, contract.EnvClaimLease},
+		{"claim lease negative", env{contract.EnvClaimLease: "-5s"}, contract.EnvClaimLease},
 		{"secret ARN without a client", env{
 			contract.EnvSecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:slackbot",
 			contract.EnvSigningSecret: "from-env",
@@ -136,7 +147,7 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantName) {
 				t.Errorf("error %q does not name %s", err, tt.wantName)
 			}
-			if c != (config.Config{}) {
+			if !reflect.DeepEqual(c, config.Config{}) {
 				t.Errorf("Load returned %+v with its error, want the zero Config", c)
 			}
 		})

@@ -22,6 +22,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 const secret = "test-signing-secret"
@@ -187,6 +188,28 @@ func TestMentionRepliesInThread(t *testing.T) {
 	retry.Headers["X-Slack-Retry-Num"] = "1"
 	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.msgs) != 1 {
 		t.Fatalf("retry: status %d, %d posts, want 200 and still 1", resp.StatusCode, len(post.msgs))
+	}
+}
+
+// TestMentionRepliesEscapeWhatUsersWrote: a mention's reply repeats the
+// user's words only escaped, whether in an error or a real latency report.
+func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
+	store := latency.NewMemoryStore()
+	store.Record("POST /slack/events", time.Now(), 40*time.Millisecond, 30*time.Millisecond)
+	for _, text := range []string{
+		"<@U0BOT> latency 5" + testenv.HostileText,
+		"<@U0BOT> latency 1h " + testenv.HostileText,
+		"<@U0BOT> latency " + testenv.HostileText,
+		"<@U0BOT> " + testenv.HostileText,
+	} {
+		post := &recorder{}
+		h := newHandler(post, latency.NewReporter(store, time.Now))
+		h.ServeEvent(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
+		if len(post.msgs) != 1 {
+			t.Fatalf("%q: %d replies", text, len(post.msgs))
+		}
+		testenv.NoRawMarkup(t, "mention reply text", post.msgs[0].Text)
+		testenv.NoRawMarkupIn(t, "mention reply blocks", post.msgs[0].Blocks)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
@@ -55,7 +56,8 @@ func mentionReply(ctx context.Context, text string, reports Reporter, parseReque
 		}
 		window, route, err := parseRequest(strings.Join(words[i+1:], " "), defaultWindow)
 		if err != nil {
-			return notify.Message{Text: err.Error()}, nil
+			// The error quotes what the user wrote.
+			return notify.Message{Text: slackutilsx.EscapeMessage(err.Error())}, nil
 		}
 		return reports.Report(ctx, window, route)
 	}

@@ -29,6 +29,7 @@ func help(command, note string) notify.Message {
 	if command == "" {
 		command = "/slackbot"
 	}
+	command = escape(command)
 	lines := []string{
 		fmt.Sprintf("`%s help` — this list", command),
 		fmt.Sprintf("`%s echo <text>` — show what Slack sent me", command),
@@ -50,16 +51,18 @@ func help(command, note string) notify.Message {
 
 // echo shows the parsed command, as the original guide's test function did.
 // The verification token and response_url are left out: both are credentials.
+// Every value came from outside and is escaped; the one mention is ours,
+// made from an ID that userRef checked.
 func echo(cmd slack.SlashCommand) notify.Message {
 	_, rest := cutWords(cmd.Text, 1)
 	fields := [][2]string{
-		{"command", cmd.Command},
-		{"text", rest},
-		{"user", fmt.Sprintf("<@%s> (%s, %s)", cmd.UserID, cmd.UserName, cmd.UserID)},
-		{"channel", fmt.Sprintf("%s (%s)", cmd.ChannelName, cmd.ChannelID)},
-		{"team", fmt.Sprintf("%s (%s)", cmd.TeamDomain, cmd.TeamID)},
-		{"api_app_id", cmd.APIAppID},
-		{"trigger_id", cmd.TriggerID},
+		{"command", escape(cmd.Command)},
+		{"text", escape(rest)},
+		{"user", fmt.Sprintf("%s (%s, %s)", userRef(cmd.UserID), escape(cmd.UserName), escape(cmd.UserID))},
+		{"channel", escape(fmt.Sprintf("%s (%s)", cmd.ChannelName, cmd.ChannelID))},
+		{"team", escape(fmt.Sprintf("%s (%s)", cmd.TeamDomain, cmd.TeamID))},
+		{"api_app_id", escape(cmd.APIAppID)},
+		{"trigger_id", escape(cmd.TriggerID)},
 	}
 	var objs []*slack.TextBlockObject
 	var plain []string

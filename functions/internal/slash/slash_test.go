@@ -18,6 +18,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
@@ -70,13 +71,39 @@ func (r *reports) Report(_ context.Context, w time.Duration, route string) (noti
 	return notify.Message{Text: "the report"}, nil
 }
 
-// deferrer records deferred commands instead of running them.
-type deferrer struct{ cmds []slack.SlashCommand }
+// deferrer records deferred commands instead of running them, or fails.
+type deferrer struct {
+	cmds []Deferred
+	err  error
+}
 
-func (d *deferrer) Defer(_ context.Context, cmd slack.SlashCommand) error {
-	d.cmds = append(d.cmds, cmd)
+func (d *deferrer) Defer(_ context.Context, sealed Deferred) error {
+	if d.err != nil {
+		return d.err
+	}
+	d.cmds = append(d.cmds, sealed)
 	return nil
 }
+
+// workspace is a permit.Directory: #news (C0NEWS0001) has U0123 in it,
+// #secret (G0SECRET01) does not.
+type workspace struct{}
+
+func (workspace) ResolveChannel(_ context.Context, ch string) (string, error) {
+	switch strings.TrimPrefix(ch, "#") {
+	case "news", "C0NEWS0001":
+		return "C0NEWS0001", nil
+	case "secret", "G0SECRET01":
+		return "G0SECRET01", nil
+	}
+	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
+}
+
+func (workspace) IsMember(_ context.Context, id, user string) (bool, error) {
+	return id == "C0NEWS0001" && user == "U0123", nil
+}
+
+var anyone = &permit.Policy{Dir: workspace{}}
 
 type answer struct {
 	ResponseType string `json:"response_type"`
@@ -135,8 +162,8 @@ func TestAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &deferrer{}
-			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Reports: &reports{},
-				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Defer: d, Log: quiet}
+			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Reports: &reports{},
+				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Defer: d, Sealer: NewSealer(secret), Log: quiet}
 			status, a, body := serve(t, h, tt.req)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
@@ -202,11 +229,11 @@ func TestFinish(t *testing.T) {
 	}
 	t.Run("notify posts and confirms", func(t *testing.T) {
 		post, resp := &recorder{}, &recorder{}
-		h := &Handler{Post: post, Respond: respondTo(resp), Log: quiet}
+		h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
 		if err := h.Finish(context.Background(), cmd("notify  #news   Deploy done\nall green")); err != nil {
 			t.Fatal(err)
 		}
-		if len(post.msgs) != 1 || post.msgs[0].Channel != "#news" {
+		if len(post.msgs) != 1 || post.msgs[0].Channel != "C0NEWS0001" {
 			t.Fatalf("posted %+v", post.msgs)
 		}
 		if got := post.msgs[0].Text; !strings.HasPrefix(got, "Deploy done\nall green\n") || !strings.Contains(got, "<@U0123>") {
@@ -219,8 +246,8 @@ func TestFinish(t *testing.T) {
 	t.Run("notify error in words", func(t *testing.T) {
 		post := &recorder{err: &notify.Error{Code: "not_in_channel", Hint: "Invite me first."}}
 		resp := &recorder{}
-		h := &Handler{Post: post, Respond: respondTo(resp), Log: quiet}
-		h.Finish(context.Background(), cmd("notify #secret hi"))
+		h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
+		h.Finish(context.Background(), cmd("notify #news hi"))
 		if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Invite me first.") {
 			t.Fatalf("answer %+v", resp.msgs)
 		}
@@ -237,7 +264,7 @@ func TestFinish(t *testing.T) {
 		}
 	})
 	t.Run("without a deferrer the answer carries the result", func(t *testing.T) {
-		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Log: quiet}
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Log: quiet}
 		_, a, _ := serve(t, h, signed(form("notify C0NEWS0001 hi")))
 		if !strings.Contains(a.Text, "Posted to <#C0NEWS0001>") {
 			t.Fatalf("answer %q", a.Text)
@@ -247,9 +274,13 @@ func TestFinish(t *testing.T) {
 
 func TestInvokeDispatch(t *testing.T) {
 	resp := &recorder{}
-	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Respond: respondTo(resp), Log: quiet}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Sealer: NewSealer(secret), Respond: respondTo(resp), Log: quiet}
 	c, _ := Parse([]byte(form("notify #news hi")))
-	raw, _ := json.Marshal(Deferred{Command: c})
+	sealed, err := h.Sealer.Seal(c, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]Deferred{DeferredKey: sealed})
 	if _, err := h.Invoke(context.Background(), raw); err != nil || len(resp.msgs) != 1 {
 		t.Fatalf("deferred: err %v, %d answers", err, len(resp.msgs))
 	}
@@ -298,7 +329,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q without command or user_id", body)
 		}
 		// Every accepted command gets an answer without panicking.
-		h := &Handler{Post: &recorder{}, Reports: &reports{}, ParseRequest: latency.ParseRequest, Defer: &deferrer{}, Log: quiet}
+		h := &Handler{Post: &recorder{}, Permit: anyone, Reports: &reports{}, ParseRequest: latency.ParseRequest, Defer: &deferrer{}, Sealer: NewSealer(secret), Log: quiet}
 		if a := h.answer(context.Background(), cmd); a == nil || a.Text == "" {
 			t.Fatalf("no answer for %q", cmd.Text)
 		}

@@ -1,0 +1,309 @@
+package slash
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
+)
+
+func command(t *testing.T, text string) slack.SlashCommand {
+	t.Helper()
+	c, err := Parse([]byte(form(text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestEscapesWhatUsersWrote sends the hostile strings through every place
+// the commands handler repeats a user's text.
+func TestEscapesWhatUsersWrote(t *testing.T) {
+	post, resp := &recorder{}, &recorder{}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone,
+		Respond: respondTo(resp), Sealer: NewSealer(secret), Defer: &deferrer{}, Log: quiet}
+
+	for _, text := range []string{
+		"echo " + testenv.HostileText,
+		testenv.Hostile[0] + " now",            // an unknown subcommand is repeated
+		"notify " + testenv.Hostile[4] + " hi", // the acknowledgement repeats the channel
+	} {
+		_, a, _ := serve(t, h, signed(form(text)))
+		testenv.NoRawMarkup(t, "answer text to "+text, a.Text)
+		testenv.NoRawMarkupIn(t, "answer blocks to "+text, a.Blocks)
+	}
+
+	if err := h.Finish(context.Background(), command(t, "notify #news "+testenv.HostileText)); err != nil {
+		t.Fatal(err)
+	}
+	if len(post.msgs) != 1 {
+		t.Fatalf("%d posts, want 1", len(post.msgs))
+	}
+	testenv.NoRawMarkup(t, "notify post", post.msgs[0].Text)
+	if !strings.Contains(post.msgs[0].Text, "&lt;!channel&gt;") || !strings.Contains(post.msgs[0].Text, "<@U0123>") {
+		t.Errorf("notify post %q: want the text escaped and who sent it mentioned", post.msgs[0].Text)
+	}
+
+	// A form whose user_id is not an ID is shown, not turned into markup.
+	c := command(t, "echo hi")
+	c.UserID, c.UserName = "U1>|<!channel", "<!here>"
+	m := echo(c)
+	testenv.NoRawMarkup(t, "echo of a strange user", m.Text)
+	testenv.NoRawMarkupIn(t, "echo blocks of a strange user", m.Blocks)
+}
+
+// TestNotifyAuthorization: a refused notify posts nothing and answers the
+// same words whether the channel is missing, private or just not the user's.
+func TestNotifyAuthorization(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy *permit.Policy
+		text   string
+		posts  int
+	}{
+		{"member of the channel", anyone, "notify #news hi", 1},
+		{"not a member", anyone, "notify #secret hi", 0},
+		{"no such channel", anyone, "notify #nope hi", 0},
+		{"private channel by ID", anyone, "notify G0SECRET01 hi", 0},
+		{"not on the user allow-list", &permit.Policy{Users: []string{"U0OTHER"}, Dir: workspace{}}, "notify #news hi", 0},
+		{"not on the channel allow-list", &permit.Policy{Channels: []string{"#secret"}, Dir: workspace{}}, "notify #news hi", 0},
+		{"on both allow-lists", &permit.Policy{Users: []string{"U0123"}, Channels: []string{"C0NEWS0001"}, Dir: workspace{}}, "notify #news hi", 1},
+		{"no policy", nil, "notify #news hi", 0},
+	}
+	var refusals []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			post, resp := &recorder{}, &recorder{}
+			h := &Handler{Post: post, Permit: tt.policy, Respond: respondTo(resp), Log: quiet}
+			if err := h.Finish(context.Background(), command(t, tt.text)); err != nil {
+				t.Fatal(err)
+			}
+			if len(post.msgs) != tt.posts {
+				t.Fatalf("%d posts, want %d", len(post.msgs), tt.posts)
+			}
+			if len(resp.msgs) != 1 {
+				t.Fatalf("%d answers, want 1", len(resp.msgs))
+			}
+			if tt.posts == 0 {
+				refusals = append(refusals, resp.msgs[0].Text)
+			}
+		})
+	}
+	for _, r := range refusals {
+		if r != refusals[0] {
+			t.Errorf("refusals differ, which tells what exists: %q vs %q", r, refusals[0])
+		}
+		if strings.Contains(r, "find") || strings.Contains(r, "#") {
+			t.Errorf("refusal %q speaks of the channel", r)
+		}
+	}
+}
+
+func TestSSLCheck(t *testing.T) {
+	post := &recorder{}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone, Log: quiet}
+	// Slack's check is unsigned and carries only ssl_check and the token.
+	req := signed("ssl_check=1&token=legacy-token")
+	req.Headers = nil
+	status, _, body := serve(t, h, req)
+	if status != 200 || body != "" || len(post.msgs) != 0 {
+		t.Fatalf("ssl_check: %d %q, %d posts; want an empty 200 and no work", status, body, len(post.msgs))
+	}
+}
+
+// TestDeferFailureRunsNow: when the deferred invocation cannot be sent, the
+// work runs before the answer, which then carries the result rather than a
+// promise of work that will not happen.
+func TestDeferFailureRunsNow(t *testing.T) {
+	post := &recorder{}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone,
+		Defer: &deferrer{err: errors.New("AccessDenied")}, Sealer: NewSealer(secret), Log: quiet}
+	_, a, _ := serve(t, h, signed(form("notify #news Deploy done")))
+	if len(post.msgs) != 1 {
+		t.Fatalf("%d posts, want the notify posted inline", len(post.msgs))
+	}
+	if strings.Contains(a.Text, "Posting to") || !strings.Contains(a.Text, "Posted to <#C0NEWS0001>") {
+		t.Fatalf("answer %q: want the result, not the acknowledgement", a.Text)
+	}
+}
+
+// TestUserErrorHidesInternals: the user is told what they can act on, never
+// the text of an internal error.
+func TestUserErrorHidesInternals(t *testing.T) {
+	internal := errors.New("dial tcp 10.1.2.3:443: i/o timeout; table arn:aws:dynamodb:secret")
+	post, resp := &recorder{err: internal}, &recorder{}
+	h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
+	h.Finish(context.Background(), command(t, "notify #news hi"))
+	if len(resp.msgs) != 1 {
+		t.Fatalf("%d answers", len(resp.msgs))
+	}
+	got := resp.msgs[0].Text
+	for _, leak := range []string{"10.1.2.3", "dial tcp", "arn:aws"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("answer %q leaks %q", got, leak)
+		}
+	}
+	if !strings.Contains(got, "logs") {
+		t.Errorf("answer %q does not say where the details are", got)
+	}
+	for _, err := range []error{internal, context.Canceled, errors.New("x")} {
+		if u := userError(err); strings.Contains(u, err.Error()) {
+			t.Errorf("userError(%v) = %q repeats the error", err, u)
+		}
+	}
+}
+
+func TestSealer(t *testing.T) {
+	s := NewSealer(secret)
+	now := time.Now()
+	c := command(t, "notify #news hi")
+	sealed, err := s.Seal(c, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Open(sealed, now.Add(time.Minute)); err != nil || got.TriggerID != c.TriggerID || got.Text != c.Text {
+		t.Fatalf("Open = %+v, %v", got, err)
+	}
+	tampered := sealed
+	tampered.Payload = strings.Replace(sealed.Payload, "notify #news hi", "notify #news pwned", 1)
+	if tampered.Payload == sealed.Payload {
+		t.Fatal("the tamper changed nothing")
+	}
+	for name, d := range map[string]Deferred{
+		"tampered payload":      tampered,
+		"no MAC":                {Payload: sealed.Payload},
+		"MAC not hex":           {Payload: sealed.Payload, MAC: "zz"},
+		"another app's secret":  must(NewSealer("another-secret").Seal(c, now)),
+		"slack signature style": {Payload: sealed.Payload, MAC: strings.TrimPrefix(must2(verify.Signature(secret, now, []byte(sealed.Payload))), "v0=")},
+	} {
+		if _, err := s.Open(d, now); !errors.Is(err, ErrBadMAC) {
+			t.Errorf("%s: Open = %v, want ErrBadMAC", name, err)
+		}
+	}
+	if _, err := s.Open(sealed, now.Add(DeferredTTL)); !errors.Is(err, ErrExpired) {
+		t.Errorf("Open after DeferredTTL = %v, want ErrExpired", err)
+	}
+	if _, err := (Sealer{}).Open(sealed, now); !errors.Is(err, ErrBadMAC) {
+		t.Errorf("a Sealer without a key opened a payload: %v", err)
+	}
+}
+
+func must(d Deferred, err error) Deferred {
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func must2(_, sig string) string { return sig }
+
+// TestRunDeferredExactlyOnce: Lambda may deliver the asynchronous event
+// twice; the second posts nothing. A forged or expired one posts nothing
+// and is an error, which Lambda sends to the on-failure queue.
+func TestRunDeferredExactlyOnce(t *testing.T) {
+	post, resp := &recorder{}, &recorder{}
+	h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Sealer: NewSealer(secret),
+		Claims: &dedupe.Memory{}, Log: quiet}
+	sealed, _ := h.Sealer.Seal(command(t, "notify #news hi"), time.Now())
+	for i := range 3 {
+		if err := h.RunDeferred(context.Background(), sealed); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	if len(post.msgs) != 1 || len(resp.msgs) != 1 {
+		t.Fatalf("3 deliveries: %d posts, %d answers; want 1 and 1", len(post.msgs), len(resp.msgs))
+	}
+
+	forged := sealed
+	forged.Payload = strings.Replace(forged.Payload, "1.2.3", "9.9.9", 1)
+	if err := h.RunDeferred(context.Background(), forged); !errors.Is(err, ErrBadMAC) {
+		t.Fatalf("forged delivery: %v, want ErrBadMAC", err)
+	}
+	if len(post.msgs) != 1 {
+		t.Fatalf("a forged delivery posted")
+	}
+}
+
+// TestFinishOnlyAnswersSlack: a response_url elsewhere than Slack's host
+// (or SLACK_API_URL's, set for local runs and tests) gets nothing, and the
+// notify it carries is not posted either.
+func TestFinishOnlyAnswersSlack(t *testing.T) {
+	var answered int
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		answered++
+		w.Write([]byte("ok"))
+	}))
+	defer local.Close()
+	for _, tt := range []struct {
+		url, apiURL string
+		ok          bool
+	}{
+		{local.URL + "/response_url", local.URL + "/api/", true},
+		{local.URL + "/response_url", "", false},
+		{"https://evil.example/collect", local.URL + "/api/", false},
+		{"http://169.254.169.254/latest/meta-data", "", false},
+	} {
+		answered = 0
+		post := &recorder{}
+		h := &Handler{Post: post, Permit: anyone, APIURL: tt.apiURL, Log: quiet}
+		c := command(t, "notify #news hi")
+		c.ResponseURL = tt.url
+		err := h.Finish(context.Background(), c)
+		if (err == nil) != tt.ok || (answered == 1) != tt.ok || (len(post.msgs) == 1) != tt.ok {
+			t.Errorf("response_url %s (api %q): err %v, %d answers, %d posts; want ok=%v", tt.url, tt.apiURL, err, answered, len(post.msgs), tt.ok)
+		}
+	}
+}
+
+// invoker records Lambda Invoke calls.
+type invoker struct {
+	in  *awslambda.InvokeInput
+	err error
+}
+
+func (i *invoker) Invoke(_ context.Context, in *awslambda.InvokeInput, _ ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
+	i.in = in
+	return &awslambda.InvokeOutput{StatusCode: 202}, i.err
+}
+
+// TestLambdaDeferrer: the event goes to the named function, asynchronously,
+// in the shape Invoke reads back.
+func TestLambdaDeferrer(t *testing.T) {
+	inv := &invoker{}
+	d := LambdaDeferrer{Client: inv, Function: "slackbot-dev-commands"}
+	h := &Handler{Post: &recorder{}, Permit: anyone, Respond: respondTo(&recorder{}), Sealer: NewSealer(secret), Claims: &dedupe.Memory{}, Log: quiet}
+	sealed, _ := h.Sealer.Seal(command(t, "notify #news hi"), time.Now())
+	if err := d.Defer(context.Background(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	if inv.in == nil || *inv.in.FunctionName != "slackbot-dev-commands" || inv.in.InvocationType != types.InvocationTypeEvent {
+		t.Fatalf("Invoke input %+v: want the function, asynchronously", inv.in)
+	}
+	var back map[string]Deferred
+	if err := json.Unmarshal(inv.in.Payload, &back); err != nil || back[DeferredKey] != sealed {
+		t.Fatalf("payload %s does not carry the sealed command: %v", inv.in.Payload, err)
+	}
+	if _, err := h.Invoke(context.Background(), inv.in.Payload); err != nil {
+		t.Fatalf("Invoke of the deferrer's payload: %v", err)
+	}
+	inv.err = errors.New("AccessDeniedException")
+	if err := d.Defer(context.Background(), sealed); err == nil || !strings.Contains(err.Error(), "slackbot-dev-commands") {
+		t.Fatalf("a failed Invoke = %v, want an error naming the function", err)
+	}
+}
+
+var _ notify.Poster = (*recorder)(nil)
