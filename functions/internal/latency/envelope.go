@@ -27,8 +27,9 @@ const (
 const maxDecompressed = 32 << 20
 
 // ErrMalformedEnvelope marks a subscription event that cannot be read. The
-// handler returns it, so Lambda retries the delivery (and in the end sends it
-// to the function's failure destination), rather than losing it quietly.
+// handler returns it, so Lambda retries the delivery twice and then sends it
+// to the percentiles function's failure queue (its on-failure destination,
+// which raises an alarm), rather than losing it quietly.
 var ErrMalformedEnvelope = errors.New("malformed CloudWatch Logs subscription event")
 
 // logEvent is one event of a subscription batch. Its byte slices point into
