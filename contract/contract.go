@@ -8,9 +8,26 @@ import "time"
 // Routes of the REST API. API Gateway's resourcePath and the access log's
 // "resourcePath" carry these values.
 const (
-	EventsPath   = "/slack/events"
-	CommandsPath = "/slack/commands"
+	EventsPath       = "/slack/events"
+	CommandsPath     = "/slack/commands"
+	InteractionsPath = "/slack/interactions"
 )
+
+// Block Kit action IDs of the latency report: buttons that choose the window
+// and a menu that chooses the route. Each element's value is a ReportChoice
+// as JSON, so a click carries all it needs and the server keeps no state.
+const (
+	ActionReportWindow = "latency_report_window"
+	ActionReportRoute  = "latency_report_route"
+)
+
+// ReportChoice is the value of a report button or route option: the report
+// to show when it is clicked. Slack allows 2000 bytes in a button's value
+// and 150 in an option's, so the keys are short.
+type ReportChoice struct {
+	Window string `json:"w"`           // like "15m", "1h", "7d"
+	Route  string `json:"r,omitempty"` // "" means all routes
+}
 
 // Function names: each is a directory under functions/ holding a package main
 // that builds into a Lambda "bootstrap".
