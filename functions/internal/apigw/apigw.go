@@ -1,6 +1,6 @@
 // Package apigw reads API Gateway REST proxy requests and writes their
 // answers: base64 bodies, headers whichever way API Gateway sent them, and the
-// JSON error bodies of DESIGN.md.
+// JSON error bodies that docs/design.md lists.
 package apigw
 
 import (

@@ -17,7 +17,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
-// MetadataEventType is the event_type of DESIGN.md's report metadata.
+// MetadataEventType is the event_type of the report's message metadata (docs/design.md).
 const MetadataEventType = "latency_report"
 
 // maxReportRoutes bounds the routes a report lists one by one, to stay well
@@ -424,7 +424,7 @@ func groupThousands(n int64) string {
 	return b.String()
 }
 
-// metadata is DESIGN.md's latency_report message metadata, plus the window's
+// metadata is the latency_report message metadata of docs/design.md, plus the window's
 // start and end (unix seconds) so a reader needs no clock of its own.
 func (rep *report) metadata() *slack.SlackMetadata {
 	routes := make([]any, 0, len(rep.Routes))

@@ -12,7 +12,7 @@ import (
 
 const (
 	// RelativeAccuracy is the sketches' guarantee: every quantile is within 1%
-	// of the exact value (DESIGN.md's latency report contract).
+	// of the exact value (the latency report contract in docs/design.md).
 	RelativeAccuracy = 0.01
 
 	// MaxBins bounds a sketch's memory and encoded size. At 1% accuracy 2048
@@ -81,7 +81,7 @@ func mergeEncoded(dst *Sketch, b []byte) error {
 	return nil
 }
 
-// Sketches holds the two latencies of DESIGN.md's access log for one route
+// Sketches holds the two latencies of the access log (docs/design.md) for one route
 // over some span of time. Response is what a client waits for; Integration is
 // the part spent in the Lambda function.
 type Sketches struct {
