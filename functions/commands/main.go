@@ -1,6 +1,6 @@
 // Command commands is the Lambda behind POST /slack/commands. Slow
 // subcommands finish in a second, asynchronous invocation of this same
-// function (slash.LambdaDeferrer), which slash.Handler.Invoke tells apart
+// function (selfinvoke.Deferrer), which slash.Handler.Invoke tells apart
 // from API Gateway's requests.
 package main
 
@@ -14,7 +14,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
-	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
 )
 
 func main() {
@@ -26,7 +26,7 @@ func main() {
 	h := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout).Commands()
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
-		h.Defer = slash.LambdaDeferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
+		h.Defer = selfinvoke.Deferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
 	}
 	lambda.Start(h.Invoke)
 }

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -46,7 +47,13 @@ func run(addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, awsCfg, err := config.FromEnvironment(ctx)
+	// The full credential chain (profiles, SSO) of a developer's machine,
+	// which the Lambda functions leave out for their cold start.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	cfg, err := config.LoadWith(ctx, awsCfg)
 	if err != nil {
 		return err
 	}

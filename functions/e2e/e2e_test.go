@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -363,29 +364,69 @@ func TestCommandsLambda(t *testing.T) {
 	}
 }
 
-// BenchmarkColdInit reports the emulator's INIT duration of each bootstrap,
-// the secret fetch from a local moto included (target: ≤ 15 ms).
+// BenchmarkColdInit sets the emulator's INIT duration of the events and
+// commands bootstraps, with the Slack credentials in the environment as a
+// local run has them, beside that of the smallest Go Lambda function, started
+// in turn in the same run. Target: within 1.5× the minimal function's.
 func BenchmarkColdInit(b *testing.B) {
-	env, _, _ := fixture(b)
 	bins := bootstraps(b)
-	for _, name := range []string{contract.EventsFunction, contract.CommandsFunction} {
-		b.Run(name, func(b *testing.B) {
-			var total time.Duration
-			for b.Loop() {
-				fn := testenv.StartLambda(b, bins[name], env)
-				if _, err := fn.Invoke(context.Background(), mustJSON(signedRequest(contract.EventsPath, `{"type":"url_verification","challenge":"c"}`))); err != nil {
-					b.Fatal(err)
-				}
-				d, ok := fn.InitDuration()
-				if !ok {
-					b.Fatalf("no INIT REPORT:\n%s", fn.Logs())
-				}
-				total += d
-				fn.Stop()
+	bins["minimal"] = testenv.BuildBootstrap(b, "./functions/e2e/testdata/minimal")
+	env := []string{contract.EnvSigningSecret + "=" + signingSecret, contract.EnvBotToken + "=" + botToken}
+	names := []string{"minimal", contract.EventsFunction, contract.CommandsFunction}
+	total := map[string]time.Duration{}
+	for b.Loop() {
+		for _, name := range names {
+			fn := testenv.StartLambda(b, bins[name], env)
+			if _, err := fn.Invoke(context.Background(), mustJSON(signedRequest(contract.EventsPath, `{"type":"url_verification","challenge":"c"}`))); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "init-ms/op")
-		})
+			d, ok := fn.InitDuration()
+			if !ok {
+				b.Fatalf("%s: no INIT REPORT:\n%s", name, fn.Logs())
+			}
+			total[name] += d
+			fn.Stop()
+		}
 	}
+	for _, name := range names {
+		b.ReportMetric(float64(total[name].Microseconds())/1000/float64(b.N), name+"-init-ms/op")
+	}
+	for _, name := range names[1:] {
+		b.ReportMetric(float64(total[name])/float64(total["minimal"]), name+"-x-minimal")
+	}
+}
+
+// BenchmarkOneAnswer runs, in turn, a hello-world Go process and one that
+// builds the events handler as the events function does and answers one
+// signed url_verification, and reports each one's wall time and the ratio.
+// Target: at most 2× the hello-world floor.
+func BenchmarkOneAnswer(b *testing.B) {
+	hello := testenv.BuildBootstrap(b, "./functions/e2e/testdata/hello")
+	oneAnswer := testenv.BuildBootstrap(b, "./functions/e2e/testdata/oneanswer")
+	env := []string{"PATH=" + os.Getenv("PATH"), contract.EnvSigningSecret + "=" + signingSecret, contract.EnvLogLevel + "=warn"}
+	run := func(bin string, stdin []byte) time.Duration {
+		cmd := exec.Command(bin)
+		cmd.Env, cmd.Stdin = env, bytes.NewReader(stdin)
+		start := time.Now()
+		out, err := cmd.Output()
+		d := time.Since(start)
+		if err != nil {
+			b.Fatalf("%s: %v\n%s", bin, err, out)
+		}
+		if bin == oneAnswer && !bytes.Contains(out, []byte(`"statusCode":200`)) {
+			b.Fatalf("no answer: %s", out)
+		}
+		return d
+	}
+	var floor, answer time.Duration
+	for b.Loop() {
+		floor += run(hello, nil)
+		// Signed inside the loop: the timestamp must be fresh.
+		answer += run(oneAnswer, mustJSON(signedRequest(contract.EventsPath, `{"type":"url_verification","challenge":"c"}`)))
+	}
+	b.ReportMetric(float64(floor.Microseconds())/1000/float64(b.N), "hello-ms/op")
+	b.ReportMetric(float64(answer.Microseconds())/1000/float64(b.N), "events-ms/op")
+	b.ReportMetric(float64(answer)/float64(floor), "x-hello")
 }
 
 func mustJSON(v any) []byte {

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
@@ -142,20 +142,23 @@ func ReadSecret(ctx context.Context, secrets SecretsGetter, id string) (contract
 	return s, nil
 }
 
-// FromEnvironment is Load with the process environment and, when a secret is
-// named, a Secrets Manager client from the AWS SDK's default chain (which
-// honours AWS_ENDPOINT_URL). It also returns the AWS config for other clients.
+// FromEnvironment is a Lambda function's configuration: LoadWith on the AWS
+// config of the Lambda environment (awsenv, which honours AWS_ENDPOINT_URL),
+// returned too for the function's other clients.
 func FromEnvironment(ctx context.Context) (Config, aws.Config, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return Config{}, aws.Config{}, fmt.Errorf("aws config: %w", err)
-	}
+	awsCfg := awsenv.Load(os.Getenv)
+	c, err := LoadWith(ctx, awsCfg)
+	return c, awsCfg, err
+}
+
+// LoadWith is Load with the process environment and, when a secret is named,
+// a Secrets Manager client on awsCfg.
+func LoadWith(ctx context.Context, awsCfg aws.Config) (Config, error) {
 	var secrets SecretsGetter
 	if os.Getenv(contract.EnvSecretARN) != "" {
 		secrets = secretsmanager.NewFromConfig(awsCfg)
 	}
-	c, err := Load(ctx, os.Getenv, secrets)
-	return c, awsCfg, err
+	return Load(ctx, os.Getenv, secrets)
 }
 
 // Poster is how the bot posts with these credentials: Slack with a bot token;

@@ -193,9 +193,9 @@ func TestLoadFromSecret(t *testing.T) {
 	}
 }
 
-// TestFromEnvironmentUsesMoto loads through the AWS SDK's default chain with
-// only moto's environment, so the secret can be found only if the SDK honours
-// AWS_ENDPOINT_URL.
+// TestFromEnvironmentUsesMoto loads as a Lambda function does (awsenv) with
+// only moto's environment, so the secret can be found only if the
+// credentials and AWS_ENDPOINT_URL are honoured.
 func TestFromEnvironmentUsesMoto(t *testing.T) {
 	sm := secretsClient(t)
 	arn := createSecret(t, sm, "slackbot/from-env", secretJSON(t, fullSecret), false)

@@ -12,17 +12,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 )
 
 // Deferred is a command whose slow part runs after the acknowledgement: the
-// event the commands function sends itself (under DeferredKey), or what a
-// goroutine of the dev server runs.
+// event the commands function sends itself (under DeferredKey, by
+// selfinvoke.Deferrer), or what a goroutine of the dev server runs.
 //
 // Anyone allowed to invoke the function could send such an event, and
 // Lambda may deliver one twice, so it is sealed and claimed: Payload is the
@@ -173,35 +170,4 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	default:
 		return nil, errors.New("invocation is neither an API Gateway request nor a deferred command")
 	}
-}
-
-// LambdaInvoker is the part of the Lambda client LambdaDeferrer uses.
-type LambdaInvoker interface {
-	Invoke(ctx context.Context, in *awslambda.InvokeInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
-}
-
-// LambdaDeferrer defers by invoking a function (the running one, named by
-// AWS_LAMBDA_FUNCTION_NAME) asynchronously: Lambda queues the event and the
-// call returns in milliseconds, while a goroutine would be frozen with the
-// container once the acknowledgement is sent.
-type LambdaDeferrer struct {
-	Client   LambdaInvoker
-	Function string
-}
-
-// Defer implements Deferrer.
-func (d LambdaDeferrer) Defer(ctx context.Context, sealed Deferred) error {
-	payload, err := json.Marshal(map[string]Deferred{DeferredKey: sealed})
-	if err != nil {
-		return fmt.Errorf("encode deferred command: %w", err)
-	}
-	_, err = d.Client.Invoke(ctx, &awslambda.InvokeInput{
-		FunctionName:   aws.String(d.Function),
-		InvocationType: types.InvocationTypeEvent,
-		Payload:        payload,
-	})
-	if err != nil {
-		return fmt.Errorf("invoke %s asynchronously: %w", d.Function, err)
-	}
-	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
@@ -266,43 +264,6 @@ func TestFinishOnlyAnswersSlack(t *testing.T) {
 		if (err == nil) != tt.ok || (answered == 1) != tt.ok || (len(post.msgs) == 1) != tt.ok {
 			t.Errorf("response_url %s (api %q): err %v, %d answers, %d posts; want ok=%v", tt.url, tt.apiURL, err, answered, len(post.msgs), tt.ok)
 		}
-	}
-}
-
-// invoker records Lambda Invoke calls.
-type invoker struct {
-	in  *awslambda.InvokeInput
-	err error
-}
-
-func (i *invoker) Invoke(_ context.Context, in *awslambda.InvokeInput, _ ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
-	i.in = in
-	return &awslambda.InvokeOutput{StatusCode: 202}, i.err
-}
-
-// TestLambdaDeferrer: the event goes to the named function, asynchronously,
-// in the shape Invoke reads back.
-func TestLambdaDeferrer(t *testing.T) {
-	inv := &invoker{}
-	d := LambdaDeferrer{Client: inv, Function: "slackbot-dev-commands"}
-	h := &Handler{Post: &recorder{}, Permit: anyone, Respond: respondTo(&recorder{}), Sealer: NewSealer(secret), Claims: &dedupe.Memory{}, Log: quiet}
-	sealed, _ := h.Sealer.Seal(command(t, "notify #news hi"), time.Now())
-	if err := d.Defer(context.Background(), sealed); err != nil {
-		t.Fatal(err)
-	}
-	if inv.in == nil || *inv.in.FunctionName != "slackbot-dev-commands" || inv.in.InvocationType != types.InvocationTypeEvent {
-		t.Fatalf("Invoke input %+v: want the function, asynchronously", inv.in)
-	}
-	var back map[string]Deferred
-	if err := json.Unmarshal(inv.in.Payload, &back); err != nil || back[DeferredKey] != sealed {
-		t.Fatalf("payload %s does not carry the sealed command: %v", inv.in.Payload, err)
-	}
-	if _, err := h.Invoke(context.Background(), inv.in.Payload); err != nil {
-		t.Fatalf("Invoke of the deferrer's payload: %v", err)
-	}
-	inv.err = errors.New("AccessDeniedException")
-	if err := d.Defer(context.Background(), sealed); err == nil || !strings.Contains(err.Error(), "slackbot-dev-commands") {
-		t.Fatalf("a failed Invoke = %v, want an error naming the function", err)
 	}
 }
 
