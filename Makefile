@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ARCH ?= arm64
 ADDR ?= 127.0.0.1:3000
 
-.PHONY: dev test build lint bench fuzz load preview up tools clean
+.PHONY: dev test build lint bench fuzz load preview up slack-app tools clean
 
 ## dev: run the bot on $(ADDR) with no AWS and no Slack account needed
 dev:
@@ -29,9 +29,9 @@ lint:
 	go vet ./...
 	go tool actionlint
 
-## bench: the speed and memory targets
+## bench: the headline figures beside their targets and a baseline measured in the same run
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	go run ./cmd/benchreport
 
 ## fuzz: each fuzz target for FUZZTIME (default 20s)
 FUZZTIME ?= 20s
@@ -46,6 +46,11 @@ fuzz:
 LOAD_FLAGS ?= -rate 300 -duration 10s
 load:
 	go run ./cmd/load $(LOAD_FLAGS)
+
+## slack-app: create the Slack app from the stack, or update it (needs the pulumi CLI and SLACK_CONFIG_TOKEN)
+SLACK_APP_FLAGS ?=
+slack-app:
+	go run ./cmd/slackapp $(SLACK_APP_FLAGS)
 
 ## preview, up: Pulumi (needs the pulumi CLI and AWS credentials)
 preview:

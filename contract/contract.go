@@ -21,6 +21,18 @@ const (
 	ActionReportRoute  = "latency_report_route"
 )
 
+// ReportWindows are the windows the report's buttons offer. Slack wants
+// each action_id unique within its block, so each button's is
+// ReportWindowAction(w), not ActionReportWindow itself.
+var ReportWindows = []string{"15m", "1h", "24h", "7d"}
+
+// ReportWindowAction is the action_id of the report's button for window w.
+func ReportWindowAction(w string) string { return ActionReportWindow + "_" + w }
+
+// NotifyShortcut is the callback_id of the global shortcut that opens the
+// notify modal: the manifest declares it and the commands function answers it.
+const NotifyShortcut = "notify"
+
 // ReportChoice is the value of a report button or route option: the report
 // to show when it is clicked. Slack allows 2000 bytes in a button's value
 // and 150 in an option's, so the keys are short.
@@ -49,7 +61,12 @@ const (
 	EnvSketchTable       = "SLACKBOT_SKETCH_TABLE"
 	EnvReportChannel     = "SLACKBOT_REPORT_CHANNEL"
 	EnvReportWindow      = "SLACKBOT_REPORT_WINDOW"
-	EnvLogLevel          = "LOG_LEVEL"
+	// EnvReportVia is how scheduled reports and alerts reach Slack: one
+	// of the ReportVia values.
+	EnvReportVia = "SLACKBOT_REPORT_VIA"
+	// EnvAlertRules is the alert rules as JSON (see AlertRule).
+	EnvAlertRules = "SLACKBOT_ALERT_RULES"
+	EnvLogLevel   = "LOG_LEVEL"
 
 	// EnvNotifyUsers and EnvNotifyChannels are comma-separated allow-lists
 	// of who may post as the bot with `notify` (user IDs) and where to
@@ -77,6 +94,14 @@ const (
 	SketchRouteKey  = "route"
 	SketchMinuteKey = "minute"
 	TTLAttribute    = "expires_at"
+)
+
+// Values of EnvReportVia (the stack's reportVia): ReportViaAuto uses the
+// bot token when the secret has one and the incoming webhook otherwise.
+const (
+	ReportViaAuto    = "auto"
+	ReportViaBot     = "bot"
+	ReportViaWebhook = "webhook"
 )
 
 // Secret is the JSON document stored in the Secrets Manager secret.
@@ -113,8 +138,10 @@ const SlashCommand = "/slackbot"
 // the mention event, commands for the slash command, chat:write and
 // chat:write.public to post, and channels:read with groups:read to find
 // public and private channels by name (conversations.list) and to check
-// that whoever asks `notify` to post is a member (conversations.members).
-var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands", "groups:read"}
+// that whoever asks `notify` to post is a member (conversations.members),
+// and files:write to upload the latency chart (files.getUploadURLExternal
+// and files.completeUploadExternal).
+var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands", "files:write", "groups:read"}
 
 // DefaultClaimLease is the in-progress lease when EnvClaimLease is unset.
 // The HTTP functions time out after 10 seconds, so a lease of 30 outlives

@@ -16,11 +16,15 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Route sends POST requests for Path to Function.
+// Route sends POST requests for Path to Function. Every path is one name
+// under /slack, like contract.EventsPath: all the API serves.
 type Route struct {
 	Path     string
 	Function *GoFunction
 }
+
+// routePrefix is the one API Gateway resource the routes hang under.
+const routePrefix = "/slack/"
 
 // SlackAPIArgs describes a SlackAPI.
 type SlackAPIArgs struct {
@@ -75,30 +79,14 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 		return nil, wrap("rest api", err)
 	}
 
-	// One API Gateway resource per path prefix: /slack, then /slack/events.
-	resourceIDs := map[string]pulumi.StringOutput{"": a.RestAPI.RootResourceId}
-	resourceFor := func(path string) (pulumi.StringOutput, error) {
-		parts := strings.Split(strings.Trim(path, "/"), "/")
-		for i := range parts {
-			prefix := "/" + strings.Join(parts[:i+1], "/")
-			if _, ok := resourceIDs[prefix]; ok {
-				continue
-			}
-			parentPrefix := ""
-			if i > 0 {
-				parentPrefix = "/" + strings.Join(parts[:i], "/")
-			}
-			res, err := apigateway.NewResource(ctx, name+resourceSuffix(prefix), &apigateway.ResourceArgs{
-				RestApi:  a.RestAPI.ID(),
-				ParentId: resourceIDs[parentPrefix],
-				PathPart: pulumi.String(parts[i]),
-			}, parent)
-			if err != nil {
-				return pulumi.StringOutput{}, wrap("resource "+prefix, err)
-			}
-			resourceIDs[prefix] = res.ID().ToStringOutput()
-		}
-		return resourceIDs["/"+strings.Join(parts, "/")], nil
+	// The routes' parent resource, /slack.
+	slackRes, err := apigateway.NewResource(ctx, name+resourceSuffix(routePrefix), &apigateway.ResourceArgs{
+		RestApi:  a.RestAPI.ID(),
+		ParentId: a.RestAPI.RootResourceId,
+		PathPart: pulumi.String(strings.Trim(routePrefix, "/")),
+	}, parent)
+	if err != nil {
+		return nil, wrap("resource "+routePrefix, err)
 	}
 
 	// What a deployment serves: when any of it changes, a new deployment must
@@ -106,11 +94,20 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 	var served []any
 	var routeResources []pulumi.Resource
 	for _, r := range args.Routes {
-		resourceID, err := resourceFor(r.Path)
-		if err != nil {
-			return nil, err
+		part, ok := strings.CutPrefix(r.Path, routePrefix)
+		if !ok || part == "" || strings.Contains(part, "/") {
+			return nil, wrap("route "+r.Path, fmt.Errorf("want one name under %s", routePrefix))
 		}
 		suffix := resourceSuffix(r.Path)
+		res, err := apigateway.NewResource(ctx, name+suffix, &apigateway.ResourceArgs{
+			RestApi:  a.RestAPI.ID(),
+			ParentId: slackRes.ID(),
+			PathPart: pulumi.String(part),
+		}, parent)
+		if err != nil {
+			return nil, wrap("resource "+r.Path, err)
+		}
+		resourceID := res.ID().ToStringOutput()
 		// Slack authenticates each request with its signing secret, which the
 		// function verifies; API Gateway has no authorizer that could.
 		method, err := apigateway.NewMethod(ctx, name+suffix+"-post", &apigateway.MethodArgs{

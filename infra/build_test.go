@@ -11,10 +11,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +82,8 @@ func TestDeployShipsReproducibleZips(t *testing.T) {
 		if err != nil || f.Machine != elf.EM_AARCH64 {
 			t.Errorf("%s: bootstrap is not an arm64 executable (%v)", fn.Name, err)
 		}
-		shipped[fn.Name] = z
+		// The resource is the component's child, named <function>-function.
+		shipped[strings.TrimSuffix(fn.Name, "-function")] = z
 		t.Logf("%s: %s, %d bytes zipped, %d bytes unzipped", fn.Name, filepath.Base(path), len(z), len(bin))
 	}
 	if len(shipped) != 3 {
@@ -93,6 +97,9 @@ func TestDeployShipsReproducibleZips(t *testing.T) {
 	}
 	t.Logf("second build (warm cache): %v", time.Since(start).Round(time.Millisecond))
 	for name, art := range again {
+		if shipped[name] == nil {
+			t.Fatalf("%s: no shipped zip to compare (shipped: %v)", name, slices.Collect(maps.Keys(shipped)))
+		}
 		if !bytes.Equal(art.Zip, shipped[name]) {
 			t.Errorf("%s: a second build gave a different zip", name)
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -24,6 +23,8 @@ const (
 	keyReportChannel           = "reportChannel"
 	keyReportSchedule          = "reportSchedule"
 	keyReportWindow            = "reportWindow"
+	keyReportVia               = "reportVia"
+	keyLatencyAlerts           = "latencyAlerts"
 	keyArchitecture            = "architecture"
 	keyMemorySize              = "memorySize"
 	keyLogRetentionDays        = "logRetentionDays"
@@ -34,6 +35,9 @@ const (
 	keyCommandName             = "commandName"
 	keyNotifyUsers             = "notifyUsers"
 	keyNotifyChannels          = "notifyChannels"
+	// keySlackAppID is cmd/slackapp's: it records the app it created, so
+	// it updates that app afterwards. The program does not read it.
+	keySlackAppID = "slackAppId"
 )
 
 // secretKeys are read only as secret Outputs, so their values never reach the
@@ -50,16 +54,19 @@ var defaults = map[string]any{
 	keyReportChannel:           "",
 	keyReportSchedule:          "rate(1 hour)",
 	keyReportWindow:            "1h",
+	keyReportVia:               contract.ReportViaAuto,
+	keyLatencyAlerts:           "",
 	keyArchitecture:            "arm64",
 	keyMemorySize:              256,
 	keyLogRetentionDays:        14,
 	keyManageAPIGatewayAccount: true,
 	keyThrottlingRateLimit:     25,
 	keyThrottlingBurstLimit:    50,
-	keyAppName:                 "slackbot",
+	keyAppName:                 "latencybot",
 	keyCommandName:             contract.SlashCommand,
 	keyNotifyUsers:             "",
 	keyNotifyChannels:          "",
+	keySlackAppID:              "",
 }
 
 // settings is the validated stack configuration.
@@ -75,6 +82,9 @@ type settings struct {
 	ReportChannel  string
 	ReportSchedule string
 	ReportWindow   string
+	ReportVia      string
+	// AlertRules is latencyAlerts as compact JSON; empty for none.
+	AlertRules string
 
 	Architecture            string // arm64 or x86_64, as Lambda names them
 	GOARCH                  string
@@ -97,8 +107,7 @@ type settings struct {
 var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 var (
-	scheduleRE = regexp.MustCompile(`^(rate|cron)\(.+\)$`)
-	commandRE  = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
+	commandRE = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
 	// Slack user IDs start with U, or W in Enterprise Grid; channel IDs with
 	// C, or G for older private channels. Names are what Slack allows.
 	userIDRE      = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
@@ -176,15 +185,24 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 
 	s.ReportChannel = str(keyReportChannel)
 	s.ReportSchedule = str(keyReportSchedule)
-	if !scheduleRE.MatchString(s.ReportSchedule) {
-		fail(keyReportSchedule, "%q: want an EventBridge schedule like rate(1 hour) or cron(0 9 * * ? *)", s.ReportSchedule)
+	if err := checkSchedule(s.ReportSchedule); err != nil {
+		fail(keyReportSchedule, "%v", err)
 	}
 	s.ReportWindow = str(keyReportWindow)
-	// The functions accept whole minutes up to 7 days (sketches are kept per
-	// minute); refusing anything else here fails the preview, not the report.
-	if d, err := time.ParseDuration(s.ReportWindow); err != nil || d < time.Minute || d > 7*24*time.Hour || d%time.Minute != 0 {
-		fail(keyReportWindow, "%q: want whole minutes from 1m to 168h, like 15m or 1h", s.ReportWindow)
+	// The functions read the window with the same rule (contract.ParseWindow),
+	// so refusing it here fails the preview, not the report.
+	if _, err := contract.ParseWindow(s.ReportWindow); err != nil {
+		fail(keyReportWindow, "%v", err)
 	}
+	s.ReportVia = str(keyReportVia)
+	if err := checkReportVia(s.ReportVia, s.HasWebhook); err != nil {
+		fail(keyReportVia, "%v", err)
+	}
+	rules, err := alertRulesEnv(cfg.Get(keyLatencyAlerts))
+	if err != nil {
+		fail(keyLatencyAlerts, "%v", err)
+	}
+	s.AlertRules = rules
 
 	s.Architecture = str(keyArchitecture)
 	goarch, err := lambdabuild.GOARCH(s.Architecture)
@@ -214,6 +232,12 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	s.AppName = str(keyAppName)
 	if n := len([]rune(s.AppName)); n > 35 {
 		fail(keyAppName, "%q: Slack allows at most 35 characters", s.AppName)
+	}
+	// Slack keeps "Slackbot" for its own bot, and the App Directory refuses
+	// any app whose name holds "Slack"; failing the preview says so before
+	// Slack does.
+	if strings.Contains(strings.ToLower(s.AppName), "slack") {
+		fail(keyAppName, "%q: Slack refuses app names containing \"Slack\" (it reserves Slackbot for its own bot); choose another, like %q", s.AppName, defaults[keyAppName])
 	}
 	s.CommandName = str(keyCommandName)
 	if !commandRE.MatchString(s.CommandName) {

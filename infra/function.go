@@ -57,28 +57,36 @@ type GoFunctionArgs struct {
 	Async *AsyncInvoke
 }
 
+// NewGoFunction declares the Lambda function of args.Artifact with its own
+// role, policy and log group, and, for a function invoked asynchronously,
+// its retries and failure queue. Its children are named after it: name+"-function",
+// name+"-role", name+"-logs", and so on.
 func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts ...pulumi.ResourceOption) (*GoFunction, error) {
 	f := &GoFunction{}
 	if err := ctx.RegisterComponentResource("slackbot:index:GoFunction", name, f, opts...); err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
 	parent := pulumi.Parent(f)
+	// formerly is the alias of a child that stacks deployed before the
+	// children were named apart still know by the component's bare name, so
+	// they update it in place rather than replace it.
+	formerly := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
 
 	// The log group exists before the function, so Lambda never creates one
 	// without retention and the role needs no logs:CreateLogGroup.
 	var err error
-	f.LogGroup, err = cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+	f.LogGroup, err = cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/lambda/" + args.FunctionName),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-	}, parent)
+	}, parent, formerly)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: log group: %w", name, err)
 	}
 
-	f.Role, err = iam.NewRole(ctx, name, &iam.RoleArgs{
+	f.Role, err = iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("Runs the %s Lambda function", args.FunctionName),
 		AssumeRolePolicy: pulumi.String(assumeRolePolicy("lambda.amazonaws.com")),
-	}, parent)
+	}, parent, formerly)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: role: %w", name, err)
 	}
@@ -102,15 +110,15 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 			Resources: []pulumi.StringInput{f.FailureQueue.Arn},
 		})
 	}
-	policy, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+	policy, err := iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
 		Role:   f.Role.ID(),
 		Policy: policyJSON(grants),
-	}, parent)
+	}, parent, formerly)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: role policy: %w", name, err)
 	}
 
-	f.Function, err = lambda.NewFunction(ctx, name, &lambda.FunctionArgs{
+	f.Function, err = lambda.NewFunction(ctx, name+"-function", &lambda.FunctionArgs{
 		Name:          pulumi.String(args.FunctionName),
 		Runtime:       pulumi.String("provided.al2023"),
 		Handler:       pulumi.String(lambdabuild.BootstrapName),
@@ -128,7 +136,7 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 			LogFormat: pulumi.String("Text"),
 			LogGroup:  f.LogGroup.Name,
 		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{policy}))
+	}, parent, formerly, pulumi.DependsOn([]pulumi.Resource{policy}))
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
@@ -164,7 +172,7 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		}
 		// Lambda checks that the role may send to the destination when the
 		// config is made; the function already waits for the role policy.
-		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name, invoke, parent)
+		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name+"-async", invoke, parent, formerly)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: event invoke config: %w", name, err)
 		}

@@ -128,6 +128,14 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if s.ReportChannel != "" {
 		percentilesEnv[contract.EnvReportChannel] = pulumi.String(s.ReportChannel)
 	}
+	// Reports and alerts go out from the percentiles function; each is set
+	// only when it differs from the default, so existing stacks preview no change.
+	if s.ReportVia != contract.ReportViaAuto {
+		percentilesEnv[contract.EnvReportVia] = pulumi.String(s.ReportVia)
+	}
+	if s.AlertRules != "" {
+		percentilesEnv[contract.EnvAlertRules] = pulumi.String(s.AlertRules)
+	}
 	// Set only when configured, so stacks without allow-lists preview no change.
 	commandsEnv := maps.Clone(dedupeEnv)
 	if s.NotifyUsers != "" {
@@ -181,6 +189,8 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		Routes: []Route{
 			{Path: contract.EventsPath, Function: fns[contract.EventsFunction]},
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},
+			// The commands function holds what interactions need: see bot.Interactions.
+			{Path: contract.InteractionsPath, Function: fns[contract.CommandsFunction]},
 		},
 		StageName:            safeName(ctx.Stack()),
 		AccessLogGroupName:   "/aws/apigateway/" + prefix + "/access",
@@ -216,11 +226,13 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 
 	eventsURL := api.RouteURL(contract.EventsPath)
 	commandsURL := api.RouteURL(contract.CommandsPath)
+	interactionsURL := api.RouteURL(contract.InteractionsPath)
 	return pulumi.Map{
 		"apiUrl":           api.URL,
 		"eventsUrl":        eventsURL,
 		"commandsUrl":      commandsURL,
-		"slackAppManifest": manifestJSON(s, eventsURL, commandsURL),
+		"interactionsUrl":  interactionsURL,
+		"slackAppManifest": manifestJSON(s, eventsURL, commandsURL, interactionsURL),
 		"secretArn":        creds.Secret.Arn,
 		"dedupeTable":      tbl.Dedupe.Name,
 		"sketchTable":      tbl.Sketches.Name,

@@ -18,8 +18,9 @@ const mentionEvent = "app_mention"
 const webhookScope = "incoming-webhook"
 
 // slackManifest is the Slack app manifest for this stack: paste it into the app's
-// "App Manifest" page and Slack sends events and commands to this stack's URLs.
-func slackManifest(s *settings, eventsURL, commandsURL string) slack.Manifest {
+// "App Manifest" page (or let cmd/slackapp send it) and Slack sends events,
+// commands and interactions to this stack's URLs.
+func slackManifest(s *settings, eventsURL, commandsURL, interactionsURL string) slack.Manifest {
 	scopes := append([]string(nil), contract.BotScopes...)
 	var webhooks *slack.ManifestIncomingWebhooks
 	if s.HasWebhook {
@@ -40,6 +41,13 @@ func slackManifest(s *settings, eventsURL, commandsURL string) slack.Manifest {
 				Url:         commandsURL,
 				UsageHint:   "help | echo <text> | notify <channel> <text> | latency [window] [route]",
 			}},
+			// A global shortcut needs only the commands scope.
+			Shortcuts: []slack.Shortcut{{
+				Name:        "Notify a channel",
+				CallbackID:  contract.NotifyShortcut,
+				Description: "Post to a channel as the bot, saying you asked",
+				Type:        slack.GlobalShortcut,
+			}},
 		},
 		OAuthConfig: slack.OAuthConfig{Scopes: slack.OAuthScopes{Bot: scopes}},
 		Settings: slack.Settings{
@@ -48,14 +56,15 @@ func slackManifest(s *settings, eventsURL, commandsURL string) slack.Manifest {
 				BotEvents:  []string{mentionEvent},
 			},
 			IncomingWebhooks: webhooks,
+			Interactivity:    &slack.Interactivity{IsEnabled: true, RequestUrl: interactionsURL},
 		},
 	}
 }
 
 // manifestJSON renders the manifest once the URLs are known.
-func manifestJSON(s *settings, eventsURL, commandsURL pulumi.StringOutput) pulumi.StringOutput {
-	return pulumi.All(eventsURL, commandsURL).ApplyT(func(v []any) (string, error) {
-		b, err := json.MarshalIndent(slackManifest(s, v[0].(string), v[1].(string)), "", "  ")
+func manifestJSON(s *settings, eventsURL, commandsURL, interactionsURL pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(eventsURL, commandsURL, interactionsURL).ApplyT(func(v []any) (string, error) {
+		b, err := json.MarshalIndent(slackManifest(s, v[0].(string), v[1].(string), v[2].(string)), "", "  ")
 		if err != nil {
 			return "", fmt.Errorf("slack app manifest: %w", err)
 		}

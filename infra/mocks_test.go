@@ -33,6 +33,9 @@ type registered struct {
 	State      resource.PropertyMap
 	Parent     resource.URN
 	Deps       []resource.URN
+	// Aliases are the names the resource was known by before, so a
+	// deployed stack updates it in place.
+	Aliases []string
 }
 
 // in returns an input as a plain Go value (secrets and outputs unwrapped).
@@ -193,6 +196,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent = resource.URN(rpc.GetParent())
 		for _, d := range rpc.GetDependencies() {
 			r.Deps = append(r.Deps, resource.URN(d))
+		}
+		for _, a := range rpc.GetAliases() {
+			r.Aliases = append(r.Aliases, a.GetSpec().GetName())
 		}
 	}
 	m.mu.Lock()

@@ -23,8 +23,8 @@ func TestPolicies(t *testing.T) {
 	arn := func(typ, name string) string { return r.named(t, typ, name).outStr("arn") }
 	logs := func(fn string) []string {
 		return []string{
-			"logs:CreateLogStream " + arn(tLogGroup, fn) + ":*",
-			"logs:PutLogEvents " + arn(tLogGroup, fn) + ":*",
+			"logs:CreateLogStream " + arn(tLogGroup, fn+"-logs") + ":*",
+			"logs:PutLogEvents " + arn(tLogGroup, fn+"-logs") + ":*",
 		}
 	}
 	on := func(resource string, actions ...string) []string {
@@ -42,11 +42,11 @@ func TestPolicies(t *testing.T) {
 	// function's role: each may send to its own queue, and no other.
 	failures := func(fn string) []string { return on(arn(tQueue, fn+"-failures"), "sqs:SendMessage") }
 	want := map[string][]string{ // role's logical name -> "action resource"
-		contract.EventsFunction: slices.Concat(logs(contract.EventsFunction), secret, read, claim),
-		contract.CommandsFunction: slices.Concat(logs(contract.CommandsFunction), secret, read, claim,
-			on(arn(tFunction, contract.CommandsFunction), "lambda:InvokeFunction"),
+		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim),
+		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim,
+			on(arn(tFunction, contract.CommandsFunction+"-function"), "lambda:InvokeFunction"),
 			failures(contract.CommandsFunction)),
-		contract.PercentilesFunction: slices.Concat(logs(contract.PercentilesFunction), secret,
+		contract.PercentilesFunction + "-role": slices.Concat(logs(contract.PercentilesFunction), secret,
 			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
 			failures(contract.PercentilesFunction)),
 		"slack-account": nil, // AWS's managed policy, checked below
@@ -98,7 +98,7 @@ func TestTrustPolicies(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	want := map[string]string{"slack-account": "apigateway.amazonaws.com"}
 	for _, fn := range functionNames {
-		want[fn] = "lambda.amazonaws.com"
+		want[fn+"-role"] = "lambda.amazonaws.com"
 	}
 	roles := r.ofType(tRole)
 	if len(roles) != len(want) {
@@ -233,14 +233,22 @@ func checkPolicyDocument(t *testing.T, name, doc string) []string {
 // those calls: one fewer and the function fails with AccessDenied in AWS, where
 // no mock test would notice; one more and the role is wider than it needs.
 func TestGrantsMatchTheStores(t *testing.T) {
-	for dir, granted := range map[string][]string{
-		"../functions/internal/dedupe":  dedupeActions,
-		"../functions/internal/latency": sketchWriteActions,
+	// The percentiles function's grant on the sketch table serves the
+	// sketch store and the alert states it keeps there.
+	for dirs, granted := range map[string][]string{
+		"../functions/internal/dedupe":                                   dedupeActions,
+		"../functions/internal/sketchstore ../functions/internal/alerts": sketchWriteActions,
 	} {
-		calls := interfaceMethods(t, dir, "DynamoAPI")
-		for i, c := range calls {
-			calls[i] = "dynamodb:" + c
+		var calls []string
+		for _, dir := range strings.Fields(dirs) {
+			for _, c := range interfaceMethods(t, dir, "DynamoAPI") {
+				if !slices.Contains(calls, "dynamodb:"+c) {
+					calls = append(calls, "dynamodb:"+c)
+				}
+			}
 		}
+		slices.Sort(calls)
+		dir := dirs
 		got := slices.Sorted(slices.Values(granted))
 		if !slices.Equal(got, calls) {
 			t.Errorf("%s: DynamoAPI calls %v, granted %v", dir, calls, got)

@@ -54,9 +54,9 @@ func TestResourceCounts(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	want := map[string]int{
 		tGoFunction: 3, tSlackAPI: 1,
-		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 5,
+		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 6,
 		tTable: 2, tSecret: 1, tSecretVer: 1,
-		tRestAPI: 1, tAPIResource: 3, tMethod: 2, tIntegration: 2, tDeployment: 1, tStage: 1,
+		tRestAPI: 1, tAPIResource: 4, tMethod: 3, tIntegration: 3, tDeployment: 1, tStage: 1,
 		tMethodSet: 1, tAccount: 1,
 		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
 		// A failure queue and event invoke config for commands and percentiles,
@@ -103,10 +103,10 @@ func TestFunctions(t *testing.T) {
 	}
 
 	for _, name := range functionNames {
-		fn := r.named(t, tFunction, name)
-		lg := r.named(t, tLogGroup, name)
-		role := r.named(t, tRole, name)
-		policy := r.named(t, tRolePolicy, name)
+		fn := r.named(t, tFunction, name+"-function")
+		lg := r.named(t, tLogGroup, name+"-logs")
+		role := r.named(t, tRole, name+"-role")
+		policy := r.named(t, tRolePolicy, name+"-policy")
 		fnName := "slackbot-dev-" + name
 
 		checks := map[string][2]any{
@@ -154,7 +154,7 @@ func TestReportChannelReachesOnlyPercentiles(t *testing.T) {
 	cfg["slackbot:reportChannel"] = "#latency"
 	r := mustRun(t, cfg)
 	for _, name := range functionNames {
-		env := r.named(t, tFunction, name).in("environment").(map[string]any)["variables"].(map[string]any)
+		env := r.named(t, tFunction, name+"-function").in("environment").(map[string]any)["variables"].(map[string]any)
 		got, ok := env[contract.EnvReportChannel]
 		if want := name == contract.PercentilesFunction; ok != want || (want && got != "#latency") {
 			t.Errorf("%s: %s = %v (set %v), want set only on percentiles", name, contract.EnvReportChannel, got, ok)
@@ -235,11 +235,13 @@ func TestAPIRoutes(t *testing.T) {
 			t.Fatalf("resources do not form a tree from the root: %v", ids)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(byPath)); !slices.Equal(got, []string{"/slack", contract.CommandsPath, contract.EventsPath}) {
+	if got := slices.Sorted(maps.Keys(byPath)); !slices.Equal(got, []string{"/slack", contract.CommandsPath, contract.EventsPath, contract.InteractionsPath}) {
 		t.Fatalf("paths %v", got)
 	}
 
-	routes := map[string]string{contract.EventsPath: contract.EventsFunction, contract.CommandsPath: contract.CommandsFunction}
+	// The commands function serves interactivity too (see bot.Interactions).
+	routes := map[string]string{contract.EventsPath: contract.EventsFunction, contract.CommandsPath: contract.CommandsFunction,
+		contract.InteractionsPath: contract.CommandsFunction}
 	methods := r.ofType(tMethod)
 	integrations := r.ofType(tIntegration)
 	for path, fnName := range routes {
@@ -264,7 +266,7 @@ func TestAPIRoutes(t *testing.T) {
 		if m.str("httpMethod") != "POST" || m.str("authorization") != "NONE" || m.str("restApi") != testAPIID {
 			t.Errorf("%s: method %v", path, m.Inputs)
 		}
-		fn := r.named(t, tFunction, fnName)
+		fn := r.named(t, tFunction, fnName+"-function")
 		if in.str("type") != "AWS_PROXY" || in.str("integrationHttpMethod") != "POST" ||
 			in.str("httpMethod") != "POST" || in.str("uri") != fn.outStr("invokeArn") {
 			t.Errorf("%s: integration %v, want AWS_PROXY POST to %s", path, in.Inputs, fn.outStr("invokeArn"))
@@ -288,7 +290,7 @@ func TestDeploymentAndStage(t *testing.T) {
 	// The trigger is a hash of exactly what the stage serves, so a change to any
 	// route or integration replaces the deployment, and nothing else does.
 	var served []any
-	for _, path := range []string{contract.EventsPath, contract.CommandsPath} {
+	for _, path := range []string{contract.EventsPath, contract.CommandsPath, contract.InteractionsPath} {
 		suffix := strings.ReplaceAll(path, "/", "-")
 		m := r.named(t, tMethod, "slack"+suffix+"-post")
 		in := r.named(t, tIntegration, "slack"+suffix+"-post")
@@ -368,6 +370,8 @@ func TestPermissions(t *testing.T) {
 	want := map[string]struct{ fn, principal, source string }{
 		"slack-slack-events-invoke":   {contract.EventsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.EventsPath},
 		"slack-slack-commands-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.CommandsPath},
+		"slack-slack-interactions-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com",
+			execArn + "/*/POST" + contract.InteractionsPath},
 		"percentiles-access-log": {contract.PercentilesFunction, "logs.amazonaws.com",
 			r.named(t, tLogGroup, "slack-access").outStr("arn") + ":*"},
 		"percentiles-schedule": {contract.PercentilesFunction, "events.amazonaws.com",
@@ -389,7 +393,7 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("%s: sourceArn %q, want %q", p.Name, got, w.source)
 		}
 		if p.str("principal") != w.principal || p.str("action") != "lambda:InvokeFunction" ||
-			p.str("function") != r.named(t, tFunction, w.fn).outStr("name") {
+			p.str("function") != r.named(t, tFunction, w.fn+"-function").outStr("name") {
 			t.Errorf("%s: %v, want %s invoking %s", p.Name, p.Inputs, w.principal, w.fn)
 		}
 		if !p.parentIs(tGoFunction, w.fn) {
@@ -402,7 +406,7 @@ func TestReports(t *testing.T) {
 	cfg := baseConfig()
 	cfg["slackbot:reportSchedule"] = "cron(0 9 * * ? *)"
 	r := mustRun(t, cfg)
-	fn := r.named(t, tFunction, contract.PercentilesFunction)
+	fn := r.named(t, tFunction, contract.PercentilesFunction+"-function")
 	sub := r.named(t, tSubscription, "access-log-ingest")
 	if sub.str("logGroup") != r.named(t, tLogGroup, "slack-access").outStr("name") ||
 		sub.str("destinationArn") != fn.outStr("arn") || sub.str("filterPattern") != "" {
@@ -491,13 +495,14 @@ func TestAsyncInvokeConfigs(t *testing.T) {
 		t.Errorf("%d event invoke configs, want %d", len(configs), len(want))
 	}
 	for _, c := range configs {
-		w, ok := want[c.Name]
+		name := strings.TrimSuffix(c.Name, "-async")
+		w, ok := want[name]
 		if !ok {
 			t.Errorf("unexpected event invoke config %s", c.Name)
 			continue
 		}
-		fn := r.named(t, tFunction, c.Name)
-		queue := r.named(t, tQueue, c.Name+"-failures")
+		fn := r.named(t, tFunction, name+"-function")
+		queue := r.named(t, tQueue, name+"-failures")
 		if c.str("functionName") != fn.outStr("name") {
 			t.Errorf("%s: functionName %q, want %q", c.Name, c.str("functionName"), fn.outStr("name"))
 		}
@@ -509,7 +514,7 @@ func TestAsyncInvokeConfigs(t *testing.T) {
 		if got := c.in("destinationConfig"); !reflect.DeepEqual(got, wantDest) {
 			t.Errorf("%s: destinationConfig %v, want %v", c.Name, got, wantDest)
 		}
-		if !c.parentIs(tGoFunction, c.Name) {
+		if !c.parentIs(tGoFunction, name) {
 			t.Errorf("%s: parent %s, want its GoFunction", c.Name, c.Parent)
 		}
 	}
@@ -530,7 +535,7 @@ func TestAlarms(t *testing.T) {
 	}
 	want := map[string]metric{}
 	for _, fn := range functionNames {
-		dims := map[string]any{"FunctionName": r.named(t, tFunction, fn).outStr("name")}
+		dims := map[string]any{"FunctionName": r.named(t, tFunction, fn+"-function").outStr("name")}
 		want[fn+"-errors"] = metric{"AWS/Lambda", "Errors", "Sum", dims}
 		want[fn+"-throttles"] = metric{"AWS/Lambda", "Throttles", "Sum", dims}
 	}
@@ -587,7 +592,7 @@ func TestAlarmsReachSlack(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	topic := r.named(t, tTopic, "alarms")
 	sub := r.named(t, tTopicSub, "alarms-to-slack")
-	fn := r.named(t, tFunction, contract.PercentilesFunction)
+	fn := r.named(t, tFunction, contract.PercentilesFunction+"-function")
 	if sub.str("topic") != topic.outStr("arn") || sub.str("protocol") != "lambda" || sub.str("endpoint") != fn.outStr("arn") {
 		t.Errorf("subscription %v, want %s -> lambda %s", sub.Inputs, topic.outStr("arn"), fn.outStr("arn"))
 	}
@@ -611,7 +616,7 @@ func TestNotifyAllowLists(t *testing.T) {
 		contract.EnvNotifyChannels: "C0123ABCDE,#ops-alerts,general,G0123456789",
 	}
 	for _, name := range functionNames {
-		env := r.named(t, tFunction, name).in("environment").(map[string]any)["variables"].(map[string]any)
+		env := r.named(t, tFunction, name+"-function").in("environment").(map[string]any)["variables"].(map[string]any)
 		for k, v := range want {
 			got, ok := env[k]
 			if name == contract.CommandsFunction && got != v {
@@ -715,19 +720,20 @@ func TestNoPlaintextSecrets(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	want := []string{"accessLogGroup", "alarmTopicArn", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "secretArn", "sketchTable", "slackAppManifest"}
+	want := []string{"accessLogGroup", "alarmTopicArn", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "interactionsUrl", "secretArn", "sketchTable", "slackAppManifest"}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, want) {
 		t.Fatalf("outputs %v, want %v", got, want)
 	}
 	apiURL := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/dev", testAPIID, testRegion)
 	for name, w := range map[string]string{
-		"apiUrl":         apiURL,
-		"eventsUrl":      apiURL + contract.EventsPath,
-		"commandsUrl":    apiURL + contract.CommandsPath,
-		"dedupeTable":    r.named(t, tTable, "dedupe").outStr("name"),
-		"sketchTable":    r.named(t, tTable, "sketches").outStr("name"),
-		"accessLogGroup": "/aws/apigateway/slackbot-dev/access",
-		"alarmTopicArn":  r.named(t, tTopic, "alarms").outStr("arn"),
+		"apiUrl":          apiURL,
+		"eventsUrl":       apiURL + contract.EventsPath,
+		"commandsUrl":     apiURL + contract.CommandsPath,
+		"interactionsUrl": apiURL + contract.InteractionsPath,
+		"dedupeTable":     r.named(t, tTable, "dedupe").outStr("name"),
+		"sketchTable":     r.named(t, tTable, "sketches").outStr("name"),
+		"accessLogGroup":  "/aws/apigateway/slackbot-dev/access",
+		"alarmTopicArn":   r.named(t, tTopic, "alarms").outStr("arn"),
 	} {
 		if got := r.output(t, name); got != w {
 			t.Errorf("output %s = %q, want %q", name, got, w)
@@ -743,7 +749,7 @@ func TestManifest(t *testing.T) {
 		app     string
 		command string
 	}{
-		{"defaults, with webhook", func(map[string]string) {}, true, "slackbot", contract.SlashCommand},
+		{"defaults, with webhook", func(map[string]string) {}, true, "latencybot", contract.SlashCommand},
 		{"no webhook, renamed", func(c map[string]string) {
 			delete(c, "slackbot:"+keyWebhookURL)
 			c["slackbot:appName"] = "Latency Bot"
@@ -769,6 +775,16 @@ func TestManifest(t *testing.T) {
 			sc := m.Features.SlashCommands[0]
 			if sc.Url != r.output(t, "commandsUrl") || sc.Command != tc.command || sc.UsageHint == "" || sc.Description == "" {
 				t.Errorf("slash command %+v, want %s at the commandsUrl output %q with a usage hint", sc, tc.command, r.output(t, "commandsUrl"))
+			}
+			// Interactivity and the notify shortcut reach the commands function.
+			if m.Settings.Interactivity == nil || !m.Settings.Interactivity.IsEnabled ||
+				m.Settings.Interactivity.RequestUrl != r.output(t, "interactionsUrl") {
+				t.Errorf("interactivity %+v, want enabled at the interactionsUrl output %q", m.Settings.Interactivity, r.output(t, "interactionsUrl"))
+			}
+			if len(m.Features.Shortcuts) != 1 || m.Features.Shortcuts[0].Type != slack.GlobalShortcut ||
+				m.Features.Shortcuts[0].CallbackID != contract.NotifyShortcut || m.Features.Shortcuts[0].Name == "" ||
+				m.Features.Shortcuts[0].Description == "" {
+				t.Errorf("shortcuts %+v, want the global notify shortcut", m.Features.Shortcuts)
 			}
 			if m.Display.Name != tc.app || m.Features.BotUser.DisplayName != tc.app {
 				t.Errorf("names %q / %q, want %q", m.Display.Name, m.Features.BotUser.DisplayName, tc.app)
@@ -813,6 +829,9 @@ func TestConfigErrors(t *testing.T) {
 		{keyThrottlingRateLimit, "0", "throttlingRateLimit"},
 		{keyCommandName, "slackbot", "commandName"},
 		{keyAppName, strings.Repeat("x", 36), "appName"},
+		// Slack refuses names holding "Slack"; the error says why.
+		{keyAppName, "slackbot", `appName: "slackbot": Slack refuses app names containing "Slack"`},
+		{keyAppName, "My SLACK helper", `appName: "My SLACK helper": Slack refuses`},
 		{keyWebhookURL, "http://hooks.example/insecure-webhook-value", "webhookUrl"},
 		// Allow-list errors name the key and the offending item, after trimming.
 		{keyNotifyUsers, "U0123ABCD, alice", `notifyUsers: "alice"`},
@@ -848,7 +867,7 @@ func TestStackNameIsSanitised(t *testing.T) {
 	if got := r.named(t, tStage, "slack").str("stageName"); got != "team-dev" {
 		t.Errorf("stage name %q", got)
 	}
-	if got := r.named(t, tFunction, contract.EventsFunction).str("name"); got != "slackbot-team-dev-events" {
+	if got := r.named(t, tFunction, contract.EventsFunction+"-function").str("name"); got != "slackbot-team-dev-events" {
 		t.Errorf("function name %q", got)
 	}
 }

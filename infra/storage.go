@@ -32,6 +32,8 @@ type credentials struct {
 	Version *secretsmanager.SecretVersion
 }
 
+// newCredentials declares the secret and its current version, the
+// contract.Secret JSON of the stack's secret configuration.
 func newCredentials(ctx *pulumi.Context, s *settings) (*credentials, error) {
 	secret, err := secretsmanager.NewSecret(ctx, "slack-credentials", &secretsmanager.SecretArgs{
 		Description: pulumi.Sprintf("Slack credentials of the %s-%s slackbot", ctx.Project(), ctx.Stack()),
@@ -69,6 +71,8 @@ type tables struct {
 	Sketches *dynamodb.Table
 }
 
+// newTables declares the dedupe and sketch tables with the keys and TTL
+// attribute of the contract.
 func newTables(ctx *pulumi.Context) (*tables, error) {
 	table := func(name string, attrs dynamodb.TableAttributeArray, hash, rng string) (*dynamodb.Table, error) {
 		args := &dynamodb.TableArgs{

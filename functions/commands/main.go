@@ -1,7 +1,9 @@
-// Command commands is the Lambda behind POST /slack/commands. Slow
-// subcommands finish in a second, asynchronous invocation of this same
-// function (selfinvoke.Deferrer), which slash.Handler.Invoke tells apart
-// from API Gateway's requests.
+// Command commands is the Lambda behind POST /slack/commands and POST
+// /slack/interactions: slash commands, and the clicks, shortcuts and modal
+// submissions of interactivity, which need the same grants (see
+// bot.Interactions). Slow work finishes in a second, asynchronous
+// invocation of this same function (selfinvoke.Deferrer), which
+// deferred.Function tells apart from API Gateway's requests.
 package main
 
 import (
@@ -12,8 +14,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
 )
 
@@ -23,10 +27,18 @@ func main() {
 		slog.Error("configuration", "error", err)
 		os.Exit(1)
 	}
-	h := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout).Commands()
+	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
+	later := b.Deferred()
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
-		h.Defer = selfinvoke.Deferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
+		later.Send = selfinvoke.Deferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
 	}
-	lambda.Start(h.Invoke)
+	fn := deferred.Function{
+		Routes: map[string]deferred.ProxyHandler{
+			contract.CommandsPath:     b.Commands(later).ServeCommand,
+			contract.InteractionsPath: b.Interactions(later, nil).ServeInteraction,
+		},
+		Runner: later,
+	}
+	lambda.Start(fn.Invoke)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 )
 
 // ProxyHandler is a Lambda handler for API Gateway's REST proxy integration.
@@ -95,7 +96,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	total := time.Since(start)
 	g.accessLog(req, status, total, integration)
 	if g.Observe != nil {
-		g.Observe(route.Method+" "+route.Path, start, total, integration)
+		g.Observe(accesslog.Route(route.Method, route.Path), start, total, integration)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command devserver runs the bot on this machine: a stand-in for API
-// Gateway's REST proxy integration that serves POST /slack/events and POST
-// /slack/commands with the same handler code the Lambdas run.
+// Gateway's REST proxy integration that serves POST /slack/events, POST
+// /slack/commands and POST /slack/interactions with the same handler code
+// the Lambdas run.
 //
 // With nothing configured it makes a signing secret for the session and
 // prints messages instead of sending them; with SLACK_* set (and a tunnel
@@ -29,9 +30,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
-	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
 func main() {
@@ -98,7 +99,17 @@ func localResponse(u string) notify.Poster {
 	return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
 }
 
-// newHandler serves the bot's two routes through the API Gateway stand-in,
+// localReplace is localResponse for a click, whose answer replaces the
+// message clicked.
+func localReplace(u string) notify.Poster {
+	if w, ok := localResponse(u).(*notify.Webhook); ok {
+		w.ReplaceOriginal = true
+		return w
+	}
+	return nil
+}
+
+// newHandler serves the bot's three routes through the API Gateway stand-in,
 // and the local response_url, writing access logs and messages to out.
 func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	// Without a sketch table, the dev server's own requests are the traffic
@@ -108,12 +119,14 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 		mem := latency.NewMemoryStore()
 		b.Sketches, observe = mem, mem.Record
 	}
-	commands := b.Commands()
-	commands.Defer = slash.GoDeferrer{Handler: commands}
+	later := b.Deferred()
+	later.Send = deferred.Goroutine{Runner: later}
+	commands := b.Commands(later)
 	commands.Respond = localResponse
 	gateway := NewGateway(
 		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
 		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: b.Interactions(later, localReplace).ServeInteraction},
 	).WithAccessLog(out)
 	gateway.Observe = observe
 	mux := http.NewServeMux()

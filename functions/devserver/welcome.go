@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -52,10 +53,27 @@ func exampleCommand(base, text string) string {
 	}.Encode()
 }
 
+// exampleClick is the block_actions form Slack sends when someone clicks a
+// window button of a latency report that was posted ephemerally.
+func exampleClick(base, window, trigger string) string {
+	value, _ := json.Marshal(contract.ReportChoice{Window: window})
+	payload, _ := json.Marshal(map[string]any{
+		"type":         "block_actions",
+		"user":         map[string]string{"id": "U0LOCAL01", "name": "you"},
+		"team":         map[string]string{"id": "T0LOCAL"},
+		"trigger_id":   trigger,
+		"response_url": base + responsePath,
+		"container":    map[string]any{"type": "message", "channel_id": "C0LOCAL01", "message_ts": "1700000000.000100", "is_ephemeral": true},
+		"actions":      []map[string]string{{"type": "button", "action_id": contract.ActionReportWindow, "block_id": "report", "value": string(value)}},
+	})
+	return url.Values{"payload": {string(payload)}}.Encode()
+}
+
 func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
 	fmt.Fprintf(w, "slackbot dev server on %s\n", base)
 	fmt.Fprintf(w, "  POST %s%s  (Slack Events API)\n", base, contract.EventsPath)
-	fmt.Fprintf(w, "  POST %s%s  (slash commands)\n\n", base, contract.CommandsPath)
+	fmt.Fprintf(w, "  POST %s%s  (slash commands)\n", base, contract.CommandsPath)
+	fmt.Fprintf(w, "  POST %s%s  (buttons, shortcuts, modals)\n\n", base, contract.InteractionsPath)
 	if generated {
 		fmt.Fprintf(w, "No %s set: this session's signing secret is\n  %s\n\n", contract.EnvSigningSecret, cfg.SigningSecret)
 	}
@@ -66,11 +84,13 @@ func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
 	if generated {
 		secret = cfg.SigningSecret
 	}
-	fmt.Fprintf(w, "Try it (a correctly signed slash command, then an Events API challenge):\n\n")
+	fmt.Fprintf(w, "Try it (a correctly signed slash command, an Events API challenge, then a click on the report's 24h button):\n\n")
 	// The shell makes each run's trigger_id, so the example can be run again.
 	cmd := triggerID.ReplaceAllString(exampleCommand(base, "latency"), `trigger_id='"$$(date +%s%N)"'.local`)
 	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.CommandsPath, secret, cmd))
 	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.EventsPath, secret, `{"type":"url_verification","challenge":"hello-slack"}`))
+	click := strings.Replace(exampleClick(base, "24h", "shell-trigger"), "shell-trigger", `'"$(date +%s%N)"'`, 1)
+	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.InteractionsPath, secret, click))
 	if os.Getenv(contract.EnvSecretARN) == "" && !generated {
 		fmt.Fprintf(w, "(signing secret from %s)\n", contract.EnvSigningSecret)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -52,15 +51,7 @@ func fixture(t testing.TB) (env []string, slack *testenv.Slack, cfg aws.Config) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(dedupeTable),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(dedupe.KeyAttr), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(dedupe.KeyAttr), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	moto.CreateDedupeTable(t, dedupeTable)
 	slack = testenv.NewSlack(t, botToken, map[string]string{"news": "C0NEWS0001"})
 	env = append(moto.Env(),
 		contract.EnvSecretARN+"="+*out.ARN,

@@ -1,6 +1,8 @@
 // Command percentiles is the Lambda that ingests API Gateway access logs from
-// a CloudWatch Logs subscription into DDSketches, and posts the latency report
-// to Slack on an EventBridge schedule. Build: go build -tags lambda.norpc.
+// a CloudWatch Logs subscription into DDSketches and checks the alert rules
+// over them, posts the latency report and its chart to Slack on an
+// EventBridge schedule, and posts CloudWatch alarms from SNS. Build: go
+// build -tags lambda.norpc.
 package main
 
 import (
@@ -11,8 +13,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
-	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
 func main() {
@@ -23,13 +27,22 @@ func main() {
 		os.Exit(1)
 	}
 	logger := cfg.Logger()
-	var store latency.Store
-	if cfg.SketchTable != "" {
-		store = latency.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.SketchTable)
-	} else {
-		logger.Warn("SLACKBOT_SKETCH_TABLE is unset: sketches live in this container's memory and vanish with it")
-		store = latency.NewMemoryStore()
+	poster, err := cfg.ReportPoster(os.Stdout)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(1)
 	}
-	poster := cfg.Poster(os.Stdout)
-	lambda.Start(latency.NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, logger).Handle)
+	var store sketchstore.Store
+	var state alerts.State
+	if cfg.SketchTable != "" {
+		db := dynamodb.NewFromConfig(awsCfg)
+		store = sketchstore.NewDynamoStore(db, cfg.SketchTable)
+		state = &alerts.DynamoState{Client: db, Table: cfg.SketchTable}
+	} else {
+		logger.Warn(contract.EnvSketchTable + " is unset: sketches and alert states live in this container's memory and vanish with it")
+		store = sketchstore.NewMemoryStore()
+		state = &alerts.MemoryState{}
+	}
+	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
+	lambda.Start(h.Handle)
 }

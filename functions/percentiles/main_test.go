@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -119,14 +121,14 @@ func TestPercentilesLambda(t *testing.T) {
 	for i := range 40 {
 		lines = append(lines, accessLine(1000+i, hour.Add(-30*time.Minute).Add(time.Duration(i)*time.Second), "POST", contract.CommandsPath, 100+i, 90+i))
 	}
-	delivery := subscriptionEvent(t, latency.DataMessage, lines, hour.Add(-time.Hour))
+	delivery := subscriptionEvent(t, accesslog.DataMessage, lines, hour.Add(-time.Hour))
 
 	for i, payload := range [][]byte{
 		delivery,
 		delivery, // Lambda's retry of the same delivery
-		subscriptionEvent(t, latency.ControlMessage, []string{"CWL CONTROL MESSAGE: Checking health of destination Lambda."}, hour),
+		subscriptionEvent(t, accesslog.ControlMessage, []string{"CWL CONTROL MESSAGE: Checking health of destination Lambda."}, hour),
 	} {
-		var out latency.Outcome
+		var out Outcome
 		if err := fn.InvokeJSON(ctx, json.RawMessage(payload), &out); err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +148,7 @@ func TestPercentilesLambda(t *testing.T) {
 
 	sched := fmt.Sprintf(`{"version":"0","id":"9f1c","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":%q,"region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/slackbot-latency"],"detail":{}}`,
 		hour.Add(3*time.Second).Format(time.RFC3339))
-	var out latency.Outcome
+	var out Outcome
 	if err := fn.InvokeJSON(ctx, json.RawMessage(sched), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out latency.Outcome
+	var out Outcome
 	if err := fn.InvokeJSON(ctx, json.RawMessage(event), &out); err != nil {
 		t.Fatalf("%v\n%s", err, fn.Logs())
 	}
@@ -260,4 +262,132 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 		t.Errorf("blocks %s: %v", p.Get("blocks"), err)
 	}
 	t.Logf("chat.postMessage text:\n%s", text)
+}
+
+// newSketchTable creates the sketch table in moto as infra/ does.
+func newSketchTable(t *testing.T, db *dynamodb.Client, name string) {
+	t.Helper()
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stack with only a signing secret and an incoming webhook: the shipped
+// bootstrap under the emulator posts an alert once across repeated slow
+// batches, through the webhook, then the scheduled report through it too.
+// With a bot token as well, the scheduled report's chart is uploaded as a
+// real PNG through Slack's external upload flow.
+func TestPercentilesLambdaWebhookAlertsAndChart(t *testing.T) {
+	ctx := context.Background()
+	moto := testenv.NewMoto(t)
+	cfg, err := moto.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
+	bootstrap := testenv.BuildBootstrap(t, "./functions/percentiles")
+	rules := `[{"route":"*","quantile":0.99,"threshold_ms":500,"window":"5m"},{"route":"events","error_ratio":0.5,"window":"5m"}]`
+	start := func(name string, secret contract.Secret) *testenv.Lambda {
+		b, _ := json.Marshal(secret)
+		sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name: aws.String("slackbot/" + name), SecretString: aws.String(string(b)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newSketchTable(t, dynamodb.NewFromConfig(cfg), name)
+		return testenv.StartLambda(t, bootstrap, append(moto.Env(),
+			contract.EnvSecretARN+"="+*sec.ARN,
+			contract.EnvSlackAPIURL+"="+slack.APIURL(),
+			contract.EnvSketchTable+"="+name,
+			contract.EnvReportChannel+"=#ops",
+			contract.EnvReportWindow+"=1h",
+			contract.EnvAlertRules+"="+rules,
+		))
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	slowBatch := func(seq int) []byte {
+		var lines []string
+		for i := range 50 {
+			lines = append(lines, accessLine(seq*100+i, now.Add(-2*time.Minute).Add(time.Duration(i)*time.Second), "POST", contract.EventsPath, 900+i, 880+i))
+		}
+		return subscriptionEvent(t, accesslog.DataMessage, lines, now.Add(time.Duration(seq)*time.Second))
+	}
+
+	hooked := start("webhook-only", contract.Secret{SigningSecret: "unused-here", WebhookURL: slack.WebhookURL()})
+	for seq := range 3 { // three different batches, all slow: one alert
+		var out Outcome
+		if err := hooked.InvokeJSON(ctx, json.RawMessage(slowBatch(seq)), &out); err != nil {
+			t.Fatalf("%v\n%s", err, hooked.Logs())
+		}
+		if out.Ingested == nil || out.Ingested.Added != 50 {
+			t.Fatalf("batch %d: %+v", seq, out)
+		}
+	}
+	var out Outcome
+	sched := fmt.Sprintf(`{"detail-type":"Scheduled Event","source":"aws.events","time":%q,"detail":{}}`, now.Add(time.Minute).Format(time.RFC3339))
+	if err := hooked.InvokeJSON(ctx, json.RawMessage(sched), &out); err != nil {
+		t.Fatalf("%v\n%s", err, hooked.Logs())
+	}
+	if out.Reported == nil || out.Reported.Skipped != "" || !strings.HasPrefix(out.Reported.Chart, "skipped") {
+		t.Errorf("schedule: %+v, want the report posted and the chart skipped (a webhook carries no file)", out.Reported)
+	}
+	hooks := slack.WebhookPosts()
+	var alerts, reports int
+	for _, h := range hooks {
+		meta, _ := h["metadata"].(map[string]any)
+		switch meta["event_type"] {
+		case "latency_alert":
+			alerts++
+			p := meta["event_payload"].(map[string]any)
+			if p["state"] != "firing" || p["route"] != "*" || p["quantile"] != 0.99 || p["threshold_ms"] != 500.0 || !(p["value"].(float64) > 500) || p["count"] != 50.0 {
+				t.Errorf("alert payload %v", p)
+			}
+		case "latency_report":
+			reports++
+			total := meta["event_payload"].(map[string]any)["total"].(map[string]any)
+			if total["count"] != 150.0 || total["status_5xx"] != 0.0 || total["status_4xx"] != 0.0 {
+				t.Errorf("report total %v, want the 150 requests, none failed", total)
+			}
+		}
+	}
+	if alerts != 1 || reports != 1 || len(slack.Posts()) != 0 {
+		t.Errorf("%d alerts and %d reports through the webhook, %d chat.postMessage; want one of each, all through the webhook:\n%v",
+			alerts, reports, len(slack.Posts()), hooks)
+	}
+
+	bot := start("with-bot", contract.Secret{SigningSecret: "unused-here", BotToken: botToken, WebhookURL: slack.WebhookURL()})
+	if err := bot.InvokeJSON(ctx, json.RawMessage(slowBatch(0)), &out); err != nil {
+		t.Fatal(err)
+	}
+	out = Outcome{}
+	if err := bot.InvokeJSON(ctx, json.RawMessage(sched), &out); err != nil {
+		t.Fatalf("%v\n%s", err, bot.Logs())
+	}
+	if out.Reported == nil || out.Reported.Chart != "uploaded" {
+		t.Fatalf("schedule: %+v, want the chart uploaded\n%s", out.Reported, bot.Logs())
+	}
+	ups := slack.Uploads()
+	if len(ups) != 1 {
+		t.Fatalf("%d uploads, want 1", len(ups))
+	}
+	img, err := png.Decode(bytes.NewReader(ups[0].Data))
+	if err != nil || img.Bounds().Dx() < 600 {
+		t.Errorf("upload is not a chart PNG: %v", err)
+	}
+	if ups[0].Channel != opsID || ups[0].Name != "latency.png" || ups[0].ThreadTS != testenv.PostTS || !strings.Contains(ups[0].Title, "last 1h") {
+		t.Errorf("upload %+v, want latency.png in %s, in the report's thread", ups[0], opsID)
+	}
 }

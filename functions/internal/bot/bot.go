@@ -14,10 +14,13 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
@@ -47,7 +50,7 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}
 	if cfg.SketchTable != "" {
-		b.Sketches = latency.NewDynamoStore(b.dynamo, cfg.SketchTable)
+		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)
 	}
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
 	if cfg.DedupeTable != "" {
@@ -89,22 +92,83 @@ func (b *Bot) Permit() *permit.Policy {
 	return &permit.Policy{Users: b.Config.NotifyUsers, Channels: b.Config.NotifyChannels, Dir: dir}
 }
 
-// Commands returns the slash command handler. Its Defer is left to the
-// caller: it depends on where the process runs.
-func (b *Bot) Commands() *slash.Handler {
+// Deferred returns the runner of the work commands and interactions finish
+// after answering, sealed with a key from the signing secret and claimed in
+// Claims. Set its Send (where it runs), then hand it to Commands and
+// Interactions, which register their kinds of work with it.
+func (b *Bot) Deferred() *deferred.Runner {
+	return &deferred.Runner{
+		Sealer: deferred.NewSealer(cmp.Or(b.Config.SigningSecret, b.Config.VerificationToken)),
+		Claims: b.Claims,
+		Log:    b.Log,
+	}
+}
+
+// reports builds latency reports, when reports are set up.
+func (b *Bot) reports() slash.Reporter {
+	if b.Sketches == nil {
+		return nil
+	}
+	return latency.NewReporter(b.Sketches, time.Now)
+}
+
+// Commands returns the slash command handler. Its slow work runs through
+// later when later has a Sender, else before the answer.
+func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 	h := &slash.Handler{
 		Verifier:      b.Verifier(),
 		Post:          b.Post,
 		Permit:        b.Permit(),
+		Reports:       b.reports(),
 		ParseRequest:  latency.ParseRequest,
 		DefaultWindow: b.Config.ReportWindow,
-		Sealer:        slash.NewSealer(cmp.Or(b.Config.SigningSecret, b.Config.VerificationToken)),
-		Claims:        b.Claims,
 		APIURL:        b.Config.SlackAPIURL,
 		Log:           b.Log,
 	}
-	if b.Sketches != nil {
-		h.Reports = latency.NewReporter(b.Sketches, time.Now)
+	if later != nil {
+		later.On(slash.Kind, h.FinishJob)
+		if later.Send != nil {
+			h.Later = later
+		}
 	}
+	return h
+}
+
+// Interactions returns the interactivity handler with the latency report's
+// buttons and the notify modal registered; later is as for Commands.
+// respond, when set, answers response URLs Slack's host would not (the dev
+// server's stand-in).
+//
+// The commands function serves it: it holds what the interactions need
+// (the notify allow-lists, read access to the sketches, the dedupe table
+// and the right to invoke itself for slow work), so no fourth function
+// and no second copy of those grants are needed.
+func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) notify.Poster) *interactions.Handler {
+	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
+	var api *interactions.SlackAPI
+	if b.Config.BotToken != "" {
+		api = interactions.NewSlackAPI(b.Config.BotToken, b.Config.SlackAPIURL)
+	}
+	reports := &interactions.Reports{APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
+	if r := b.reports(); r != nil {
+		reports.Reports = r
+	}
+	modal := &interactions.NotifyModal{
+		Notifier: slash.Notifier{Post: b.Post, Permit: b.Permit(), Log: b.Log},
+		Claims:   b.Claims,
+		Log:      b.Log,
+	}
+	// Interfaces holding a nil pointer are not nil: set them only with a client.
+	if api != nil {
+		reports.Update, modal.Views = api, api
+	}
+	if later != nil {
+		later.On(interactions.ReportKind, reports.FinishJob)
+		if later.Send != nil {
+			reports.Later = later
+		}
+	}
+	reports.Register(h)
+	modal.Register(h)
 	return h
 }

@@ -88,9 +88,10 @@ func TestHandlersShareOneClaimStore(t *testing.T) {
 	cfg := config.Config{ClaimLease: 7 * time.Second, NotifyUsers: []string{"U1"}}
 	cfg.SigningSecret = "sig"
 	b := New(cfg, aws.Config{}, quiet, io.Discard)
-	cmds, evs := b.Commands(), b.Events()
-	if cmds.Claims == nil || cmds.Claims != evs.Dedupe {
-		t.Fatalf("commands claim in %v, events in %v: want one store", cmds.Claims, evs.Dedupe)
+	later := b.Deferred()
+	cmds, evs := b.Commands(later), b.Events()
+	if later.Claims == nil || later.Claims != evs.Dedupe {
+		t.Fatalf("deferred work claims in %v, events in %v: want one store", later.Claims, evs.Dedupe)
 	}
 	if m, ok := b.Claims.(*dedupe.Memory); !ok || m.Lease != 7*time.Second {
 		t.Fatalf("claims %#v: want memory with the configured lease", b.Claims)

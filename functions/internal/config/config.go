@@ -37,6 +37,11 @@ type Config struct {
 	ReportChannel string
 	ReportWindow  time.Duration
 	LogLevel      slog.Level
+	// ReportVia is how scheduled reports and alerts go out: one of
+	// contract.ReportViaAuto (the default), ReportViaBot, ReportViaWebhook.
+	ReportVia string
+	// AlertRules are the latency and error-rate alerts to check.
+	AlertRules []contract.AlertRule
 
 	// NotifyUsers and NotifyChannels are the allow-lists of notify; empty
 	// means any member, any channel (membership is checked either way).
@@ -80,14 +85,24 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		c.SlackAPIURL += "/"
 	}
 	if w := getenv(contract.EnvReportWindow); w != "" {
-		d, err := time.ParseDuration(w)
-		// Sketches are kept per minute for two weeks: a report covers whole
-		// minutes, and at most 7 days plus the 7 before it to compare with.
-		if err != nil || d < time.Minute || d > 7*24*time.Hour || d%time.Minute != 0 {
-			return Config{}, fmt.Errorf("%s=%q: want whole minutes from 1m to 168h, like 15m or 1h", contract.EnvReportWindow, w)
+		// The one window rule: the stack config and the commands read it too.
+		d, err := contract.ParseWindow(w)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", contract.EnvReportWindow, err)
 		}
 		c.ReportWindow = d
 	}
+	switch c.ReportVia = cmp.Or(getenv(contract.EnvReportVia), contract.ReportViaAuto); c.ReportVia {
+	case contract.ReportViaAuto, contract.ReportViaBot, contract.ReportViaWebhook:
+	default:
+		return Config{}, fmt.Errorf("%s=%q: want %s, %s or %s", contract.EnvReportVia, c.ReportVia,
+			contract.ReportViaAuto, contract.ReportViaBot, contract.ReportViaWebhook)
+	}
+	rules, err := contract.ParseAlertRules(getenv(contract.EnvAlertRules))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvAlertRules, err)
+	}
+	c.AlertRules = rules
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv(contract.EnvLogLevel), "info"))); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
 	}
@@ -168,7 +183,32 @@ func (c Config) Poster(w io.Writer) notify.Poster {
 	if c.BotToken == "" && c.SecretARN != "" {
 		return notify.NoToken{}
 	}
+	if c.BotToken == "" && c.WebhookURL != "" {
+		// A local run with only SLACK_WEBHOOK_URL: what it can post goes
+		// to the webhook's channel, as a deployed report would.
+		return &notify.Webhook{URL: c.WebhookURL}
+	}
 	return notify.New(c.BotToken, c.SlackAPIURL, w)
+}
+
+// ReportPoster is where scheduled reports and alerts go, by ReportVia:
+// auto takes the bot token when there is one and the incoming webhook
+// otherwise, so a stack with only a signing secret and a webhook URL
+// reports. bot or webhook without its credential is an error, found at
+// start-up rather than at the first report.
+func (c Config) ReportPoster(w io.Writer) (notify.Poster, error) {
+	switch {
+	case c.ReportVia == contract.ReportViaWebhook && c.WebhookURL == "":
+		return nil, fmt.Errorf("%s is %s but there is no webhook URL: set the stack's webhookUrl (pulumi config set --secret webhookUrl https://hooks.slack.com/...)",
+			contract.EnvReportVia, contract.ReportViaWebhook)
+	case c.ReportVia == contract.ReportViaBot && c.BotToken == "" && c.SecretARN != "":
+		return nil, fmt.Errorf("%s is %s but there is no bot token: set the stack's botToken, or reportVia auto to use the webhook",
+			contract.EnvReportVia, contract.ReportViaBot)
+	case c.ReportVia == contract.ReportViaWebhook,
+		c.ReportVia == contract.ReportViaAuto && c.BotToken == "" && c.WebhookURL != "":
+		return &notify.Webhook{URL: c.WebhookURL}, nil
+	}
+	return c.Poster(w), nil
 }
 
 // Logger is a JSON slog logger at the configured level, for CloudWatch Logs.

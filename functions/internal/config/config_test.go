@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -33,6 +35,8 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		contract.EnvNotifyUsers:       " U0ADA, U0BOB ,",
 		contract.EnvNotifyChannels:    "#ops,C0123ABCD",
 		contract.EnvClaimLease:        "5s",
+		contract.EnvReportVia:         "webhook",
+		contract.EnvAlertRules:        `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"}]`,
 	}
 	got, err := config.Load(context.Background(), e.get, nil)
 	if err != nil {
@@ -51,6 +55,9 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		ReportChannel: "#ops",
 		ReportWindow:  15 * time.Minute,
 		LogLevel:      slog.LevelDebug,
+		ReportVia:     contract.ReportViaWebhook,
+		AlertRules: []contract.AlertRule{{Route: "*", Quantile: 0.99, ThresholdMs: 800, Window: "5m",
+			WindowDuration: 5 * time.Minute}},
 
 		NotifyUsers:    []string{"U0ADA", "U0BOB"},
 		NotifyChannels: []string{"#ops", "C0123ABCD"},
@@ -67,7 +74,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load of an empty environment: %v", err)
 	}
-	want := config.Config{ReportWindow: config.DefaultReportWindow, LogLevel: slog.LevelInfo, ClaimLease: contract.DefaultClaimLease}
+	want := config.Config{ReportWindow: config.DefaultReportWindow, LogLevel: slog.LevelInfo, ClaimLease: contract.DefaultClaimLease,
+		ReportVia: contract.ReportViaAuto}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load = %+v, want %+v", got, want)
 	}
@@ -93,6 +101,10 @@ func TestLoadSettings(t *testing.T) {
 			func(c config.Config) bool { return c.ReportWindow == 24*time.Hour }, "ReportWindow 24h"},
 		{"report window 1m is the least", env{contract.EnvReportWindow: "1m"},
 			func(c config.Config) bool { return c.ReportWindow == time.Minute }, "ReportWindow 1m"},
+		{"report window 7d, as the stack config writes it", env{contract.EnvReportWindow: "7d"},
+			func(c config.Config) bool { return c.ReportWindow == 7*24*time.Hour }, "ReportWindow 7d"},
+		{"report window 90d is the most", env{contract.EnvReportWindow: "90d"},
+			func(c config.Config) bool { return c.ReportWindow == 90*24*time.Hour }, "ReportWindow 90d"},
 		{"log level warn", env{contract.EnvLogLevel: "warn"},
 			func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }, "LogLevel WARN"},
 		{"log level ERROR", env{contract.EnvLogLevel: "ERROR"},
@@ -126,7 +138,10 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"window under a minute", env{contract.EnvReportWindow: "30s"}, contract.EnvReportWindow},
 		{"window negative", env{contract.EnvReportWindow: "-1h"}, contract.EnvReportWindow},
 		{"window not whole minutes", env{contract.EnvReportWindow: "90s"}, contract.EnvReportWindow},
-		{"window over 7 days", env{contract.EnvReportWindow: "169h"}, contract.EnvReportWindow},
+		{"window over 90 days", env{contract.EnvReportWindow: "91d"}, contract.EnvReportWindow},
+		{"report via unknown", env{contract.EnvReportVia: "email"}, contract.EnvReportVia},
+		{"alert rules not JSON", env{contract.EnvAlertRules: "p99>800"}, contract.EnvAlertRules},
+		{"alert rule without a window", env{contract.EnvAlertRules: `[{"route":"*","error_ratio":0.1}]`}, "alert rule 0: window"},
 		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
 		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
 		{"claim lease not a duration", env{contract.EnvClaimLease: "30"}, contract.EnvClaimLease},
@@ -151,5 +166,36 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 				t.Errorf("Load returned %+v with its error, want the zero Config", c)
 			}
 		})
+	}
+}
+
+// Reports and alerts go through the bot token or the webhook, as
+// reportVia says; a choice without its credential fails at start-up.
+func TestReportPoster(t *testing.T) {
+	t.Parallel()
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slackbot"
+	hook := "https://hooks.slack.com/services/T/B/x"
+	for _, c := range []struct {
+		name string
+		cfg  config.Config
+		want string // the Poster's type, or "error"
+	}{
+		{"auto with a token", config.Config{ReportVia: contract.ReportViaAuto, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Client"},
+		{"auto with only a webhook", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn, Secret: contract.Secret{WebhookURL: hook}}, "*notify.Webhook"},
+		{"auto with neither, deployed", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn}, "notify.NoToken"},
+		{"bot", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Client"},
+		{"webhook over a token", config.Config{ReportVia: contract.ReportViaWebhook, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Webhook"},
+		{"webhook without one", config.Config{ReportVia: contract.ReportViaWebhook, Secret: contract.Secret{BotToken: "xoxb-1"}}, "error"},
+		{"bot without one, deployed", config.Config{ReportVia: contract.ReportViaBot, SecretARN: arn, Secret: contract.Secret{WebhookURL: hook}}, "error"},
+		{"local run with only a webhook", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{WebhookURL: hook}}, "*notify.Webhook"},
+	} {
+		p, err := c.cfg.ReportPoster(io.Discard)
+		got := fmt.Sprintf("%T", p)
+		if err != nil {
+			got = "error"
+		}
+		if got != c.want {
+			t.Errorf("%s: %s (%v), want %s", c.name, got, err, c.want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,57 +23,13 @@ var moto *testenv.Moto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
-var tableSeq atomic.Int64
-
-// newTable creates a dedupe table the way infra does (hash key event_id,
-// on-demand, TTL on expires_at) and returns a client and its name.
-func newTable(t *testing.T) (*dynamodb.Client, string) {
-	t.Helper()
-	ctx := context.Background()
-	cfg, err := moto.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(cfg)
-	name := fmt.Sprintf("dedupe-%d", tableSeq.Add(1))
-	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("event_id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("event_id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", name, err)
-	}
-	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(name),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("enable TTL on %s: %v", name, err)
-	}
-	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
-	if err != nil {
-		t.Fatalf("describe TTL of %s: %v", name, err)
-	}
-	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expires_at" {
-		t.Fatalf("TTL of %s = %+v, want enabled on expires_at", name, d)
-	}
-	return db, name
-}
+// newTable creates a dedupe table the way infra does and returns a client
+// and its name.
+func newTable(t *testing.T) (*dynamodb.Client, string) { return moto.DedupeTable(t) }
 
 // item reads the claim of id, or nil.
 func item(t *testing.T, db *dynamodb.Client, table, id string) map[string]types.AttributeValue {
-	t.Helper()
-	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            map[string]types.AttributeValue{"event_id": &types.AttributeValueMemberS{Value: id}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		t.Fatalf("get %s: %v", id, err)
-	}
-	return out.Item
+	return testenv.DedupeItem(t, db, table, id)
 }
 
 func expiresAt(t *testing.T, it map[string]types.AttributeValue) int64 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
 // MetadataEventType is the event_type of the report's message metadata (docs/design.md).
@@ -32,44 +33,60 @@ var knownRoutes = []string{
 	"POST " + contract.CommandsPath,
 }
 
-// Reporter builds latency reports from a Store.
-type Reporter struct {
-	store Store
+// Builder builds latency reports from a sketch store. Its Report method is
+// what the mention, the slash command and the report buttons ask for.
+type Builder struct {
+	store sketchstore.Store
 	now   func() time.Time
 }
 
-// NewReporter returns a Reporter reading store; now is the clock (time.Now
+// NewBuilder returns a Builder reading store; now is the clock (time.Now
 // when nil).
-func NewReporter(store Store, now func() time.Time) *Reporter {
+func NewBuilder(store sketchstore.Store, now func() time.Time) *Builder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Reporter{store: store, now: now}
+	return &Builder{store: store, now: now}
 }
+
+// NewReporter is NewBuilder under its old name.
+//
+// Deprecated: use NewBuilder; this goes once the eventsapi tests use it.
+func NewReporter(store sketchstore.Store, now func() time.Time) *Builder {
+	return NewBuilder(store, now)
+}
+
+// Store is the sketch store reports read, for the callers that name it here.
+type Store = sketchstore.Store
+
+// NewMemoryStore returns the in-memory sketch store of a run without
+// DynamoDB (the dev server's).
+func NewMemoryStore() *sketchstore.MemoryStore { return sketchstore.NewMemoryStore() }
 
 // Report is the report of the last window up to now, the current minute
 // included, so a request made a moment ago shows up. route "" means all
 // routes; otherwise it may be "POST /slack/events", "/slack/events" or
 // "events". The Message has no Channel: the caller knows where it goes.
-func (r *Reporter) Report(ctx context.Context, window time.Duration, route string) (notify.Message, error) {
-	end := time.Unix(MinuteOf(r.now())+60, 0)
-	return r.ReportEnding(ctx, end, window, route)
+func (b *Builder) Report(ctx context.Context, window time.Duration, route string) (notify.Message, error) {
+	end := time.Unix(sketchstore.MinuteOf(b.now())+60, 0)
+	return b.ReportEnding(ctx, end, window, route)
 }
 
 // ReportEnding is the report of the window that ends at end, rounded down to
 // the minute. A schedule passes its event's time, so the hour it reports is
 // whole and a retried invocation reports the same one.
-func (r *Reporter) ReportEnding(ctx context.Context, end time.Time, window time.Duration, route string) (notify.Message, error) {
-	if window < MinWindow || window > MaxWindow || window%time.Minute != 0 {
-		return notify.Message{}, fmt.Errorf("report window %s: want whole minutes from %s to %s", window, FormatWindow(MinWindow), FormatWindow(MaxWindow))
+func (b *Builder) ReportEnding(ctx context.Context, end time.Time, window time.Duration, route string) (notify.Message, error) {
+	if window < contract.MinWindow || window > contract.MaxWindow || window%time.Minute != 0 {
+		return notify.Message{}, fmt.Errorf("report window %s: want whole minutes from %s to %s",
+			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
 	}
-	end = time.Unix(MinuteOf(end), 0).UTC()
+	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
 	start := end.Add(-window)
-	cur, err := r.store.Range(ctx, start, end)
+	cur, err := sketchstore.Range(ctx, b.store, start, end)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
-	prev, err := r.store.Range(ctx, start.Add(-window), start)
+	prev, err := sketchstore.Range(ctx, b.store, start.Add(-window), start)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
 	}
@@ -85,16 +102,25 @@ type report struct {
 	Matched    []string // routes the query matched
 	Routes     []routeStats
 	Total      routeStats
-	Others     int // routes with traffic beyond maxReportRoutes
-	TimeInFunc Summary
+	Others     int      // routes with traffic beyond maxReportRoutes
+	Active     []string // every route with traffic, for the route menu
+	TimeInFunc sketchstore.Summary
 }
 
 type routeStats struct {
 	Route     string
-	Cur, Prev Summary
+	Cur, Prev sketchstore.Summary
+	// Requests, Status4xx and Status5xx count the window's responses.
+	Requests, Status4xx, Status5xx int64
 }
 
-func (rep *report) build(cur, prev map[string]*Sketches) notify.Message {
+func (rs *routeStats) count(s *sketchstore.Sketches) {
+	rs.Requests += s.Requests
+	rs.Status4xx += s.Status4xx
+	rs.Status5xx += s.Status5xx
+}
+
+func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Message {
 	selected := func(string) bool { return true }
 	if rep.Query != "" {
 		candidates := make([]string, 0, len(cur)+len(prev)+len(knownRoutes))
@@ -112,16 +138,19 @@ func (rep *report) build(cur, prev map[string]*Sketches) notify.Message {
 		selected = func(route string) bool { return slices.Contains(rep.Matched, route) }
 	}
 
-	total, totalPrev, inFunc := NewSketch(), NewSketch(), NewSketch()
+	total, totalPrev, inFunc := sketchstore.NewSketch(), sketchstore.NewSketch(), sketchstore.NewSketch()
+	var total4, total5, totalN int64
 	for route, s := range cur {
 		if !selected(route) || s.Response.IsEmpty() {
 			continue
 		}
-		rs := routeStats{Route: route, Cur: Summarize(s.Response)}
+		rs := routeStats{Route: route, Cur: sketchstore.Summarize(s.Response)}
+		rs.count(s)
 		if p := prev[route]; p != nil {
-			rs.Prev = Summarize(p.Response)
+			rs.Prev = sketchstore.Summarize(p.Response)
 		}
 		rep.Routes = append(rep.Routes, rs)
+		total4, total5, totalN = total4+s.Status4xx, total5+s.Status5xx, totalN+s.Requests
 		_ = total.MergeWith(s.Response) // one mapping for all sketches: cannot fail
 		_ = inFunc.MergeWith(s.Integration)
 	}
@@ -130,8 +159,18 @@ func (rep *report) build(cur, prev map[string]*Sketches) notify.Message {
 			_ = totalPrev.MergeWith(s.Response)
 		}
 	}
-	rep.Total = routeStats{Route: "*", Cur: Summarize(total), Prev: Summarize(totalPrev)}
-	rep.TimeInFunc = Summarize(inFunc)
+	rep.Total = routeStats{Route: "*", Cur: sketchstore.Summarize(total), Prev: sketchstore.Summarize(totalPrev),
+		Requests: totalN, Status4xx: total4, Status5xx: total5}
+	// The menu offers every route with traffic, whatever was asked.
+	for route, s := range cur {
+		if !s.Response.IsEmpty() {
+			rep.Active = append(rep.Active, route)
+		}
+	}
+	slices.SortFunc(rep.Active, func(a, b string) int {
+		return cmp.Or(cmp.Compare(cur[b].Response.GetCount(), cur[a].Response.GetCount()), strings.Compare(a, b))
+	})
+	rep.TimeInFunc = sketchstore.Summarize(inFunc)
 	// Busiest first; the name settles ties so the order is stable.
 	slices.SortFunc(rep.Routes, func(a, b routeStats) int {
 		return cmp.Or(cmp.Compare(b.Cur.Count, a.Cur.Count), strings.Compare(a.Route, b.Route))
@@ -211,7 +250,7 @@ func (rep *report) subject() string {
 	return strings.Join(rep.Matched, ", ")
 }
 
-func (rep *report) noSuchRoute(cur map[string]*Sketches) notify.Message {
+func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) notify.Message {
 	active := make([]string, 0, len(cur))
 	for k, s := range cur {
 		if !s.Response.IsEmpty() {
@@ -221,9 +260,9 @@ func (rep *report) noSuchRoute(cur map[string]*Sketches) notify.Message {
 	slices.Sort(active)
 	text := fmt.Sprintf("I don't know a route matching %q.", rep.Query)
 	if len(active) > 0 {
-		text += fmt.Sprintf(" Routes with traffic in the last %s: %s.", FormatWindow(rep.Window), strings.Join(active, ", "))
+		text += fmt.Sprintf(" Routes with traffic in the last %s: %s.", contract.FormatWindow(rep.Window), strings.Join(active, ", "))
 	} else {
-		text += fmt.Sprintf(" No route had traffic in the last %s.", FormatWindow(rep.Window))
+		text += fmt.Sprintf(" No route had traffic in the last %s.", contract.FormatWindow(rep.Window))
 	}
 	return notify.Message{
 		Text:   escape(text),
@@ -234,16 +273,16 @@ func (rep *report) noSuchRoute(cur map[string]*Sketches) notify.Message {
 func (rep *report) noTraffic() notify.Message {
 	var text string
 	if rep.Query != "" {
-		text = fmt.Sprintf("No requests to %s in the last %s (%s).", rep.subject(), FormatWindow(rep.Window), rep.span())
+		text = fmt.Sprintf("No requests to %s in the last %s (%s).", rep.subject(), contract.FormatWindow(rep.Window), rep.span())
 	} else {
-		text = fmt.Sprintf("No API traffic in the last %s (%s).", FormatWindow(rep.Window), rep.span())
+		text = fmt.Sprintf("No API traffic in the last %s (%s).", contract.FormatWindow(rep.Window), rep.span())
 	}
 	if c := rep.Total.Prev.Count; c > 0 {
-		text += fmt.Sprintf(" The %s before had %s.", FormatWindow(rep.Window), plural(c, "request"))
+		text += fmt.Sprintf(" The %s before had %s.", contract.FormatWindow(rep.Window), plural(c, "request"))
 	}
 	return notify.Message{
 		Text:     escape(text),
-		Blocks:   []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil)},
+		Blocks:   []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil), rep.actions()},
 		Metadata: rep.metadata(),
 	}
 }
@@ -253,22 +292,23 @@ func (rep *report) noTraffic() notify.Message {
 // from access logs, so it is escaped like the blocks.
 func (rep *report) fallbackText() string {
 	t := rep.Total
-	return escape(fmt.Sprintf("Latency of %s, last %s: %s, p50 %s ms, p90 %s ms, p95 %s ms, p99 %s ms (%s), max %s ms.",
-		rep.subject(), FormatWindow(rep.Window), plural(t.Cur.Count, "request"),
+	return escape(fmt.Sprintf("Latency of %s, last %s: %s, p50 %s ms, p90 %s ms, p95 %s ms, p99 %s ms (%s), max %s ms; 5xx %s, 4xx %s.",
+		rep.subject(), contract.FormatWindow(rep.Window), plural(t.Cur.Count, "request"),
 		formatMs(t.Cur.P50), formatMs(t.Cur.P90), formatMs(t.Cur.P95), formatMs(t.Cur.P99),
-		change(t.Cur.P99, t.Prev.P99, t.Prev.Count > 0), formatMs(t.Cur.Max)))
+		change(t.Cur.P99, t.Prev.P99, t.Prev.Count > 0), formatMs(t.Cur.Max),
+		rate(t.Status5xx, t.Requests), rate(t.Status4xx, t.Requests)))
 }
 
 func (rep *report) blocks() []slack.Block {
-	title := "Latency: last " + FormatWindow(rep.Window)
+	title := "Latency: last " + contract.FormatWindow(rep.Window)
 	if rep.Query != "" {
-		title = "Latency of " + rep.subject() + ": last " + FormatWindow(rep.Window)
+		title = "Latency of " + rep.subject() + ": last " + contract.FormatWindow(rep.Window)
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(title, 150), false, false)),
 		slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
 			"%s, compared with the %s before · API Gateway responseLatency in ms · DDSketch, ±1%%",
-			rep.span(), FormatWindow(rep.Window)))),
+			rep.span(), contract.FormatWindow(rep.Window)))),
 	}
 	shown := rep.Routes[:len(rep.Routes)-rep.Others]
 	if len(rep.Routes) != 1 {
@@ -293,10 +333,10 @@ func (rep *report) blocks() []slack.Block {
 	}
 	notes = append(notes,
 		"tail = mean of the slowest 1%",
-		"▲ up, ▼ down against the previous "+FormatWindow(rep.Window),
+		"▲ up, ▼ down against the previous "+contract.FormatWindow(rep.Window),
 		"shape = requests per latency bucket, 1-2-5 steps on a log scale")
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(strings.Join(notes, " · "))))
-	return blocks
+	return append(blocks, rep.actions())
 }
 
 // section is one route's part of the report: a title line and a monospace
@@ -308,6 +348,9 @@ func section(name string, rs routeStats) string {
 	fmt.Fprintf(&b, "*%s* · %s", name, plural(c.Count, "request"))
 	if had {
 		fmt.Fprintf(&b, " (%s)", change(float64(c.Count), float64(p.Count), true))
+	}
+	if rs.Requests > 0 {
+		fmt.Fprintf(&b, " · 5xx %s · 4xx %s", rate(rs.Status5xx, rs.Requests), rate(rs.Status4xx, rs.Requests))
 	}
 	b.WriteString("\n```\n")
 	cols := []struct {
@@ -355,8 +398,27 @@ func Sparkline(h []float64) string {
 }
 
 // sparkAxis labels Sparkline's columns: each decade starts at bucket 1, 4,
-// 7, 10 and 13 of HistogramEdges' 14, two characters per bucket.
+// 7, 10 and 13 of sketchstore.HistogramEdges' 14, two characters per bucket.
 const sparkAxis = "  1ms   10ms  100ms 1s    10s+"
+
+// rate is n of total as a percentage, with the digits it deserves, and the
+// count when there is any: "0%", "0.42% (3)", "12% (1,204)".
+func rate(n, total int64) string {
+	if n == 0 || total == 0 {
+		return "0%"
+	}
+	pct := float64(n) / float64(total) * 100
+	var p string
+	switch {
+	case pct < 1:
+		p = strconv.FormatFloat(pct, 'f', 2, 64)
+	case pct < 10:
+		p = strconv.FormatFloat(pct, 'f', 1, 64)
+	default:
+		p = strconv.FormatFloat(pct, 'f', 0, 64)
+	}
+	return p + "% (" + groupThousands(n) + ")"
+}
 
 // change is the relative change from prev to cur as the report shows it.
 func change(cur, prev float64, had bool) string {
@@ -429,7 +491,7 @@ func groupThousands(n int64) string {
 func (rep *report) metadata() *slack.SlackMetadata {
 	routes := make([]any, 0, len(rep.Routes))
 	for _, rs := range rep.Routes {
-		routes = append(routes, metaRoute(rs.Route, rs.Cur))
+		routes = append(routes, metaRoute(rs))
 	}
 	return &slack.SlackMetadata{
 		EventType: MetadataEventType,
@@ -438,15 +500,17 @@ func (rep *report) metadata() *slack.SlackMetadata {
 			"start":          rep.Start.Unix(),
 			"end":            rep.End.Unix(),
 			"routes":         routes,
-			"total":          metaRoute("*", rep.Total.Cur),
+			"total":          metaRoute(rep.Total),
 		},
 	}
 }
 
-// metaRoute gives a route's numbers in milliseconds; a route without
-// requests has only its count, as there is no latency to give.
-func metaRoute(route string, s Summary) map[string]any {
-	m := map[string]any{"route": route, "count": s.Count}
+// metaRoute gives a route's numbers in milliseconds, and its 4xx and 5xx
+// responses; a route without requests has only its counts, as there is no
+// latency to give.
+func metaRoute(rs routeStats) map[string]any {
+	s := rs.Cur
+	m := map[string]any{"route": rs.Route, "count": s.Count, "status_4xx": rs.Status4xx, "status_5xx": rs.Status5xx}
 	if s.Count > 0 {
 		m["p50"] = roundMs(s.P50)
 		m["p90"] = roundMs(s.P90)

@@ -2,7 +2,6 @@ package latency
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -22,11 +21,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -44,14 +43,22 @@ const (
 // fixtureStore holds two hours of traffic with a known shape: the events
 // route fast, slower this hour than the last; the commands route slower,
 // with a few very slow requests.
-func fixtureStore() (*MemoryStore, map[string][]float64) {
-	s := NewMemoryStore()
-	s.now = func() time.Time { return reportEnd } // or pruning would drop the fixture as old
+func fixtureStore() (*sketchstore.MemoryStore, map[string][]float64) {
+	s := sketchstore.NewMemoryStore()
+	s.Now = func() time.Time { return reportEnd } // or pruning would drop the fixture as old
 	r := rand.New(rand.NewPCG(2025, 11))
 	current := map[string][]float64{}
 	add := func(route string, at time.Time, ms float64, cur bool) {
 		ms = math.Round(ms) // API Gateway logs whole milliseconds
-		s.Record(route, at, time.Duration(ms*float64(time.Millisecond)), time.Duration(ms*0.8*float64(time.Millisecond)))
+		// One request in 200 fails with a 502, one in 50 is refused 401.
+		status := 200
+		switch n := len(current[route]); {
+		case n%200 == 7:
+			status = 502
+		case n%50 == 3:
+			status = 401
+		}
+		s.RecordStatus(route, at, status, time.Duration(ms*float64(time.Millisecond)), time.Duration(ms*0.8*float64(time.Millisecond)))
 		if cur {
 			current[route] = append(current[route], ms)
 		}
@@ -79,7 +86,7 @@ func fixtureStore() (*MemoryStore, map[string][]float64) {
 func reportFor(t *testing.T, route string) notify.Message {
 	t.Helper()
 	s, _ := fixtureStore()
-	m, err := NewReporter(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, route)
+	m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, route)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +128,7 @@ func TestReportAsPosted(t *testing.T) {
 
 func TestReportMetadataMatchesTheSketches(t *testing.T) {
 	s, current := fixtureStore()
-	m, err := NewReporter(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, "")
+	m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,18 +175,22 @@ func TestReportMetadataMatchesTheSketches(t *testing.T) {
 			got, want float64
 			tol       float64
 		}{
-			{"p50", r.P50, exactQuantile(sorted, 0.5), RelativeAccuracy},
-			{"p90", r.P90, exactQuantile(sorted, 0.9), RelativeAccuracy},
-			{"p95", r.P95, exactQuantile(sorted, 0.95), RelativeAccuracy},
-			{"p99", r.P99, exactQuantile(sorted, 0.99), RelativeAccuracy},
+			{"p50", r.P50, exactQuantile(sorted, 0.5), sketchstore.RelativeAccuracy},
+			{"p90", r.P90, exactQuantile(sorted, 0.9), sketchstore.RelativeAccuracy},
+			{"p95", r.P95, exactQuantile(sorted, 0.95), sketchstore.RelativeAccuracy},
+			{"p99", r.P99, exactQuantile(sorted, 0.99), sketchstore.RelativeAccuracy},
 			{"max", r.Max, sorted[len(sorted)-1], 0},
-			{"tail_mean_p99", r.TailMeanP99, exactTailMean(sorted, TailFraction), 2 * RelativeAccuracy},
+			{"tail_mean_p99", r.TailMeanP99, exactTailMean(sorted, sketchstore.TailFraction), 2 * sketchstore.RelativeAccuracy},
 		} {
 			// The metadata rounds to the digits shown: half a unit of the last.
 			if e := relErr(c.got, c.want); e > c.tol+0.005/c.want {
 				t.Errorf("%s %s: %v, exact %v (%.2f%% off)", r.Route, c.name, c.got, c.want, 100*e)
 			}
 		}
+	}
+	if r0 := p.Routes[0]; r0.Status5xx != 15 || r0.Status4xx != 60 || p.Total.Status5xx != 17 || p.Total.Status4xx != 68 {
+		t.Errorf("status counts: events %d/%d, total %d/%d 5xx/4xx; want 15/60 and 17/68 as the fixture made them",
+			r0.Status5xx, r0.Status4xx, p.Total.Status5xx, p.Total.Status4xx)
 	}
 	if p.Total.Route != "*" || p.Total.Count != int64(len(all)) {
 		t.Errorf("total %+v, want route * and count %d", p.Total, len(all))
@@ -198,6 +209,8 @@ type metaPayload struct {
 	P99         float64 `json:"p99"`
 	Max         float64 `json:"max"`
 	TailMeanP99 float64 `json:"tail_mean_p99"`
+	Status4xx   int64   `json:"status_4xx"`
+	Status5xx   int64   `json:"status_5xx"`
 }
 
 // sectionTexts are the mrkdwn texts of m's section blocks.
@@ -264,7 +277,7 @@ func TestReportOfOneRoute(t *testing.T) {
 
 func TestReportWithoutTraffic(t *testing.T) {
 	s, _ := fixtureStore()
-	rep := NewReporter(s, nil)
+	rep := NewBuilder(s, nil)
 	for _, c := range []struct {
 		name       string
 		end        time.Time
@@ -289,8 +302,9 @@ func TestReportWithoutTraffic(t *testing.T) {
 			if m.Text != c.text {
 				t.Errorf("text %q\nwant %q", m.Text, c.text)
 			}
-			if len(m.Blocks) != 1 {
-				t.Errorf("%d blocks, want one short section", len(m.Blocks))
+			// A short section, and the controls unless there is no such route.
+			if want := map[bool]int{true: 1, false: 2}[c.noMetadata]; len(m.Blocks) != want {
+				t.Errorf("%d blocks, want %d", len(m.Blocks), want)
 			}
 			if (m.Metadata == nil) != c.noMetadata {
 				t.Errorf("metadata %v, want present: %v", m.Metadata, !c.noMetadata)
@@ -309,10 +323,11 @@ func TestReportWithoutTraffic(t *testing.T) {
 // made a moment ago is in it.
 func TestReportIncludesTheCurrentMinute(t *testing.T) {
 	s := NewMemoryStore()
+	s.Now = func() time.Time { return reportEnd }
 	now := reportEnd.Add(20 * time.Second)
 	s.Record(eventsRoute, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
 	s.Record(eventsRoute, now.Add(-16*time.Minute), 500*time.Millisecond, 40*time.Millisecond) // before the window
-	m, err := NewReporter(s, func() time.Time { return now }).Report(context.Background(), 15*time.Minute, "")
+	m, err := NewBuilder(s, func() time.Time { return now }).Report(context.Background(), 15*time.Minute, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,8 +338,8 @@ func TestReportIncludesTheCurrentMinute(t *testing.T) {
 }
 
 func TestReportRejectsBadWindows(t *testing.T) {
-	rep := NewReporter(NewMemoryStore(), nil)
-	for _, w := range []time.Duration{0, 30 * time.Second, 90 * time.Second, MaxWindow + time.Minute} {
+	rep := NewBuilder(sketchstore.NewMemoryStore(), nil)
+	for _, w := range []time.Duration{0, 30 * time.Second, 90 * time.Second, contract.MaxWindow + time.Minute} {
 		if _, err := rep.ReportEnding(context.Background(), reportEnd, w, ""); err == nil {
 			t.Errorf("window %v: no error", w)
 		}
@@ -375,7 +390,7 @@ func TestSparkline(t *testing.T) {
 func TestSparkAxisLinesUpWithTheBuckets(t *testing.T) {
 	axis := []rune(sparkAxis)
 	for label, edge := range map[string]float64{"1ms": 1, "10ms": 10, "100ms": 100, "1s": 1000, "10s+": 10000} {
-		bucket := slices.Index(HistogramEdges, edge) + 1 // the bucket that starts at edge
+		bucket := slices.Index(sketchstore.HistogramEdges, edge) + 1 // the bucket that starts at edge
 		col := 2 * bucket
 		if col+len(label) > len(axis) || string(axis[col:col+len(label)]) != label {
 			t.Errorf("label %q not at column %d of %q", label, col, sparkAxis)
@@ -409,51 +424,67 @@ func TestFormatMs(t *testing.T) {
 	}
 }
 
-// BenchmarkReport24h builds a day's report over three routes: 3 routes ×
-// 1,440 minutes for the day and as many for the day before, each minute a
-// busy one's sketch. "memory" reads the MemoryStore; "dynamodb" reads the
-// DynamoStore through an in-process stand-in for DynamoDB that serves the
-// encoded items in 1 MB pages, so it measures this package's decoding and
-// merging, not the network.
-func BenchmarkReport24h(b *testing.B) {
+// benchStore is three routes' traffic for days days before reportEnd, every
+// minute a busy one's sketch, merged an hour per call as the ingest would:
+// in a MemoryStore and, through the real DynamoStore, in an in-process
+// stand-in for DynamoDB that serves the encoded items in 1 MB pages, so a
+// benchmark measures this code's reading, decoding and merging, not the
+// network.
+func benchStores(b *testing.B, days int) map[string]sketchstore.Store {
 	r := rand.New(rand.NewPCG(1, 1))
-	minute := NewSketches()
+	minute := sketchstore.NewSketches()
 	for range 600 {
 		_ = minute.Response.Add(math.Round(lognormal(r, 40, 0.8)))
 		_ = minute.Integration.Add(math.Round(lognormal(r, 35, 0.8)))
+		minute.CountStatus(200)
 	}
-	routes := []string{eventsRoute, commandsRoute, "GET /health"}
-	start := reportEnd.Add(-48 * time.Hour).Unix()
-
-	mem := NewMemoryStore()
-	mem.now = func() time.Time { return reportEnd }
-	fake := &fakeDynamo{items: map[string][]map[string]types.AttributeValue{}}
-	resp, integ := EncodeSketch(nil, minute.Response), EncodeSketch(nil, minute.Integration)
-	for m := range int64(2 * 24 * 60) {
-		for _, route := range routes {
-			_ = mem.Merge(context.Background(), "", map[Key]*Sketches{{route, start + m*60}: minute})
-			fake.items[route] = append(fake.items[route], map[string]types.AttributeValue{
-				attrMinute:      numAttr(start + m*60),
-				attrResponse:    &types.AttributeValueMemberB{Value: resp},
-				attrIntegration: &types.AttributeValueMemberB{Value: integ},
-			})
+	mem := sketchstore.NewMemoryStore()
+	mem.Now = func() time.Time { return reportEnd }
+	stand := testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
+	dyn := sketchstore.NewDynamoStore(stand, "sketches")
+	dyn.Now = mem.Now
+	stores := map[string]sketchstore.Store{"memory": mem, "dynamodb": dyn}
+	start := reportEnd.Add(-time.Duration(days) * 24 * time.Hour).Unix()
+	for h := range int64(days * 24) {
+		parts := map[sketchstore.Key]*sketchstore.Sketches{}
+		for m := range int64(60) {
+			for _, route := range benchRoutes {
+				parts[sketchstore.Key{Route: route, Minute: start + h*3600 + m*60}] = minute
+			}
+		}
+		for _, s := range stores {
+			if err := s.Merge(context.Background(), "", parts); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
-	fake.routes = routes
-	for _, c := range []struct {
-		name  string
-		store Store
-	}{{"memory", mem}, {"dynamodb", NewDynamoStore(fake, "sketches")}} {
-		b.Run(c.name, func(b *testing.B) {
-			rep := NewReporter(c.store, nil)
+	return stores
+}
+
+var benchRoutes = []string{eventsRoute, commandsRoute, "GET /health"}
+
+// benchReport builds the report of window ending at reportEnd (and at 37
+// minutes past, so the edges are minutes) from each store.
+func benchReport(b *testing.B, stores map[string]sketchstore.Store, window time.Duration) {
+	for _, name := range []string{"memory", "dynamodb"} {
+		b.Run(name, func(b *testing.B) {
+			rep := NewBuilder(stores[name], nil)
+			end := reportEnd.Add(-23 * time.Minute)
+			// A start older than the minutes' retention is read from its
+			// hour: the minutes before it in that hour count too.
+			minutes := int64(window / time.Minute)
+			if start := end.Add(-window); reportEnd.Sub(start) > sketchstore.Minute.Retention() {
+				minutes += int64(start.Sub(start.Truncate(time.Hour)) / time.Minute)
+			}
+			want := int64(len(benchRoutes)) * minutes * 600
 			cpu := cpuTime()
 			for b.Loop() {
-				m, err := rep.ReportEnding(context.Background(), reportEnd, 24*time.Hour, "")
+				m, err := rep.ReportEnding(context.Background(), end, window, "")
 				if err != nil {
 					b.Fatal(err)
 				}
-				if total := m.Metadata.EventPayload["total"].(map[string]any); total["count"] != int64(3*1440*600) {
-					b.Fatalf("total %v, want %d requests", total, 3*1440*600)
+				if total := m.Metadata.EventPayload["total"].(map[string]any); total["count"] != want {
+					b.Fatalf("total %v, want %d requests", total, want)
 				}
 			}
 			reportCPU(b, cpu)
@@ -461,53 +492,17 @@ func BenchmarkReport24h(b *testing.B) {
 	}
 }
 
-// fakeDynamo serves a report's reads: the route registry and Query by
-// minute range, in pages of at most 1 MB as DynamoDB does.
-type fakeDynamo struct {
-	DynamoAPI // nil: any other call panics
-	routes    []string
-	items     map[string][]map[string]types.AttributeValue // per route, by minute
-	pageBytes int                                          // 0 means 1 MB
-	queries   int
+// BenchmarkReport24h builds a day's report over three routes, and the day
+// before for comparison.
+func BenchmarkReport24h(b *testing.B) {
+	benchReport(b, benchStores(b, 3), 24*time.Hour)
 }
 
-func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if in.Key[attrRoute].(*types.AttributeValueMemberS).Value != registryRoute {
-		return &dynamodb.GetItemOutput{}, nil
-	}
-	return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{attrRoutes: &types.AttributeValueMemberSS{Value: f.routes}}}, nil
-}
-
-func (f *fakeDynamo) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	v := in.ExpressionAttributeValues
-	num := func(k string) int64 {
-		n, _ := strconv.ParseInt(v[k].(*types.AttributeValueMemberN).Value, 10, 64)
-		return n
-	}
-	lo, hi := num(":lo"), num(":hi")
-	if in.ExclusiveStartKey != nil {
-		lo = 60 + func() int64 {
-			n, _ := strconv.ParseInt(in.ExclusiveStartKey[attrMinute].(*types.AttributeValueMemberN).Value, 10, 64)
-			return n
-		}()
-	}
-	f.queries++
-	limit := cmp.Or(f.pageBytes, 1<<20)
-	out := &dynamodb.QueryOutput{}
-	size := 0
-	for _, item := range f.items[v[":route"].(*types.AttributeValueMemberS).Value] {
-		m, _ := strconv.ParseInt(item[attrMinute].(*types.AttributeValueMemberN).Value, 10, 64)
-		if m < lo || m > hi {
-			continue
-		}
-		if size >= limit {
-			out.LastEvaluatedKey = map[string]types.AttributeValue{attrMinute: numAttr(m - 60)}
-			break
-		}
-		out.Items = append(out.Items, item)
-		size += len(item[attrResponse].(*types.AttributeValueMemberB).Value) + len(item[attrIntegration].(*types.AttributeValueMemberB).Value)
-	}
-	return out, nil
+// BenchmarkReport30d builds a 30-day report over three routes, and the 30
+// days before: days, hours at the edges and minutes at theirs. Target:
+// ≤ 300 ms from the DynamoDB stand-in.
+func BenchmarkReport30d(b *testing.B) {
+	benchReport(b, benchStores(b, 61), 30*24*time.Hour)
 }
 
 // The golden file is PostMessageBody's JSON; this checks that it is what the
@@ -554,10 +549,11 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // Slack notifies with may carry it raw.
 func TestReportEscapesRouteNames(t *testing.T) {
 	s := NewMemoryStore()
+	s.Now = func() time.Time { return reportEnd }
 	now := reportEnd.Add(20 * time.Second)
 	hostile := "POST /" + testenv.HostileText
 	s.Record(hostile, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
-	rep := NewReporter(s, func() time.Time { return now })
+	rep := NewBuilder(s, func() time.Time { return now })
 	for _, query := range []string{"", testenv.HostileText, "no-such-route " + testenv.HostileText} {
 		m, err := rep.Report(context.Background(), 15*time.Minute, query)
 		if err != nil {
@@ -574,5 +570,98 @@ func TestReportEscapesRouteNames(t *testing.T) {
 	m, _ := rep.Report(context.Background(), 15*time.Minute, "")
 	if !strings.Contains(testenv.PlainJSON(t, m.Blocks), "&lt;!channel&gt;") {
 		t.Errorf("the hostile route is not in the report, escaped: %s", testenv.PlainJSON(t, m.Blocks))
+	}
+}
+
+func lognormal(r *rand.Rand, median, sigma float64) float64 {
+	return median * math.Exp(r.NormFloat64()*sigma)
+}
+
+// exactQuantile is the quantile by the definition DDSketch answers to: the
+// value of rank ⌊q(n−1)⌋ in sorted order.
+func exactQuantile(sorted []float64, q float64) float64 {
+	return sorted[int(q*float64(len(sorted)-1))]
+}
+
+// exactTailMean is the mean of the slowest ⌈fraction·n⌉ values.
+func exactTailMean(sorted []float64, fraction float64) float64 {
+	k := max(int(math.Ceil(fraction*float64(len(sorted))-1e-9)), 1)
+	sum := 0.0
+	for _, v := range sorted[len(sorted)-k:] {
+		sum += v
+	}
+	return sum / float64(k)
+}
+
+func relErr(got, want float64) float64 {
+	if want == 0 {
+		return math.Abs(got)
+	}
+	return math.Abs(got-want) / math.Abs(want)
+}
+
+// Every report carries its controls: a button per window and a menu of the
+// routes with traffic, each value a ReportChoice within Slack's limits.
+func TestReportButtons(t *testing.T) {
+	s, _ := fixtureStore()
+	long := "POST /" + strings.Repeat("x", 200) // too long for an option's 150 bytes
+	s.Record(long, reportEnd.Add(-time.Minute), time.Millisecond, time.Millisecond)
+	for _, c := range []struct {
+		query, route string // asked for, and the route the controls keep
+		initial      string // the menu's initial option's route, "-" for none
+	}{
+		{"", "", ""},
+		{"events", eventsRoute, eventsRoute},
+		{"slack", "slack", "-"}, // two routes match: the query is kept as typed
+	} {
+		m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions, ok := m.Blocks[len(m.Blocks)-1].(*slack.ActionBlock)
+		if !ok {
+			t.Fatalf("%q: last block %T, want the controls", c.query, m.Blocks[len(m.Blocks)-1])
+		}
+		els := actions.Elements.ElementSet
+		if len(els) != len(contract.ReportWindows)+1 {
+			t.Fatalf("%q: %d elements, want %d buttons and a menu", c.query, len(els), len(contract.ReportWindows))
+		}
+		ids := map[string]bool{}
+		for i, w := range contract.ReportWindows {
+			b := els[i].(*slack.ButtonBlockElement)
+			var ch contract.ReportChoice
+			if err := json.Unmarshal([]byte(b.Value), &ch); err != nil || ch != (contract.ReportChoice{Window: w, Route: c.route}) || len(b.Value) > 2000 {
+				t.Errorf("%q: button %s value %s, want window %s and route %q", c.query, w, b.Value, w, c.route)
+			}
+			if got := b.Style == slack.StylePrimary; got != (w == "1h") {
+				t.Errorf("%q: button %s primary %v: the current window is 1h", c.query, w, got)
+			}
+			ids[b.ActionID] = true
+		}
+		menu := els[len(els)-1].(*slack.SelectBlockElement)
+		ids[menu.ActionID] = true
+		if len(ids) != len(els) || menu.ActionID != contract.ActionReportRoute {
+			t.Errorf("%q: action ids %v: Slack wants them unique in a block", c.query, ids)
+		}
+		var routes []string
+		for _, o := range menu.Options {
+			var ch contract.ReportChoice
+			if err := json.Unmarshal([]byte(o.Value), &ch); err != nil || ch.Window != "1h" || len(o.Value) > 150 {
+				t.Errorf("%q: option value %s", c.query, o.Value)
+			}
+			routes = append(routes, ch.Route)
+		}
+		if !slices.Equal(routes, []string{"", eventsRoute, commandsRoute}) {
+			t.Errorf("%q: menu routes %q, want all, then each route with traffic but the one too long to carry", c.query, routes)
+		}
+		initial := "-"
+		if menu.InitialOption != nil {
+			var ch contract.ReportChoice
+			_ = json.Unmarshal([]byte(menu.InitialOption.Value), &ch)
+			initial = ch.Route
+		}
+		if initial != c.initial {
+			t.Errorf("%q: initial option %q, want %q", c.query, initial, c.initial)
+		}
 	}
 }

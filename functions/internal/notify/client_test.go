@@ -16,13 +16,14 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 // threePages is a workspace whose conversations.list spans three pages.
-var threePages = [][]channel{
-	{{"C0000GEN1", "general"}, {"C0000RND1", "random"}},
-	{{"C0000ALR2", "alerts"}},
-	{{"C0000DEP3", "deploys"}},
+var threePages = [][]testenv.Channel{
+	{{ID: "C0000GEN1", Name: "general"}, {ID: "C0000RND1", Name: "random"}},
+	{{ID: "C0000ALR2", Name: "alerts"}},
+	{{ID: "C0000DEP3", Name: "deploys"}},
 }
 
 // allPages is the cursors of one full pass over threePages.
@@ -51,9 +52,9 @@ func TestPostResolvesChannel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			s.configure(func(f *fakeSlack) { f.pages = threePages })
-			c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+			s := testenv.NewSlack(t, botToken, nil)
+			s.SetChannels(threePages...)
+			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 
 			got, err := c.Post(context.Background(), notify.Message{Channel: tt.channel, Text: "hi"})
 			if err != nil {
@@ -62,17 +63,17 @@ func TestPostResolvesChannel(t *testing.T) {
 			if got.ChannelID != tt.want || got.TS != postTS {
 				t.Errorf("Post(%q) = %+v, want channel %s ts %s", tt.channel, got, tt.want, postTS)
 			}
-			posts := s.postForms()
+			posts := s.Posts()
 			if len(posts) != 1 {
 				t.Fatalf("chat.postMessage calls = %d, want 1", len(posts))
 			}
 			if ch := posts[0].Get("channel"); ch != tt.want {
 				t.Errorf("chat.postMessage channel = %q, want %q", ch, tt.want)
 			}
-			if lists := s.listCalls(); !slices.Equal(lists, tt.wantLists) {
+			if lists := s.ListCalls(); !slices.Equal(lists, tt.wantLists) {
 				t.Errorf("conversations.list cursors = %q, want %q", lists, tt.wantLists)
 			}
-			if n := s.badTokenCalls(); n != 0 {
+			if n := s.BadTokenCalls(); n != 0 {
 				t.Errorf("%d calls did not carry the bot token", n)
 			}
 		})
@@ -81,15 +82,14 @@ func TestPostResolvesChannel(t *testing.T) {
 
 func TestPostCachesChannelList(t *testing.T) {
 	t.Parallel()
-	s := newFakeSlack(t)
-	s.configure(func(f *fakeSlack) {
-		f.pages = [][]channel{
-			{{"C0000GEN1", "general"}},
-			{{"C0000ALR2", "alerts"}},
-			{{"C0000DEP3", "deploys"}},
-		}
-	})
-	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	s := testenv.NewSlack(t, botToken, nil)
+	pages := [][]testenv.Channel{
+		{{ID: "C0000GEN1", Name: "general"}},
+		{{ID: "C0000ALR2", Name: "alerts"}},
+		{{ID: "C0000DEP3", Name: "deploys"}},
+	}
+	s.SetChannels(pages...)
+	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 	now := time.Now()
 	c.Now = func() time.Time { return now }
 	ctx := context.Background()
@@ -105,37 +105,38 @@ func TestPostCachesChannelList(t *testing.T) {
 	}
 
 	post("#general", "C0000GEN1")
-	if got := s.listCalls(); !slices.Equal(got, allPages) {
+	if got := s.ListCalls(); !slices.Equal(got, allPages) {
 		t.Fatalf("first lookup: conversations.list cursors = %q, want %q", got, allPages)
 	}
 	post("general", "C0000GEN1")
 	post("#deploys", "C0000DEP3")
-	if got := s.listCalls(); len(got) != len(allPages) {
+	if got := s.ListCalls(); len(got) != len(allPages) {
 		t.Fatalf("cached lookups called conversations.list again: cursors = %q", got)
 	}
 
 	// A channel created after the cache was filled: a miss soon after the
 	// load is a typo and pages through nothing; a minute later it reloads.
-	s.configure(func(f *fakeSlack) { f.pages[2] = append(f.pages[2], channel{"C0000NEW3", "fresh"}) })
+	pages[2] = append(pages[2], testenv.Channel{ID: "C0000NEW3", Name: "fresh"})
+	s.SetChannels(pages...)
 	for range 5 {
 		if _, err := c.Post(ctx, notify.Message{Channel: "#fresh", Text: "hi"}); err == nil {
 			t.Fatal("a miss right after the load found the new channel: it reloaded the list")
 		}
 	}
-	if got := s.listCalls(); len(got) != len(allPages) {
+	if got := s.ListCalls(); len(got) != len(allPages) {
 		t.Fatalf("misses right after a load called conversations.list: cursors = %q", got)
 	}
 	now = now.Add(time.Minute)
 	post("#fresh", "C0000NEW3")
-	if got, want := s.listCalls(), slices.Concat(allPages, allPages); !slices.Equal(got, want) {
+	if got, want := s.ListCalls(), slices.Concat(allPages, allPages); !slices.Equal(got, want) {
 		t.Fatalf("after a miss: conversations.list cursors = %q, want %q", got, want)
 	}
 	post("#fresh", "C0000NEW3")
 	post("#general", "C0000GEN1")
-	if got := s.listCalls(); len(got) != 2*len(allPages) {
+	if got := s.ListCalls(); len(got) != 2*len(allPages) {
 		t.Fatalf("reloaded cache not used: conversations.list cursors = %q", got)
 	}
-	if n := len(s.postForms()); n != 6 {
+	if n := len(s.Posts()); n != 6 {
 		t.Errorf("chat.postMessage calls = %d, want 6", n)
 	}
 }
@@ -156,9 +157,9 @@ func TestPostUnknownChannel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			s.configure(func(f *fakeSlack) { f.pages = threePages })
-			c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+			s := testenv.NewSlack(t, botToken, nil)
+			s.SetChannels(threePages...)
+			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 
 			_, err := c.Post(context.Background(), notify.Message{Channel: tt.channel, Text: "hi"})
 			var ne *notify.Error
@@ -173,10 +174,10 @@ func TestPostUnknownChannel(t *testing.T) {
 					t.Errorf("Hint %q does not contain %q", ne.Hint, w)
 				}
 			}
-			if got := s.listCalls(); !slices.Equal(got, tt.wantLists) {
+			if got := s.ListCalls(); !slices.Equal(got, tt.wantLists) {
 				t.Errorf("conversations.list cursors = %q, want %q", got, tt.wantLists)
 			}
-			if n := len(s.postForms()); n != 0 {
+			if n := len(s.Posts()); n != 0 {
 				t.Errorf("chat.postMessage called %d times for an unresolved channel", n)
 			}
 		})
@@ -210,12 +211,12 @@ func TestPostSendsMessageFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+			s := testenv.NewSlack(t, botToken, nil)
+			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 			if _, err := c.Post(context.Background(), tt.msg); err != nil {
 				t.Fatalf("Post: %v", err)
 			}
-			posts := s.postForms()
+			posts := s.Posts()
 			if len(posts) != 1 {
 				t.Fatalf("chat.postMessage calls = %d, want 1", len(posts))
 			}
@@ -277,6 +278,16 @@ func assertSameJSON(t *testing.T, what string, got, want []byte) {
 	}
 }
 
+const (
+	botToken = "xoxb-test-token"
+	postTS   = testenv.PostTS
+)
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
 // answers replies to the n-th call with answers[n], repeating the last one.
 func answers(answers ...func(w http.ResponseWriter)) func(n int, w http.ResponseWriter) {
 	return func(n int, w http.ResponseWriter) {
@@ -288,8 +299,14 @@ func ok(w http.ResponseWriter) {
 	writeJSON(w, map[string]any{"ok": true, "channel": "C0123ABCD", "ts": postTS})
 }
 
+// limited answers 429 with Slack's Retry-After header.
 func limited(retryAfter string) func(w http.ResponseWriter) {
-	return func(w http.ResponseWriter) { rateLimited(w, retryAfter) }
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", retryAfter)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+	}
 }
 
 func slackError(code string) func(w http.ResponseWriter) {
@@ -345,12 +362,12 @@ func TestPostRateLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			s.configure(func(f *fakeSlack) { f.postAnswer = answers(tt.answers...) })
-			c := notify.NewClient(botToken, s.apiURL(), tt.retry)
+			s := testenv.NewSlack(t, botToken, nil)
+			s.AnswerPosts(answers(tt.answers...))
+			c := notify.NewClient(botToken, s.APIURL(), tt.retry)
 
 			p, err := c.Post(context.Background(), notify.Message{Channel: "C0123ABCD", Text: "hi"})
-			if n := len(s.postForms()); n != tt.wantCalls {
+			if n := len(s.Posts()); n != tt.wantCalls {
 				t.Errorf("chat.postMessage calls = %d, want %d", n, tt.wantCalls)
 			}
 			if tt.wantCode == "" {
@@ -411,14 +428,14 @@ func TestPostRateLimitPastDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			s.configure(func(f *fakeSlack) { f.postAnswer = answers(limited("3"), ok) })
-			c := notify.NewClient(botToken, s.apiURL(), notify.Retry{Attempts: 5, MaxWait: 10 * time.Second})
+			s := testenv.NewSlack(t, botToken, nil)
+			s.AnswerPosts(answers(limited("3"), ok))
+			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{Attempts: 5, MaxWait: 10 * time.Second})
 			ctx, cancel := tt.ctx()
 			defer cancel()
 
 			_, err := c.Post(ctx, notify.Message{Channel: "C0123ABCD", Text: "hi"})
-			if n := len(s.postForms()); n != 1 {
+			if n := len(s.Posts()); n != 1 {
 				t.Errorf("chat.postMessage calls = %d, want 1 (no wait past the deadline)", n)
 			}
 			var ne *notify.Error
@@ -457,20 +474,18 @@ func TestPostSlackErrors(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := newFakeSlack(t)
-			s.configure(func(f *fakeSlack) {
-				f.pages = threePages
-				if tt.listErr {
-					f.listErr = tt.code
-				} else {
-					f.postAnswer = answers(slackError(tt.code))
-				}
-			})
+			s := testenv.NewSlack(t, botToken, nil)
+			s.SetChannels(threePages...)
+			if tt.listErr {
+				s.FailList(tt.code, "")
+			} else {
+				s.AnswerPosts(answers(slackError(tt.code)))
+			}
 			channel := tt.channel
 			if channel == "" {
 				channel = "C0123ABCD"
 			}
-			c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 
 			_, err := c.Post(context.Background(), notify.Message{Channel: channel, Text: "hi"})
 			var ne *notify.Error
@@ -494,7 +509,7 @@ func TestPostSlackErrors(t *testing.T) {
 			if tt.listErr {
 				wantPosts = 0
 			}
-			if n := len(s.postForms()); n != wantPosts {
+			if n := len(s.Posts()); n != wantPosts {
 				t.Errorf("chat.postMessage calls = %d, want %d", n, wantPosts)
 			}
 		})
@@ -505,9 +520,9 @@ func TestPostSlackErrors(t *testing.T) {
 // the hint must name that one, not a fixed list.
 func TestMissingScopeNamesTheScope(t *testing.T) {
 	t.Parallel()
-	s := newFakeSlack(t)
-	s.configure(func(f *fakeSlack) { f.listErr, f.listNeeded = "missing_scope", "groups:read" })
-	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	s := testenv.NewSlack(t, botToken, nil)
+	s.FailList("missing_scope", "groups:read")
+	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 	_, err := c.Post(context.Background(), notify.Message{Channel: "#general", Text: "hi"})
 	var ne *notify.Error
 	if !errors.As(err, &ne) || ne.Code != "missing_scope" {
@@ -520,11 +535,9 @@ func TestMissingScopeNamesTheScope(t *testing.T) {
 
 func TestIsMember(t *testing.T) {
 	t.Parallel()
-	s := newFakeSlack(t)
-	s.configure(func(f *fakeSlack) {
-		f.members = map[string][]string{"C0000GEN1": {"U1", "U2", "U3", "U4", "U5"}}
-	})
-	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	s := testenv.NewSlack(t, botToken, nil)
+	s.SetMembers("C0000GEN1", "U1", "U2", "U3", "U4", "U5")
+	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 	now := time.Now()
 	c.Now = func() time.Time { return now }
 	ctx := context.Background()
@@ -537,11 +550,11 @@ func TestIsMember(t *testing.T) {
 			t.Errorf("IsMember(C0000GEN1, %q) = %v, %v; want %v (all pages read)", tt.user, got, err, tt.want)
 		}
 	}
-	if n := s.memberCalls("C0000GEN1"); n != 3 {
+	if n := s.MemberCalls("C0000GEN1"); n != 3 {
 		t.Errorf("conversations.members calls = %d, want 3: one pass of three pages, then the cache", n)
 	}
 	// A user who leaves stops being a member once the cache ages out.
-	s.configure(func(f *fakeSlack) { f.members["C0000GEN1"] = []string{"U2"} })
+	s.SetMembers("C0000GEN1", "U2")
 	if ok, _ := c.IsMember(ctx, "C0000GEN1", "U1"); !ok {
 		t.Error("the cached list was not used")
 	}
@@ -580,14 +593,12 @@ func TestPostTransportErrorsAreNotSlackAnswers(t *testing.T) {
 	closedURL := "http://" + closed.Addr().String() + "/"
 	closed.Close()
 
-	broken := newFakeSlack(t)
-	broken.configure(func(f *fakeSlack) {
-		f.postAnswer = answers(func(w http.ResponseWriter) {
-			w.Header().Set("Content-Type", "text/html")
-			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write([]byte("<html>bad gateway</html>"))
-		})
-	})
+	broken := testenv.NewSlack(t, botToken, nil)
+	broken.AnswerPosts(answers(func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html>bad gateway</html>"))
+	}))
 
 	hang := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -608,7 +619,7 @@ func TestPostTransportErrorsAreNotSlackAnswers(t *testing.T) {
 		is     error // the error must wrap this, when set
 	}{
 		{name: "connection refused", apiURL: closedURL},
-		{name: "502 from Slack", apiURL: broken.apiURL()},
+		{name: "502 from Slack", apiURL: broken.APIURL()},
 		{name: "canceled context", apiURL: slow.URL + "/", ctx: canceled, is: context.Canceled},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 func TestPrinterWritesPostMessageJSON(t *testing.T) {
@@ -78,12 +79,12 @@ func TestPostMessageBodyMatchesClient(t *testing.T) {
 		Blocks:   []slack.Block{slack.NewDividerBlock()},
 		Metadata: &slack.SlackMetadata{EventType: "latency_report", EventPayload: map[string]any{"window_seconds": float64(60)}},
 	}
-	s := newFakeSlack(t)
-	c := notify.NewClient(botToken, s.apiURL(), notify.Retry{})
+	s := testenv.NewSlack(t, botToken, nil)
+	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
 	if _, err := c.Post(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	form := s.postForms()[0]
+	form := s.Posts()[0]
 	for key, v := range notify.PostMessageBody(msg) {
 		want, ok := v.(string)
 		if !ok {

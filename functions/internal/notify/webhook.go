@@ -74,7 +74,12 @@ func (w *Webhook) Post(ctx context.Context, m Message) (Posted, error) {
 	if len(m.Blocks) > 0 {
 		msg.Blocks = &slack.Blocks{BlockSet: m.Blocks}
 	}
-	body, err := json.Marshal(msg)
+	// slack-go's WebhookMessage has no metadata; incoming webhooks take it
+	// as chat.postMessage does, and reports and alerts carry theirs.
+	body, err := json.Marshal(struct {
+		slack.WebhookMessage
+		Metadata *slack.SlackMetadata `json:"metadata,omitempty"`
+	}{msg, m.Metadata})
 	if err != nil {
 		return Posted{}, fmt.Errorf("encode webhook message: %w", err)
 	}

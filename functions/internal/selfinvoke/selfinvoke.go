@@ -18,7 +18,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 )
 
 // Invoker is the part of the Lambda client a Deferrer uses.
@@ -35,11 +35,11 @@ type Deferrer struct {
 	Function string
 }
 
-// Defer implements slash.Deferrer.
-func (d Deferrer) Defer(ctx context.Context, sealed slash.Deferred) error {
-	payload, err := json.Marshal(map[string]slash.Deferred{slash.DeferredKey: sealed})
+// Send implements deferred.Sender.
+func (d Deferrer) Send(ctx context.Context, sealed deferred.Sealed) error {
+	payload, err := json.Marshal(map[string]deferred.Sealed{deferred.Key: sealed})
 	if err != nil {
-		return fmt.Errorf("encode deferred command: %w", err)
+		return fmt.Errorf("encode deferred job: %w", err)
 	}
 	_, err = d.Client.Invoke(ctx, &awslambda.InvokeInput{
 		FunctionName:   aws.String(d.Function),

@@ -18,35 +18,12 @@ func ephemeral(m notify.Message) *slack.WebhookMessage {
 	}
 }
 
-func text(s string) notify.Message {
+// Text is a message of one mrkdwn section, for answers.
+func Text(s string) notify.Message {
 	return notify.Message{
 		Text:   s,
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, s, false, false), nil, nil)},
 	}
-}
-
-func help(command, note string) notify.Message {
-	if command == "" {
-		command = "/slackbot"
-	}
-	command = escape(command)
-	lines := []string{
-		fmt.Sprintf("`%s help` — this list", command),
-		fmt.Sprintf("`%s echo <text>` — show what Slack sent me", command),
-		fmt.Sprintf("`%s notify <#channel> <text>` — post to a channel (name or ID), saying you asked", command),
-		fmt.Sprintf("`%s latency [window] [route]` — p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`", command),
-	}
-	body := strings.Join(lines, "\n")
-	blocks := []slack.Block{}
-	if note != "" {
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, note, false, false), nil, nil))
-	}
-	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*What I can do*\n"+body, false, false), nil, nil))
-	fallback := body
-	if note != "" {
-		fallback = note + "\n" + body
-	}
-	return notify.Message{Text: fallback, Blocks: blocks}
 }
 
 // echo shows the parsed command, as the original guide's test function did.

@@ -2,6 +2,7 @@ package slash
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -32,7 +34,7 @@ func command(t *testing.T, text string) slack.SlashCommand {
 func TestEscapesWhatUsersWrote(t *testing.T) {
 	post, resp := &recorder{}, &recorder{}
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone,
-		Respond: respondTo(resp), Sealer: NewSealer(secret), Defer: &deferrer{}, Log: quiet}
+		Respond: respondTo(resp), Later: &deferrer{}, Log: quiet}
 
 	for _, text := range []string{
 		"echo " + testenv.HostileText,
@@ -128,7 +130,7 @@ func TestSSLCheck(t *testing.T) {
 func TestDeferFailureRunsNow(t *testing.T) {
 	post := &recorder{}
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone,
-		Defer: &deferrer{err: errors.New("AccessDenied")}, Sealer: NewSealer(secret), Log: quiet}
+		Later: &deferrer{err: errors.New("AccessDenied")}, Log: quiet}
 	_, a, _ := serve(t, h, signed(form("notify #news Deploy done")))
 	if len(post.msgs) != 1 {
 		t.Fatalf("%d posts, want the notify posted inline", len(post.msgs))
@@ -158,21 +160,30 @@ func TestUserErrorHidesInternals(t *testing.T) {
 		t.Errorf("answer %q does not say where the details are", got)
 	}
 	for _, err := range []error{internal, context.Canceled, errors.New("x")} {
-		if u := userError(err); strings.Contains(u, err.Error()) {
-			t.Errorf("userError(%v) = %q repeats the error", err, u)
+		if u := UserError(err); strings.Contains(u, err.Error()) {
+			t.Errorf("UserError(%v) = %q repeats the error", err, u)
 		}
 	}
 }
 
+// TestSealer: a sealed command opens only with its MAC, under this app's
+// key, before it expires.
 func TestSealer(t *testing.T) {
-	s := NewSealer(secret)
+	s := deferred.NewSealer(secret)
 	now := time.Now()
 	c := command(t, "notify #news hi")
-	sealed, err := s.Seal(c, now)
+	body, _ := json.Marshal(c)
+	job := deferred.Job{Kind: Kind, ID: c.TriggerID, Body: body}
+	sealed, err := s.Seal(job, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Open(sealed, now.Add(time.Minute)); err != nil || got.TriggerID != c.TriggerID || got.Text != c.Text {
+	got, err := s.Open(sealed, now.Add(time.Minute))
+	var back slack.SlashCommand
+	if err == nil {
+		err = json.Unmarshal(got.Body, &back)
+	}
+	if err != nil || got.ID != c.TriggerID || back.TriggerID != c.TriggerID || back.Text != c.Text {
 		t.Fatalf("Open = %+v, %v", got, err)
 	}
 	tampered := sealed
@@ -180,26 +191,26 @@ func TestSealer(t *testing.T) {
 	if tampered.Payload == sealed.Payload {
 		t.Fatal("the tamper changed nothing")
 	}
-	for name, d := range map[string]Deferred{
+	for name, d := range map[string]deferred.Sealed{
 		"tampered payload":      tampered,
 		"no MAC":                {Payload: sealed.Payload},
 		"MAC not hex":           {Payload: sealed.Payload, MAC: "zz"},
-		"another app's secret":  must(NewSealer("another-secret").Seal(c, now)),
+		"another app's secret":  must(deferred.NewSealer("another-secret").Seal(job, now)),
 		"slack signature style": {Payload: sealed.Payload, MAC: strings.TrimPrefix(must2(verify.Signature(secret, now, []byte(sealed.Payload))), "v0=")},
 	} {
-		if _, err := s.Open(d, now); !errors.Is(err, ErrBadMAC) {
+		if _, err := s.Open(d, now); !errors.Is(err, deferred.ErrBadMAC) {
 			t.Errorf("%s: Open = %v, want ErrBadMAC", name, err)
 		}
 	}
-	if _, err := s.Open(sealed, now.Add(DeferredTTL)); !errors.Is(err, ErrExpired) {
-		t.Errorf("Open after DeferredTTL = %v, want ErrExpired", err)
+	if _, err := s.Open(sealed, now.Add(deferred.TTL)); !errors.Is(err, deferred.ErrExpired) {
+		t.Errorf("Open after TTL = %v, want ErrExpired", err)
 	}
-	if _, err := (Sealer{}).Open(sealed, now); !errors.Is(err, ErrBadMAC) {
+	if _, err := (deferred.Sealer{}).Open(sealed, now); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Errorf("a Sealer without a key opened a payload: %v", err)
 	}
 }
 
-func must(d Deferred, err error) Deferred {
+func must(d deferred.Sealed, err error) deferred.Sealed {
 	if err != nil {
 		panic(err)
 	}
@@ -213,11 +224,11 @@ func must2(_, sig string) string { return sig }
 // and is an error, which Lambda sends to the on-failure queue.
 func TestRunDeferredExactlyOnce(t *testing.T) {
 	post, resp := &recorder{}, &recorder{}
-	h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Sealer: NewSealer(secret),
-		Claims: &dedupe.Memory{}, Log: quiet}
-	sealed, _ := h.Sealer.Seal(command(t, "notify #news hi"), time.Now())
+	h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
+	fn := function(h, &dedupe.Memory{})
+	raw := seal(t, command(t, "notify #news hi"))
 	for i := range 3 {
-		if err := h.RunDeferred(context.Background(), sealed); err != nil {
+		if _, err := fn.Invoke(context.Background(), raw); err != nil {
 			t.Fatalf("delivery %d: %v", i, err)
 		}
 	}
@@ -225,9 +236,11 @@ func TestRunDeferredExactlyOnce(t *testing.T) {
 		t.Fatalf("3 deliveries: %d posts, %d answers; want 1 and 1", len(post.msgs), len(resp.msgs))
 	}
 
-	forged := sealed
-	forged.Payload = strings.Replace(forged.Payload, "1.2.3", "9.9.9", 1)
-	if err := h.RunDeferred(context.Background(), forged); !errors.Is(err, ErrBadMAC) {
+	forged := []byte(strings.Replace(string(raw), "1.2.3", "9.9.9", 1))
+	if string(forged) == string(raw) {
+		t.Fatal("the forgery changed nothing")
+	}
+	if _, err := fn.Invoke(context.Background(), forged); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Fatalf("forged delivery: %v, want ErrBadMAC", err)
 	}
 	if len(post.msgs) != 1 {

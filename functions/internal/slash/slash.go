@@ -1,8 +1,9 @@
 // Package slash answers the /slackbot slash command: help, echo, notify and
 // latency. Quick answers come back at once as ephemeral Block Kit; slow work
 // (posting to another channel, building a report) is acknowledged at once
-// and finished through the command's response_url, exactly once (see
-// Deferred).
+// and finished through the command's response_url, exactly once (package
+// deferred). Subcommands are registered in one list (Subcommand), from
+// which help is made.
 //
 // Every Slack user is a possible attacker: text a user wrote is escaped
 // wherever the bot repeats it, and notify posts only where the permit
@@ -11,7 +12,9 @@ package slash
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +30,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
-	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -36,13 +39,6 @@ import (
 // Reporter builds a latency report. route "" means every route.
 type Reporter interface {
 	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
-}
-
-// Deferrer runs a sealed command (RunDeferred) after the acknowledgement has
-// been sent. On Lambda that is another invocation (a container is frozen
-// once it has answered, so a goroutine would not run); locally, a goroutine.
-type Deferrer interface {
-	Defer(ctx context.Context, d Deferred) error
 }
 
 // Handler serves POST /slack/commands.
@@ -55,11 +51,9 @@ type Handler struct {
 	// used when the user gives none. Nil takes all the text as the route.
 	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
 	DefaultWindow time.Duration
-	Defer         Deferrer // nil: slow work runs before the answer
-	// Sealer seals deferred commands; Claims, when set, makes each run
-	// once (the dedupe table on Lambda).
-	Sealer Sealer
-	Claims dedupe.Store
+	// Later runs slow work after the answer (a *deferred.Runner, which
+	// must run Kind jobs with FinishJob); nil: slow work runs before it.
+	Later deferred.Later
 	// APIURL is SLACK_API_URL when set: response URLs on its host are
 	// accepted besides Slack's own (local runs, tests).
 	APIURL string
@@ -67,16 +61,13 @@ type Handler struct {
 	// (the dev server's local stand-in, tests), or nil to leave it to the
 	// default: an ephemeral post to Slack's host only.
 	Respond func(responseURL string) notify.Poster
-	Now     func() time.Time // nil: time.Now
 	Log     *slog.Logger
+
+	added []Subcommand
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
+// Kind is the kind of the deferred jobs of slow subcommands.
+const Kind = "command"
 
 // ServeCommand answers one API Gateway proxy request. Refusals are answered
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
@@ -147,51 +138,54 @@ func cutWords(text string, n int) (words []string, rest string) {
 
 // subcommand is the first word of the text, lower-cased.
 func subcommand(text string) string {
-	first, _, _ := strings.Cut(strings.TrimSpace(text), " ")
-	return strings.ToLower(first)
+	words, _ := cutWords(text, 1)
+	if len(words) == 0 {
+		return ""
+	}
+	return strings.ToLower(words[0])
 }
 
 // answer is the immediate, ephemeral reply.
 func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.WebhookMessage {
-	args := strings.Fields(cmd.Text)
-	switch subcommand(cmd.Text) {
-	case "", "help":
-		return ephemeral(help(cmd.Command, ""))
-	case "echo":
-		return ephemeral(echo(cmd))
-	case "notify":
-		if len(args) < 3 {
-			return ephemeral(help(cmd.Command, "`notify` needs a channel and a message: `"+cmd.Command+" notify #general Deploy done`"))
-		}
-		return h.deferOrRun(ctx, cmd, fmt.Sprintf("Posting to %s…", escape(args[1])))
-	case "latency":
-		if h.Reports == nil {
-			return ephemeral(text("Percentile reports are not set up yet: the percentiles function has no sketch store here, so there are no numbers to show."))
-		}
-		if _, _, err := h.latencyArgs(cmd.Text); err != nil {
-			return ephemeral(text(err.Error()))
-		}
-		return h.deferOrRun(ctx, cmd, "Building the latency report…")
-	default:
-		return ephemeral(help(cmd.Command, fmt.Sprintf("I don't know `%s`.", escape(args[0]))))
+	name := cmp.Or(subcommand(cmd.Text), "help")
+	sub, ok := h.lookup(name)
+	switch {
+	case !ok:
+		words, _ := cutWords(cmd.Text, 1)
+		return ephemeral(h.help(cmd.Command, fmt.Sprintf("I don't know `%s`.", escape(words[0]))))
+	case sub.Slow == nil && sub.Quick == nil:
+		return ephemeral(h.help(cmd.Command, ""))
+	case sub.Slow == nil:
+		return ephemeral(sub.Quick(ctx, cmd))
 	}
-}
-
-// deferOrRun acknowledges now and finishes later; without a Deferrer, or
-// when deferring fails, it finishes first and answers with the result, so
-// the user is never told of work that will not happen.
-func (h *Handler) deferOrRun(ctx context.Context, cmd slack.SlashCommand, ack string) *slack.WebhookMessage {
-	if h.Defer != nil {
-		sealed, err := h.Sealer.Seal(cmd, h.now())
-		if err == nil {
-			err = h.Defer.Defer(ctx, sealed)
+	ack := "Working on it…"
+	if sub.Check != nil {
+		var err error
+		if ack, err = sub.Check(cmd); err != nil {
+			return ephemeral(Text(err.Error()))
 		}
+	}
+	// Acknowledge now and finish later; when the work cannot be deferred,
+	// finish first and answer with the result, so the user is never told
+	// of work that will not happen.
+	if h.Later != nil {
+		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), cmd)
 		if err == nil {
-			return ephemeral(text(ack))
+			return ephemeral(Text(ack))
 		}
 		h.Log.Error("defer command; running it now", "error", err)
 	}
 	return ephemeral(h.result(ctx, cmd))
+}
+
+// FinishJob is the deferred.Func of Kind jobs: a command to Finish.
+func (h *Handler) FinishJob(ctx context.Context, body json.RawMessage) error {
+	var cmd slack.SlashCommand
+	if err := json.Unmarshal(body, &cmd); err != nil {
+		return fmt.Errorf("deferred command: %w", err)
+	}
+	h.Log.Info("deferred command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "triggerId", cmd.TriggerID)
+	return h.Finish(ctx, cmd)
 }
 
 // Finish does a command's slow part and posts the result to its response_url.
@@ -221,47 +215,16 @@ func (h *Handler) responder(responseURL string) (notify.Poster, error) {
 	return &notify.Webhook{URL: responseURL, ResponseType: slack.ResponseTypeEphemeral}, nil
 }
 
-// result does the slow work of notify and latency and says how it went.
+// result does a subcommand's slow work and says how it went.
 func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Message {
-	args := strings.Fields(cmd.Text)
-	switch subcommand(cmd.Text) {
-	case "notify":
-		if len(args) < 3 {
-			return help(cmd.Command, "`notify` needs a channel and a message.")
-		}
-		channel, err := h.Permit.Check(ctx, cmd.UserID, args[1])
-		if err != nil {
-			if errors.Is(err, permit.ErrRefused) {
-				h.Log.Warn("notify refused", "user", cmd.UserID, "reason", err.Error())
-				return text(permit.ErrRefused.Error())
-			}
-			h.Log.Error("notify: check permission", "user", cmd.UserID, "error", err)
-			return text("Couldn't post: " + userError(err))
-		}
-		_, msg := cutWords(cmd.Text, 2)
-		posted, err := h.Post.Post(ctx, notify.Message{
-			Channel: channel,
-			Text:    fmt.Sprintf("%s\n— sent by %s with `%s notify`", escape(msg), userRef(cmd.UserID), escape(cmd.Command)),
-		})
-		if err != nil {
-			h.Log.Error("notify: post", "user", cmd.UserID, "channel", channel, "error", err)
-			return text("Couldn't post: " + userError(err))
-		}
-		return text(fmt.Sprintf("Posted to <#%s>.", posted.ChannelID))
-	case "latency":
-		window, route, err := h.latencyArgs(cmd.Text)
-		if err != nil {
-			return text(err.Error())
-		}
-		m, err := h.Reports.Report(ctx, window, route)
-		if err != nil {
-			h.Log.Error("latency report", "error", err)
-			return text("Couldn't build the report: " + userError(err))
-		}
-		return m
-	default:
-		return help(cmd.Command, "")
+	sub, ok := h.lookup(subcommand(cmd.Text))
+	switch {
+	case ok && sub.Slow != nil:
+		return sub.Slow(ctx, cmd)
+	case ok && sub.Quick != nil:
+		return sub.Quick(ctx, cmd)
 	}
+	return h.help(cmd.Command, "")
 }
 
 // latencyArgs reads the "[window] [route]" after "latency".
@@ -288,8 +251,9 @@ func userRef(id string) string {
 	return escape(id)
 }
 
-// userError is err in words for the person who typed the command.
-func userError(err error) string {
+// UserError is err in words for the person who asked: what Slack said,
+// in words, or where the details are, never the text of an internal error.
+func UserError(err error) string {
 	var slackSaid *notify.Error
 	if errors.As(err, &slackSaid) {
 		return slackSaid.Hint

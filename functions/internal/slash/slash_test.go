@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
@@ -73,15 +77,18 @@ func (r *reports) Report(_ context.Context, w time.Duration, route string) (noti
 
 // deferrer records deferred commands instead of running them, or fails.
 type deferrer struct {
-	cmds []Deferred
+	cmds []any
 	err  error
 }
 
-func (d *deferrer) Defer(_ context.Context, sealed Deferred) error {
+func (d *deferrer) Later(_ context.Context, kind, id string, body any) error {
 	if d.err != nil {
 		return d.err
 	}
-	d.cmds = append(d.cmds, sealed)
+	if kind != Kind || id == "" {
+		return fmt.Errorf("deferred as %q with ID %q", kind, id)
+	}
+	d.cmds = append(d.cmds, body)
 	return nil
 }
 
@@ -163,7 +170,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &deferrer{}
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Reports: &reports{},
-				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Defer: d, Sealer: NewSealer(secret), Log: quiet}
+				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Log: quiet}
 			status, a, body := serve(t, h, tt.req)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
@@ -272,26 +279,53 @@ func TestFinish(t *testing.T) {
 	})
 }
 
+// TestInvokeDispatch: the commands function's entry point runs sealed
+// commands and answers API Gateway's requests by route.
 func TestInvokeDispatch(t *testing.T) {
 	resp := &recorder{}
-	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Sealer: NewSealer(secret), Respond: respondTo(resp), Log: quiet}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Respond: respondTo(resp), Log: quiet}
+	fn := function(h, &dedupe.Memory{})
 	c, _ := Parse([]byte(form("notify #news hi")))
-	sealed, err := h.Sealer.Seal(c, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(map[string]Deferred{DeferredKey: sealed})
-	if _, err := h.Invoke(context.Background(), raw); err != nil || len(resp.msgs) != 1 {
+	raw := seal(t, c)
+	if _, err := fn.Invoke(context.Background(), raw); err != nil || len(resp.msgs) != 1 {
 		t.Fatalf("deferred: err %v, %d answers", err, len(resp.msgs))
 	}
-	raw, _ = json.Marshal(signed(form("help")))
-	out, err := h.Invoke(context.Background(), raw)
+	req := signed(form("help"))
+	req.Resource = contract.CommandsPath
+	raw, _ = json.Marshal(req)
+	out, err := fn.Invoke(context.Background(), raw)
 	if r, ok := out.(events.APIGatewayProxyResponse); err != nil || !ok || r.StatusCode != 200 {
 		t.Fatalf("proxy request: %v %#v", err, out)
 	}
-	if _, err := h.Invoke(context.Background(), json.RawMessage(`{"hello":1}`)); err == nil {
+	req.Resource = "/elsewhere"
+	raw, _ = json.Marshal(req)
+	out, err = fn.Invoke(context.Background(), raw)
+	if r, ok := out.(events.APIGatewayProxyResponse); err != nil || !ok || r.StatusCode != 404 || !strings.Contains(r.Body, `"error"`) {
+		t.Fatalf("request for another route: %v %#v; want a 404 {\"error\"}", err, out)
+	}
+	if _, err := fn.Invoke(context.Background(), json.RawMessage(`{"hello":1}`)); err == nil {
 		t.Fatal("an unknown event was accepted")
 	}
+}
+
+// function is the commands function's entry point around h, as wired in
+// functions/commands, with sealing keyed by the test secret.
+func function(h *Handler, claims dedupe.Store) deferred.Function {
+	r := &deferred.Runner{Sealer: deferred.NewSealer(secret), Claims: claims, Log: quiet}
+	r.On(Kind, h.FinishJob)
+	return deferred.Function{Routes: map[string]deferred.ProxyHandler{contract.CommandsPath: h.ServeCommand}, Runner: r}
+}
+
+// seal is c sealed as the commands function sends it to itself.
+func seal(t *testing.T, c slack.SlashCommand) json.RawMessage {
+	t.Helper()
+	body, _ := json.Marshal(c)
+	sealed, err := deferred.NewSealer(secret).Seal(deferred.Job{Kind: Kind, ID: c.TriggerID, Body: body}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]deferred.Sealed{deferred.Key: sealed})
+	return raw
 }
 
 func TestCutWords(t *testing.T) {
@@ -329,9 +363,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q without command or user_id", body)
 		}
 		// Every accepted command gets an answer without panicking.
-		h := &Handler{Post: &recorder{}, Permit: anyone, Reports: &reports{}, ParseRequest: latency.ParseRequest, Defer: &deferrer{}, Sealer: NewSealer(secret), Log: quiet}
+		h := &Handler{Post: &recorder{}, Permit: anyone, Reports: &reports{}, ParseRequest: latency.ParseRequest, Later: &deferrer{}, Log: quiet}
 		if a := h.answer(context.Background(), cmd); a == nil || a.Text == "" {
 			t.Fatalf("no answer for %q", cmd.Text)
 		}
 	})
+}
+
+// TestRegistry: help is made from the registry, an added subcommand is
+// answered and listed once, and one added under a built-in name replaces it.
+func TestRegistry(t *testing.T) {
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Later: &deferrer{}, Log: quiet}
+	h.Add(Subcommand{Name: "echo", Usage: "<words>", Summary: "mine now",
+		Quick: func(context.Context, slack.SlashCommand) notify.Message { return Text("my echo") }})
+	h.Add(Subcommand{Name: "deploy", Summary: "deploy it",
+		Slow: func(context.Context, slack.SlashCommand) notify.Message { return Text("deployed") }})
+	_, a, _ := serve(t, h, signed(form("help")))
+	for _, want := range []string{"`/slackbot echo <words>` — mine now", "`/slackbot deploy` — deploy it", "`/slackbot notify <#channel> <text>`"} {
+		if !strings.Contains(a.Text, want) {
+			t.Errorf("help %q lacks %q", a.Text, want)
+		}
+	}
+	if strings.Count(a.Text, "echo") != 1 {
+		t.Errorf("help lists echo %d times: %q", strings.Count(a.Text, "echo"), a.Text)
+	}
+	if _, a, _ := serve(t, h, signed(form("ECHO hi"))); a.Text != "my echo" {
+		t.Errorf("echo answered %q, want the added one", a.Text)
+	}
+	if _, a, _ := serve(t, h, signed(form("deploy"))); a.Text != "Working on it…" {
+		t.Errorf("a slow subcommand without Check acknowledged %q", a.Text)
+	}
+	h.Later = nil
+	if _, a, _ := serve(t, h, signed(form("deploy"))); a.Text != "deployed" {
+		t.Errorf("without Later the answer is %q, want the result", a.Text)
+	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// out is go test output of the kinds benchreport reads: ns/op, custom
+// metrics, sub-benchmarks, and lines that are not results.
+const out = `goos: linux
+goarch: amd64
+pkg: github.com/lambda-slackbot/slackbot/functions/internal/eventsapi
+BenchmarkURLVerification-2          	  300000	      4210 ns/op	    2312 B/op	      31 allocs/op
+BenchmarkURLVerificationMinimal-2   	 1000000	      1105 ns/op	     656 B/op	      12 allocs/op
+    ingest_test.go:176: batch: 4400 records, 1048576 bytes of JSON
+BenchmarkIngest-2   	     100	  11528491 ns/op	  90.95 MB/s	 3.82e+05 records/s	 1.520e+06 records/cpu-s	    1024 B/op	       3 allocs/op
+BenchmarkReport24h/memory-2         	     100	  12000000 ns/op
+BenchmarkReport24h/dynamodb-2       	      20	  61000000 ns/op
+BenchmarkColdInit-2   	       3	 400000000 ns/op	 14.0 commands-init-ms/op	 1.40 commands-x-minimal	 12.0 events-init-ms/op	 1.20 events-x-minimal	 10.0 minimal-init-ms/op
+PASS
+ok  	github.com/lambda-slackbot/slackbot/functions/internal/eventsapi	3.1s
+`
+
+func TestTable(t *testing.T) {
+	r := results{}
+	r.parse(out)
+	var b strings.Builder
+	writeTable(&b, figures, r)
+	table := b.String()
+	for _, want := range []string{
+		// value, target, baseline and verdict side by side
+		"URL verification, signed, in process  4.21 µs",
+		"≤ 20 µs",
+		"1.1 µs (a handler that only decodes and answers)",
+		"1.52 M records/CPU-s",
+		"not measured (gzip and encoding/json)",
+		"61 ms",
+		"12 ms (the same from memory)",
+		"12 ms (1.20×)", // events INIT against the minimal handler's 10 ms
+		"14 ms (1.40×)",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	verdicts := map[string]string{}
+	for _, f := range figures {
+		verdicts[f.Name] = f.row(r).holds
+	}
+	for name, want := range map[string]string{
+		"URL verification, signed, in process": "yes",
+		"access-log ingest":                    "yes",
+		"24 h report, DynamoDB stand-in":       "no", // 61 ms > 50 ms
+		"30 d report, DynamoDB stand-in":       "?",  // not measured
+		"events INIT, Lambda emulator":         "yes",
+		"commands INIT, Lambda emulator":       "yes",
+		"one signed answer, whole process":     "?",
+	} {
+		if verdicts[name] != want {
+			t.Errorf("%s holds = %q, want %q", name, verdicts[name], want)
+		}
+	}
+}
+
+func TestTimesTargetNeedsItsBaseline(t *testing.T) {
+	r := results{}
+	r.parse("BenchmarkColdInit-2  1  1 ns/op  16.0 events-init-ms/op  10.0 minimal-init-ms/op\n")
+	f := figures[4] // events INIT
+	if got := f.row(r); got.holds != "no" || !strings.Contains(got.value, "1.60×") {
+		t.Errorf("16 ms against 10 ms, at most 1.5×: %+v, want 1.60× and no", got)
+	}
+	delete(r["BenchmarkColdInit"], "minimal-init-ms/op")
+	if got := f.row(r); got.holds != "?" {
+		t.Errorf("without its baseline: holds %q, want ?", got.holds)
+	}
+}
+
+func TestSubBenchmarksWin(t *testing.T) {
+	r := results{}
+	r.parse("BenchmarkColdInit/minimal-2  5  8000000 ns/op\nBenchmarkColdInit/events-2  5  9000000 ns/op\n")
+	if got := figures[4].row(r); got.value != "9 ms (1.12×)" || got.holds != "yes" {
+		t.Errorf("sub-benchmarks: %+v", got)
+	}
+}
+
+func TestBenchRegexp(t *testing.T) {
+	if got, want := benchRegexp(figures, "./functions/e2e"), "^(BenchmarkColdInit|BenchmarkOneAnswer)$"; got != want {
+		t.Errorf("e2e: %s, want %s", got, want)
+	}
+	if got, want := benchRegexp(figures, "./functions/internal/accesslog"), "^(BenchmarkIngest|BenchmarkIngestStdlib)$"; got != want {
+		t.Errorf("accesslog: %s, want %s", got, want)
+	}
+}

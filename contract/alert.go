@@ -1,0 +1,142 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlertRule is one latency or error-rate alert, as the stack config
+// latencyAlerts holds it and the percentiles function reads it from
+// EnvAlertRules (a JSON array of them):
+//
+//	[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},
+//	 {"route":"POST /slack/events","error_ratio":0.01,"window":"15m"}]
+//
+// A rule fires when its window's quantile (or share of 5xx responses) is
+// above the threshold, and resolves when it is back under
+// AlertResolveFraction of it.
+type AlertRule struct {
+	// Route is "*" for every route together, or a route as `latency` takes
+	// it: "POST /slack/events", "/slack/events" or "events".
+	Route string `json:"route"`
+	// Quantile and ThresholdMs make a latency rule: the quantile of
+	// responseLatency, in milliseconds.
+	Quantile    float64 `json:"quantile,omitempty"`
+	ThresholdMs float64 `json:"threshold_ms,omitempty"`
+	// ErrorRatio makes an error rule: the threshold of the share of 5xx
+	// responses, from 0 to 1.
+	ErrorRatio float64 `json:"error_ratio,omitempty"`
+	// Window is how far back each check looks, in ParseWindow's syntax.
+	Window string `json:"window"`
+
+	// WindowDuration is Window parsed; ParseAlertRules sets it.
+	WindowDuration time.Duration `json:"-"`
+}
+
+// AlertResolveFraction is the share of its threshold a firing rule's value
+// must fall under to resolve. The gap keeps a value hovering at the
+// threshold from posting a message every minute.
+const AlertResolveFraction = 0.9
+
+// MaxAlertRules bounds the rules: each is checked after every access-log
+// batch, and each check reads its window from DynamoDB.
+const MaxAlertRules = 20
+
+// IsErrorRule says whether r watches the 5xx share rather than a latency.
+func (r AlertRule) IsErrorRule() bool { return r.ErrorRatio > 0 }
+
+// Threshold is the value the rule fires above: milliseconds, or a ratio.
+func (r AlertRule) Threshold() float64 {
+	if r.IsErrorRule() {
+		return r.ErrorRatio
+	}
+	return r.ThresholdMs
+}
+
+// ID names the rule's alert state. It is made of everything that defines
+// the rule, so a changed rule starts afresh instead of inheriting the old
+// one's state.
+func (r AlertRule) ID() string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	if r.IsErrorRule() {
+		return strings.Join([]string{r.Route, "5xx", f(r.ErrorRatio), FormatWindow(r.WindowDuration)}, "|")
+	}
+	return strings.Join([]string{r.Route, "p" + f(r.Quantile*100), f(r.ThresholdMs), FormatWindow(r.WindowDuration)}, "|")
+}
+
+// ParseAlertRules reads EnvAlertRules (or the stack's latencyAlerts). Empty
+// means no rules. An error names the rule by its index (from 0) and says
+// what is wrong with it.
+func ParseAlertRules(s string) ([]AlertRule, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	var raw []json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("alert rules: want a JSON array of rules like %s: %w", `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"}]`, err)
+	}
+	if dec.More() {
+		return nil, errors.New("alert rules: text after the JSON array")
+	}
+	if len(raw) > MaxAlertRules {
+		return nil, fmt.Errorf("alert rules: %d rules, at most %d: each is checked after every access-log batch", len(raw), MaxAlertRules)
+	}
+	rules := make([]AlertRule, 0, len(raw))
+	seen := map[string]int{}
+	for i, r := range raw {
+		rule, err := parseAlertRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("alert rule %d: %w", i, err)
+		}
+		if j, dup := seen[rule.ID()]; dup {
+			return nil, fmt.Errorf("alert rule %d: the same as rule %d", i, j)
+		}
+		seen[rule.ID()] = i
+		rules = append(rules, rule)
+	}
+	return rules, nil
+}
+
+func parseAlertRule(b []byte) (AlertRule, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r AlertRule
+	if err := dec.Decode(&r); err != nil {
+		return AlertRule{}, fmt.Errorf("want an object with route, window, and quantile with threshold_ms or error_ratio: %w", err)
+	}
+	r.Route = strings.TrimSpace(r.Route)
+	if r.Route == "" {
+		return AlertRule{}, errors.New(`route is missing: "*" for all routes, or one like "POST /slack/events"`)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	latency := r.Quantile != 0 || r.ThresholdMs != 0
+	switch {
+	case latency && r.ErrorRatio != 0:
+		return AlertRule{}, errors.New("give quantile with threshold_ms, or error_ratio, not both")
+	case !latency && r.ErrorRatio == 0:
+		return AlertRule{}, errors.New("give quantile with threshold_ms (a latency rule) or error_ratio (a 5xx rule)")
+	case latency && !(r.Quantile > 0 && r.Quantile < 1):
+		return AlertRule{}, fmt.Errorf("quantile %v: want a number between 0 and 1, like 0.99", r.Quantile)
+	case latency && !(r.ThresholdMs > 0 && finite(r.ThresholdMs)):
+		return AlertRule{}, fmt.Errorf("threshold_ms %v: want a positive number of milliseconds", r.ThresholdMs)
+	case !latency && !(r.ErrorRatio > 0 && r.ErrorRatio <= 1):
+		return AlertRule{}, fmt.Errorf("error_ratio %v: want a share of responses above 0 and at most 1, like 0.01", r.ErrorRatio)
+	}
+	if r.Window == "" {
+		return AlertRule{}, errors.New(`window is missing: how far back each check looks, like "5m"`)
+	}
+	w, err := ParseWindow(r.Window)
+	if err != nil {
+		return AlertRule{}, fmt.Errorf("window: %w", err)
+	}
+	r.WindowDuration = w
+	return r, nil
+}

@@ -1,0 +1,220 @@
+// Package deferred runs slow work after Slack has had its answer, exactly
+// once and only when this app asked for it. Slack wants an answer within 3
+// seconds, and a Lambda container is frozen as soon as it has answered, so
+// the slow part of a command or a click is sent to another invocation of
+// the same function (Lambda) or to a goroutine (the dev server).
+//
+// Anyone allowed to invoke the function could send such an event, and
+// Lambda may deliver one twice, so each job is sealed and claimed: the job
+// and an expiry are signed with an HMAC-SHA256 under a key derived from the
+// signing secret, and the job's ID (Slack's trigger_id, unique per command
+// or click) is claimed in the dedupe table before any work, so a second
+// delivery does nothing.
+package deferred
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+)
+
+// Sealed is a job as it travels: Payload is the job and its expiry as JSON,
+// MAC the payload's HMAC.
+type Sealed struct {
+	Payload string `json:"payload"`
+	MAC     string `json:"mac"`
+}
+
+// Key is the JSON key of a Sealed in the function's event.
+const Key = "slackbot_deferred"
+
+// TTL is how long a sealed job may wait to run: as long as Slack accepts
+// answers on a response_url.
+const TTL = 30 * time.Minute
+
+// Job is work to do after the answer. Kind names the function that does it
+// (see Runner.On), ID is what claims it, Body is the work as JSON.
+type Job struct {
+	Kind string          `json:"kind"`
+	ID   string          `json:"id"`
+	Body json.RawMessage `json:"body"`
+}
+
+type payload struct {
+	Job
+	Expires int64 `json:"expires"` // Unix seconds
+}
+
+// Errors of Open. Neither says more than that the job is refused.
+var (
+	ErrBadMAC  = errors.New("deferred job: MAC does not match; not sent by this app")
+	ErrExpired = errors.New("deferred job: expired")
+)
+
+// Sealer seals and opens jobs.
+type Sealer struct {
+	key []byte
+}
+
+// NewSealer derives the sealing key from the signing secret (or, in a
+// legacy set-up, the verification token). Deriving it keeps a MAC of ours
+// from ever being mistaken for a Slack signature, and the reverse.
+func NewSealer(secret string) Sealer {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("slackbot deferred work v2"))
+	return Sealer{key: mac.Sum(nil)}
+}
+
+func (s Sealer) mac(payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// Seal wraps j to run before now+TTL.
+func (s Sealer) Seal(j Job, now time.Time) (Sealed, error) {
+	b, err := json.Marshal(payload{Job: j, Expires: now.Add(TTL).Unix()})
+	if err != nil {
+		return Sealed{}, fmt.Errorf("seal deferred %s: %w", j.Kind, err)
+	}
+	return Sealed{Payload: string(b), MAC: hex.EncodeToString(s.mac(string(b)))}, nil
+}
+
+// Open returns the job of d if its MAC holds and it has not expired.
+func (s Sealer) Open(d Sealed, now time.Time) (Job, error) {
+	got, err := hex.DecodeString(d.MAC)
+	if len(s.key) == 0 || err != nil || !hmac.Equal(got, s.mac(d.Payload)) {
+		return Job{}, ErrBadMAC
+	}
+	var p payload
+	if err := json.Unmarshal([]byte(d.Payload), &p); err != nil {
+		return Job{}, fmt.Errorf("deferred job: %w", err)
+	}
+	if now.Unix() >= p.Expires {
+		return Job{}, ErrExpired
+	}
+	return p.Job, nil
+}
+
+// Func does one kind of job. Body is what Later was given, as JSON.
+type Func func(ctx context.Context, body json.RawMessage) error
+
+// Sender delivers a sealed job to Runner.Run after the answer: on Lambda,
+// selfinvoke.Deferrer (its own package, so that a function that never
+// defers does not link the Lambda client); in a server, Goroutine.
+type Sender interface {
+	Send(ctx context.Context, s Sealed) error
+}
+
+// Later defers work; *Runner implements it, and handlers take it so that
+// their tests can record what they defer.
+type Later interface {
+	// Later seals body and sends it to run as kind, claimed by id. An
+	// error means it will not run: the caller does the work itself.
+	Later(ctx context.Context, kind, id string, body any) error
+}
+
+// Runner seals and sends jobs, and runs those that come back, once each.
+type Runner struct {
+	Sealer Sealer
+	Send   Sender       // nil: Later fails, so callers do the work at once
+	Claims dedupe.Store // nil: no claims (tests)
+	Now    func() time.Time
+	Log    *slog.Logger
+
+	funcs map[string]Func
+}
+
+// On registers fn for jobs of kind.
+func (r *Runner) On(kind string, fn Func) {
+	if r.funcs == nil {
+		r.funcs = make(map[string]Func)
+	}
+	r.funcs[kind] = fn
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Later implements Later.
+func (r *Runner) Later(ctx context.Context, kind, id string, body any) error {
+	if r == nil || r.Send == nil {
+		return errors.New("deferred work is not set up here")
+	}
+	if _, ok := r.funcs[kind]; !ok {
+		return fmt.Errorf("no function runs deferred %s jobs", kind)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode deferred %s: %w", kind, err)
+	}
+	sealed, err := r.Sealer.Seal(Job{Kind: kind, ID: id, Body: b}, r.now())
+	if err != nil {
+		return err
+	}
+	return r.Send.Send(ctx, sealed)
+}
+
+// Run does a sealed job exactly once: it refuses one without a valid MAC,
+// claims its ID, and runs the function of its kind. An error is for the
+// caller to report (on Lambda, the function's on-failure destination); a
+// duplicate delivery is not an error.
+func (r *Runner) Run(ctx context.Context, d Sealed) error {
+	job, err := r.Sealer.Open(d, r.now())
+	if err != nil {
+		return err
+	}
+	fn, ok := r.funcs[job.Kind]
+	if !ok {
+		return fmt.Errorf("deferred job of unknown kind %q", job.Kind)
+	}
+	if job.ID == "" {
+		return fmt.Errorf("deferred %s job has no ID to claim it by", job.Kind)
+	}
+	log := r.Log.With("kind", job.Kind, "jobId", job.ID)
+	if r.Claims == nil {
+		return fn(ctx, job.Body)
+	}
+	claim, err := r.Claims.Claim(ctx, "deferred/"+job.ID)
+	if err != nil {
+		return fmt.Errorf("claim deferred %s: %w", job.Kind, err)
+	}
+	switch claim.State {
+	case dedupe.Done, dedupe.InProgress:
+		log.Info("deferred job delivered again; done once already", "state", claim.State.String())
+		return nil
+	}
+	runErr := fn(ctx, job.Body)
+	// Done even when it failed: a second attempt could post twice, and the
+	// failure is reported instead.
+	if err := r.Claims.Complete(ctx, claim); err != nil {
+		log.Error("mark deferred job done", "error", err)
+	}
+	return runErr
+}
+
+// Goroutine sends jobs to a goroutine of this process, for a long-running
+// server such as the dev server, through the same sealed path as Lambda.
+type Goroutine struct{ Runner *Runner }
+
+// Send implements Sender.
+func (g Goroutine) Send(_ context.Context, s Sealed) error {
+	go func() {
+		if err := g.Runner.Run(context.Background(), s); err != nil {
+			g.Runner.Log.Error("deferred job", "error", err)
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,435 @@
+package sketchstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
+)
+
+// One moto server serves the package's tests, started by the first test
+// that needs it, so fuzzing and benchmarks do not pay for it.
+var (
+	motoOnce sync.Once
+	moto     *testenv.Moto
+	motoErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if moto != nil {
+		moto.Stop()
+	}
+	os.Exit(code)
+}
+
+func dynamoClient(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	motoOnce.Do(func() { moto, motoErr = testenv.StartMoto() })
+	if motoErr != nil {
+		t.Fatal(motoErr) // a missing moto_server says how to install it
+	}
+	cfg, err := moto.AWSConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamodb.NewFromConfig(cfg)
+}
+
+var sketchTableSeq atomic.Int64
+
+// sketchTable creates a table with the schema infra/ creates, under a name
+// of its own so tests need not reset the shared server.
+func sketchTable(t *testing.T, client *dynamodb.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("sketches-%d-%d", time.Now().UnixNano(), sketchTableSeq.Add(1))
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(contract.TTLAttribute), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		t.Fatalf("enable TTL: %v", err)
+	}
+	return name
+}
+
+func TestDynamoStore(t *testing.T) {
+	client := dynamoClient(t)
+	storeContract(t, func(t *testing.T) Store { return newDynamo(client, sketchTable(t, client)) })
+}
+
+func TestDynamoStoreItemLayout(t *testing.T) {
+	ctx := context.Background()
+	client := dynamoClient(t)
+	table := sketchTable(t, client)
+	s := newDynamo(client, table)
+	k := Key{"POST /slack/events", batchTime.Unix()}
+	for _, b := range []string{"a", "b", "a"} {
+		if err := s.Merge(ctx, b, map[Key]*Sketches{k: part(10, 20)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(k.Route, k.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := func(name string) string {
+		v, _ := out.Item[name].(*types.AttributeValueMemberN)
+		if v == nil {
+			return "<missing>"
+		}
+		return v.Value
+	}
+	if got, want := n(contract.TTLAttribute), strconv.FormatInt(k.Minute+int64(Minute.Retention()/time.Second), 10); got != want {
+		t.Errorf("%s = %s, want %s (the minute plus %s)", contract.TTLAttribute, got, want, Minute.Retention())
+	}
+	if got := n(attrRequests); got != "4" {
+		t.Errorf("requests %s, want 4", got)
+	}
+	// The hour and the day hold the same, each with its own expiry.
+	for _, l := range []Level{Hour, Day} {
+		r, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(partition(l, k.Route), l.Start(k.Minute))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk, err := decodeSketches(r.Item)
+		exp, _ := r.Item[contract.TTLAttribute].(*types.AttributeValueMemberN)
+		if err != nil || sk.Response.GetCount() != 4 || exp == nil || exp.Value != strconv.FormatInt(l.Start(k.Minute)+int64(l.Retention()/time.Second), 10) {
+			t.Errorf("%s item: %v values, expiry %v, %v; want 4 values, its start plus %s", l, sk.Response.GetCount(), exp, err, l.Retention())
+		}
+	}
+	if got := n(attrVersion); got != "2" {
+		t.Errorf("version %s, want 2: two writes, the retry skipped", got)
+	}
+	if b, _ := out.Item[attrBatches].(*types.AttributeValueMemberB); b == nil || len(b.Value) != 2*batchKeyLen {
+		t.Errorf("batches: %v, want two keys", out.Item[attrBatches])
+	}
+	for _, a := range []string{attrResponse, attrIntegration} {
+		b, _ := out.Item[a].(*types.AttributeValueMemberB)
+		if b == nil {
+			t.Fatalf("no %s", a)
+		}
+		sk, err := DecodeSketch(b.Value)
+		if err != nil || sk.GetCount() != 4 {
+			t.Errorf("%s: %v values, %v; want 4", a, sk.GetCount(), err)
+		}
+	}
+	reg, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(registryRoute, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss, _ := reg.Item[attrRoutes].(*types.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != k.Route {
+		t.Errorf("route registry: %v, want [%s]", reg.Item[attrRoutes], k.Route)
+	}
+}
+
+// countingClient counts the optimistic lock's lost races, to show that a
+// concurrency test really made writers collide.
+//
+// It also sends one request at a time. DynamoDB applies each request
+// atomically: a conditional put checks its condition and writes in one step.
+// moto_server does not: it serves requests on threads, and its put_item
+// reads the item, evaluates the condition and then stores the new item with
+// no lock held (moto 5.2, dynamodb/models/table.py), so two puts conditioned
+// on the same version can both succeed, which DynamoDB never allows; the
+// test then saw about one run in three lose a writer's samples. Holding a
+// lock around each request restores DynamoDB's guarantee and nothing more:
+// the writers' reads and writes still interleave in any order, and the
+// lost-race count shows they do.
+type countingClient struct {
+	*dynamodb.Client
+	mu   sync.Mutex
+	lost atomic.Int64
+}
+
+func (c *countingClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Client.GetItem(ctx, in, opts...)
+}
+
+func (c *countingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+func (c *countingClient) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Client.Query(ctx, in, opts...)
+}
+
+func (c *countingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out, err := c.Client.PutItem(ctx, in, opts...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		c.lost.Add(1)
+	}
+	return out, err
+}
+
+// Many Lambda invocations write the same route-minute at once; none of their
+// samples may be lost, and a retry racing its original must count once.
+func TestDynamoStoreConcurrentWriters(t *testing.T) {
+	const writers = 32
+	const perWriter = 50
+	for _, c := range []struct {
+		name    string
+		batches int // distinct batch ids among the writers; the rest are retries
+	}{
+		{"32 distinct batches", writers},
+		{"16 batches, each with a retry racing it", writers / 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := &countingClient{Client: dynamoClient(t)}
+			table := sketchTable(t, client.Client)
+			k := Key{"POST /slack/events", batchTime.Unix()}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for i := range writers {
+				wg.Go(func() {
+					// A store per writer, as each Lambda container has its own.
+					s := newDynamo(client, table)
+					p := NewSketches()
+					b := i % c.batches
+					for j := range perWriter {
+						_ = p.Response.Add(float64(1 + b*perWriter + j))
+					}
+					<-start
+					errs <- s.Merge(ctx, fmt.Sprint("batch-", b), map[Key]*Sketches{k: p})
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Range(ctx, newDynamo(client, table), batchTime, batchTime.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := Summarize(got[k.Route].Response)
+			if want := int64(c.batches * perWriter); sum.Count != want || sum.Max != float64(want) {
+				t.Errorf("merged count %d, max %v; want %d and %d", sum.Count, sum.Max, want, want)
+			}
+			t.Logf("%d writers, %d lost races retried", writers, client.lost.Load())
+			if client.lost.Load() == 0 {
+				t.Error("no writer ever lost a race: the test did not exercise concurrency")
+			}
+		})
+	}
+}
+
+// absentBarrier holds every writer that finds the watched item absent until
+// all of them have, so they all race to create it: the first write's
+// attribute_not_exists condition is then all that keeps one writer's
+// samples from overwriting another's. (Without the barrier one writer
+// creates the item before the others read it, and the condition is never
+// put to the test.)
+type absentBarrier struct {
+	*countingClient
+	hash    string // the hash key of the watched item
+	writers int
+
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+	absent  atomic.Int64
+}
+
+func (b *absentBarrier) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := b.countingClient.GetItem(ctx, in, opts...)
+	if err != nil || len(out.Item) > 0 || in.Key[attrRoute].(*types.AttributeValueMemberS).Value != b.hash {
+		return out, err
+	}
+	b.absent.Add(1)
+	b.mu.Lock()
+	b.waiting++
+	if b.waiting == b.writers {
+		close(b.release)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.release:
+	case <-time.After(10 * time.Second):
+		// Not an assertion: a writer that retried after losing never
+		// reads the item absent again, so never count on the last arrival.
+	case <-ctx.Done():
+	}
+	return out, nil
+}
+
+// TestDynamoStoreFirstWriteRace: writers that all found an item absent race
+// to create it. Exactly one may; the others must lose the condition, read
+// again and merge. Checked for a fresh minute, and for a fresh hour and day
+// that writers of different minutes create together.
+func TestDynamoStoreFirstWriteRace(t *testing.T) {
+	const writers, perWriter = 8, 20
+	for _, c := range []struct {
+		name    string
+		watched func(route string) string // the hash key of the raced item
+		minute  func(i int) int64         // the minute writer i writes
+		level   Level
+	}{
+		{"fresh minute", func(r string) string { return r }, func(int) int64 { return batchTime.Unix() }, Minute},
+		{"fresh hour rollup", func(r string) string { return partition(Hour, r) }, func(i int) int64 { return batchTime.Unix() + int64(i)*60 }, Hour},
+		{"fresh day rollup", func(r string) string { return partition(Day, r) }, func(i int) int64 { return batchTime.Unix() + int64(i)*3600 }, Day},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			const route = "POST /slack/events"
+			counting := &countingClient{Client: dynamoClient(t)}
+			table := sketchTable(t, counting.Client)
+			client := &absentBarrier{countingClient: counting, hash: c.watched(route), writers: writers, release: make(chan struct{})}
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for i := range writers {
+				wg.Go(func() {
+					p := NewSketches()
+					for j := range perWriter {
+						_ = p.Response.Add(float64(1 + i*perWriter + j))
+						p.CountStatus(200)
+					}
+					errs <- newDynamo(client, table).Merge(ctx, fmt.Sprint("batch-", i), map[Key]*Sketches{{route, c.minute(i)}: p})
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := client.absent.Load(); n < writers {
+				t.Fatalf("only %d reads found the item absent, want all %d writers racing on it", n, writers)
+			}
+			out, err := counting.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+				Key: tableKey(c.watched(route), c.level.Start(batchTime.Unix())), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sk, err := decodeSketches(out.Item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := int64(sk.Response.GetCount()), int64(writers*perWriter); got != want || sk.Requests != want {
+				t.Errorf("the %s holds %d values and %d requests, want %d: a first write overwrote another", c.level, got, sk.Requests, want)
+			}
+			if counting.lost.Load() < writers-1 {
+				t.Errorf("%d lost races, want at least %d: every writer but one must lose the first write", counting.lost.Load(), writers-1)
+			}
+		})
+	}
+}
+
+func TestDynamoStoreRangeOfAnEmptyTable(t *testing.T) {
+	client := dynamoClient(t)
+	got, err := Range(context.Background(), newDynamo(client, sketchTable(t, client)), batchTime, batchTime.Add(time.Hour))
+	if err != nil || len(got) != 0 {
+		t.Errorf("Range = %v, %v; want nothing", got, err)
+	}
+}
+
+func TestDynamoStoreMissingTable(t *testing.T) {
+	client := dynamoClient(t)
+	s := newDynamo(client, "no-such-table")
+	err := s.Merge(context.Background(), "a", map[Key]*Sketches{{"GET /a", batchTime.Unix()}: part(1)})
+	var rnf *types.ResourceNotFoundException
+	if !errors.As(err, &rnf) {
+		t.Errorf("Merge error = %v, want ResourceNotFoundException", err)
+	}
+	if _, err := Range(context.Background(), s, batchTime, batchTime.Add(time.Hour)); !errors.As(err, &rnf) {
+		t.Errorf("Range error = %v, want ResourceNotFoundException", err)
+	}
+}
+
+func TestAppendBatchBound(t *testing.T) {
+	var ring []byte
+	key := func(i int) []byte {
+		k := make([]byte, batchKeyLen)
+		copy(k, fmt.Sprint(i))
+		return k
+	}
+	limit := maxBatches(Minute)
+	for i := range limit + 5 {
+		ring = appendBatch(ring, key(i), limit)
+	}
+	if len(ring) != limit*batchKeyLen {
+		t.Fatalf("ring holds %d bytes, want %d", len(ring), limit*batchKeyLen)
+	}
+	for i := range limit + 5 {
+		if want := i >= 5; hasBatch(ring, key(i)) != want {
+			t.Errorf("batch %d remembered: %v, want %v", i, !want, want)
+		}
+	}
+}
+
+func TestBackoffStaysBounded(t *testing.T) {
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		for range 100 {
+			if d := backoff(attempt); d <= 0 || d > 501*time.Millisecond {
+				t.Fatalf("backoff(%d) = %v, want (0, 501ms]", attempt, d)
+			}
+		}
+	}
+}
+
+// A route's minutes may span many Query pages; Range must read them all.
+func TestDynamoStoreRangeFollowsPages(t *testing.T) {
+	fake := testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
+	fake.PageBytes = 2000
+	s := newDynamo(fake, "t")
+	parts := map[Key]*Sketches{}
+	for m := range int64(100) {
+		parts[Key{"GET /a", batchTime.Unix() + m*60}] = part(float64(m + 1))
+	}
+	if err := s.Merge(context.Background(), "", parts); err != nil {
+		t.Fatal(err)
+	}
+	fake.Queries = 0
+	// 13:10 to 14:30 holds no whole hour: 80 minute items.
+	got, err := Range(context.Background(), s, batchTime.Add(10*time.Minute), batchTime.Add(90*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Summarize(got["GET /a"].Response)
+	if sum.Count != 80 || sum.Max != 90 || fake.Queries < 3 {
+		t.Errorf("count %d, max %v after %d pages; want 80 minutes up to 90 over several pages", sum.Count, sum.Max, fake.Queries)
+	}
+}

@@ -1,0 +1,144 @@
+package slash
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+)
+
+// Subcommand is one word after the slash command: what help says of it, and
+// how it is answered. A quick one (Quick) answers at once; a deferred one
+// (Slow) is acknowledged at once and finished through the command's
+// response_url, exactly once.
+type Subcommand struct {
+	Name    string // the word, lower case
+	Usage   string // its arguments as help shows them, like "<#channel> <text>"
+	Summary string // what it does, for help
+
+	// Quick is the answer of a quick subcommand.
+	Quick func(ctx context.Context, cmd slack.SlashCommand) notify.Message
+	// Check, of a deferred subcommand, reads the arguments before anything
+	// is deferred: it returns the acknowledgement, or an error whose text
+	// is the answer. Nil acknowledges with "Working on it…".
+	Check func(cmd slack.SlashCommand) (ack string, err error)
+	// Slow does a deferred subcommand's work; its message is the answer.
+	Slow func(ctx context.Context, cmd slack.SlashCommand) notify.Message
+}
+
+// Add registers s, replacing a subcommand of the same name.
+func (h *Handler) Add(s Subcommand) {
+	h.added = append(h.added, s)
+}
+
+// subcommands is the registry: the built-in subcommands, then those added,
+// each name once, in the order help lists them.
+func (h *Handler) subcommands() []Subcommand {
+	subs := []Subcommand{
+		{Name: "help", Summary: "this list",
+			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return h.help(cmd.Command, "") }},
+		{Name: "echo", Usage: "<text>", Summary: "show what Slack sent me",
+			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return echo(cmd) }},
+		{Name: "notify", Usage: "<#channel> <text>", Summary: "post to a channel (name or ID), saying you asked",
+			Check: checkNotify, Slow: h.notify},
+		{Name: "latency", Usage: "[window] [route]", Summary: "p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`",
+			Check: h.checkLatency, Slow: h.latency},
+	}
+	for _, s := range h.added {
+		i := len(subs)
+		for j, have := range subs {
+			if have.Name == s.Name {
+				i = j
+			}
+		}
+		if i == len(subs) {
+			subs = append(subs, s)
+		} else {
+			subs[i] = s
+		}
+	}
+	return subs
+}
+
+func (h *Handler) lookup(name string) (Subcommand, bool) {
+	for _, s := range h.subcommands() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subcommand{}, false
+}
+
+// help lists the registry, after note when there is one.
+func (h *Handler) help(command, note string) notify.Message {
+	command = escape(cmp.Or(command, "/slackbot"))
+	var lines []string
+	for _, s := range h.subcommands() {
+		lines = append(lines, fmt.Sprintf("`%s`%s", strings.TrimSpace(command+" "+s.Name+" "+s.Usage), cmp.Or(" — "+s.Summary, "")))
+	}
+	body := strings.Join(lines, "\n")
+	var blocks []slack.Block
+	fallback := body
+	if note != "" {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, note, false, false), nil, nil))
+		fallback = note + "\n" + body
+	}
+	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*What I can do*\n"+body, false, false), nil, nil))
+	return notify.Message{Text: fallback, Blocks: blocks}
+}
+
+func checkNotify(cmd slack.SlashCommand) (string, error) {
+	words, rest := cutWords(cmd.Text, 2)
+	if len(words) < 2 || rest == "" {
+		return "", fmt.Errorf("`notify` needs a channel and a message: `%s notify #general Deploy done`", escape(cmp.Or(cmd.Command, "/slackbot")))
+	}
+	return fmt.Sprintf("Posting to %s…", escape(words[1])), nil
+}
+
+// notify posts for the user, as the permit policy allows.
+func (h *Handler) notify(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+	words, msg := cutWords(cmd.Text, 2)
+	if len(words) < 2 || msg == "" {
+		return h.help(cmd.Command, "`notify` needs a channel and a message.")
+	}
+	answer, _ := h.notifier().Notify(ctx, cmd.UserID, words[1], msg, "`"+escape(cmd.Command)+" notify`")
+	return Text(answer)
+}
+
+func (h *Handler) notifier() Notifier {
+	return Notifier{Post: h.Post, Permit: h.Permit, Log: h.Log}
+}
+
+// errNoReports answers latency where no sketch store is configured.
+var errNoReports = errors.New("Percentile reports are not set up yet: the percentiles function has no sketch store here, so there are no numbers to show.")
+
+func (h *Handler) checkLatency(cmd slack.SlashCommand) (string, error) {
+	if h.Reports == nil {
+		return "", errNoReports
+	}
+	if _, _, err := h.latencyArgs(cmd.Text); err != nil {
+		return "", err
+	}
+	return "Building the latency report…", nil
+}
+
+func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+	if h.Reports == nil {
+		return Text(errNoReports.Error())
+	}
+	window, route, err := h.latencyArgs(cmd.Text)
+	if err != nil {
+		return Text(err.Error())
+	}
+	m, err := h.Reports.Report(ctx, window, route)
+	if err != nil {
+		h.Log.Error("latency report", "error", err)
+		return Text("Couldn't build the report: " + UserError(err))
+	}
+	return m
+}

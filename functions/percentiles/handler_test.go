@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+)
+
+type fakePoster struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	err  error
+}
+
+func (p *fakePoster) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return notify.Posted{}, p.err
+	}
+	p.sent = append(p.sent, m)
+	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000100"}, nil
+}
+
+// scheduledEvent is an EventBridge schedule's event, as a rule with a
+// schedule expression delivers it.
+func scheduledEvent(at time.Time) json.RawMessage {
+	return json.RawMessage(`{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"` + at.Format(time.RFC3339) + `","region":"us-east-1",` +
+		`"resources":["arn:aws:events:us-east-1:123456789012:rule/slackbot-latency-report"],"detail":{}}`)
+}
+
+// reportEnd is where the tests' report hour ends; batchTime is an hour
+// before it.
+var (
+	reportEnd = time.Date(2025, 11, 25, 14, 0, 0, 0, time.UTC)
+	batchTime = reportEnd.Add(-time.Hour)
+)
+
+const eventsRoute = "POST /slack/events"
+
+func newTestHandler(channel string) (*Handler, *sketchstore.MemoryStore, *fakePoster, *bytes.Buffer) {
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return reportEnd }
+	poster := &fakePoster{}
+	var logs bytes.Buffer
+	h := NewHandler(store, poster, channel, time.Hour, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	return h, store, poster, &logs
+}
+
+func TestHandleIngestsSubscriptionEvents(t *testing.T) {
+	const n = 200
+	var lines []string
+	for i := range n {
+		lines = append(lines, accessLine(i, batchTime.Add(time.Duration(i)*time.Second), "POST", contract.EventsPath, 10+i, 8+i))
+	}
+	event := subscriptionEvent(t, accesslog.DataMessage, lines, batchTime)
+	var delivered struct {
+		AWSLogs struct {
+			Data string `json:"data"`
+		} `json:"awslogs"`
+	}
+	if err := json.Unmarshal(event, &delivered); err != nil {
+		t.Fatal(err)
+	}
+	pretty, _ := json.MarshalIndent(map[string]any{"awslogs": map[string]string{"data": delivered.AWSLogs.Data}}, "", "  ")
+	for _, c := range []struct {
+		name  string
+		event json.RawMessage
+	}{
+		{"as Lambda delivers it", event},
+		{"reformatted", pretty},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, store, _, _ := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), c.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Ingested == nil || out.Ingested.Added != n || out.Reported != nil {
+				t.Fatalf("outcome %+v, want %d lines ingested", out, n)
+			}
+			got, _ := sketchstore.Range(context.Background(), store, batchTime, batchTime.Add(time.Hour))
+			total := 0
+			for _, s := range got {
+				total += int(s.Response.GetCount())
+			}
+			if total != n {
+				t.Errorf("store holds %d requests, want %d", total, n)
+			}
+		})
+	}
+}
+
+func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		event string
+		want  error
+	}{
+		{"data not base64", `{"awslogs":{"data":"%%%"}}`, accesslog.ErrMalformedDelivery},
+		{"data not gzip", `{"awslogs":{"data":"aGVsbG8="}}`, accesslog.ErrMalformedDelivery},
+		{"data not a string", `{"awslogs":{"data":5}}`, ErrUnknownEvent},
+		{"an API Gateway request", `{"httpMethod":"POST","path":"/slack/events","body":"{}"}`, ErrUnknownEvent},
+		{"empty object", `{}`, ErrUnknownEvent},
+		{"not JSON", `hello`, ErrUnknownEvent},
+		{"an SQS event", `{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, ErrUnknownEvent},
+		{"SNS with a broken alarm", `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"AlarmName\":"}}]}`, alarm.ErrMalformed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, _, poster, _ := newTestHandler("#ops")
+			_, err := h.Handle(context.Background(), json.RawMessage(c.event))
+			if !errors.Is(err, c.want) {
+				t.Errorf("error = %v, want %v", err, c.want)
+			}
+			if len(poster.sent) != 0 {
+				t.Errorf("posted %d messages", len(poster.sent))
+			}
+		})
+	}
+}
+
+func TestHandlePostsTheScheduledReport(t *testing.T) {
+	h, store, poster, _ := newTestHandler("#ops")
+	store.Record(eventsRoute, reportEnd.Add(-30*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	store.Record(eventsRoute, reportEnd.Add(10*time.Second), 900*time.Millisecond, 35*time.Millisecond) // after the hour: next report's
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd.Add(4*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Reported == nil || out.Reported.TS != "1700000000.000100" {
+		t.Errorf("outcome %+v, want the posted message's ts", out)
+	}
+	if len(poster.sent) != 1 {
+		t.Fatalf("%d messages posted, want 1", len(poster.sent))
+	}
+	m := poster.sent[0]
+	if m.Channel != "#ops" || m.Metadata == nil || m.Metadata.EventType != latency.MetadataEventType {
+		t.Errorf("posted to %q with metadata %+v; want #ops and latency_report", m.Channel, m.Metadata)
+	}
+	p := m.Metadata.EventPayload
+	total := p["total"].(map[string]any)
+	if p["end"] != reportEnd.Unix() || p["window_seconds"] != int64(3600) || total["count"] != int64(1) || total["max"] != 40.0 {
+		t.Errorf("metadata %v; want the whole hour before the event's time, with its one request", p)
+	}
+}
+
+func TestHandleScheduledReportWithoutAChannel(t *testing.T) {
+	h, _, poster, logs := newTestHandler("")
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
+	}
+	if out.Reported == nil || out.Reported.Skipped == "" || len(poster.sent) != 0 {
+		t.Errorf("outcome %+v, %d posted; want a skip", out, len(poster.sent))
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "reportChannel") {
+		t.Errorf("the log does not say to set reportChannel:\n%s", logs)
+	}
+}
+
+func TestHandleReportsSlackErrors(t *testing.T) {
+	h, _, poster, _ := newTestHandler("#nowhere")
+	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	_, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	var ne *notify.Error
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
+		t.Errorf("error = %v, want the notify error naming the channel", err)
+	}
+}
+
+// snsEvent is an SNS delivery from the alarm package's testdata: what
+// CloudWatch alarms send through the alarm topic.
+func snsEvent(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile("../internal/alarm/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandlePostsAlarmNotifications(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		event json.RawMessage
+		want  []string // in the posted text
+	}{
+		{"alarm", snsEvent(t, "sns-alarm.json"), []string{":rotating_light: ALARM: *slackbot-dev-events-errors*", "alarmsV2:alarm/slackbot-dev-events-errors"}},
+		{"resolved", snsEvent(t, "sns-ok.json"), []string{"OK (resolved): *slackbot-dev-events-errors*", "(was ALARM)"}},
+		{"a plain publish", json.RawMessage(`{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","Subject":"<!channel> hi","Message":"Hello from SNS!"}}]}`),
+			[]string{"*&lt;!channel&gt; hi*", "Hello from SNS!"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, _, poster, _ := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), c.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Alarms == nil || out.Alarms.Posted != 1 || out.Alarms.Channel != "C0123ABCD" || out.Ingested != nil || out.Reported != nil {
+				t.Errorf("outcome %+v, want one alarm posted", out)
+			}
+			if len(poster.sent) != 1 {
+				t.Fatalf("%d messages posted, want 1", len(poster.sent))
+			}
+			m := poster.sent[0]
+			if m.Channel != "#ops" || len(m.Blocks) == 0 {
+				t.Errorf("posted to %q with %d blocks, want #ops with blocks", m.Channel, len(m.Blocks))
+			}
+			for _, w := range c.want {
+				if !strings.Contains(m.Text, w) {
+					t.Errorf("text %q does not say %q", m.Text, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleAlarmWithoutAChannel(t *testing.T) {
+	h, _, poster, logs := newTestHandler("")
+	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	if err != nil {
+		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
+	}
+	if out.Alarms == nil || out.Alarms.Skipped == "" || out.Alarms.Posted != 0 || len(poster.sent) != 0 {
+		t.Errorf("outcome %+v, %d posted; want a skip", out, len(poster.sent))
+	}
+	l := logs.String()
+	if !strings.Contains(l, `"level":"ERROR"`) || !strings.Contains(l, "reportChannel") || !strings.Contains(l, "slackbot-dev-events-errors") {
+		t.Errorf("the log does not say to set reportChannel, or loses the alarm:\n%s", l)
+	}
+}
+
+// A Slack failure fails the invocation, so Lambda retries it and then sends
+// it to the on-failure destination.
+func TestHandleAlarmSlackErrors(t *testing.T) {
+	h, _, poster, _ := newTestHandler("#nowhere")
+	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	var ne *notify.Error
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
+		t.Errorf("error = %v, want the notify error naming the channel", err)
+	}
+	if out.Alarms == nil || out.Alarms.Posted != 0 {
+		t.Errorf("outcome %+v, want nothing posted", out)
+	}
+}

@@ -1,0 +1,70 @@
+package testenv
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+)
+
+// interactive records the calls of interactivity: messages replaced and
+// modals opened.
+type interactive struct {
+	updates []url.Values
+	views   []OpenedView
+}
+
+// OpenedView is one views.open call: the trigger_id and the view's JSON.
+type OpenedView struct {
+	TriggerID string
+	View      map[string]any
+}
+
+// Updates returns the form of every chat.update call so far.
+func (s *Slack) Updates() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.interactive.updates)
+}
+
+// Views returns every views.open call so far.
+func (s *Slack) Views() []OpenedView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.interactive.views)
+}
+
+func (s *Slack) chatUpdate(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.authorized(w, r) {
+		return
+	}
+	if r.PostForm.Get("channel") == "" || r.PostForm.Get("ts") == "" {
+		writeJSON(w, map[string]any{"ok": false, "error": "message_not_found"})
+		return
+	}
+	s.interactive.updates = append(s.interactive.updates, r.PostForm)
+	writeJSON(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts"), "text": r.PostForm.Get("text")})
+}
+
+// viewsOpen takes slack-go's JSON body, as Slack does.
+func (s *Slack) viewsOpen(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+s.token {
+		s.badTokens++
+		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	var req struct {
+		TriggerID string         `json:"trigger_id"`
+		View      map[string]any `json:"view"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.TriggerID == "" {
+		writeJSON(w, map[string]any{"ok": false, "error": "invalid_trigger_id"})
+		return
+	}
+	s.interactive.views = append(s.interactive.views, OpenedView{TriggerID: req.TriggerID, View: req.View})
+	writeJSON(w, map[string]any{"ok": true, "view": map[string]any{"id": "V0OPENED01", "type": "modal"}})
+}
