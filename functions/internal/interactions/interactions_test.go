@@ -434,8 +434,8 @@ func TestNotifyModalWithoutToken(t *testing.T) {
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
 	(&NotifyModal{Log: quiet}).Register(h)
 	shortcut := map[string]any{"type": "shortcut", "callback_id": contract.NotifyShortcut, "trigger_id": "1", "user": map[string]string{"id": "U1"}}
-	if status, body := serve(t, h, signed(form(shortcut))); status != 503 || !strings.Contains(body, "bot token") {
-		t.Fatalf("%d %s, want a 503 saying the bot token is missing", status, body)
+	if status, body := serve(t, h, signed(form(shortcut))); status != 403 || !strings.Contains(body, "bot token") {
+		t.Fatalf("%d %s, want a 403 saying the bot token is missing", status, body)
 	}
 }
 

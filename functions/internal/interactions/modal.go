@@ -56,7 +56,9 @@ func (n *NotifyModal) Register(h *Handler) {
 // trigger_id for 3 seconds only, so it is called before the answer.
 func (n *NotifyModal) Open(ctx context.Context, cb *slack.InteractionCallback) (*slack.ViewSubmissionResponse, error) {
 	if n.Views == nil {
-		return nil, apigw.Errorf(http.StatusServiceUnavailable, "modals need the bot token, which is not configured")
+		// A valid request to a feature this deployment lacks: 403, as the
+		// other disabled features answer, not a failure of ours.
+		return nil, apigw.Errorf(http.StatusForbidden, "modals need the bot token, which is not configured")
 	}
 	if cb.TriggerID == "" {
 		return nil, apigw.Errorf(http.StatusBadRequest, "shortcut without a trigger_id")
