@@ -16,8 +16,10 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
 )
 
@@ -28,6 +30,11 @@ func main() {
 		os.Exit(1)
 	}
 	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
+	if b.Sketches != nil {
+		// Here rather than in bot, so only this function links the plotting
+		// library: `/slackbot latency … chart` is drawn in its deferred half.
+		b.Charts = &chart.Charts{Store: b.Sketches, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
+	}
 	later := b.Deferred()
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {

@@ -37,9 +37,9 @@ type Gateway struct {
 	routes map[string]Route // by path
 	stage  string
 
-	// Observe, when set, is told each proxied request's route and latencies,
-	// as API Gateway's access log would carry them.
-	Observe func(route string, at time.Time, response, integration time.Duration)
+	// Observe, when set, is told each proxied request's route, status and
+	// latencies, as API Gateway's access log would carry them.
+	Observe func(route string, at time.Time, status int, response, integration time.Duration)
 
 	logMu  sync.Mutex
 	logOut io.Writer
@@ -96,7 +96,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	total := time.Since(start)
 	g.accessLog(req, status, total, integration)
 	if g.Observe != nil {
-		g.Observe(accesslog.Route(route.Method, route.Path), start, total, integration)
+		g.Observe(accesslog.Route(route.Method, route.Path), start, status, total, integration)
 	}
 }
 

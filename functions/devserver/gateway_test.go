@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -155,14 +158,55 @@ func TestDevServer(t *testing.T) {
 		t.Fatalf("access log %v", lines)
 	}
 
-	// The report counts the requests served so far.
+	// A forged request is refused, and recorded with its status.
+	resp, err := http.Post(srv.URL+contract.EventsPath, "application/json", strings.NewReader(`{"type":"url_verification","challenge":"c2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned request: %d, want 401", resp.StatusCode)
+	}
+
+	// The report counts the requests served so far, and their 4xx: one of
+	// the four to the events route.
 	post(contract.CommandsPath, exampleCommand(srv.URL, "latency 15m"))
 	// The latency command itself may be counted too: it is recorded when its
 	// acknowledgement is sent, which races with the deferred report.
 	report := waitFor(t, out, "*All routes* · ")
-	if !strings.Contains(report, "*POST /slack/events* · 3 requests") || !strings.Contains(report, "*POST /slack/commands* · ") {
-		t.Fatalf("report does not count the requests per route:\n%s", report)
+	if !strings.Contains(report, "*POST /slack/events* · 4 requests · 5xx 0% · 4xx 25%") || !strings.Contains(report, "*POST /slack/commands* · ") {
+		t.Fatalf("report does not count the requests and their 4xx per route:\n%s", report)
 	}
+
+	// `latency … chart` without a bot token writes the PNG it would have
+	// shared in the command's channel, and prints where.
+	if code, body := post(contract.CommandsPath, exampleCommand(srv.URL, "latency 15m chart")); code != 200 || !strings.Contains(body, "Drawing the latency chart") {
+		t.Fatalf("chart: %d %s", code, body)
+	}
+	const printed = "[slack file upload to C0LOCAL01, not sent: no bot token]"
+	upload := waitFor(t, out, printed)
+	fields := strings.SplitN(upload, "\n", 3)
+	if len(fields) < 3 {
+		t.Fatalf("upload printed without a path:\n%s", upload)
+	}
+	path := fields[1]
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+	if !filepath.IsAbs(path) || !strings.HasPrefix(path, os.TempDir()) || filepath.Base(path) != "latency.png" {
+		t.Fatalf("chart path %q: want latency.png under %s", path, os.TempDir())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	if s := img.Bounds().Size(); s.X < 100 || s.Y < 100 {
+		t.Fatalf("chart is %v pixels", s)
+	}
+	waitFor(t, out, "Shared the latency chart of all routes, last 15m")
 }
 
 // waitFor polls out until it contains s, and returns out from s on.
@@ -177,4 +221,35 @@ func waitFor(t *testing.T, out *syncBuffer, s string) string {
 	}
 	t.Fatalf("output lacks %q:\n%s", s, out.String())
 	return ""
+}
+
+// TestDevServerAlerts: with SLACKBOT_ALERT_RULES set, the dev server checks
+// them after its requests, as the percentiles function does after an
+// ingest, and posts (prints) the change to the report channel. That a
+// change posts once is the alerts package's to show.
+func TestDevServerAlerts(t *testing.T) {
+	rules, err := contract.ParseAlertRules(`[{"route":"*","quantile":0.5,"threshold_ms":0.000001,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cfg := config.Config{ReportWindow: time.Hour, AlertRules: rules, ReportChannel: "#ops"}
+	cfg.SigningSecret = "dev-secret"
+	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
+	srv := httptest.NewServer(newHandler(b, out))
+	defer srv.Close()
+	body := `{"type":"url_verification","challenge":"c"}`
+	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
+	req, _ := http.NewRequest("POST", srv.URL+contract.EventsPath, strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	alert := waitFor(t, out, `"channel": "#ops"`)
+	if !strings.Contains(alert, `"event_type": "latency_alert"`) || !strings.Contains(alert, `"state": "firing"`) {
+		t.Fatalf("the report channel got no firing alert:\n%s", out.String())
+	}
 }

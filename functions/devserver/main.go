@@ -28,11 +28,14 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
 func main() {
@@ -113,12 +116,23 @@ func localReplace(u string) notify.Poster {
 // and the local response_url, writing access logs and messages to out.
 func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	// Without a sketch table, the dev server's own requests are the traffic
-	// `/slackbot latency` reports on.
-	var observe func(string, time.Time, time.Duration, time.Duration)
+	// `/slackbot latency` reports on, statuses included, so its 4xx and 5xx
+	// rates are those of the requests just sent.
+	var observe func(string, time.Time, int, time.Duration, time.Duration)
 	if b.Sketches == nil {
-		mem := latency.NewMemoryStore()
-		b.Sketches, observe = mem, mem.Record
+		mem := sketchstore.NewMemoryStore()
+		b.Sketches, observe = mem, mem.RecordStatus
+		if check := alertLoop(b, mem); check != nil {
+			observe = func(route string, at time.Time, status int, response, integration time.Duration) {
+				mem.RecordStatus(route, at, status, response, integration)
+				check()
+			}
+		}
 	}
+	// As the commands function does: `latency … chart` is drawn here, and
+	// the Printer of a run without a bot token writes the PNG to a
+	// temporary directory and prints its path.
+	b.Charts = &chart.Charts{Store: b.Sketches, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
 	later := b.Deferred()
 	later.Send = deferred.Goroutine{Runner: later}
 	commands := b.Commands(later)
@@ -133,4 +147,33 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	mux.Handle("/", gateway)
 	mux.Handle("POST "+responsePath, printResponse(out))
 	return mux
+}
+
+// alertLoop checks SLACKBOT_ALERT_RULES over mem after requests, as the
+// percentiles function does after each ingest, with the state in memory as
+// the sketches are. It returns the function that asks for a check, or nil
+// without rules. Checks run one at a time, off the request's path: a
+// request during a check asks for one more, not one each, so a burst of
+// traffic costs two checks, and a slow Slack never delays an answer.
+func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore) func() {
+	if len(b.Config.AlertRules) == 0 {
+		return nil
+	}
+	checker := &alerts.Checker{Rules: b.Config.AlertRules, Store: mem, State: &alerts.MemoryState{},
+		Post: b.Post, Channel: b.Config.ReportChannel, Log: b.Log}
+	pending := make(chan struct{}, 1)
+	go func() {
+		for range pending {
+			end := time.Unix(sketchstore.MinuteOf(time.Now())+60, 0)
+			if _, err := checker.Check(context.Background(), end); err != nil {
+				b.Log.Error("alert rules", "error", err)
+			}
+		}
+	}()
+	return func() {
+		select {
+		case pending <- struct{}{}:
+		default: // a check is already due; it will see this request
+		}
+	}
 }

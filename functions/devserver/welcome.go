@@ -91,6 +91,10 @@ func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
 	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.EventsPath, secret, `{"type":"url_verification","challenge":"hello-slack"}`))
 	click := strings.Replace(exampleClick(base, "24h", "shell-trigger"), "shell-trigger", `'"$(date +%s%N)"'`, 1)
 	fmt.Fprintf(w, "%s\n\n", curlExample(base+contract.InteractionsPath, secret, click))
+	fmt.Fprintf(w, "Text \"latency 15m chart\" instead shares a chart of p50/p90/p99; without a bot token its PNG is written under a temporary directory and its path printed.\n")
+	if len(cfg.AlertRules) > 0 {
+		fmt.Fprintf(w, "%s: %d alert rules are checked after each request; a change of state is posted to the report channel.\n", contract.EnvAlertRules, len(cfg.AlertRules))
+	}
 	if os.Getenv(contract.EnvSecretARN) == "" && !generated {
 		fmt.Fprintf(w, "(signing secret from %s)\n", contract.EnvSigningSecret)
 	}

@@ -33,7 +33,12 @@ type Bot struct {
 	// Sketches is where latency reports read from: the sketch table when
 	// one is configured. Nil means reports are not set up; the dev server
 	// sets an in-memory store that it feeds itself.
-	Sketches latency.Store
+	Sketches sketchstore.Store
+	// Charts draws `/slackbot latency … chart`; nil: the command says charts
+	// are not offered. The commands function and the dev server set it (a
+	// *chart.Charts over Sketches) from their mains, so this package, and
+	// with it the events function, does not link the plotting library.
+	Charts slash.Charter
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
 	Claims dedupe.Store
@@ -76,7 +81,7 @@ func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
 	var reports eventsapi.Reporter
 	if b.Sketches != nil {
-		reports = latency.NewReporter(b.Sketches, time.Now)
+		reports = latency.NewBuilder(b.Sketches, time.Now)
 	}
 	h.On("app_mention", eventsapi.AppMention(b.Post, reports, latency.ParseRequest, b.Config.ReportWindow))
 	return h
@@ -109,7 +114,7 @@ func (b *Bot) reports() slash.Reporter {
 	if b.Sketches == nil {
 		return nil
 	}
-	return latency.NewReporter(b.Sketches, time.Now)
+	return latency.NewBuilder(b.Sketches, time.Now)
 }
 
 // Commands returns the slash command handler. Its slow work runs through
@@ -120,10 +125,16 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		Post:          b.Post,
 		Permit:        b.Permit(),
 		Reports:       b.reports(),
+		Charts:        b.Charts,
 		ParseRequest:  latency.ParseRequest,
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,
 		Log:           b.Log,
+	}
+	// Only a poster that can share files (the bot token's client, or the
+	// Printer of a local run) can carry a chart; a webhook cannot.
+	if up, ok := b.Post.(notify.Uploader); ok {
+		h.Upload = up
 	}
 	if later != nil {
 		later.On(slash.Kind, h.FinishJob)

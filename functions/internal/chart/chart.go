@@ -1,9 +1,11 @@
 // Package chart draws a latency report's shape over time as a PNG: p50, p90
 // and p99 per time bucket on a log scale, with any alert thresholds as
 // lines. It renders with gonum.org/v1/plot, pure Go, so the Lambda needs no
-// cgo and no system fonts. Only the percentiles function imports it: the
-// plotting library and its fonts would add to the INIT of the functions
-// that answer Slack within 3 seconds.
+// cgo and no system fonts. Charts reads a window from the sketch store and
+// draws it, for the scheduled report and `/slackbot latency … chart` alike.
+// Only the percentiles and commands functions (and the dev server) import
+// it, each from its main: the plotting library and its fonts would add to
+// the INIT of the events function, which never draws.
 package chart
 
 import (

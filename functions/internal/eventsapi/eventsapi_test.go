@@ -21,6 +21,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -194,7 +195,7 @@ func TestMentionRepliesInThread(t *testing.T) {
 // TestMentionRepliesEscapeWhatUsersWrote: a mention's reply repeats the
 // user's words only escaped, whether in an error or a real latency report.
 func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
-	store := latency.NewMemoryStore()
+	store := sketchstore.NewMemoryStore()
 	store.Record("POST /slack/events", time.Now(), 40*time.Millisecond, 30*time.Millisecond)
 	for _, text := range []string{
 		"<@U0BOT> latency 5" + testenv.HostileText,
@@ -203,7 +204,7 @@ func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
 		"<@U0BOT> " + testenv.HostileText,
 	} {
 		post := &recorder{}
-		h := newHandler(post, latency.NewReporter(store, time.Now))
+		h := newHandler(post, latency.NewBuilder(store, time.Now))
 		h.ServeEvent(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
 		if len(post.msgs) != 1 {
 			t.Fatalf("%q: %d replies", text, len(post.msgs))

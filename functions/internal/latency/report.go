@@ -49,20 +49,6 @@ func NewBuilder(store sketchstore.Store, now func() time.Time) *Builder {
 	return &Builder{store: store, now: now}
 }
 
-// NewReporter is NewBuilder under its old name.
-//
-// Deprecated: use NewBuilder; this goes once the eventsapi tests use it.
-func NewReporter(store sketchstore.Store, now func() time.Time) *Builder {
-	return NewBuilder(store, now)
-}
-
-// Store is the sketch store reports read, for the callers that name it here.
-type Store = sketchstore.Store
-
-// NewMemoryStore returns the in-memory sketch store of a run without
-// DynamoDB (the dev server's).
-func NewMemoryStore() *sketchstore.MemoryStore { return sketchstore.NewMemoryStore() }
-
 // Report is the report of the last window up to now, the current minute
 // included, so a request made a moment ago shows up. route "" means all
 // routes; otherwise it may be "POST /slack/events", "/slack/events" or

@@ -322,7 +322,7 @@ func TestReportWithoutTraffic(t *testing.T) {
 // Report's window runs up to now, the current minute included: a request
 // made a moment ago is in it.
 func TestReportIncludesTheCurrentMinute(t *testing.T) {
-	s := NewMemoryStore()
+	s := sketchstore.NewMemoryStore()
 	s.Now = func() time.Time { return reportEnd }
 	now := reportEnd.Add(20 * time.Second)
 	s.Record(eventsRoute, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
@@ -548,7 +548,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // can put markup in a path. Neither the blocks nor the fallback text that
 // Slack notifies with may carry it raw.
 func TestReportEscapesRouteNames(t *testing.T) {
-	s := NewMemoryStore()
+	s := sketchstore.NewMemoryStore()
 	s.Now = func() time.Time { return reportEnd }
 	now := reportEnd.Add(20 * time.Second)
 	hostile := "POST /" + testenv.HostileText

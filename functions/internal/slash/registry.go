@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
@@ -46,7 +48,7 @@ func (h *Handler) subcommands() []Subcommand {
 			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return echo(cmd) }},
 		{Name: "notify", Usage: "<#channel> <text>", Summary: "post to a channel (name or ID), saying you asked",
 			Check: checkNotify, Slow: h.notify},
-		{Name: "latency", Usage: "[window] [route]", Summary: "p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`",
+		{Name: "latency", Usage: "[window] [route] [chart]", Summary: "p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`; `chart` shares a chart of it in this channel",
 			Check: h.checkLatency, Slow: h.latency},
 	}
 	for _, s := range h.added {
@@ -117,23 +119,40 @@ func (h *Handler) notifier() Notifier {
 // errNoReports answers latency where no sketch store is configured.
 var errNoReports = errors.New("Percentile reports are not set up yet: the percentiles function has no sketch store here, so there are no numbers to show.")
 
+// errNoCharts answers `latency … chart` where charts cannot be shared.
+var errNoCharts = errors.New("I can't share charts here: that needs the bot token, with the files:write scope. Without `chart` you get the report.")
+
+// errNoChannel answers `latency … chart` from a command without a channel.
+var errNoChannel = errors.New("I can't tell which channel this was typed in, so I can't share a chart there.")
+
 func (h *Handler) checkLatency(cmd slack.SlashCommand) (string, error) {
 	if h.Reports == nil {
 		return "", errNoReports
 	}
-	if _, _, err := h.latencyArgs(cmd.Text); err != nil {
+	_, _, chart, err := h.latencyArgs(cmd)
+	switch {
+	case err != nil:
 		return "", err
+	case !chart:
+		return "Building the latency report…", nil
+	case h.Charts == nil || h.Upload == nil:
+		return "", errNoCharts
+	case cmd.ChannelID == "":
+		return "", errNoChannel
 	}
-	return "Building the latency report…", nil
+	return "Drawing the latency chart…", nil
 }
 
 func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Message {
 	if h.Reports == nil {
 		return Text(errNoReports.Error())
 	}
-	window, route, err := h.latencyArgs(cmd.Text)
+	window, route, chart, err := h.latencyArgs(cmd)
 	if err != nil {
 		return Text(err.Error())
+	}
+	if chart {
+		return h.shareChart(ctx, cmd, window, route)
 	}
 	m, err := h.Reports.Report(ctx, window, route)
 	if err != nil {
@@ -141,4 +160,41 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 		return Text("Couldn't build the report: " + UserError(err))
 	}
 	return m
+}
+
+// shareChart draws the window's chart and uploads it to the command's own
+// channel, never another: cmd comes from Slack's signed form (sealed when
+// deferred), so ChannelID is where the user typed, and a channel the user
+// is in. What went wrong is told in words, never as an internal error.
+func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, window time.Duration, route string) notify.Message {
+	switch {
+	case h.Charts == nil || h.Upload == nil:
+		return Text(errNoCharts.Error())
+	case cmd.ChannelID == "":
+		return Text(errNoChannel.Error())
+	}
+	png, title, err := h.Charts.Chart(ctx, window, route)
+	if err != nil {
+		h.Log.Error("latency chart", "error", err)
+		return Text("Couldn't draw the chart: " + UserError(err))
+	}
+	what := "all routes"
+	if route != "" {
+		what = "`" + escape(route) + "`"
+	}
+	if png == nil {
+		return Text(fmt.Sprintf("There are no requests of %s in the last %s to draw.", what, contract.FormatWindow(window)))
+	}
+	err = h.Upload.Upload(ctx, notify.File{
+		Channel: cmd.ChannelID,
+		Name:    "latency.png",
+		Title:   title,
+		Comment: fmt.Sprintf("Latency of %s, last %s, asked for by %s with `%s latency`", what, contract.FormatWindow(window), userRef(cmd.UserID), escape(cmp.Or(cmd.Command, "/slackbot"))),
+		Data:    png,
+	})
+	if err != nil {
+		h.Log.Error("upload latency chart", "error", err, "channel", cmd.ChannelID, "user", cmd.UserID)
+		return Text("Couldn't share the chart: " + UserError(err))
+	}
+	return Text(fmt.Sprintf("Shared the latency chart of %s, last %s, in this channel.", what, contract.FormatWindow(window)))
 }

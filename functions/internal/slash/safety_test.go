@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -280,3 +281,94 @@ func TestFinishOnlyAnswersSlack(t *testing.T) {
 }
 
 var _ notify.Poster = (*recorder)(nil)
+
+// TestChartStaysInItsChannel: `chart` cannot be pointed at another channel.
+// A word after it is refused before anything is deferred, and a command
+// that reaches the slow half anyway (a sealed job) draws and uploads
+// nothing; otherwise the only destination is the form's channel_id.
+func TestChartStaysInItsChannel(t *testing.T) {
+	for _, text := range []string{
+		"latency 1h chart #secret",
+		"latency chart <#G0SECRET01|secret>",
+		"latency 1h events chart C0NEWS0001",
+		"latency chart chart",
+	} {
+		t.Run(text, func(t *testing.T) {
+			ch, up, resp, d := &charter{png: []byte("png")}, &uploader{}, &recorder{}, &deferrer{}
+			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
+				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+			_, a, _ := serve(t, h, signed(form(text)))
+			if !strings.Contains(a.Text, "goes last and shares the chart in this channel only") || len(d.cmds) != 0 {
+				t.Fatalf("answer %q, %d deferred: want a refusal, nothing deferred", a.Text, len(d.cmds))
+			}
+			h.Finish(context.Background(), command(t, text))
+			if ch.calls != 0 || len(up.files) != 0 {
+				t.Fatalf("%d charts drawn, uploads %+v: want none", ch.calls, up.files)
+			}
+		})
+	}
+	t.Run("no channel_id", func(t *testing.T) {
+		up, resp := &uploader{}, &recorder{}
+		h := &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up,
+			ParseRequest: latency.ParseRequest, Respond: respondTo(resp), Log: quiet}
+		c := command(t, "latency 1h chart")
+		c.ChannelID = ""
+		h.Finish(context.Background(), c)
+		if len(up.files) != 0 || len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "which channel") {
+			t.Fatalf("uploads %+v, answer %+v", up.files, resp.msgs)
+		}
+	})
+}
+
+// TestChartFailuresInWords: a failed draw or upload is answered with what
+// the user can act on, never the internal error, and the route the user
+// typed is escaped wherever it is repeated.
+func TestChartFailuresInWords(t *testing.T) {
+	internal := errors.New("dial tcp 10.1.2.3:443: i/o timeout; table arn:aws:dynamodb:secret")
+	run := func(ch *charter, up *uploader, text string) string {
+		t.Helper()
+		resp := &recorder{}
+		h := &Handler{Reports: &reports{}, Charts: ch, Upload: up, ParseRequest: latency.ParseRequest,
+			DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
+		if err := h.Finish(context.Background(), command(t, text)); err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.msgs) != 1 {
+			t.Fatalf("%d answers", len(resp.msgs))
+		}
+		return resp.msgs[0].Text
+	}
+	for name, got := range map[string]string{
+		"upload":  run(&charter{png: []byte("png")}, &uploader{err: internal}, "latency 1h chart"),
+		"drawing": run(&charter{err: internal}, &uploader{}, "latency 1h chart"),
+	} {
+		for _, leak := range []string{"10.1.2.3", "dial tcp", "arn:aws"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("%s failure: answer %q leaks %q", name, got, leak)
+			}
+		}
+		if !strings.HasPrefix(got, "Couldn't") || !strings.Contains(got, "logs") {
+			t.Errorf("%s failure: answer %q does not say it failed and where the details are", name, got)
+		}
+	}
+	hint := &notify.Error{Code: "not_in_channel", Hint: "Invite me to the channel first."}
+	if got := run(&charter{png: []byte("png")}, &uploader{err: hint}, "latency 1h chart"); !strings.Contains(got, hint.Hint) {
+		t.Errorf("answer %q lacks what Slack said, in words", got)
+	}
+
+	up := &uploader{}
+	for _, png := range [][]byte{nil, []byte("png")} {
+		got := run(&charter{png: png}, up, "latency 1h "+testenv.HostileText+" chart")
+		testenv.NoRawMarkup(t, "chart answer", got)
+		if !strings.Contains(got, "&lt;!channel&gt;") {
+			t.Errorf("answer %q does not show the route the user typed, escaped", got)
+		}
+	}
+	if len(up.files) != 1 {
+		t.Fatalf("%d uploads, want 1", len(up.files))
+	}
+	testenv.NoRawMarkup(t, "chart comment", up.files[0].Comment)
+	if !strings.Contains(up.files[0].Comment, "<@U0123>") {
+		t.Errorf("comment %q does not say who asked", up.files[0].Comment)
+	}
+}

@@ -41,12 +41,26 @@ type Reporter interface {
 	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
 }
 
+// Charter draws the latency chart of the last window as a PNG, with the
+// title to show beside it; route "" means every route. A window without
+// requests to draw is a nil PNG and no error. The interface keeps this
+// package, which the events function links too, free of the plotting
+// library (chart.Charts implements it).
+type Charter interface {
+	Chart(ctx context.Context, window time.Duration, route string) (png []byte, title string, err error)
+}
+
 // Handler serves POST /slack/commands.
 type Handler struct {
 	Verifier verify.Verifier
 	Post     notify.Poster  // chat.postMessage, for notify
 	Permit   *permit.Policy // who may notify where; nil refuses every notify
 	Reports  Reporter       // nil: latency reports are not set up
+	// Charts and Upload make `latency … chart`: the chart is drawn and
+	// shared in the channel the command was typed in. Either nil: charts
+	// are not offered here (no bot token, or a function that cannot draw).
+	Charts Charter
+	Upload notify.Uploader
 	// ParseRequest reads latency's "[window] [route]"; DefaultWindow is
 	// used when the user gives none. Nil takes all the text as the route.
 	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
@@ -227,13 +241,31 @@ func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Mes
 	return h.help(cmd.Command, "")
 }
 
-// latencyArgs reads the "[window] [route]" after "latency".
-func (h *Handler) latencyArgs(text string) (time.Duration, string, error) {
-	_, rest := cutWords(text, 1)
-	if h.ParseRequest == nil {
-		return h.DefaultWindow, rest, nil
+// chartWord, last after "latency", asks for the chart instead of the report.
+const chartWord = "chart"
+
+// latencyArgs reads the "[window] [route] [chart]" after "latency".
+func (h *Handler) latencyArgs(cmd slack.SlashCommand) (window time.Duration, route string, chart bool, err error) {
+	_, rest := cutWords(cmd.Text, 1)
+	words := strings.Fields(rest)
+	for i, w := range words {
+		if !strings.EqualFold(w, chartWord) {
+			continue
+		}
+		// The chart goes to the channel the command was typed in, which
+		// Slack vouches the user is in. A word after it could only be an
+		// attempt to send it elsewhere, so it is refused, not ignored.
+		if i != len(words)-1 {
+			return 0, "", false, fmt.Errorf("`chart` goes last and shares the chart in this channel only, e.g. `%s latency 1h events chart`", escape(cmp.Or(cmd.Command, "/slackbot")))
+		}
+		chart = true
+		rest = strings.TrimSpace(rest[:strings.LastIndex(rest, w)])
 	}
-	return h.ParseRequest(rest, h.DefaultWindow)
+	if h.ParseRequest == nil {
+		return h.DefaultWindow, rest, chart, nil
+	}
+	window, route, err = h.ParseRequest(rest, h.DefaultWindow)
+	return window, route, chart, err
 }
 
 // escape makes outside text literal in Slack's mrkdwn, so no mention,

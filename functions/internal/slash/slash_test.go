@@ -398,3 +398,110 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("without Later the answer is %q, want the result", a.Text)
 	}
 }
+
+// charter is a Charter that records what it was asked for.
+type charter struct {
+	window time.Duration
+	route  string
+	calls  int
+	png    []byte // nil: no requests to draw
+	err    error
+}
+
+func (c *charter) Chart(_ context.Context, w time.Duration, route string) ([]byte, string, error) {
+	c.window, c.route, c.calls = w, route, c.calls+1
+	return c.png, "Latency of all routes", c.err
+}
+
+// uploader is a notify.Uploader that keeps what it was given, or fails.
+type uploader struct {
+	files []notify.File
+	err   error
+}
+
+func (u *uploader) Upload(_ context.Context, f notify.File) error {
+	if u.err != nil {
+		return u.err
+	}
+	u.files = append(u.files, f)
+	return nil
+}
+
+// TestLatencyChart: a trailing `chart` is deferred like the report, draws
+// the window and route asked for, and shares the PNG in the channel the
+// command was typed in; help shows the word.
+func TestLatencyChart(t *testing.T) {
+	png := []byte("\x89PNG fake")
+	newHandler := func(ch *charter, up *uploader, resp *recorder) (*Handler, *deferrer) {
+		d := &deferrer{}
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
+			ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+		return h, d
+	}
+
+	_, a, _ := serve(t, &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}, signed(form("help")))
+	if !strings.Contains(a.Text, "`/slackbot latency [window] [route] [chart]`") {
+		t.Errorf("help %q does not show latency's chart word", a.Text)
+	}
+
+	for _, c := range []struct {
+		text   string
+		window time.Duration
+		route  string
+	}{
+		{"latency 15m POST /slack/events chart", 15 * time.Minute, "POST /slack/events"},
+		{"latency CHART", time.Hour, ""},
+		{"latency events chart", time.Hour, "events"},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			ch, up, resp := &charter{png: png}, &uploader{}, &recorder{}
+			h, d := newHandler(ch, up, resp)
+			_, a, _ := serve(t, h, signed(form(c.text)))
+			if a.Text != "Drawing the latency chart…" || len(d.cmds) != 1 || ch.calls != 0 {
+				t.Fatalf("acknowledged %q with %d deferred and %d charts drawn; want the chart deferred", a.Text, len(d.cmds), ch.calls)
+			}
+			if err := h.Finish(context.Background(), d.cmds[0].(slack.SlashCommand)); err != nil {
+				t.Fatal(err)
+			}
+			if ch.window != c.window || ch.route != c.route {
+				t.Errorf("drew (%v, %q), want (%v, %q)", ch.window, ch.route, c.window, c.route)
+			}
+			if len(up.files) != 1 || up.files[0].Channel != "C0123ABCD" || string(up.files[0].Data) != string(png) || up.files[0].Name != "latency.png" {
+				t.Fatalf("uploads %+v: want the PNG once, in the command's channel C0123ABCD", up.files)
+			}
+			if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Shared the latency chart") {
+				t.Fatalf("answer %+v", resp.msgs)
+			}
+		})
+	}
+
+	t.Run("without chart it is the report", func(t *testing.T) {
+		ch, up, resp := &charter{png: png}, &uploader{}, &recorder{}
+		h, _ := newHandler(ch, up, resp)
+		h.Finish(context.Background(), command(t, "latency 1h events"))
+		if ch.calls != 0 || len(up.files) != 0 || len(resp.msgs) != 1 || resp.msgs[0].Text != "the report" {
+			t.Fatalf("%d charts, %d uploads, answer %+v: want only the report", ch.calls, len(up.files), resp.msgs)
+		}
+	})
+	t.Run("nothing to draw", func(t *testing.T) {
+		ch, up, resp := &charter{}, &uploader{}, &recorder{}
+		h, _ := newHandler(ch, up, resp)
+		h.Finish(context.Background(), command(t, "latency 15m events chart"))
+		if len(up.files) != 0 || len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "no requests of `events` in the last 15m") {
+			t.Fatalf("%d uploads, answer %+v: want no upload and a sentence", len(up.files), resp.msgs)
+		}
+	})
+	for name, h := range map[string]*Handler{
+		"no charter":  {Reports: &reports{}, Upload: &uploader{}},
+		"no uploader": {Reports: &reports{}, Charts: &charter{png: png}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := &deferrer{}
+			h.Verifier, h.ParseRequest, h.Later, h.Log = verify.Verifier{SigningSecret: secret}, latency.ParseRequest, d, quiet
+			_, a, _ := serve(t, h, signed(form("latency 1h chart")))
+			if !strings.Contains(a.Text, "can't share charts here") || len(d.cmds) != 0 {
+				t.Fatalf("answer %q, %d deferred: want a refusal in words, nothing deferred", a.Text, len(d.cmds))
+			}
+		})
+	}
+}
