@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -16,15 +17,12 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Route sends POST requests for Path to Function. Every path is one name
-// under /slack, like contract.EventsPath: all the API serves.
+// Route sends POST requests for Path to Function. Path is one name under
+// /slack, like contract.EventsPath: all the API serves.
 type Route struct {
 	Path     string
 	Function *GoFunction
 }
-
-// routePrefix is the one API Gateway resource the routes hang under.
-const routePrefix = "/slack/"
 
 // SlackAPIArgs describes a SlackAPI.
 type SlackAPIArgs struct {
@@ -58,104 +56,64 @@ func (a *SlackAPI) RouteURL(path string) pulumi.StringOutput {
 	return pulumi.Sprintf("%s%s", a.URL, path)
 }
 
+// NewSlackAPI declares the REST API Slack calls: one /slack resource with a
+// child per route, each child with a POST method, its AWS_PROXY integration and
+// the function's permission to be invoked by it; a deployment of them; and the
+// stage, with its access log and throttling. Its children are named after it:
+// name+"-rest-api", name+"-deployment", name+"-stage", name+"-access", and so on.
 func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...pulumi.ResourceOption) (*SlackAPI, error) {
 	a := &SlackAPI{}
 	if err := ctx.RegisterComponentResource("slackbot:index:SlackAPI", name, a, opts...); err != nil {
 		return nil, fmt.Errorf("api %s: %w", name, err)
 	}
 	parent := pulumi.Parent(a)
+	// formerly is the alias of a child that stacks deployed before the
+	// children were named apart still know by the component's bare name, so
+	// they update it in place rather than replace it: a new REST API would
+	// have a new URL, which Slack's app configuration still points at.
+	formerly := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
 	wrap := func(what string, err error) error { return fmt.Errorf("api %s: %s: %w", name, what, err) }
 
 	var err error
-	a.RestAPI, err = apigateway.NewRestApi(ctx, name, &apigateway.RestApiArgs{
+	a.RestAPI, err = apigateway.NewRestApi(ctx, name+"-rest-api", &apigateway.RestApiArgs{
 		Description: pulumi.String("Slack Events API and slash commands"),
 		// Slack calls from its own servers, not from browsers near an edge
 		// location, so a regional endpoint saves the CloudFront hop.
 		EndpointConfiguration: &apigateway.RestApiEndpointConfigurationArgs{
 			Types: pulumi.String("REGIONAL"),
 		},
-	}, parent)
+	}, parent, formerly)
 	if err != nil {
 		return nil, wrap("rest api", err)
 	}
 
-	// The routes' parent resource, /slack.
-	slackRes, err := apigateway.NewResource(ctx, name+resourceSuffix(routePrefix), &apigateway.ResourceArgs{
+	slack, err := apigateway.NewResource(ctx, name+"-slack", &apigateway.ResourceArgs{
 		RestApi:  a.RestAPI.ID(),
 		ParentId: a.RestAPI.RootResourceId,
-		PathPart: pulumi.String(strings.Trim(routePrefix, "/")),
+		PathPart: pulumi.String("slack"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("resource "+routePrefix, err)
+		return nil, wrap("resource /slack", err)
 	}
 
-	// What a deployment serves: when any of it changes, a new deployment must
-	// be made, or the stage keeps serving the old routes.
+	// served is what the deployment serves: when any of it changes, a new
+	// deployment must be made, or the stage keeps serving the old routes.
 	var served []any
 	var routeResources []pulumi.Resource
 	for _, r := range args.Routes {
-		part, ok := strings.CutPrefix(r.Path, routePrefix)
-		if !ok || part == "" || strings.Contains(part, "/") {
-			return nil, wrap("route "+r.Path, fmt.Errorf("want one name under %s", routePrefix))
-		}
-		suffix := resourceSuffix(r.Path)
-		res, err := apigateway.NewResource(ctx, name+suffix, &apigateway.ResourceArgs{
-			RestApi:  a.RestAPI.ID(),
-			ParentId: slackRes.ID(),
-			PathPart: pulumi.String(part),
-		}, parent)
+		vals, deps, err := a.route(ctx, name, slack, r, parent)
 		if err != nil {
-			return nil, wrap("resource "+r.Path, err)
+			return nil, wrap("route "+r.Path, err)
 		}
-		resourceID := res.ID().ToStringOutput()
-		// Slack authenticates each request with its signing secret, which the
-		// function verifies; API Gateway has no authorizer that could.
-		method, err := apigateway.NewMethod(ctx, name+suffix+"-post", &apigateway.MethodArgs{
-			RestApi:       a.RestAPI.ID(),
-			ResourceId:    resourceID,
-			HttpMethod:    pulumi.String("POST"),
-			Authorization: pulumi.String("NONE"),
-		}, parent)
-		if err != nil {
-			return nil, wrap("method POST "+r.Path, err)
-		}
-		integration, err := apigateway.NewIntegration(ctx, name+suffix+"-post", &apigateway.IntegrationArgs{
-			RestApi:               a.RestAPI.ID(),
-			ResourceId:            resourceID,
-			HttpMethod:            method.HttpMethod,
-			Type:                  pulumi.String("AWS_PROXY"),
-			IntegrationHttpMethod: pulumi.String("POST"),
-			Uri:                   r.Function.Function.InvokeArn,
-		}, parent)
-		if err != nil {
-			return nil, wrap("integration POST "+r.Path, err)
-		}
-		// Only this API, only POST, only this path may invoke the function; the
-		// stage is left open ("*") so the console's test invocations work too.
-		_, err = r.Function.AllowInvoke(ctx, name+suffix+"-invoke", "apigateway.amazonaws.com",
-			pulumi.Sprintf("%s/*/POST%s", a.RestAPI.ExecutionArn, r.Path))
-		if err != nil {
-			return nil, wrap("permission "+r.Path, err)
-		}
-		served = append(served, pulumi.String(r.Path), resourceID, method.ID(), method.Authorization,
-			integration.ID(), integration.Type, integration.Uri)
-		routeResources = append(routeResources, method, integration)
+		served = append(served, vals...)
+		routeResources = append(routeResources, deps...)
 	}
 
-	deployment, err := apigateway.NewDeployment(ctx, name, &apigateway.DeploymentArgs{
+	deployment, err := apigateway.NewDeployment(ctx, name+"-deployment", &apigateway.DeploymentArgs{
 		RestApi:     a.RestAPI.ID(),
 		Description: pulumi.String("Managed by Pulumi; replaced when routes or integrations change"),
-		Triggers: pulumi.StringMap{
-			"redeployment": pulumi.All(served...).ApplyT(func(vals []any) (string, error) {
-				b, err := json.Marshal(vals)
-				if err != nil {
-					return "", err
-				}
-				sum := sha256.Sum256(b)
-				return hex.EncodeToString(sum[:]), nil
-			}).(pulumi.StringOutput),
-		},
-	}, parent, pulumi.DependsOn(routeResources))
+		Triggers:    pulumi.StringMap{"redeployment": hashJSON(served)},
+	}, parent, formerly, pulumi.DependsOn(routeResources))
 	if err != nil {
 		return nil, wrap("deployment", err)
 	}
@@ -177,7 +135,7 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 		stageDeps = append(stageDeps, account)
 	}
 
-	a.Stage, err = apigateway.NewStage(ctx, name, &apigateway.StageArgs{
+	a.Stage, err = apigateway.NewStage(ctx, name+"-stage", &apigateway.StageArgs{
 		RestApi:    a.RestAPI.ID(),
 		Deployment: deployment.ID(),
 		StageName:  pulumi.String(args.StageName),
@@ -185,7 +143,7 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 			DestinationArn: a.AccessLogGroup.Arn,
 			Format:         pulumi.String(contract.AccessLogFormat),
 		},
-	}, parent, pulumi.DependsOn(stageDeps))
+	}, parent, formerly, pulumi.DependsOn(stageDeps))
 	if err != nil {
 		return nil, wrap("stage", err)
 	}
@@ -215,6 +173,70 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 		return nil, wrap("outputs", err)
 	}
 	return a, nil
+}
+
+// route declares r's resource under /slack, its POST method and AWS_PROXY
+// integration, and the function's permission to be invoked by them. It
+// returns what the deployment serves of it and the resources the deployment
+// must wait for.
+func (a *SlackAPI) route(ctx *pulumi.Context, name string, slack *apigateway.Resource, r Route, parent pulumi.ResourceOption) (served []any, deps []pulumi.Resource, err error) {
+	part, ok := strings.CutPrefix(r.Path, "/slack/")
+	if !ok || part == "" || strings.Contains(part, "/") {
+		return nil, nil, errors.New("want one name under /slack/")
+	}
+	child := name + "-slack-" + part
+	res, err := apigateway.NewResource(ctx, child, &apigateway.ResourceArgs{
+		RestApi:  a.RestAPI.ID(),
+		ParentId: slack.ID(),
+		PathPart: pulumi.String(part),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resource: %w", err)
+	}
+	// Slack authenticates each request with its signing secret, which the
+	// function verifies; API Gateway has no authorizer that could.
+	method, err := apigateway.NewMethod(ctx, child+"-post", &apigateway.MethodArgs{
+		RestApi:       a.RestAPI.ID(),
+		ResourceId:    res.ID(),
+		HttpMethod:    pulumi.String("POST"),
+		Authorization: pulumi.String("NONE"),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("method: %w", err)
+	}
+	integration, err := apigateway.NewIntegration(ctx, child+"-post", &apigateway.IntegrationArgs{
+		RestApi:               a.RestAPI.ID(),
+		ResourceId:            res.ID(),
+		HttpMethod:            method.HttpMethod,
+		Type:                  pulumi.String("AWS_PROXY"),
+		IntegrationHttpMethod: pulumi.String("POST"),
+		Uri:                   r.Function.Function.InvokeArn,
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("integration: %w", err)
+	}
+	// Only this API, only POST, only this path may invoke the function; the
+	// stage is left open ("*") so the console's test invocations work too.
+	_, err = r.Function.AllowInvoke(ctx, child+"-invoke", "apigateway.amazonaws.com",
+		pulumi.Sprintf("%s/*/POST%s", a.RestAPI.ExecutionArn, r.Path))
+	if err != nil {
+		return nil, nil, fmt.Errorf("permission: %w", err)
+	}
+	served = []any{pulumi.String(r.Path), res.ID(), method.ID(), method.Authorization,
+		integration.ID(), integration.Type, integration.Uri}
+	return served, []pulumi.Resource{method, integration}, nil
+}
+
+// hashJSON is the SHA-256, in hex, of vals' JSON once all are known.
+func hashJSON(vals []any) pulumi.StringOutput {
+	return pulumi.All(vals...).ApplyT(func(vals []any) (string, error) {
+		b, err := json.Marshal(vals)
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
+	}).(pulumi.StringOutput)
 }
 
 // newAPIGatewayAccount points the region's API Gateway account settings at a role
@@ -248,9 +270,4 @@ func newAPIGatewayAccount(ctx *pulumi.Context, name string, opts ...pulumi.Resou
 		// next major version resets by default.)
 		ResetOnDelete: pulumi.Bool(true),
 	}, append(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
-}
-
-// resourceSuffix turns a path into a logical-name suffix: /slack/events -> -slack-events.
-func resourceSuffix(path string) string {
-	return "-" + strings.ReplaceAll(strings.Trim(path, "/"), "/", "-")
 }

@@ -208,7 +208,7 @@ func TestTables(t *testing.T) {
 
 func TestAPIRoutes(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	api := r.named(t, tRestAPI, "slack")
+	api := r.named(t, tRestAPI, "slack-rest-api")
 	if !reflect.DeepEqual(api.in("endpointConfiguration"), map[string]any{"types": "REGIONAL"}) {
 		t.Errorf("endpoint %v, want REGIONAL", api.in("endpointConfiguration"))
 	}
@@ -281,7 +281,7 @@ func TestAPIRoutes(t *testing.T) {
 
 func TestDeploymentAndStage(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	dep := r.named(t, tDeployment, "slack")
+	dep := r.named(t, tDeployment, "slack-deployment")
 	for _, x := range append(r.ofType(tMethod), r.ofType(tIntegration)...) {
 		if !dep.dependsOn(x) {
 			t.Errorf("deployment does not wait for %s %s", x.Type, x.Name)
@@ -303,7 +303,7 @@ func TestDeploymentAndStage(t *testing.T) {
 		t.Errorf("deployment triggers %v, want the hash of %s", got, b)
 	}
 
-	stage := r.named(t, tStage, "slack")
+	stage := r.named(t, tStage, "slack-stage")
 	access := r.named(t, tLogGroup, "slack-access")
 	if stage.str("stageName") != "dev" || stage.str("deployment") != dep.ID || stage.str("restApi") != testAPIID {
 		t.Errorf("stage %v", stage.Inputs)
@@ -366,7 +366,7 @@ func TestThrottlingAndAccountFromConfig(t *testing.T) {
 
 func TestPermissions(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	execArn := r.named(t, tRestAPI, "slack").outStr("executionArn")
+	execArn := r.named(t, tRestAPI, "slack-rest-api").outStr("executionArn")
 	want := map[string]struct{ fn, principal, source string }{
 		"slack-slack-events-invoke":   {contract.EventsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.EventsPath},
 		"slack-slack-commands-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.CommandsPath},
@@ -540,7 +540,7 @@ func TestAlarms(t *testing.T) {
 		want[fn+"-throttles"] = metric{"AWS/Lambda", "Throttles", "Sum", dims}
 	}
 	want["api-5xx"] = metric{"AWS/ApiGateway", "5XXError", "Sum", map[string]any{
-		"ApiName": r.named(t, tRestAPI, "slack").outStr("name"), "Stage": "dev"}}
+		"ApiName": r.named(t, tRestAPI, "slack-rest-api").outStr("name"), "Stage": "dev"}}
 	for _, q := range r.ofType(tQueue) {
 		want[q.Name+"-queued"] = metric{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
 			map[string]any{"QueueName": q.outStr("name")}}
@@ -864,7 +864,7 @@ func TestStackNameIsSanitised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.named(t, tStage, "slack").str("stageName"); got != "team-dev" {
+	if got := r.named(t, tStage, "slack-stage").str("stageName"); got != "team-dev" {
 		t.Errorf("stage name %q", got)
 	}
 	if got := r.named(t, tFunction, contract.EventsFunction+"-function").str("name"); got != "slackbot-team-dev-events" {

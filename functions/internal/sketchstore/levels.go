@@ -28,16 +28,19 @@ func (l Level) Seconds() int64 {
 // outlives the longest window it serves, plus the window before it that a
 // report compares with, plus a day because DynamoDB's TTL deletes late,
 // never early:
-//   - minutes serve the edges of any window and every window up to 7 days:
-//     2×7 days + 1 = 15 days;
+//   - minutes serve every window up to 7 days, the edges of longer ones
+//     within those 15 days, and the window before: 2×7 days + 1 = 15 days;
 //   - hours serve windows up to contract.MaxWindow (90 days) and their
 //     comparison: 2×90 days + 10 = 190 days;
 //   - days serve the same, and are so few that a year and more costs
 //     nothing: 400 days.
 //
-// The previous window of a report longer than 7 days therefore lacks its
-// minute edges (at most 59 minutes at each end), which the comparison can
-// bear; the window itself is always exact.
+// An end older than 15 days is therefore read from the hour holding it (see
+// expired): the previous window of a report longer than 7 days starts at
+// that hour, and so does a window longer than 15 days, so a 30-day report
+// counts up to 59 minutes before the start it names. That is little beside
+// 30 days; keeping minutes for the 90-day window and its comparison would
+// keep twelve times as many.
 func (l Level) Retention() time.Duration {
 	switch l {
 	case Hour:
