@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 func TestIngestCountsPerRouteMinute(t *testing.T) {
@@ -177,7 +178,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.SetBytes(int64(len(plain)))
 	w := &batchWork{parts: make(map[sketchstore.Key]*sketchstore.Sketches), routes: make(map[string]string)}
 	logger := slog.New(slog.DiscardHandler)
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		stats, err := w.aggregate(data, logger)
 		if err != nil || stats.Added != n {
@@ -185,7 +186,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	elapsed := b.Elapsed()
-	cpu := cpuTime() - start
+	cpu := testenv.CPUTime() - start
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "records/cpu-s")
 }
@@ -201,7 +202,7 @@ func BenchmarkIngestStdlib(b *testing.B) {
 	// Lambda's runtime hands a handler that unmarshals the event a string.
 	raw := events.CloudwatchLogsRawData{Data: string(compress(b, plain))}
 	b.SetBytes(int64(len(plain)))
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		added, err := ingestStdlib(raw)
 		if err != nil || added != n {
@@ -209,7 +210,7 @@ func BenchmarkIngestStdlib(b *testing.B) {
 		}
 	}
 	elapsed := b.Elapsed()
-	cpu := cpuTime() - start
+	cpu := testenv.CPUTime() - start
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "records/cpu-s")
 }
@@ -268,24 +269,24 @@ func BenchmarkIngestStages(b *testing.B) {
 	b.Run("base64+gunzip", func(b *testing.B) {
 		var d decoder
 		b.SetBytes(int64(len(plain)))
-		start := cpuTime()
+		start := testenv.CPUTime()
 		for b.Loop() {
 			if _, err := d.decompress(data); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		testenv.ReportCPU(b, start)
 	})
 	b.Run("scan+parse", func(b *testing.B) {
 		b.SetBytes(int64(len(plain)))
 		var e delivery
-		start := cpuTime()
+		start := testenv.CPUTime()
 		for b.Loop() {
 			if err := decodeDelivery(plain, &e); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		testenv.ReportCPU(b, start)
 		if len(e.events) != n || !e.events[n-1].parsed {
 			b.Fatalf("%d events, last parsed in place: %v; want %d, true", len(e.events), e.events[n-1].parsed, n)
 		}

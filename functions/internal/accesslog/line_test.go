@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 var commonLine = accessLine("c6af9ac6-7b61-11e6-9a41-93e8deadbeef", 1700000000123, "POST", "/slack/events", "200", "123", "110")
@@ -149,11 +151,11 @@ func FuzzParseLine(f *testing.F) {
 func BenchmarkParseLine(b *testing.B) {
 	line := []byte(commonLine)
 	b.SetBytes(int64(len(line)))
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		if _, err := ParseLine(line); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	testenv.ReportCPU(b, start)
 }

@@ -477,7 +477,7 @@ func benchReport(b *testing.B, stores map[string]sketchstore.Store, window time.
 				minutes += int64(start.Sub(start.Truncate(time.Hour)) / time.Minute)
 			}
 			want := int64(len(benchRoutes)) * minutes * 600
-			cpu := cpuTime()
+			cpu := testenv.CPUTime()
 			for b.Loop() {
 				m, err := rep.ReportEnding(context.Background(), end, window, "")
 				if err != nil {
@@ -487,7 +487,7 @@ func benchReport(b *testing.B, stores map[string]sketchstore.Store, window time.
 					b.Fatalf("total %v, want %d requests", total, want)
 				}
 			}
-			reportCPU(b, cpu)
+			testenv.ReportCPU(b, cpu)
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 // busyMinute is a heavy route-minute: 60,000 requests (1,000 a second),
@@ -134,12 +136,12 @@ func BenchmarkSketchAdd(b *testing.B) {
 	}
 	s := NewSketch()
 	i := 0
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		_ = s.Add(values[i&4095])
 		i++
 	}
-	reportCPU(b, start)
+	testenv.ReportCPU(b, start)
 }
 
 func BenchmarkSketchMerge(b *testing.B) {
