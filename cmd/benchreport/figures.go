@@ -91,6 +91,16 @@ var figures = []figure{
 		Baseline:     []ref{{"BenchmarkOneAnswer/hello", "ns/op", nsToMillis}, {"BenchmarkOneAnswer", "hello-ms/op", 1}},
 		BaselineName: "a hello-world Go binary",
 	},
+	{
+		Name: "24 h chart, 3 routes: time", Pkg: "./functions/internal/chart", Unit: "ms",
+		Value:  []ref{{"BenchmarkChart24h", "ns/op", nsToMillis}},
+		Target: target{Max: 50},
+	},
+	{
+		Name: "24 h chart, 3 routes: PNG", Pkg: "./functions/internal/chart", Unit: "KB",
+		Value:  []ref{{"BenchmarkChart24h", "png-bytes", 1e-3}},
+		Target: target{Max: 200},
+	},
 }
 
 // row is a figure as the table shows it.
@@ -102,9 +112,12 @@ func (f figure) row(r results) row {
 	out := row{figure: f.Name, value: "not measured", holds: "?"}
 	v, ok := r.find(f.Value)
 	base, baseOK := r.find(f.Baseline)
-	if baseOK {
+	switch {
+	case len(f.Baseline) == 0:
+		out.baseline = "—"
+	case baseOK:
 		out.baseline = num(base) + " " + f.Unit + " (" + f.BaselineName + ")"
-	} else {
+	default:
 		out.baseline = "not measured (" + f.BaselineName + ")"
 	}
 	switch {

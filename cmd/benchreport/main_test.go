@@ -91,3 +91,33 @@ func TestBenchRegexp(t *testing.T) {
 		t.Errorf("accesslog: %s, want %s", got, want)
 	}
 }
+
+// TestFigureWithoutBaseline: the chart's figures have fixed targets and no
+// baseline; they hold or not on their own value.
+func TestFigureWithoutBaseline(t *testing.T) {
+	r := results{}
+	r.parse("BenchmarkChart24h-2  40  26000000 ns/op  43430 png-bytes\n")
+	var time, size row
+	for _, f := range figures {
+		switch f.Name {
+		case "24 h chart, 3 routes: time":
+			time = f.row(r)
+		case "24 h chart, 3 routes: PNG":
+			size = f.row(r)
+		}
+	}
+	if time.value != "26 ms" || time.baseline != "—" || time.holds != "yes" {
+		t.Errorf("chart time row %+v, want 26 ms, no baseline, holds", time)
+	}
+	if size.value != "43.4 KB" || size.holds != "yes" {
+		t.Errorf("chart size row %+v, want 43.4 KB, holds", size)
+	}
+	r.parse("BenchmarkChart24h-2  40  61000000 ns/op  250000 png-bytes\n")
+	for _, f := range figures {
+		if f.Pkg == "./functions/internal/chart" {
+			if got := f.row(r); got.holds != "no" {
+				t.Errorf("%s at 61 ms and 250 KB: holds %q, want no", f.Name, got.holds)
+			}
+		}
+	}
+}
