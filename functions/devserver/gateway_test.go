@@ -253,3 +253,59 @@ func TestDevServerAlerts(t *testing.T) {
 		t.Fatalf("the report channel got no firing alert:\n%s", out.String())
 	}
 }
+
+// TestDevServerAlertsFollowReportVia: alerts go where the percentiles
+// function would send them: with SLACKBOT_REPORT_VIA=webhook, to the
+// incoming webhook even when a bot token is set.
+func TestDevServerAlertsFollowReportVia(t *testing.T) {
+	var mu sync.Mutex
+	var hooked, api []string
+	record := func(to *[]string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			*to = append(*to, r.URL.Path+" "+string(b))
+			mu.Unlock()
+			w.Write([]byte(`{"ok":true}`))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	hook, slackAPI := record(&hooked), record(&api)
+	rules, err := contract.ParseAlertRules(`[{"route":"*","quantile":0.5,"threshold_ms":0.000001,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{ReportWindow: time.Hour, AlertRules: rules, ReportChannel: "C0OPS0001",
+		ReportVia: contract.ReportViaWebhook, SlackAPIURL: slackAPI.URL + "/"}
+	cfg.SigningSecret, cfg.BotToken, cfg.WebhookURL = "dev-secret", "xoxb-1", hook.URL
+	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler), io.Discard)
+	srv := httptest.NewServer(newHandler(b, io.Discard))
+	defer srv.Close()
+	body := `{"type":"url_verification","challenge":"c"}`
+	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
+	req, _ := http.NewRequest("POST", srv.URL+contract.EventsPath, strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(hooked)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hooked) != 1 || !strings.Contains(hooked[0], "latency_alert") {
+		t.Fatalf("webhook got %q, want the firing alert", hooked)
+	}
+	if len(api) != 0 {
+		t.Fatalf("the Web API got %q, want nothing: reportVia is webhook", api)
+	}
+}

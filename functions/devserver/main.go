@@ -122,7 +122,7 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	if b.Sketches == nil {
 		mem := sketchstore.NewMemoryStore()
 		b.Sketches, observe = mem, mem.RecordStatus
-		if check := alertLoop(b, mem); check != nil {
+		if check := alertLoop(b, mem, out); check != nil {
 			observe = func(route string, at time.Time, status int, response, integration time.Duration) {
 				mem.RecordStatus(route, at, status, response, integration)
 				check()
@@ -151,16 +151,23 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 
 // alertLoop checks SLACKBOT_ALERT_RULES over mem after requests, as the
 // percentiles function does after each ingest, with the state in memory as
-// the sketches are. It returns the function that asks for a check, or nil
-// without rules. Checks run one at a time, off the request's path: a
-// request during a check asks for one more, not one each, so a burst of
-// traffic costs two checks, and a slow Slack never delays an answer.
-func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore) func() {
+// the sketches are, and posts where that function would
+// (SLACKBOT_REPORT_VIA); without Slack credentials, to out. It returns the
+// function that asks for a check, or nil without rules. Checks run one at
+// a time, off the request's path: a request during a check asks for one
+// more, not one each, so a burst of traffic costs two checks, and a slow
+// Slack never delays an answer.
+func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore, out io.Writer) func() {
 	if len(b.Config.AlertRules) == 0 {
 		return nil
 	}
+	post, err := b.Config.ReportPoster(out)
+	if err != nil {
+		b.Log.Error("alert rules are not checked", "error", err)
+		return nil
+	}
 	checker := &alerts.Checker{Rules: b.Config.AlertRules, Store: mem, State: &alerts.MemoryState{},
-		Post: b.Post, Channel: b.Config.ReportChannel, Log: b.Log}
+		Post: post, Channel: b.Config.ReportChannel, Log: b.Log}
 	pending := make(chan struct{}, 1)
 	go func() {
 		for range pending {

@@ -79,11 +79,7 @@ func (b *Bot) Verifier() verify.Verifier {
 // Events returns the Events API handler with its events registered.
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
-	var reports eventsapi.Reporter
-	if b.Sketches != nil {
-		reports = latency.NewBuilder(b.Sketches, time.Now)
-	}
-	h.On("app_mention", eventsapi.AppMention(b.Post, reports, latency.ParseRequest, b.Config.ReportWindow))
+	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.ParseRequest, b.Config.ReportWindow))
 	return h
 }
 
@@ -109,7 +105,9 @@ func (b *Bot) Deferred() *deferred.Runner {
 	}
 }
 
-// reports builds latency reports, when reports are set up.
+// reports builds latency reports, when reports are set up. Without them
+// it is a nil interface, which every handler's Reporter reads as "not set
+// up" (a nil interface converts to a nil interface).
 func (b *Bot) reports() slash.Reporter {
 	if b.Sketches == nil {
 		return nil
@@ -160,10 +158,7 @@ func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL stri
 	if b.Config.BotToken != "" {
 		api = interactions.NewSlackAPI(b.Config.BotToken, b.Config.SlackAPIURL)
 	}
-	reports := &interactions.Reports{APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
-	if r := b.reports(); r != nil {
-		reports.Reports = r
-	}
+	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
 	modal := &interactions.NotifyModal{
 		Notifier: slash.Notifier{Post: b.Post, Permit: b.Permit(), Log: b.Log},
 		Claims:   b.Claims,

@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
 func TestPosterFollowsTheCredentials(t *testing.T) {
@@ -102,5 +104,28 @@ func TestHandlersShareOneClaimStore(t *testing.T) {
 	cfg.DedupeTable = "tbl"
 	if d, ok := New(cfg, aws.Config{}, quiet, io.Discard).Claims.(*dedupe.Dynamo); !ok || d.Table != "tbl" || d.Lease != 7*time.Second {
 		t.Fatalf("with a table: claims %#v, want DynamoDB with the lease", d)
+	}
+}
+
+// TestMentionWithoutReports: with no sketch table the events handler's
+// reporter is a nil interface, so a mention asking for latency is told
+// reports are not set up rather than calling a nil builder.
+func TestMentionWithoutReports(t *testing.T) {
+	var out strings.Builder
+	cfg := config.Config{ReportWindow: time.Hour}
+	cfg.SigningSecret = "sig"
+	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
+	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
+	ts, sig := verify.Signature("sig", time.Now(), []byte(body))
+	resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
+		HTTPMethod: "POST",
+		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
+		Body:       body,
+	})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d, %v: %s", resp.StatusCode, err, resp.Body)
+	}
+	if !strings.Contains(out.String(), "not set up") {
+		t.Fatalf("reply %q, want that reports are not set up", out.String())
 	}
 }

@@ -179,10 +179,10 @@ func (m *Memory) Release(_ context.Context, c Claim) error {
 // Attribute names of the DynamoDB table; infra creates it with the same
 // contract names.
 const (
-	KeyAttr   = contract.DedupeKey
-	TTLAttr   = contract.TTLAttribute
-	TokenAttr = "claim" // who holds the claim; see Dynamo.Claim
-	StateAttr = "state" // in_progress or done
+	keyAttr   = contract.DedupeKey
+	ttlAttr   = contract.TTLAttribute
+	tokenAttr = "claim" // who holds the claim; see Dynamo.Claim
+	stateAttr = "state" // in_progress or done
 )
 
 // DynamoAPI is the part of the DynamoDB client Dynamo uses.
@@ -205,7 +205,7 @@ type Dynamo struct {
 }
 
 func (d *Dynamo) key(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: id}}
+	return map[string]types.AttributeValue{keyAttr: &types.AttributeValueMemberS{Value: id}}
 }
 
 func unix(t time.Time) types.AttributeValue {
@@ -225,27 +225,27 @@ func (d *Dynamo) Claim(ctx context.Context, id string) (Claim, error) {
 	out, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.Table),
 		Item: map[string]types.AttributeValue{
-			KeyAttr:   &types.AttributeValueMemberS{Value: id},
-			StateAttr: &types.AttributeValueMemberS{Value: stateInProgress},
-			TTLAttr:   unix(now.Add(leaseOrDefault(d.Lease))),
-			TokenAttr: &types.AttributeValueMemberS{Value: c.Token},
+			keyAttr:   &types.AttributeValueMemberS{Value: id},
+			stateAttr: &types.AttributeValueMemberS{Value: stateInProgress},
+			ttlAttr:   unix(now.Add(leaseOrDefault(d.Lease))),
+			tokenAttr: &types.AttributeValueMemberS{Value: c.Token},
 		},
 		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		ConditionExpression:                 aws.String("attribute_not_exists(#id) OR #exp <= :now"),
-		ExpressionAttributeNames:            map[string]string{"#id": KeyAttr, "#exp": TTLAttr},
+		ExpressionAttributeNames:            map[string]string{"#id": keyAttr, "#exp": ttlAttr},
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": unix(now)},
 	})
 	var taken *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
-		c.TakenOver = stringAttr(out.Attributes, StateAttr) == stateInProgress
+		c.TakenOver = stringAttr(out.Attributes, stateAttr) == stateInProgress
 		return c, nil
 	case errors.As(err, &taken):
 		switch {
-		case stringAttr(taken.Item, TokenAttr) == c.Token:
+		case stringAttr(taken.Item, tokenAttr) == c.Token:
 			return c, nil
-		case stringAttr(taken.Item, StateAttr) == stateDone:
+		case stringAttr(taken.Item, stateAttr) == stateDone:
 			return Claim{ID: id, State: Done}, nil
 		default:
 			return Claim{ID: id, State: InProgress}, nil
@@ -263,7 +263,7 @@ func (d *Dynamo) Complete(ctx context.Context, c Claim) error {
 		Key:                      d.key(c.ID),
 		UpdateExpression:         aws.String("SET #state = :done, #exp = :exp"),
 		ConditionExpression:      aws.String("#claim = :token"),
-		ExpressionAttributeNames: map[string]string{"#state": StateAttr, "#exp": TTLAttr, "#claim": TokenAttr},
+		ExpressionAttributeNames: map[string]string{"#state": stateAttr, "#exp": ttlAttr, "#claim": tokenAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":done":  &types.AttributeValueMemberS{Value: stateDone},
 			":exp":   unix(clockNow(d.Now).Add(TTL)),
@@ -286,7 +286,7 @@ func (d *Dynamo) Release(ctx context.Context, c Claim) error {
 		TableName:                 aws.String(d.Table),
 		Key:                       d.key(c.ID),
 		ConditionExpression:       aws.String("#claim = :token"),
-		ExpressionAttributeNames:  map[string]string{"#claim": TokenAttr},
+		ExpressionAttributeNames:  map[string]string{"#claim": tokenAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":token": &types.AttributeValueMemberS{Value: c.Token}},
 	})
 	var taken *types.ConditionalCheckFailedException

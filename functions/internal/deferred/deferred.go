@@ -67,7 +67,14 @@ type Sealer struct {
 // NewSealer derives the sealing key from the signing secret (or, in a
 // legacy set-up, the verification token). Deriving it keeps a MAC of ours
 // from ever being mistaken for a Slack signature, and the reverse.
+//
+// An empty secret gives a Sealer with no key, which seals and opens
+// nothing: a key derived from "" would be one that anyone can compute, so
+// anyone allowed to invoke the function could forge jobs.
 func NewSealer(secret string) Sealer {
+	if secret == "" {
+		return Sealer{}
+	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte("slackbot deferred work v2"))
 	return Sealer{key: mac.Sum(nil)}
@@ -81,6 +88,9 @@ func (s Sealer) mac(payload string) []byte {
 
 // Seal wraps j to run before now+TTL.
 func (s Sealer) Seal(j Job, now time.Time) (Sealed, error) {
+	if len(s.key) == 0 {
+		return Sealed{}, fmt.Errorf("seal deferred %s: no signing secret to seal with", j.Kind)
+	}
 	b, err := json.Marshal(payload{Job: j, Expires: now.Add(TTL).Unix()})
 	if err != nil {
 		return Sealed{}, fmt.Errorf("seal deferred %s: %w", j.Kind, err)
@@ -183,10 +193,10 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 	if job.ID == "" {
 		return fmt.Errorf("deferred %s job has no ID to claim it by", job.Kind)
 	}
-	log := r.Log.With("kind", job.Kind, "jobId", job.ID)
 	if r.Claims == nil {
 		return fn(ctx, job.Body)
 	}
+	log := r.Log.With("kind", job.Kind, "jobId", job.ID)
 	claim, err := r.Claims.Claim(ctx, "deferred/"+job.ID)
 	if err != nil {
 		return fmt.Errorf("claim deferred %s: %w", job.Kind, err)

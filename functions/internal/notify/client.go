@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,22 +15,16 @@ import (
 // Client posts with chat.postMessage. Channel names are resolved to IDs with
 // conversations.list once and cached for the life of the container: Lambda
 // reuses a container for many requests, and the list rarely changes. A name
-// that is not in the list reloads it, but at most once per ReloadEvery, so
-// no user can make the bot page through the workspace again and again by
-// asking for names that do not exist.
+// that is not in the list reloads it, but at most once per channelReload,
+// so no user can make the bot page through the workspace again and again
+// by asking for names that do not exist.
 //
-// Channel members (conversations.members) are cached for MembersTTL: long
+// Channel members (conversations.members) are cached for membersTTL: long
 // enough that one user's burst of commands costs one lookup, short enough
 // that someone who leaves a channel soon stops being able to post there.
 type Client struct {
 	// Now is the clock of the caches; nil means time.Now.
 	Now func() time.Time
-	// ReloadEvery bounds how often a miss reloads the channel list; zero
-	// means a minute.
-	ReloadEvery time.Duration
-	// MembersTTL is how long a channel's member list is trusted; zero means
-	// a minute.
-	MembersTTL time.Duration
 
 	api   *slack.Client
 	retry Retry
@@ -41,6 +34,11 @@ type Client struct {
 	loadedAt time.Time
 	members  map[string]memberList // channel ID -> its members
 }
+
+const (
+	channelReload = time.Minute // the least time between two reloads of the channel list
+	membersTTL    = time.Minute // how long a channel's member list is trusted
+)
 
 type memberList struct {
 	users   map[string]bool
@@ -129,7 +127,7 @@ func (c *Client) ResolveChannel(ctx context.Context, channel string) (string, er
 	}
 	// A miss reloads the list, so a channel created after the cache was
 	// filled is still found; a miss soon after a load is the user's typo.
-	if c.channels == nil || c.now().Sub(c.loadedAt) >= cmp.Or(c.ReloadEvery, time.Minute) {
+	if c.channels == nil || c.now().Sub(c.loadedAt) >= channelReload {
 		if err := c.loadChannels(ctx); err != nil {
 			return "", err
 		}
@@ -178,7 +176,7 @@ func (c *Client) loadChannels(ctx context.Context) error {
 func (c *Client) IsMember(ctx context.Context, channelID, user string) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m, ok := c.members[channelID]; ok && c.now().Sub(m.fetched) < cmp.Or(c.MembersTTL, time.Minute) {
+	if m, ok := c.members[channelID]; ok && c.now().Sub(m.fetched) < membersTTL {
 		return m.users[user], nil
 	}
 	users := map[string]bool{}

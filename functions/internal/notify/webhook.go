@@ -39,8 +39,8 @@ var defaultHTTP = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// SlackHooksHost is the host of Slack's incoming webhooks and response URLs.
-const SlackHooksHost = "hooks.slack.com"
+// slackHooksHost is the host of Slack's incoming webhooks and response URLs.
+const slackHooksHost = "hooks.slack.com"
 
 // CheckResponseURL accepts a response_url only where Slack puts them:
 // https://hooks.slack.com/..., or, when apiURL (SLACK_API_URL) is set for a
@@ -51,7 +51,7 @@ func CheckResponseURL(raw, apiURL string) error {
 	if err != nil || u.User != nil {
 		return errors.New("response_url is not a URL")
 	}
-	if u.Scheme == "https" && u.Host == SlackHooksHost {
+	if u.Scheme == "https" && u.Host == slackHooksHost {
 		return nil
 	}
 	if apiURL != "" {
@@ -59,7 +59,7 @@ func CheckResponseURL(raw, apiURL string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("response_url is not on https://%s", SlackHooksHost)
+	return fmt.Errorf("response_url is not on https://%s", slackHooksHost)
 }
 
 // Post sends m. The channel of an incoming webhook is fixed when it is

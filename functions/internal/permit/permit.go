@@ -99,9 +99,10 @@ func (p *Policy) Check(ctx context.Context, user, channel string) (string, error
 	return id, nil
 }
 
-// allowedChannel compares IDs, so an allow-listed name still matches after
-// the channel is renamed only if the list is updated: the list says which
-// channel was meant when it was written.
+// allowedChannel resolves each allow-listed entry to an ID and compares
+// IDs, so "#ops", "ops" and the channel's ID all name the same channel. A
+// listed name means whichever channel has that name now: after a rename the
+// list must be updated, and an entry that names no channel allows nothing.
 func (p *Policy) allowedChannel(ctx context.Context, id string) (bool, error) {
 	for _, c := range p.Channels {
 		allowedID, err := p.Dir.ResolveChannel(ctx, c)
