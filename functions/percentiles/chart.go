@@ -7,20 +7,28 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
-// chart uploads the chart of the scheduled report's window, in the
-// report's thread, and says how it went for the Outcome.
-func (h *Handler) chart(ctx context.Context, at time.Time, reportTS string) string {
+// charts is the chart of the scheduled report, with the latency rules'
+// thresholds.
+func (h *Handler) charts() *chart.Charts {
+	c := &chart.Charts{Store: h.Store, Match: latency.MatchRoutes}
+	if h.Alerts != nil {
+		c.Rules = h.Alerts.Rules
+	}
+	return c
+}
+
+// chart uploads the chart of the scheduled report's window, drawn from the
+// series the report was built from, in the report's thread, and says how
+// it went for the Outcome.
+func (h *Handler) chart(ctx context.Context, series *sketchstore.Series, at time.Time, reportTS string) string {
 	up, ok := h.Poster.(notify.Uploader)
 	if !ok {
 		return "skipped: an incoming webhook cannot carry a file; reportVia bot (with the files:write scope) uploads charts"
 	}
-	charts := &chart.Charts{Store: h.Store, Match: latency.MatchRoutes}
-	if h.Alerts != nil {
-		charts.Rules = h.Alerts.Rules
-	}
-	png, title, err := charts.ChartEnding(ctx, at, h.Window, "")
+	png, title, err := h.charts().Draw(series, at, h.Window, "")
 	switch {
 	case err != nil:
 		h.Logger.Error("latency chart", "error", err.Error())

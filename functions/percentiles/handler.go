@@ -197,7 +197,12 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	if err != nil {
 		return Outcome{Alerts: changes}, err
 	}
-	msg, err := h.Reports.ReportEnding(ctx, at, h.Window, "")
+	// The report and its chart show the same window: it is read once.
+	series, err := h.charts().Read(ctx, at, h.Window)
+	if err != nil {
+		return Outcome{Alerts: changes}, fmt.Errorf("scheduled latency report: %w", err)
+	}
+	msg, err := h.Reports.ReportOfSeries(ctx, at, h.Window, "", series)
 	if err != nil {
 		return Outcome{Alerts: changes}, fmt.Errorf("scheduled latency report: %w", err)
 	}
@@ -210,7 +215,7 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	res := &ReportResult{Channel: posted.ChannelID, TS: posted.TS}
 	// The report is out: a chart that fails is logged, not retried, or the
 	// retry would post the report again.
-	res.Chart = h.chart(ctx, at, posted.TS)
+	res.Chart = h.chart(ctx, series, at, posted.TS)
 	return Outcome{Reported: res, Alerts: changes}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +258,59 @@ func TestHandleAlarmSlackErrors(t *testing.T) {
 	}
 	if out.Alarms == nil || out.Alarms.Posted != 0 {
 		t.Errorf("outcome %+v, want nothing posted", out)
+	}
+}
+
+// seriesCounter counts the store's reads.
+type seriesCounter struct {
+	sketchstore.Store
+	mu    sync.Mutex
+	reads []string
+}
+
+func (s *seriesCounter) Series(ctx context.Context, from, to time.Time, step time.Duration) (*sketchstore.Series, error) {
+	s.mu.Lock()
+	s.reads = append(s.reads, from.Format("15:04")+"-"+to.Format("15:04")+"/"+step.String())
+	s.mu.Unlock()
+	return s.Store.Series(ctx, from, to, step)
+}
+
+// uploadingPoster is a bot: it posts and uploads.
+type uploadingPoster struct {
+	fakePoster
+	files []notify.File
+}
+
+func (p *uploadingPoster) Upload(_ context.Context, f notify.File) error {
+	p.files = append(p.files, f)
+	return nil
+}
+
+// The scheduled report and its chart show the same hour: it is read once,
+// in the chart's buckets, and only the hour before is read besides.
+func TestScheduledReportReadsItsWindowOnce(t *testing.T) {
+	mem := sketchstore.NewMemoryStore()
+	mem.Now = func() time.Time { return reportEnd }
+	mem.Record(eventsRoute, reportEnd.Add(-30*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	mem.Record(eventsRoute, reportEnd.Add(-90*time.Minute), 20*time.Millisecond, 15*time.Millisecond)
+	store := &seriesCounter{Store: mem}
+	poster := &uploadingPoster{}
+	h := NewHandler(store, poster, "#ops", time.Hour, nil, nil, nil)
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Reported == nil || out.Reported.Chart != "uploaded" || len(poster.files) != 1 || len(poster.sent) != 1 {
+		t.Fatalf("outcome %+v, %d files, %d messages; want the report and its chart", out.Reported, len(poster.files), len(poster.sent))
+	}
+	if want := []string{"13:00-14:00/1m0s", "12:00-13:00/0s"}; !slices.Equal(store.reads, want) {
+		t.Errorf("reads %q, want %q", store.reads, want)
+	}
+	total := poster.sent[0].Metadata.EventPayload["total"].(map[string]any)
+	if total["count"] != int64(1) || total["max"] != 40.0 {
+		t.Errorf("total %v, want the hour's one request of 40 ms", total)
+	}
+	if !strings.Contains(poster.sent[0].Text, "(▲") {
+		t.Errorf("text %q, want the change against the hour before", poster.sent[0].Text)
 	}
 }

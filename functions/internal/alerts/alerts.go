@@ -101,9 +101,9 @@ func (c *Checker) Check(ctx context.Context, end time.Time) ([]Change, error) {
 	return changes, errors.Join(errs...)
 }
 
-// Measure is a rule's value over data: the quantile in milliseconds, or
+// measure is a rule's value over data: the quantile in milliseconds, or
 // the share of 5xx responses; and how many requests it is of.
-func Measure(r contract.AlertRule, data map[string]*sketchstore.Sketches) (value float64, count int64) {
+func measure(r contract.AlertRule, data map[string]*sketchstore.Sketches) (value float64, count int64) {
 	sel := sketchstore.NewSketches()
 	routes := make([]string, 0, len(data))
 	for route := range data {
@@ -129,7 +129,7 @@ func Measure(r contract.AlertRule, data map[string]*sketchstore.Sketches) (value
 }
 
 func (c *Checker) check(ctx context.Context, r contract.AlertRule, data map[string]*sketchstore.Sketches, end time.Time) (*Change, error) {
-	value, count := Measure(r, data)
+	value, count := measure(r, data)
 	var from []Status
 	var to Status
 	switch th := r.Threshold(); {

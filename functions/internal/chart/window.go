@@ -45,15 +45,35 @@ func (c *Charts) Chart(ctx context.Context, window time.Duration, route string) 
 // ChartEnding is Chart of the window ending at end, rounded down to the
 // minute: a schedule passes its event's time, as for its report.
 func (c *Charts) ChartEnding(ctx context.Context, end time.Time, window time.Duration, route string) ([]byte, string, error) {
+	series, err := c.Read(ctx, end, window)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.Draw(series, end, window, route)
+}
+
+// Read reads the window ending at end (rounded down to the minute) in the
+// chart's buckets (Step), for Draw. A caller that also reports the window
+// (the scheduled report) reads it once and passes the series to both.
+func (c *Charts) Read(ctx context.Context, end time.Time, window time.Duration) (*sketchstore.Series, error) {
 	if window < contract.MinWindow || window > contract.MaxWindow || window%time.Minute != 0 {
-		return nil, "", fmt.Errorf("chart window %s: want whole minutes from %s to %s",
+		return nil, fmt.Errorf("chart window %s: want whole minutes from %s to %s",
 			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
 	}
 	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
-	step := Step(window)
-	series, err := c.Store.Series(ctx, end.Add(-window), end, step)
+	series, err := c.Store.Series(ctx, end.Add(-window), end, Step(window))
 	if err != nil {
-		return nil, "", fmt.Errorf("read the chart's window: %w", err)
+		return nil, fmt.Errorf("read the chart's window: %w", err)
+	}
+	return series, nil
+}
+
+// Draw draws series, which Read returned for the same end and window.
+func (c *Charts) Draw(series *sketchstore.Series, end time.Time, window time.Duration, route string) ([]byte, string, error) {
+	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
+	step := series.Step
+	if step <= 0 {
+		return nil, "", fmt.Errorf("chart of a series without buckets (step %s)", step)
 	}
 	all := slices.Sorted(maps.Keys(series.Routes))
 	drawn := all

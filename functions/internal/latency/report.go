@@ -62,16 +62,46 @@ func (b *Builder) Report(ctx context.Context, window time.Duration, route string
 // the minute. A schedule passes its event's time, so the hour it reports is
 // whole and a retried invocation reports the same one.
 func (b *Builder) ReportEnding(ctx context.Context, end time.Time, window time.Duration, route string) (notify.Message, error) {
-	if window < contract.MinWindow || window > contract.MaxWindow || window%time.Minute != 0 {
-		return notify.Message{}, fmt.Errorf("report window %s: want whole minutes from %s to %s",
-			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
+	start, end, err := span(end, window)
+	if err != nil {
+		return notify.Message{}, err
 	}
-	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
-	start := end.Add(-window)
 	cur, err := sketchstore.Range(ctx, b.store, start, end)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
+	return b.reportOf(ctx, start, end, window, route, cur)
+}
+
+// ReportOfSeries is ReportEnding for a caller that has already read the
+// window ending at end as series (the scheduled report, whose chart draws
+// the same window): only the window before it is read again.
+func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, window time.Duration, route string, series *sketchstore.Series) (notify.Message, error) {
+	start, end, err := span(end, window)
+	if err != nil {
+		return notify.Message{}, err
+	}
+	cur, err := series.Totals()
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+	return b.reportOf(ctx, start, end, window, route, cur)
+}
+
+// span checks window and returns the report's [start, end), end rounded
+// down to the minute.
+func span(end time.Time, window time.Duration) (time.Time, time.Time, error) {
+	if window < contract.MinWindow || window > contract.MaxWindow || window%time.Minute != 0 {
+		return time.Time{}, time.Time{}, fmt.Errorf("report window %s: want whole minutes from %s to %s",
+			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
+	}
+	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
+	return end.Add(-window), end, nil
+}
+
+// reportOf reads the window before [start, end) and builds the report of
+// cur against it.
+func (b *Builder) reportOf(ctx context.Context, start, end time.Time, window time.Duration, route string, cur map[string]*sketchstore.Sketches) (notify.Message, error) {
 	prev, err := sketchstore.Range(ctx, b.store, start.Add(-window), start)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
@@ -125,7 +155,7 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 	}
 
 	total, totalPrev, inFunc := sketchstore.NewSketch(), sketchstore.NewSketch(), sketchstore.NewSketch()
-	var total4, total5, totalN int64
+	rep.Total = routeStats{Route: "*"}
 	for route, s := range cur {
 		if !selected(route) || s.Response.IsEmpty() {
 			continue
@@ -136,7 +166,7 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 			rs.Prev = sketchstore.Summarize(p.Response)
 		}
 		rep.Routes = append(rep.Routes, rs)
-		total4, total5, totalN = total4+s.Status4xx, total5+s.Status5xx, totalN+s.Requests
+		rep.Total.count(s)
 		_ = total.MergeWith(s.Response) // one mapping for all sketches: cannot fail
 		_ = inFunc.MergeWith(s.Integration)
 	}
@@ -145,8 +175,7 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 			_ = totalPrev.MergeWith(s.Response)
 		}
 	}
-	rep.Total = routeStats{Route: "*", Cur: sketchstore.Summarize(total), Prev: sketchstore.Summarize(totalPrev),
-		Requests: totalN, Status4xx: total4, Status5xx: total5}
+	rep.Total.Cur, rep.Total.Prev = sketchstore.Summarize(total), sketchstore.Summarize(totalPrev)
 	// The menu offers every route with traffic, whatever was asked.
 	for route, s := range cur {
 		if !s.Response.IsEmpty() {

@@ -72,6 +72,31 @@ func Range(ctx context.Context, s Store, from, to time.Time) (map[string]*Sketch
 	return out, nil
 }
 
+// Totals returns, per route, the merge of all its buckets: the Range of
+// the series' window, for a caller that needs both and should read once.
+// The series is left as it was.
+func (s *Series) Totals() (map[string]*Sketches, error) {
+	out := make(map[string]*Sketches, len(s.Routes))
+	for route, buckets := range s.Routes {
+		var t *Sketches
+		for _, b := range buckets {
+			switch {
+			case b == nil:
+			case t == nil:
+				t = b.Copy()
+			default:
+				if err := t.Merge(b); err != nil {
+					return nil, fmt.Errorf("merge %s: %w", route, err)
+				}
+			}
+		}
+		if t != nil {
+			out[route] = t
+		}
+	}
+	return out, nil
+}
+
 // window is a Series request in unix seconds, with its spans.
 type window struct {
 	from, to, step, first int64

@@ -74,6 +74,47 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("a series' totals are its range", func(t *testing.T) {
+		s := newStore(t)
+		err := s.Merge(ctx, "b1", map[Key]*Sketches{
+			{ev, m0 - 60}:    part(1),
+			{ev, m0}:         part(2, 3),
+			{ev, m0 + 3540}:  part(4),
+			{cmd, m0 + 1800}: part(5, 6, 7),
+			{cmd, m0 + 3600}: part(8),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, to := batchTime, batchTime.Add(time.Hour)
+		series, err := s.Series(ctx, from, to, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := count(map[string]*Sketches{ev: series.Routes[ev][0]}, ev)
+		totals, err := series.Totals()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Range(ctx, s, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{ev, cmd} {
+			g, w := totals[r], want[r]
+			if g == nil || w == nil || g.Requests != w.Requests || g.Response.GetCount() != w.Response.GetCount() ||
+				g.Response.GetSum() != w.Response.GetSum() || g.Integration.GetCount() != w.Integration.GetCount() {
+				t.Errorf("%s: totals %+v, range %+v", r, g, w)
+			}
+		}
+		if count(totals, ev) != 3 || count(totals, cmd) != 3 || len(totals) != 2 {
+			t.Errorf("totals %d and %d requests over %d routes; want 3 and 3 over 2", count(totals, ev), count(totals, cmd), len(totals))
+		}
+		if after := count(map[string]*Sketches{ev: series.Routes[ev][0]}, ev); after != before {
+			t.Errorf("Totals changed the series' first bucket from %d to %d requests", before, after)
+		}
+	})
+
 	t.Run("a batch applies once per route-minute", func(t *testing.T) {
 		s := newStore(t)
 		parts := map[Key]*Sketches{{ev, m0}: part(1, 2), {cmd, m0}: part(3)}
