@@ -172,7 +172,7 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		}
 		// Lambda checks that the role may send to the destination when the
 		// config is made; the function already waits for the role policy.
-		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name+"-async", invoke, parent, formerly)
+		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name+"-async", invoke, parent)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: event invoke config: %w", name, err)
 		}

@@ -23,7 +23,7 @@ func TestGoFunctionChildrenAreNamedAfterIt(t *testing.T) {
 		{tLogGroup, "-logs", true, false},
 		{tRole, "-role", true, false},
 		{tRolePolicy, "-policy", true, false},
-		{tInvokeConfig, "-async", true, true},
+		{tInvokeConfig, "-async", false, true}, // new with its name: nothing to alias
 		{tQueue, "-failures", false, true},
 	}
 	async := map[string]bool{contract.CommandsFunction: true, contract.PercentilesFunction: true}

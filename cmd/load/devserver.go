@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lambda-slackbot/slackbot/contract"
 )
 
 // devServerPkg is built by import path, so the build works from any directory
@@ -51,10 +53,10 @@ func startDevServer(ctx context.Context, bin, secret, slackAPIURL string) (*devS
 	}
 	cmd := exec.Command(bin, "-addr", addr)
 	cmd.Env = append(cleanEnv(os.Environ()),
-		"SLACK_SIGNING_SECRET="+secret,
-		"SLACK_BOT_TOKEN="+botToken,
-		"SLACK_API_URL="+slackAPIURL,
-		"LOG_LEVEL=warn",
+		contract.EnvSigningSecret+"="+secret,
+		contract.EnvBotToken+"="+botToken,
+		contract.EnvSlackAPIURL+"="+slackAPIURL,
+		contract.EnvLogLevel+"=warn",
 	)
 	log := &serverLog{}
 	cmd.Stdout = nil // the access log, one line a request: not needed here

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -65,12 +66,7 @@ func (r result) print(w io.Writer) {
 	row("  new events", r.Requests-r.Retries-r.Forged, "")
 	row("  Slack retries", r.Retries, "")
 	row("  forged", r.Forged, "")
-	codes := make([]int, 0, len(r.Codes))
-	for c := range r.Codes {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	for _, c := range codes {
+	for _, c := range slices.Sorted(maps.Keys(r.Codes)) {
 		if c == 0 {
 			row("no answer", r.Codes[c], "goal 0")
 			continue

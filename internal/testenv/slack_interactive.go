@@ -3,28 +3,19 @@ package testenv
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 )
 
-// interactive records the calls of interactivity: messages replaced and
-// modals opened.
+// interactive records the modals opened; chat.update is answered but not
+// recorded, since no test reads it.
 type interactive struct {
-	updates []url.Values
-	views   []OpenedView
+	views []OpenedView
 }
 
 // OpenedView is one views.open call: the trigger_id and the view's JSON.
 type OpenedView struct {
 	TriggerID string
 	View      map[string]any
-}
-
-// Updates returns the form of every chat.update call so far.
-func (s *Slack) Updates() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.interactive.updates)
 }
 
 // Views returns every views.open call so far.
@@ -44,7 +35,6 @@ func (s *Slack) chatUpdate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": "message_not_found"})
 		return
 	}
-	s.interactive.updates = append(s.interactive.updates, r.PostForm)
 	writeJSON(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts"), "text": r.PostForm.Get("text")})
 }
 
