@@ -211,7 +211,8 @@ func (l *lambdaAPI) Calls() []lambdaCall {
 // so Slack comes back; the retry after the lease does the work, once.
 func TestEventsLambdaTakesOverACrashedAttempt(t *testing.T) {
 	env, slack, cfg := fixture(t)
-	const lease = 2 * time.Second
+	// Long enough that the retry below lands inside it on a slow machine.
+	const lease = 4 * time.Second
 	fn := testenv.StartLambda(t, bootstraps(t)[contract.EventsFunction], append(env, contract.EnvClaimLease+"="+lease.String()))
 	ctx := context.Background()
 
