@@ -119,18 +119,7 @@ func TestDevServer(t *testing.T) {
 	srv := httptest.NewServer(newHandler(b, out))
 	defer srv.Close()
 
-	post := func(path, body string) (int, string) {
-		ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
-		req.Header.Set("X-Slack-Request-Timestamp", ts)
-		req.Header.Set("X-Slack-Signature", sig)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	post := func(path, body string) (int, string) { return signedPost(t, srv.URL+path, body) }
 	for range 3 {
 		if code, body := post(contract.EventsPath, `{"type":"url_verification","challenge":"c1"}`); code != 200 || body != `{"challenge":"c1"}` {
 			t.Fatalf("challenge: %d %s", code, body)
@@ -209,6 +198,23 @@ func TestDevServer(t *testing.T) {
 	waitFor(t, out, "Shared the latency chart of all routes, last 15m")
 }
 
+// signedPost sends body to url signed with the tests' "dev-secret", and
+// returns the status and the answer.
+func signedPost(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // waitFor polls out until it contains s, and returns out from s on.
 func waitFor(t *testing.T, out *syncBuffer, s string) string {
 	t.Helper()
@@ -238,16 +244,7 @@ func TestDevServerAlerts(t *testing.T) {
 	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
 	srv := httptest.NewServer(newHandler(b, out))
 	defer srv.Close()
-	body := `{"type":"url_verification","challenge":"c"}`
-	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
-	req, _ := http.NewRequest("POST", srv.URL+contract.EventsPath, strings.NewReader(body))
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	signedPost(t, srv.URL+contract.EventsPath, `{"type":"url_verification","challenge":"c"}`)
 	alert := waitFor(t, out, `"channel": "#ops"`)
 	if !strings.Contains(alert, `"event_type": "latency_alert"`) || !strings.Contains(alert, `"state": "firing"`) {
 		t.Fatalf("the report channel got no firing alert:\n%s", out.String())
@@ -282,16 +279,7 @@ func TestDevServerAlertsFollowReportVia(t *testing.T) {
 	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler), io.Discard)
 	srv := httptest.NewServer(newHandler(b, io.Discard))
 	defer srv.Close()
-	body := `{"type":"url_verification","challenge":"c"}`
-	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
-	req, _ := http.NewRequest("POST", srv.URL+contract.EventsPath, strings.NewReader(body))
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	signedPost(t, srv.URL+contract.EventsPath, `{"type":"url_verification","challenge":"c"}`)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
 		n := len(hooked)

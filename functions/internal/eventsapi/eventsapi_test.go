@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -41,22 +41,8 @@ func signed(body string) events.APIGatewayProxyRequest {
 	}
 }
 
-// recorder is a Poster that keeps what it was given.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-	err  error
-}
-
-func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return notify.Posted{}, r.err
-	}
-	r.msgs = append(r.msgs, m)
-	return notify.Posted{ChannelID: m.Channel, TS: "1"}, nil
-}
+// recorder keeps what the handler posts.
+type recorder = notifytest.Recorder
 
 func newHandler(post notify.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: &dedupe.Memory{}, Log: quiet}
@@ -163,8 +149,8 @@ func TestAnswers(t *testing.T) {
 					t.Fatal("answer reveals the signing secret")
 				}
 			}
-			if len(post.msgs) != tt.posts {
-				t.Fatalf("%d messages posted, want %d", len(post.msgs), tt.posts)
+			if len(post.Msgs) != tt.posts {
+				t.Fatalf("%d messages posted, want %d", len(post.Msgs), tt.posts)
 			}
 		})
 	}
@@ -174,10 +160,10 @@ func TestMentionRepliesInThread(t *testing.T) {
 	post := &recorder{}
 	h := newHandler(post, nil)
 	resp, _ := h.ServeEvent(context.Background(), signed(mention("EvT", "<@U0BOT> help")))
-	if resp.StatusCode != 200 || len(post.msgs) != 1 {
-		t.Fatalf("status %d, %d posts", resp.StatusCode, len(post.msgs))
+	if resp.StatusCode != 200 || len(post.Msgs) != 1 {
+		t.Fatalf("status %d, %d posts", resp.StatusCode, len(post.Msgs))
 	}
-	m := post.msgs[0]
+	m := post.Msgs[0]
 	if m.Channel != "C0123ABCD" || m.ThreadTS != "1700000000.000100" {
 		t.Fatalf("reply to %s thread %s, want C0123ABCD thread 1700000000.000100", m.Channel, m.ThreadTS)
 	}
@@ -187,8 +173,8 @@ func TestMentionRepliesInThread(t *testing.T) {
 	// Slack's retry of the same event does nothing.
 	retry := signed(mention("EvT", "<@U0BOT> help"))
 	retry.Headers["X-Slack-Retry-Num"] = "1"
-	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.msgs) != 1 {
-		t.Fatalf("retry: status %d, %d posts, want 200 and still 1", resp.StatusCode, len(post.msgs))
+	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
+		t.Fatalf("retry: status %d, %d posts, want 200 and still 1", resp.StatusCode, len(post.Msgs))
 	}
 }
 
@@ -206,11 +192,11 @@ func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
 		post := &recorder{}
 		h := newHandler(post, latency.NewBuilder(store, time.Now))
 		h.ServeEvent(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
-		if len(post.msgs) != 1 {
-			t.Fatalf("%q: %d replies", text, len(post.msgs))
+		if len(post.Msgs) != 1 {
+			t.Fatalf("%q: %d replies", text, len(post.Msgs))
 		}
-		testenv.NoRawMarkup(t, "mention reply text", post.msgs[0].Text)
-		testenv.NoRawMarkupIn(t, "mention reply blocks", post.msgs[0].Blocks)
+		testenv.NoRawMarkup(t, "mention reply text", post.Msgs[0].Text)
+		testenv.NoRawMarkupIn(t, "mention reply blocks", post.Msgs[0].Blocks)
 	}
 }
 
@@ -239,39 +225,39 @@ func TestMentionLatency(t *testing.T) {
 		post, reports := &recorder{}, &fakeReports{}
 		h := newHandler(post, reports)
 		resp, _ := h.ServeEvent(context.Background(), signed(mention("EvL"+strconv.Itoa(i), tt.text)))
-		if resp.StatusCode != 200 || len(post.msgs) != 1 {
-			t.Fatalf("%q: status %d, %d posts", tt.text, resp.StatusCode, len(post.msgs))
+		if resp.StatusCode != 200 || len(post.Msgs) != 1 {
+			t.Fatalf("%q: status %d, %d posts", tt.text, resp.StatusCode, len(post.Msgs))
 		}
 		if reports.window != tt.window || reports.route != tt.route {
 			t.Errorf("%q: report(%v, %q), want (%v, %q)", tt.text, reports.window, reports.route, tt.window, tt.route)
 		}
-		if post.msgs[0].ThreadTS == "" {
+		if post.Msgs[0].ThreadTS == "" {
 			t.Errorf("%q: report not in the thread", tt.text)
 		}
 	}
 	// Without a reporter the answer says so plainly.
 	post := &recorder{}
 	newHandler(post, nil).ServeEvent(context.Background(), signed(mention("EvN", "<@U0BOT> latency")))
-	if len(post.msgs) != 1 || !strings.Contains(post.msgs[0].Text, "not set up") {
-		t.Fatalf("no reporter: got %+v", post.msgs)
+	if len(post.Msgs) != 1 || !strings.Contains(post.Msgs[0].Text, "not set up") {
+		t.Fatalf("no reporter: got %+v", post.Msgs)
 	}
 }
 
 func TestFailedWorkIsRetriable(t *testing.T) {
-	post := &recorder{err: errors.New("connection reset")}
+	post := &recorder{Err: errors.New("connection reset")}
 	h := newHandler(post, nil)
 	resp, _ := h.ServeEvent(context.Background(), signed(mention("EvF", "<@U0BOT> hi")))
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("transient failure: status %d, want 503 so Slack retries", resp.StatusCode)
 	}
-	post.err = nil
+	post.Err = nil
 	retry := signed(mention("EvF", "<@U0BOT> hi"))
 	retry.Headers["X-Slack-Retry-Num"] = "1"
-	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.msgs) != 1 {
-		t.Fatalf("retry after failure: status %d, %d posts; want 200 and 1", resp.StatusCode, len(post.msgs))
+	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
+		t.Fatalf("retry after failure: status %d, %d posts; want 200 and 1", resp.StatusCode, len(post.Msgs))
 	}
 	// A definite answer from Slack is not retried.
-	post = &recorder{err: &notify.Error{Code: "channel_not_found", Hint: "no channel"}}
+	post = &recorder{Err: &notify.Error{Code: "channel_not_found", Hint: "no channel"}}
 	h = newHandler(post, nil)
 	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvG", "<@U0BOT> hi"))); resp.StatusCode != 200 {
 		t.Fatalf("Slack said channel_not_found: status %d, want 200 (a retry gets the same answer)", resp.StatusCode)
@@ -330,15 +316,15 @@ func TestCrashedAttemptIsTakenOver(t *testing.T) {
 	if c, err := store.Claim(context.Background(), "EvCrash"); err != nil || c.State != dedupe.Acquired {
 		t.Fatalf("the crashed attempt's claim: %v %v", c.State, err)
 	}
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusConflict || len(post.msgs) != 0 {
-		t.Fatalf("retry inside the lease: %d, %d posts; want 409 and none", resp.StatusCode, len(post.msgs))
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusConflict || len(post.Msgs) != 0 {
+		t.Fatalf("retry inside the lease: %d, %d posts; want 409 and none", resp.StatusCode, len(post.Msgs))
 	}
 	now = now.Add(time.Minute)
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.msgs) != 1 {
-		t.Fatalf("retry after the lease: %d, %d posts; want 200 and the reply", resp.StatusCode, len(post.msgs))
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
+		t.Fatalf("retry after the lease: %d, %d posts; want 200 and the reply", resp.StatusCode, len(post.Msgs))
 	}
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.msgs) != 1 {
-		t.Fatalf("a later retry: %d, %d posts; want 200 and no second reply", resp.StatusCode, len(post.msgs))
+	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
+		t.Fatalf("a later retry: %d, %d posts; want 200 and no second reply", resp.StatusCode, len(post.Msgs))
 	}
 }
 

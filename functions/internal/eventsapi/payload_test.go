@@ -46,10 +46,10 @@ func TestSlackDocumentedPayloads(t *testing.T) {
 				t.Fatalf("attempt %d: status %d, %v; want 200", attempt, resp.StatusCode, err)
 			}
 		}
-		if len(post.msgs) != 1 {
-			t.Fatalf("%d replies, want 1 for one event delivered twice", len(post.msgs))
+		if len(post.Msgs) != 1 {
+			t.Fatalf("%d replies, want 1 for one event delivered twice", len(post.Msgs))
 		}
-		m := post.msgs[0]
+		m := post.Msgs[0]
 		if m.Channel != "C0LAN2Q65" || m.ThreadTS != "1515449522.000016" {
 			t.Errorf("reply to %s in thread %q, want C0LAN2Q65 in the mention's thread 1515449522.000016", m.Channel, m.ThreadTS)
 		}

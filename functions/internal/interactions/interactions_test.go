@@ -20,6 +20,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -148,22 +149,8 @@ func (r *reporter) Report(_ context.Context, w time.Duration, route string) (not
 	return notify.Message{Text: "report " + contract.FormatWindow(w) + " " + route}, nil
 }
 
-// recorder is a notify.Poster that keeps what it is sent.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-	err  error
-}
-
-func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return notify.Posted{}, r.err
-	}
-	r.msgs = append(r.msgs, m)
-	return notify.Posted{ChannelID: "C0NEWS0001", TS: "1"}, nil
-}
+// recorder keeps what the handler posts.
+type recorder = notifytest.Recorder
 
 // updater records chat.update calls, or fails them.
 type updater struct {
@@ -246,9 +233,9 @@ func TestReportClicks(t *testing.T) {
 			if len(rep.calls) != 1 || rep.calls[0] != tt.want {
 				t.Fatalf("reports %q, want one for %q", rep.calls, tt.want)
 			}
-			replaced := len(upd.calls) + len(resp.msgs)
+			replaced := len(upd.calls) + len(resp.Msgs)
 			if replaced != 1 || (len(upd.calls) == 1) != tt.updated {
-				t.Fatalf("chat.update %q, response_url %d; want one replacement, by chat.update=%v", upd.calls, len(resp.msgs), tt.updated)
+				t.Fatalf("chat.update %q, response_url %d; want one replacement, by chat.update=%v", upd.calls, len(resp.Msgs), tt.updated)
 			}
 			if tt.updated && upd.calls[0] != "C0NEWS0001 1700000000.000100 report "+tt.want {
 				t.Errorf("chat.update %q", upd.calls[0])
@@ -312,8 +299,8 @@ func TestReportFailureKeepsTheMessage(t *testing.T) {
 	if err := reports.replace(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Couldn't build the report") || strings.Contains(resp.msgs[0].Text, "10.1.2.3") {
-		t.Fatalf("answer %+v: want the failure in words, without internals", resp.msgs)
+	if len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "Couldn't build the report") || strings.Contains(resp.Msgs[0].Text, "10.1.2.3") {
+		t.Fatalf("answer %+v: want the failure in words, without internals", resp.Msgs)
 	}
 }
 
@@ -409,8 +396,8 @@ func TestNotifyModal(t *testing.T) {
 	if a := answer(submission("V1", "U0123", "C0NEWS0001", "  ")); a.Errors[notifyTextBlock] == "" {
 		t.Errorf("no text: %+v", a)
 	}
-	if len(post.msgs) != 0 {
-		t.Fatalf("refused submissions posted %+v", post.msgs)
+	if len(post.Msgs) != 0 {
+		t.Fatalf("refused submissions posted %+v", post.Msgs)
 	}
 
 	// Allowed, from the view that was refused before; submitted again.
@@ -420,10 +407,10 @@ func TestNotifyModal(t *testing.T) {
 			t.Fatalf("submission %d answered %s %s, want the modal updated to say %q", i, a.ResponseAction, a.View, want)
 		}
 	}
-	if len(post.msgs) != 1 || post.msgs[0].Channel != "C0NEWS0001" {
-		t.Fatalf("posts %+v, want one to C0NEWS0001", post.msgs)
+	if len(post.Msgs) != 1 || post.Msgs[0].Channel != "C0NEWS0001" {
+		t.Fatalf("posts %+v, want one to C0NEWS0001", post.Msgs)
 	}
-	got := post.msgs[0].Text
+	got := post.Msgs[0].Text
 	testenv.NoRawMarkup(t, "modal post", got)
 	if !strings.HasPrefix(got, "Deploy done &lt;!channel&gt;") || !strings.Contains(got, "— sent by <@U0123> with the notify shortcut") {
 		t.Errorf("post %q: want the text escaped and who asked said", got)

@@ -50,12 +50,12 @@ func TestEscapesWhatUsersWrote(t *testing.T) {
 	if err := h.Finish(context.Background(), command(t, "notify #news "+testenv.HostileText)); err != nil {
 		t.Fatal(err)
 	}
-	if len(post.msgs) != 1 {
-		t.Fatalf("%d posts, want 1", len(post.msgs))
+	if len(post.Msgs) != 1 {
+		t.Fatalf("%d posts, want 1", len(post.Msgs))
 	}
-	testenv.NoRawMarkup(t, "notify post", post.msgs[0].Text)
-	if !strings.Contains(post.msgs[0].Text, "&lt;!channel&gt;") || !strings.Contains(post.msgs[0].Text, "<@U0123>") {
-		t.Errorf("notify post %q: want the text escaped and who sent it mentioned", post.msgs[0].Text)
+	testenv.NoRawMarkup(t, "notify post", post.Msgs[0].Text)
+	if !strings.Contains(post.Msgs[0].Text, "&lt;!channel&gt;") || !strings.Contains(post.Msgs[0].Text, "<@U0123>") {
+		t.Errorf("notify post %q: want the text escaped and who sent it mentioned", post.Msgs[0].Text)
 	}
 
 	// A form whose user_id is not an ID is shown, not turned into markup.
@@ -92,14 +92,14 @@ func TestNotifyAuthorization(t *testing.T) {
 			if err := h.Finish(context.Background(), command(t, tt.text)); err != nil {
 				t.Fatal(err)
 			}
-			if len(post.msgs) != tt.posts {
-				t.Fatalf("%d posts, want %d", len(post.msgs), tt.posts)
+			if len(post.Msgs) != tt.posts {
+				t.Fatalf("%d posts, want %d", len(post.Msgs), tt.posts)
 			}
-			if len(resp.msgs) != 1 {
-				t.Fatalf("%d answers, want 1", len(resp.msgs))
+			if len(resp.Msgs) != 1 {
+				t.Fatalf("%d answers, want 1", len(resp.Msgs))
 			}
 			if tt.posts == 0 {
-				refusals = append(refusals, resp.msgs[0].Text)
+				refusals = append(refusals, resp.Msgs[0].Text)
 			}
 		})
 	}
@@ -120,8 +120,8 @@ func TestSSLCheck(t *testing.T) {
 	req := signed("ssl_check=1&token=legacy-token")
 	req.Headers = nil
 	status, _, body := serve(t, h, req)
-	if status != 200 || body != "" || len(post.msgs) != 0 {
-		t.Fatalf("ssl_check: %d %q, %d posts; want an empty 200 and no work", status, body, len(post.msgs))
+	if status != 200 || body != "" || len(post.Msgs) != 0 {
+		t.Fatalf("ssl_check: %d %q, %d posts; want an empty 200 and no work", status, body, len(post.Msgs))
 	}
 }
 
@@ -133,8 +133,8 @@ func TestDeferFailureRunsNow(t *testing.T) {
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: post, Permit: anyone,
 		Later: &deferrer{err: errors.New("AccessDenied")}, Log: quiet}
 	_, a, _ := serve(t, h, signed(form("notify #news Deploy done")))
-	if len(post.msgs) != 1 {
-		t.Fatalf("%d posts, want the notify posted inline", len(post.msgs))
+	if len(post.Msgs) != 1 {
+		t.Fatalf("%d posts, want the notify posted inline", len(post.Msgs))
 	}
 	if strings.Contains(a.Text, "Posting to") || !strings.Contains(a.Text, "Posted to <#C0NEWS0001>") {
 		t.Fatalf("answer %q: want the result, not the acknowledgement", a.Text)
@@ -145,13 +145,13 @@ func TestDeferFailureRunsNow(t *testing.T) {
 // the text of an internal error.
 func TestUserErrorHidesInternals(t *testing.T) {
 	internal := errors.New("dial tcp 10.1.2.3:443: i/o timeout; table arn:aws:dynamodb:secret")
-	post, resp := &recorder{err: internal}, &recorder{}
+	post, resp := &recorder{Err: internal}, &recorder{}
 	h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
 	h.Finish(context.Background(), command(t, "notify #news hi"))
-	if len(resp.msgs) != 1 {
-		t.Fatalf("%d answers", len(resp.msgs))
+	if len(resp.Msgs) != 1 {
+		t.Fatalf("%d answers", len(resp.Msgs))
 	}
-	got := resp.msgs[0].Text
+	got := resp.Msgs[0].Text
 	for _, leak := range []string{"10.1.2.3", "dial tcp", "arn:aws"} {
 		if strings.Contains(got, leak) {
 			t.Errorf("answer %q leaks %q", got, leak)
@@ -233,8 +233,8 @@ func TestRunDeferredExactlyOnce(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i, err)
 		}
 	}
-	if len(post.msgs) != 1 || len(resp.msgs) != 1 {
-		t.Fatalf("3 deliveries: %d posts, %d answers; want 1 and 1", len(post.msgs), len(resp.msgs))
+	if len(post.Msgs) != 1 || len(resp.Msgs) != 1 {
+		t.Fatalf("3 deliveries: %d posts, %d answers; want 1 and 1", len(post.Msgs), len(resp.Msgs))
 	}
 
 	forged := []byte(strings.Replace(string(raw), "1.2.3", "9.9.9", 1))
@@ -244,7 +244,7 @@ func TestRunDeferredExactlyOnce(t *testing.T) {
 	if _, err := fn.Invoke(context.Background(), forged); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Fatalf("forged delivery: %v, want ErrBadMAC", err)
 	}
-	if len(post.msgs) != 1 {
+	if len(post.Msgs) != 1 {
 		t.Fatalf("a forged delivery posted")
 	}
 }
@@ -274,8 +274,8 @@ func TestFinishOnlyAnswersSlack(t *testing.T) {
 		c := command(t, "notify #news hi")
 		c.ResponseURL = tt.url
 		err := h.Finish(context.Background(), c)
-		if (err == nil) != tt.ok || (answered == 1) != tt.ok || (len(post.msgs) == 1) != tt.ok {
-			t.Errorf("response_url %s (api %q): err %v, %d answers, %d posts; want ok=%v", tt.url, tt.apiURL, err, answered, len(post.msgs), tt.ok)
+		if (err == nil) != tt.ok || (answered == 1) != tt.ok || (len(post.Msgs) == 1) != tt.ok {
+			t.Errorf("response_url %s (api %q): err %v, %d answers, %d posts; want ok=%v", tt.url, tt.apiURL, err, answered, len(post.Msgs), tt.ok)
 		}
 	}
 }
@@ -314,8 +314,8 @@ func TestChartStaysInItsChannel(t *testing.T) {
 		c := command(t, "latency 1h chart")
 		c.ChannelID = ""
 		h.Finish(context.Background(), c)
-		if len(up.files) != 0 || len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "which channel") {
-			t.Fatalf("uploads %+v, answer %+v", up.files, resp.msgs)
+		if len(up.files) != 0 || len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "which channel") {
+			t.Fatalf("uploads %+v, answer %+v", up.files, resp.Msgs)
 		}
 	})
 }
@@ -333,10 +333,10 @@ func TestChartFailuresInWords(t *testing.T) {
 		if err := h.Finish(context.Background(), command(t, text)); err != nil {
 			t.Fatal(err)
 		}
-		if len(resp.msgs) != 1 {
-			t.Fatalf("%d answers", len(resp.msgs))
+		if len(resp.Msgs) != 1 {
+			t.Fatalf("%d answers", len(resp.Msgs))
 		}
-		return resp.msgs[0].Text
+		return resp.Msgs[0].Text
 	}
 	for name, got := range map[string]string{
 		"upload":  run(&charter{png: []byte("png")}, &uploader{err: internal}, "latency 1h chart"),

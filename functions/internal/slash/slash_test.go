@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
@@ -49,21 +49,8 @@ func signed(body string) events.APIGatewayProxyRequest {
 	}
 }
 
-type recorder struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-	err  error
-}
-
-func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return notify.Posted{}, r.err
-	}
-	r.msgs = append(r.msgs, m)
-	return notify.Posted{ChannelID: "C0NEWS0001", TS: "1"}, nil
-}
+// recorder keeps what the handler posts.
+type recorder = notifytest.Recorder
 
 type reports struct {
 	window time.Duration
@@ -240,23 +227,23 @@ func TestFinish(t *testing.T) {
 		if err := h.Finish(context.Background(), cmd("notify  #news   Deploy done\nall green")); err != nil {
 			t.Fatal(err)
 		}
-		if len(post.msgs) != 1 || post.msgs[0].Channel != "C0NEWS0001" {
-			t.Fatalf("posted %+v", post.msgs)
+		if len(post.Msgs) != 1 || post.Msgs[0].Channel != "C0NEWS0001" {
+			t.Fatalf("posted %+v", post.Msgs)
 		}
-		if got := post.msgs[0].Text; !strings.HasPrefix(got, "Deploy done\nall green\n") || !strings.Contains(got, "<@U0123>") {
+		if got := post.Msgs[0].Text; !strings.HasPrefix(got, "Deploy done\nall green\n") || !strings.Contains(got, "<@U0123>") {
 			t.Fatalf("posted text %q: want the user's text as typed and who asked", got)
 		}
-		if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "<#C0NEWS0001>") {
-			t.Fatalf("confirmation %+v", resp.msgs)
+		if len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "<#C0NEWS0001>") {
+			t.Fatalf("confirmation %+v", resp.Msgs)
 		}
 	})
 	t.Run("notify error in words", func(t *testing.T) {
-		post := &recorder{err: &notify.Error{Code: "not_in_channel", Hint: "Invite me first."}}
+		post := &recorder{Err: &notify.Error{Code: "not_in_channel", Hint: "Invite me first."}}
 		resp := &recorder{}
 		h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
 		h.Finish(context.Background(), cmd("notify #news hi"))
-		if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Invite me first.") {
-			t.Fatalf("answer %+v", resp.msgs)
+		if len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "Invite me first.") {
+			t.Fatalf("answer %+v", resp.Msgs)
 		}
 	})
 	t.Run("latency report", func(t *testing.T) {
@@ -266,8 +253,8 @@ func TestFinish(t *testing.T) {
 		if rep.window != 24*time.Hour || rep.route != "POST /slack/events" {
 			t.Fatalf("report(%v, %q)", rep.window, rep.route)
 		}
-		if len(resp.msgs) != 1 || resp.msgs[0].Text != "the report" {
-			t.Fatalf("answer %+v", resp.msgs)
+		if len(resp.Msgs) != 1 || resp.Msgs[0].Text != "the report" {
+			t.Fatalf("answer %+v", resp.Msgs)
 		}
 	})
 	t.Run("without a deferrer the answer carries the result", func(t *testing.T) {
@@ -287,8 +274,8 @@ func TestInvokeDispatch(t *testing.T) {
 	fn := function(h, &dedupe.Memory{})
 	c, _ := Parse([]byte(form("notify #news hi")))
 	raw := seal(t, c)
-	if _, err := fn.Invoke(context.Background(), raw); err != nil || len(resp.msgs) != 1 {
-		t.Fatalf("deferred: err %v, %d answers", err, len(resp.msgs))
+	if _, err := fn.Invoke(context.Background(), raw); err != nil || len(resp.Msgs) != 1 {
+		t.Fatalf("deferred: err %v, %d answers", err, len(resp.Msgs))
 	}
 	req := signed(form("help"))
 	req.Resource = contract.CommandsPath
@@ -469,8 +456,8 @@ func TestLatencyChart(t *testing.T) {
 			if len(up.files) != 1 || up.files[0].Channel != "C0123ABCD" || string(up.files[0].Data) != string(png) || up.files[0].Name != "latency.png" {
 				t.Fatalf("uploads %+v: want the PNG once, in the command's channel C0123ABCD", up.files)
 			}
-			if len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "Shared the latency chart") {
-				t.Fatalf("answer %+v", resp.msgs)
+			if len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "Shared the latency chart") {
+				t.Fatalf("answer %+v", resp.Msgs)
 			}
 		})
 	}
@@ -479,16 +466,16 @@ func TestLatencyChart(t *testing.T) {
 		ch, up, resp := &charter{png: png}, &uploader{}, &recorder{}
 		h, _ := newHandler(ch, up, resp)
 		h.Finish(context.Background(), command(t, "latency 1h events"))
-		if ch.calls != 0 || len(up.files) != 0 || len(resp.msgs) != 1 || resp.msgs[0].Text != "the report" {
-			t.Fatalf("%d charts, %d uploads, answer %+v: want only the report", ch.calls, len(up.files), resp.msgs)
+		if ch.calls != 0 || len(up.files) != 0 || len(resp.Msgs) != 1 || resp.Msgs[0].Text != "the report" {
+			t.Fatalf("%d charts, %d uploads, answer %+v: want only the report", ch.calls, len(up.files), resp.Msgs)
 		}
 	})
 	t.Run("nothing to draw", func(t *testing.T) {
 		ch, up, resp := &charter{}, &uploader{}, &recorder{}
 		h, _ := newHandler(ch, up, resp)
 		h.Finish(context.Background(), command(t, "latency 15m events chart"))
-		if len(up.files) != 0 || len(resp.msgs) != 1 || !strings.Contains(resp.msgs[0].Text, "no requests of `events` in the last 15m") {
-			t.Fatalf("%d uploads, answer %+v: want no upload and a sentence", len(up.files), resp.msgs)
+		if len(up.files) != 0 || len(resp.Msgs) != 1 || !strings.Contains(resp.Msgs[0].Text, "no requests of `events` in the last 15m") {
+			t.Fatalf("%d uploads, answer %+v: want no upload and a sentence", len(up.files), resp.Msgs)
 		}
 	})
 	for name, h := range map[string]*Handler{
