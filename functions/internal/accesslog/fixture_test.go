@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 // The subscription events under testdata are Lambda events of the shape
@@ -137,7 +138,7 @@ func TestSubscriptionEventFixture(t *testing.T) {
 	// within its relative accuracy.
 	if c := all["POST "+contract.CommandsPath]; c != nil {
 		got, err := c.Response.GetMaxValue()
-		if err != nil || relErr(got, 10012) > sketchstore.RelativeAccuracy {
+		if err != nil || testenv.RelErr(got, 10012) > sketchstore.RelativeAccuracy {
 			t.Errorf("slowest commands response %v ms (%v), want 10012", got, err)
 		}
 	}

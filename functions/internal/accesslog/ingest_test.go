@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,7 +83,7 @@ func TestIngestCountsPerRouteMinute(t *testing.T) {
 			continue
 		}
 		sum := sketchstore.Summarize(s.Response)
-		if sum.Count != c.count || int64(s.Integration.GetCount()) != c.integs || relErr(sum.P50, c.p50) > sketchstore.RelativeAccuracy {
+		if sum.Count != c.count || int64(s.Integration.GetCount()) != c.integs || testenv.RelErr(sum.P50, c.p50) > sketchstore.RelativeAccuracy {
 			t.Errorf("%s at %s: count %d, integration count %v, p50 %v; want %d, %d, %v",
 				c.route, c.minute.Format("15:04"), sum.Count, s.Integration.GetCount(), sum.P50, c.count, c.integs, c.p50)
 		}
@@ -308,13 +307,6 @@ func TestIngestSkipsLinesFarFromTheirDelivery(t *testing.T) {
 	if stats.Added != 1 || stats.Malformed != 2 || stats.Parts != 1 {
 		t.Errorf("stats %+v, want 1 added and 2 skipped", stats)
 	}
-}
-
-func relErr(got, want float64) float64 {
-	if want == 0 {
-		return math.Abs(got)
-	}
-	return math.Abs(got-want) / math.Abs(want)
 }
 
 // Each route-minute counts its responses by status class, for error rates.

@@ -175,15 +175,15 @@ func TestReportMetadataMatchesTheSketches(t *testing.T) {
 			got, want float64
 			tol       float64
 		}{
-			{"p50", r.P50, exactQuantile(sorted, 0.5), sketchstore.RelativeAccuracy},
-			{"p90", r.P90, exactQuantile(sorted, 0.9), sketchstore.RelativeAccuracy},
-			{"p95", r.P95, exactQuantile(sorted, 0.95), sketchstore.RelativeAccuracy},
-			{"p99", r.P99, exactQuantile(sorted, 0.99), sketchstore.RelativeAccuracy},
+			{"p50", r.P50, testenv.ExactQuantile(sorted, 0.5), sketchstore.RelativeAccuracy},
+			{"p90", r.P90, testenv.ExactQuantile(sorted, 0.9), sketchstore.RelativeAccuracy},
+			{"p95", r.P95, testenv.ExactQuantile(sorted, 0.95), sketchstore.RelativeAccuracy},
+			{"p99", r.P99, testenv.ExactQuantile(sorted, 0.99), sketchstore.RelativeAccuracy},
 			{"max", r.Max, sorted[len(sorted)-1], 0},
-			{"tail_mean_p99", r.TailMeanP99, exactTailMean(sorted, sketchstore.TailFraction), 2 * sketchstore.RelativeAccuracy},
+			{"tail_mean_p99", r.TailMeanP99, testenv.ExactTailMean(sorted, sketchstore.TailFraction), 2 * sketchstore.RelativeAccuracy},
 		} {
 			// The metadata rounds to the digits shown: half a unit of the last.
-			if e := relErr(c.got, c.want); e > c.tol+0.005/c.want {
+			if e := testenv.RelErr(c.got, c.want); e > c.tol+0.005/c.want {
 				t.Errorf("%s %s: %v, exact %v (%.2f%% off)", r.Route, c.name, c.got, c.want, 100*e)
 			}
 		}
@@ -575,29 +575,6 @@ func TestReportEscapesRouteNames(t *testing.T) {
 
 func lognormal(r *rand.Rand, median, sigma float64) float64 {
 	return median * math.Exp(r.NormFloat64()*sigma)
-}
-
-// exactQuantile is the quantile by the definition DDSketch answers to: the
-// value of rank ⌊q(n−1)⌋ in sorted order.
-func exactQuantile(sorted []float64, q float64) float64 {
-	return sorted[int(q*float64(len(sorted)-1))]
-}
-
-// exactTailMean is the mean of the slowest ⌈fraction·n⌉ values.
-func exactTailMean(sorted []float64, fraction float64) float64 {
-	k := max(int(math.Ceil(fraction*float64(len(sorted))-1e-9)), 1)
-	sum := 0.0
-	for _, v := range sorted[len(sorted)-k:] {
-		sum += v
-	}
-	return sum / float64(k)
-}
-
-func relErr(got, want float64) float64 {
-	if want == 0 {
-		return math.Abs(got)
-	}
-	return math.Abs(got-want) / math.Abs(want)
 }
 
 // Every report carries its controls: a button per window and a menu of the

@@ -44,29 +44,6 @@ func samples(i int) []float64 {
 	return v
 }
 
-// exactQuantile is the quantile by the definition DDSketch answers to: the
-// value of rank ⌊q(n−1)⌋ in sorted order.
-func exactQuantile(sorted []float64, q float64) float64 {
-	return sorted[int(q*float64(len(sorted)-1))]
-}
-
-// exactTailMean is the mean of the slowest ⌈fraction·n⌉ values.
-func exactTailMean(sorted []float64, fraction float64) float64 {
-	k := max(int(math.Ceil(fraction*float64(len(sorted))-1e-9)), 1)
-	sum := 0.0
-	for _, v := range sorted[len(sorted)-k:] {
-		sum += v
-	}
-	return sum / float64(k)
-}
-
-func relErr(got, want float64) float64 {
-	if want == 0 {
-		return math.Abs(got)
-	}
-	return math.Abs(got-want) / math.Abs(want)
-}
-
 func TestAccuracyAgainstExactQuantiles(t *testing.T) {
 	var table strings.Builder
 	table.WriteString("| distribution | statistic | exact (ms) | sketch (ms) | relative error |\n|---|---|---:|---:|---:|\n")
@@ -89,14 +66,14 @@ func TestAccuracyAgainstExactQuantiles(t *testing.T) {
 				name           string
 				got, want, tol float64
 			}{
-				{name: "p50", got: sum.P50, want: exactQuantile(sorted, 0.50), tol: RelativeAccuracy},
-				{name: "p90", got: sum.P90, want: exactQuantile(sorted, 0.90), tol: RelativeAccuracy},
-				{name: "p95", got: sum.P95, want: exactQuantile(sorted, 0.95), tol: RelativeAccuracy},
-				{name: "p99", got: sum.P99, want: exactQuantile(sorted, 0.99), tol: RelativeAccuracy},
+				{name: "p50", got: sum.P50, want: testenv.ExactQuantile(sorted, 0.50), tol: RelativeAccuracy},
+				{name: "p90", got: sum.P90, want: testenv.ExactQuantile(sorted, 0.90), tol: RelativeAccuracy},
+				{name: "p95", got: sum.P95, want: testenv.ExactQuantile(sorted, 0.95), tol: RelativeAccuracy},
+				{name: "p99", got: sum.P99, want: testenv.ExactQuantile(sorted, 0.99), tol: RelativeAccuracy},
 				{name: "max", got: sum.Max, want: sorted[len(sorted)-1], tol: 0},
-				{name: "tail mean (slowest 1%)", got: sum.TailMean, want: exactTailMean(sorted, TailFraction), tol: 2 * RelativeAccuracy},
+				{name: "tail mean (slowest 1%)", got: sum.TailMean, want: testenv.ExactTailMean(sorted, TailFraction), tol: 2 * RelativeAccuracy},
 			} {
-				e := relErr(c.got, c.want)
+				e := testenv.RelErr(c.got, c.want)
 				fmt.Fprintf(&table, "| %s | %s | %.4f | %.4f | %.3f%% |\n", d.name, c.name, c.want, c.got, 100*e)
 				// 1e-12 absorbs float rounding of values right on a bin edge.
 				if e > c.tol+1e-12 {
@@ -109,8 +86,8 @@ func TestAccuracyAgainstExactQuantiles(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e := relErr(got, exactQuantile(sorted, q)); e > RelativeAccuracy+1e-12 {
-					t.Fatalf("q=%.3f: sketch %.6f, exact %.6f: relative error %.4f%%", q, got, exactQuantile(sorted, q), 100*e)
+				if e := testenv.RelErr(got, testenv.ExactQuantile(sorted, q)); e > RelativeAccuracy+1e-12 {
+					t.Fatalf("q=%.3f: sketch %.6f, exact %.6f: relative error %.4f%%", q, got, testenv.ExactQuantile(sorted, q), 100*e)
 				}
 			}
 		})
@@ -154,7 +131,7 @@ func TestMergedMinutesEqualOneSketch(t *testing.T) {
 					t.Errorf("%s: one sketch %v, merged minutes %v", c.name, c.whole, c.merge)
 				}
 			}
-			if e := relErr(b.TailMean, a.TailMean); e > 1e-9 {
+			if e := testenv.RelErr(b.TailMean, a.TailMean); e > 1e-9 {
 				t.Errorf("tail mean: one sketch %v, merged minutes %v", a.TailMean, b.TailMean)
 			}
 			if !slices.Equal(a.Histogram, b.Histogram) {

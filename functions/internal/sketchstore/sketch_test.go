@@ -113,7 +113,7 @@ func TestTailMean(t *testing.T) {
 		for _, v := range c.values {
 			_ = s.Add(v)
 		}
-		if got := TailMean(s, TailFraction); relErr(got, c.want) > RelativeAccuracy {
+		if got := TailMean(s, TailFraction); testenv.RelErr(got, c.want) > RelativeAccuracy {
 			t.Errorf("%s: TailMean = %v, want %v within 1%%", c.name, got, c.want)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 // part is a sketch pair holding values.
@@ -69,7 +71,7 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 			}
 		}
 		got, _ := Range(ctx, s, time.Unix(m0, 0), time.Unix(m0+60, 0))
-		if sum := Summarize(got[ev].Integration); sum.Count != 2 || relErr(sum.Max, 1.5) > 1e-9 {
+		if sum := Summarize(got[ev].Integration); sum.Count != 2 || testenv.RelErr(sum.Max, 1.5) > 1e-9 {
 			t.Errorf("integration latency: %+v, want 2 values up to 1.5", sum)
 		}
 	})
@@ -203,7 +205,7 @@ func TestMemoryStoreRecord(t *testing.T) {
 		t.Fatal("nothing recorded in the minute")
 	}
 	r, i := Summarize(sk.Response), Summarize(sk.Integration)
-	if r.Count != 2 || r.Max != 120 || relErr(r.P50, 1.5) > RelativeAccuracy || i.Count != 1 || i.Max != 100 {
+	if r.Count != 2 || r.Max != 120 || testenv.RelErr(r.P50, 1.5) > RelativeAccuracy || i.Count != 1 || i.Max != 100 {
 		t.Errorf("response %+v, integration %+v; want 2 values 1.5 and 120 ms, and one of 100 ms", r, i)
 	}
 }
