@@ -17,6 +17,7 @@ test: tools
 ## tools: fail loudly, with the install command, when a test tool is missing
 tools:
 	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'" >&2; exit 1; }
+	@python3 -c 'import moto.server, werkzeug.serving' 2>/dev/null || { echo "python3 cannot import moto's server, which internal/testenv/motoserial.py runs one request at a time: install it with: pip install 'moto[server]'" >&2; exit 1; }
 	@command -v go >/dev/null || { echo "go not found: install Go 1.26 from https://go.dev/dl/" >&2; exit 1; }
 
 ## build: each function's reproducible zip, as `pulumi up` ships it (ARCH=arm64 or x86_64)

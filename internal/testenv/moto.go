@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,8 +36,15 @@ const (
 	motoLogLimit = 64 << 10
 )
 
+// motoSerial is the launcher that serves moto's own application one request
+// at a time, so a conditional write is atomic as it is in DynamoDB (the
+// script says why moto_server's threads are not).
+//
+//go:embed motoserial.py
+var motoSerial string
+
 // Moto is a running moto server: the real AWS API surface (Secrets Manager,
-// DynamoDB, ...) served in memory on a loopback port.
+// DynamoDB, ...) served in memory on a loopback port, one request at a time.
 type Moto struct {
 	// URL is the server's base URL, http://127.0.0.1:<port>.
 	URL string
@@ -64,17 +72,17 @@ func NewMoto(t testing.TB) *Moto {
 // call Stop; it suits TestMain, where one server serves a whole package (call
 // Reset between tests that need a clean slate).
 func StartMoto() (*Moto, error) {
-	bin, err := exec.LookPath("moto_server")
+	python, err := motoPython()
 	if err != nil {
-		return nil, fmt.Errorf("moto_server not found: install it with: %s", motoInstall)
+		return nil, err
 	}
 	var url string
 	proc, err := startOnFreePort(func(port int) (*process, error) {
 		url = "http://127.0.0.1:" + strconv.Itoa(port)
 		out := &logBuffer{limit: motoLogLimit}
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.Env = motoEnv(os.Environ())
-		p, err := startProcess("moto_server", cmd, out)
+		cmd := exec.Command(python, "-c", motoSerial, "127.0.0.1", strconv.Itoa(port))
+		cmd.Env = append(motoEnv(os.Environ()), "MOTO_PORT="+strconv.Itoa(port))
+		p, err := startProcess("moto", cmd, out)
 		if err != nil {
 			return nil, err
 		}
@@ -87,9 +95,50 @@ func StartMoto() (*Moto, error) {
 		return p, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
+		return nil, fmt.Errorf("start moto (install it with: %s): %w", motoInstall, err)
 	}
 	return &Moto{URL: url, proc: proc}, nil
+}
+
+// motoPython returns the Python that runs moto_server, so the launcher
+// imports the very moto the install command put there. It is the
+// interpreter on moto_server's "#!" line, or python3 when moto_server is a
+// wrapper (a pyenv shim) whose interpreter is the one on PATH.
+func motoPython() (string, error) {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return "", fmt.Errorf("moto_server not found: install it with: %s", motoInstall)
+	}
+	if python := shebangPython(bin); python != "" {
+		return python, nil
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return "", fmt.Errorf("python3 not found beside moto_server: install moto with: %s", motoInstall)
+	}
+	return python, nil
+}
+
+// shebangPython returns the interpreter a script's "#!" line names when it
+// is a Python, else "".
+func shebangPython(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	interp, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return ""
+	}
+	fields := strings.Fields(interp)
+	if len(fields) == 0 || !strings.Contains(fields[0], "python") {
+		return ""
+	}
+	return fields[0]
 }
 
 // motoEnv is the parent's environment without its AWS settings, plus fake

@@ -20,12 +20,12 @@ func TestPortTakenIsRecognised(t *testing.T) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	url := "http://127.0.0.1:" + port + "/"
 
-	moto, err := exec.LookPath("moto_server")
+	python, err := motoPython()
 	if err != nil {
-		t.Fatalf("moto_server not found: install it with: %s", motoInstall)
+		t.Fatal(err)
 	}
 	tools := map[string]*exec.Cmd{
-		"moto_server": exec.Command(moto, "-H", "127.0.0.1", "-p", port),
+		"moto": exec.Command(python, "-c", motoSerial, "127.0.0.1", port),
 		"aws-lambda-rie": exec.Command(RIEPath(t),
 			"--runtime-interface-emulator-address", "127.0.0.1:"+port,
 			"--runtime-api-address", "127.0.0.1:0",
