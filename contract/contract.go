@@ -66,7 +66,18 @@ const (
 	EnvReportVia = "SLACKBOT_REPORT_VIA"
 	// EnvAlertRules is the alert rules as JSON (see AlertRule).
 	EnvAlertRules = "SLACKBOT_ALERT_RULES"
-	EnvLogLevel   = "LOG_LEVEL"
+	// EnvLatencySources is the latency sources beyond the bot's own API,
+	// as JSON (see LatencySource).
+	EnvLatencySources = "SLACKBOT_LATENCY_SOURCES"
+	// EnvAccessLogGroup is the bot's own access-log group. A subscription
+	// batch from a group that is neither it nor a source's is dropped;
+	// unset (a local run), such batches are the bot's own.
+	EnvAccessLogGroup = "SLACKBOT_ACCESS_LOG_GROUP"
+	// EnvAlarmTopicARN is the stack's alarm topic: only CloudWatch alarm
+	// notifications from it, about alarms of its account and region, are
+	// posted.
+	EnvAlarmTopicARN = "SLACKBOT_ALARM_TOPIC_ARN"
+	EnvLogLevel      = "LOG_LEVEL"
 
 	// EnvNotifyUsers and EnvNotifyChannels are comma-separated allow-lists
 	// of who may post as the bot with `notify` (user IDs) and where to
