@@ -26,6 +26,7 @@ var (
 // go.mod pins, building it on first use.
 func RIEPath(t testing.TB) string {
 	t.Helper()
+	SkipShort(t, "the Lambda Runtime Interface Emulator")
 	path, err := BuildRIE()
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +111,7 @@ func buildRIE(cacheDir string) (string, error) {
 // "bootstrap" in a fresh temporary directory, and returns the binary's path.
 func BuildBootstrap(t testing.TB, pkg string) string {
 	t.Helper()
+	SkipShort(t, "a bootstrap built for the Lambda emulator")
 	bin, err := BuildFunction(pkg, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

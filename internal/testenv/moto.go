@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ type Moto struct {
 // NewMoto starts a moto server for one test and stops it when the test ends.
 func NewMoto(t testing.TB) *Moto {
 	t.Helper()
+	SkipShort(t, "moto")
 	m, err := StartMoto()
 	if err != nil {
 		t.Fatal(err)
@@ -220,16 +222,48 @@ func (m *Moto) AWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// MotoMain is the TestMain of a package whose tests share one moto server:
-// it starts the server into *moto, runs the tests, stops it and exits. A
-// server that cannot start fails the whole test binary loudly, never a skip.
-func MotoMain(m *testing.M, moto **Moto) {
-	var err error
-	if *moto, err = StartMoto(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need moto:", err)
-		os.Exit(1)
+// SharedMoto is one moto server for a whole test binary, started by the
+// first test that asks for it, so a package whose tests all skip under
+// -short never needs moto at all. The zero value is ready to use.
+type SharedMoto struct {
+	once sync.Once
+	moto *Moto
+	err  error
+}
+
+// Get returns the server, starting it on first use. Under -short it skips
+// the test; a server that cannot start fails it loudly, never a skip.
+func (s *SharedMoto) Get(t testing.TB) *Moto {
+	t.Helper()
+	SkipShort(t, "moto")
+	s.once.Do(func() { s.moto, s.err = StartMoto() })
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
+	return s.moto
+}
+
+// Stop stops the server if it was started.
+func (s *SharedMoto) Stop() {
+	if s.moto != nil {
+		s.moto.Stop()
+	}
+}
+
+// MotoMain is the TestMain of a package whose tests share one moto server:
+// it runs the tests, stops the server if one started, and exits.
+func MotoMain(m *testing.M, moto *SharedMoto) {
 	code := m.Run()
-	(*moto).Stop()
+	moto.Stop()
 	os.Exit(code)
+}
+
+// SkipShort skips a test that needs a real part (moto, the Lambda
+// emulator) under go test -short, saying so: the short loop proves the Go
+// code with only Go installed, and make test runs the rest.
+func SkipShort(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: this test needs %s; make test runs it", needs)
+	}
 }

@@ -146,9 +146,6 @@ func TestLogBufferKeepsTail(t *testing.T) {
 // (two of sixteen racers won in about one trial of two hundred); the
 // launcher must keep it in every trial.
 func TestMotoConditionalWritesHaveOneWinner(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: needs moto")
-	}
 	t.Parallel()
 	m := NewMoto(t)
 	ctx := t.Context()

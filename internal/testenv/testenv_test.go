@@ -11,6 +11,7 @@ import (
 // When another process owns the port, each tool must fail in a way
 // startOnFreePort recognises as worth another port.
 func TestPortTakenIsRecognised(t *testing.T) {
+	SkipShort(t, "moto and the Lambda emulator")
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

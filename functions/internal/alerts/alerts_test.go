@@ -21,7 +21,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
-var moto *testenv.Moto
+var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
@@ -31,7 +31,7 @@ var tableSeq atomic.Int64
 func stateTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := moto.AWSConfig(ctx)
+	cfg, err := moto.Get(t).AWSConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,17 +21,17 @@ import (
 
 // moto is one moto server for the package's tests. The tests that use it do
 // not run in parallel and each starts from a reset server.
-var moto *testenv.Moto
+var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 // secretsClient resets moto and returns a Secrets Manager client for it.
 func secretsClient(t *testing.T) *secretsmanager.Client {
 	t.Helper()
-	if err := moto.Reset(); err != nil {
+	if err := moto.Get(t).Reset(); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := moto.AWSConfig(context.Background())
+	cfg, err := moto.Get(t).AWSConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestFromEnvironmentUsesMoto(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	for _, kv := range moto.Env() {
+	for _, kv := range moto.Get(t).Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -230,8 +230,8 @@ func TestFromEnvironmentUsesMoto(t *testing.T) {
 	if awsCfg.Region != testenv.Region {
 		t.Errorf("AWS region = %q, want %q", awsCfg.Region, testenv.Region)
 	}
-	if got := aws.ToString(awsCfg.BaseEndpoint); got != moto.URL {
-		t.Errorf("AWS BaseEndpoint = %q, want moto's %q", got, moto.URL)
+	if got := aws.ToString(awsCfg.BaseEndpoint); got != moto.Get(t).URL {
+		t.Errorf("AWS BaseEndpoint = %q, want moto's %q", got, moto.Get(t).URL)
 	}
 }
 

@@ -19,13 +19,13 @@ import (
 
 // moto is one moto server for the package's tests; each test makes its own
 // table, so tests never see each other's claims.
-var moto *testenv.Moto
+var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 // newTable creates a dedupe table the way infra does and returns a client
 // and its name.
-func newTable(t *testing.T) (*dynamodb.Client, string) { return moto.DedupeTable(t) }
+func newTable(t *testing.T) (*dynamodb.Client, string) { return moto.Get(t).DedupeTable(t) }
 
 // item reads the claim of id, or nil.
 func item(t *testing.T, db *dynamodb.Client, table, id string) map[string]types.AttributeValue {

@@ -28,7 +28,7 @@ import (
 
 // moto is one moto server for the package's tests; each test makes its own
 // table.
-var moto *testenv.Moto
+var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
@@ -88,7 +88,7 @@ func delivery(body []byte, secret string, retry int) events.APIGatewayProxyReque
 // at once (the original and Slack's retries), through the events handler
 // with the DynamoDB store on moto, and counts the replies Slack receives.
 func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
-	db, table := moto.DedupeTable(t)
+	db, table := moto.Get(t).DedupeTable(t)
 	slackSrv := testenv.NewSlack(t, botToken, nil)
 	poster := notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{})
 	h := &eventsapi.Handler{
@@ -166,7 +166,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 // bad signature is refused before the store is touched: otherwise anyone
 // could burn an event id and suppress the real delivery.
 func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
-	db, table := moto.DedupeTable(t)
+	db, table := moto.Get(t).DedupeTable(t)
 	slackSrv := testenv.NewSlack(t, botToken, nil)
 	h := &eventsapi.Handler{
 		Verifier: verify.Verifier{SigningSecret: secret},
@@ -198,7 +198,7 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 // (a 502, not an answer from Slack), the claim is released and the delivery
 // fails, so Slack's retry of the same event_id posts the reply.
 func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
-	db, table := moto.DedupeTable(t)
+	db, table := moto.Get(t).DedupeTable(t)
 	slackSrv := testenv.NewSlack(t, botToken, nil)
 	// The first chat.postMessage meets an outage, not an answer from Slack.
 	slackSrv.AnswerPosts(func(n int, w http.ResponseWriter) {

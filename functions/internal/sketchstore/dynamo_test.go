@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,27 +20,13 @@ import (
 
 // One moto server serves the package's tests, started by the first test
 // that needs it, so fuzzing and benchmarks do not pay for it.
-var (
-	motoOnce sync.Once
-	moto     *testenv.Moto
-	motoErr  error
-)
+var moto testenv.SharedMoto
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if moto != nil {
-		moto.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 func dynamoClient(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	motoOnce.Do(func() { moto, motoErr = testenv.StartMoto() })
-	if motoErr != nil {
-		t.Fatal(motoErr) // a missing moto_server says how to install it
-	}
-	cfg, err := moto.AWSConfig(context.Background())
+	cfg, err := moto.Get(t).AWSConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,45 +137,15 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 }
 
 // countingClient counts the optimistic lock's lost races, to show that a
-// concurrency test really made writers collide.
-//
-// It also sends one request at a time. DynamoDB applies each request
-// atomically: a conditional put checks its condition and writes in one step.
-// moto_server does not: it serves requests on threads, and its put_item
-// reads the item, evaluates the condition and then stores the new item with
-// no lock held (moto 5.2, dynamodb/models/table.py), so two puts conditioned
-// on the same version can both succeed, which DynamoDB never allows; the
-// test then saw about one run in three lose a writer's samples. Holding a
-// lock around each request restores DynamoDB's guarantee and nothing more:
-// the writers' reads and writes still interleave in any order, and the
-// lost-race count shows they do.
+// concurrency test really made writers collide. The test's moto serves one
+// request at a time (testenv's launcher), so a conditional put is atomic as
+// in DynamoDB.
 type countingClient struct {
 	*dynamodb.Client
-	mu   sync.Mutex
 	lost atomic.Int64
 }
 
-func (c *countingClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.GetItem(ctx, in, opts...)
-}
-
-func (c *countingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.UpdateItem(ctx, in, opts...)
-}
-
-func (c *countingClient) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.Query(ctx, in, opts...)
-}
-
 func (c *countingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	out, err := c.Client.PutItem(ctx, in, opts...)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
