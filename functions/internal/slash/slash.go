@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
@@ -61,6 +63,10 @@ type Handler struct {
 	// are not offered here (no bot token, or a function that cannot draw).
 	Charts Charter
 	Upload notify.Uploader
+	// ChartClaims holds the chart limit, ChartsPerMinute per user, across
+	// containers: a Store whose claims have a lease of ChartWindow (the
+	// dedupe table). Nil holds it in this handler's memory.
+	ChartClaims dedupe.Store
 	// ParseRequest reads latency's "[window] [route]"; DefaultWindow is
 	// used when the user gives none. Nil takes all the text as the route.
 	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
@@ -77,7 +83,9 @@ type Handler struct {
 	Respond func(responseURL string) notify.Poster
 	Log     *slog.Logger
 
-	added []Subcommand
+	added       []Subcommand
+	chartMemory sync.Once
+	chartClaims dedupe.Store
 }
 
 // Kind is the kind of the deferred jobs of slow subcommands.
@@ -183,7 +191,11 @@ func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.Web
 	// finish first and answer with the result, so the user is never told
 	// of work that will not happen.
 	if h.Later != nil {
-		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), cmd)
+		// The job carries what the work needs and no credential: the
+		// legacy verification token stays here.
+		job := cmd
+		job.Token = ""
+		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), job)
 		if err == nil {
 			return ephemeral(Text(ack))
 		}
@@ -289,6 +301,9 @@ func UserError(err error) string {
 	var slackSaid *notify.Error
 	if errors.As(err, &slackSaid) {
 		return slackSaid.Hint
+	}
+	if notify.Unanswered(err) {
+		return "Slack took it but did not confirm in time; it may show up in a moment."
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "it took too long. Try again in a moment."
