@@ -95,7 +95,7 @@ func TestHandleIngestsSubscriptionEvents(t *testing.T) {
 			if out.Ingested == nil || out.Ingested.Added != n || out.Reported != nil {
 				t.Fatalf("outcome %+v, want %d lines ingested", out, n)
 			}
-			got, _ := sketchstore.Range(context.Background(), store, batchTime, batchTime.Add(time.Hour))
+			got, _ := sketchstore.Range(context.Background(), store, contract.DefaultSource, batchTime, batchTime.Add(time.Hour))
 			total := 0
 			for _, s := range got {
 				total += int(s.Response.GetCount())
@@ -268,11 +268,11 @@ type seriesCounter struct {
 	reads []string
 }
 
-func (s *seriesCounter) Series(ctx context.Context, from, to time.Time, step time.Duration) (*sketchstore.Series, error) {
+func (s *seriesCounter) Series(ctx context.Context, source string, from, to time.Time, step time.Duration) (*sketchstore.Series, error) {
 	s.mu.Lock()
 	s.reads = append(s.reads, from.Format("15:04")+"-"+to.Format("15:04")+"/"+step.String())
 	s.mu.Unlock()
-	return s.Store.Series(ctx, from, to, step)
+	return s.Store.Series(ctx, source, from, to, step)
 }
 
 // uploadingPoster is a bot: it posts and uploads.

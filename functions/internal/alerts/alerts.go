@@ -83,7 +83,7 @@ func (c *Checker) Check(ctx context.Context, end time.Time) ([]Change, error) {
 		data, ok := windows[r.WindowDuration]
 		if !ok {
 			var err error
-			data, err = sketchstore.Range(ctx, c.Store, end.Add(-r.WindowDuration), end)
+			data, err = sketchstore.Range(ctx, c.Store, contract.DefaultSource, end.Add(-r.WindowDuration), end)
 			if err != nil {
 				return changes, fmt.Errorf("alert rules: read the last %s: %w", r.Window, err)
 			}

@@ -61,7 +61,7 @@ func (c *Charts) Read(ctx context.Context, end time.Time, window time.Duration) 
 			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
 	}
 	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
-	series, err := c.Store.Series(ctx, end.Add(-window), end, Step(window))
+	series, err := c.Store.Series(ctx, contract.DefaultSource, end.Add(-window), end, Step(window))
 	if err != nil {
 		return nil, fmt.Errorf("read the chart's window: %w", err)
 	}

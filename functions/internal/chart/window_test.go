@@ -77,7 +77,7 @@ func TestChartsDrawAWindow(t *testing.T) {
 // not the total's.
 func TestMergeDrawsOnlyTheRoutesAsked(t *testing.T) {
 	end := time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)
-	series, err := lastHour(end).Series(context.Background(), end.Add(-time.Hour), end, 10*time.Minute)
+	series, err := lastHour(end).Series(context.Background(), contract.DefaultSource, end.Add(-time.Hour), end, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func (b *Builder) ReportEnding(ctx context.Context, end time.Time, window time.D
 	if err != nil {
 		return notify.Message{}, err
 	}
-	cur, err := sketchstore.Range(ctx, b.store, start, end)
+	cur, err := sketchstore.Range(ctx, b.store, contract.DefaultSource, start, end)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
@@ -102,7 +102,7 @@ func span(end time.Time, window time.Duration) (time.Time, time.Time, error) {
 // reportOf reads the window before [start, end) and builds the report of
 // cur against it.
 func (b *Builder) reportOf(ctx context.Context, start, end time.Time, window time.Duration, route string, cur map[string]*sketchstore.Sketches) (notify.Message, error) {
-	prev, err := sketchstore.Range(ctx, b.store, start.Add(-window), start)
+	prev, err := sketchstore.Range(ctx, b.store, contract.DefaultSource, start.Add(-window), start)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
 	}

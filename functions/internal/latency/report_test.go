@@ -449,7 +449,7 @@ func benchStores(b *testing.B, days int) map[string]sketchstore.Store {
 		parts := map[sketchstore.Key]*sketchstore.Sketches{}
 		for m := range int64(60) {
 			for _, route := range benchRoutes {
-				parts[sketchstore.Key{Route: route, Minute: start + h*3600 + m*60}] = minute
+				parts[sketchstore.Key{Source: contract.DefaultSource, Route: route, Minute: start + h*3600 + m*60}] = minute
 			}
 		}
 		for _, s := range stores {
