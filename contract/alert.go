@@ -94,6 +94,9 @@ func ResolveAlertSources(rules []AlertRule, sources []LatencySource) ([]AlertRul
 		names = append(names, s.Name)
 	}
 	names = append(names, DefaultSource)
+	if len(rules) == 0 {
+		return nil, nil
+	}
 	def := DefaultSourceOf(sources)
 	out := make([]AlertRule, len(rules))
 	seen := map[string]int{}

@@ -44,5 +44,6 @@ func main() {
 		state = &alerts.MemoryState{}
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
+	h.Sources = cfg.LatencySources
 	lambda.Start(h.Handle)
 }
