@@ -96,7 +96,7 @@ func TestHandleIngestsSubscriptionEvents(t *testing.T) {
 			if out.Ingested == nil || out.Ingested.Added != n || out.Reported != nil {
 				t.Fatalf("outcome %+v, want %d lines ingested", out, n)
 			}
-			got, _ := sketchstore.Range(context.Background(), store, batchTime, batchTime.Add(time.Hour))
+			got, _ := sketchstore.Range(context.Background(), store, contract.DefaultSource, batchTime, batchTime.Add(time.Hour))
 			total := 0
 			for _, s := range got {
 				total += int(s.Response.GetCount())
@@ -307,11 +307,11 @@ type seriesCounter struct {
 	reads []string
 }
 
-func (s *seriesCounter) Series(ctx context.Context, from, to time.Time, step time.Duration) (*sketchstore.Series, error) {
+func (s *seriesCounter) Series(ctx context.Context, source string, from, to time.Time, step time.Duration) (*sketchstore.Series, error) {
 	s.mu.Lock()
 	s.reads = append(s.reads, from.Format("15:04")+"-"+to.Format("15:04")+"/"+step.String())
 	s.mu.Unlock()
-	return s.Store.Series(ctx, from, to, step)
+	return s.Store.Series(ctx, source, from, to, step)
 }
 
 // uploadingPoster is a bot: it posts and uploads.
@@ -352,4 +352,118 @@ func TestScheduledReportReadsItsWindowOnce(t *testing.T) {
 	if !strings.Contains(poster.sent[0].Text, "(▲") {
 		t.Errorf("text %q, want the change against the hour before", poster.sent[0].Text)
 	}
+}
+
+// mergeSource adds n requests of ms milliseconds (status 200, or 503 when
+// ms is negative: a -1 ALB line, counted without a latency) to route of
+// source, half an hour before reportEnd.
+func mergeSource(t *testing.T, s sketchstore.Store, source, route string, n int, ms float64) {
+	t.Helper()
+	p := sketchstore.NewSketches()
+	for range n {
+		if ms < 0 {
+			p.CountStatus(503)
+			continue
+		}
+		_ = p.Response.Add(ms)
+		p.CountStatus(200)
+	}
+	key := sketchstore.Key{Source: source, Route: route, Minute: reportEnd.Add(-30 * time.Minute).Unix()}
+	if err := s.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{key: p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScheduledReportPerSource: the schedule posts one message per source
+// with traffic in the window, the default source first, each with its own
+// numbers and latency_report metadata naming it; a source without traffic
+// posts nothing; when none had any, the default source says so.
+func TestScheduledReportPerSource(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"},
+		{"name":"workers","kind":"lambda","functions":["billing"]},
+		{"name":"web","kind":"alb","bucket":"logs"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, store, poster, _ := newTestHandler("#ops")
+	h.Sources = sources
+	mergeSource(t, store, "orders", "GET /orders", 30, 120)
+	mergeSource(t, store, "web", "GET /files/{name}", 4, -1) // requests, none with a latency
+	store.Record(eventsRoute, reportEnd.Add(-10*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	// workers had traffic two hours ago only: not in the window.
+	p := sketchstore.NewSketches()
+	_ = p.Response.Add(5)
+	p.CountStatus(200)
+	_ = store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{
+		{Source: "workers", Route: "billing", Minute: reportEnd.Add(-2 * time.Hour).Unix()}: p})
+
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		source        string
+		requests, s5x int64
+	}
+	var posted []got
+	for _, m := range poster.sent {
+		meta := m.Metadata.EventPayload
+		total := meta["total"].(map[string]any)
+		posted = append(posted, got{meta["source"].(string), total["count"].(int64), total["status_5xx"].(int64)})
+		if m.Channel != "#ops" || m.Metadata.EventType != latency.MetadataEventType {
+			t.Errorf("%v: channel %q, type %q", meta["source"], m.Channel, m.Metadata.EventType)
+		}
+	}
+	want := []got{{"orders", 30, 0}, {"web", 0, 4}, {"slackbot", 1, 0}}
+	if !slices.Equal(posted, want) {
+		t.Errorf("posted (source, latency count, 5xx) %v, want %v", posted, want)
+	}
+	if len(out.Reports) != 3 || out.Reported == nil || out.Reported.Source != "orders" || out.Reports[2].Source != "slackbot" {
+		t.Errorf("outcome %+v", out)
+	}
+
+	// An hour later nothing had traffic: one message, the default source's.
+	poster.sent = nil
+	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd.Add(2*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(poster.sent) != 1 || poster.sent[0].Metadata.EventPayload["source"] != "orders" ||
+		!strings.HasPrefix(poster.sent[0].Text, "No traffic to orders in the last 1h") || len(out.Reports) != 1 {
+		t.Fatalf("quiet hour: %d messages, first %+v; want only the default source's no-traffic message", len(poster.sent), poster.sent)
+	}
+}
+
+// After the first report is out, a failed post of another is logged, not
+// retried: a retry would post the first again.
+func TestScheduledReportPerSourceFailureAfterTheFirst(t *testing.T) {
+	sources, _ := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`)
+	h, store, _, _ := newTestHandler("#ops")
+	h.Sources = sources
+	mergeSource(t, store, "orders", "GET /orders", 3, 120)
+	store.Record(eventsRoute, reportEnd.Add(-10*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	poster := &failingAfter{n: 1}
+	h.Poster = poster
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil || len(out.Reports) != 2 || out.Reports[0].TS == "" || !strings.HasPrefix(out.Reports[1].Skipped, "failed") {
+		t.Fatalf("outcome %+v, %v; want the first posted, the second's failure recorded and no error", out, err)
+	}
+	// The first failing is an error: nothing is out, the retry is safe.
+	h.Poster = &failingAfter{n: 0}
+	if _, err := h.Handle(context.Background(), scheduledEvent(reportEnd)); err == nil {
+		t.Fatal("no error when the first report failed")
+	}
+}
+
+// failingAfter posts n messages, then fails.
+type failingAfter struct {
+	n, posts int
+}
+
+func (p *failingAfter) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+	if p.posts >= p.n {
+		return notify.Posted{}, errors.New("slack is down")
+	}
+	p.posts++
+	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000200"}, nil
 }

@@ -45,5 +45,6 @@ func main() {
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
 	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
+	h.Sources = cfg.LatencySources
 	lambda.Start(h.Handle)
 }

@@ -76,24 +76,51 @@ type Change struct {
 // returns the error, so the invocation's retry, or the next check, posts it.
 // A post Slack refused for good is logged and the change stands.
 func (c *Checker) Check(ctx context.Context, end time.Time) ([]Change, error) {
+	return c.check(ctx, end, func(contract.AlertRule) bool { return true })
+}
+
+// CheckSource is Check of source's rules only: after an ingest, the rules
+// of the source the batch came from, the only ones it can change.
+func (c *Checker) CheckSource(ctx context.Context, end time.Time, source string) ([]Change, error) {
+	return c.check(ctx, end, func(r contract.AlertRule) bool { return ruleSource(r) == source })
+}
+
+// ruleSource is r's source; the functions resolve every rule's
+// (contract.ResolveAlertSources), and "" is read as the bot's own.
+func ruleSource(r contract.AlertRule) string {
+	if r.Source == "" {
+		return contract.DefaultSource
+	}
+	return r.Source
+}
+
+func (c *Checker) check(ctx context.Context, end time.Time, checked func(contract.AlertRule) bool) ([]Change, error) {
 	if len(c.Rules) == 0 {
 		return nil, nil
 	}
 	end = time.Unix(sketchstore.MinuteOf(end.Add(time.Minute-time.Nanosecond)), 0).UTC()
-	windows := map[time.Duration]map[string]*sketchstore.Sketches{}
+	type window struct {
+		source string
+		d      time.Duration
+	}
+	windows := map[window]map[string]*sketchstore.Sketches{}
 	var changes []Change
 	var errs []error
 	for _, r := range c.Rules {
-		data, ok := windows[r.WindowDuration]
+		if !checked(r) {
+			continue
+		}
+		w := window{ruleSource(r), r.WindowDuration}
+		data, ok := windows[w]
 		if !ok {
 			var err error
-			data, err = sketchstore.Range(ctx, c.Store, end.Add(-r.WindowDuration), end)
+			data, err = sketchstore.Range(ctx, c.Store, w.source, end.Add(-r.WindowDuration), end)
 			if err != nil {
-				return changes, fmt.Errorf("alert rules: read the last %s: %w", r.Window, err)
+				return changes, fmt.Errorf("alert rules: read the last %s of %s: %w", r.Window, w.source, err)
 			}
-			windows[r.WindowDuration] = data
+			windows[w] = data
 		}
-		ch, err := c.check(ctx, r, data, end)
+		ch, err := c.checkRule(ctx, r, data, end)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -132,7 +159,7 @@ func measure(r contract.AlertRule, data map[string]*sketchstore.Sketches) (value
 	return v, int64(math.Round(sel.Response.GetCount()))
 }
 
-func (c *Checker) check(ctx context.Context, r contract.AlertRule, data map[string]*sketchstore.Sketches, end time.Time) (*Change, error) {
+func (c *Checker) checkRule(ctx context.Context, r contract.AlertRule, data map[string]*sketchstore.Sketches, end time.Time) (*Change, error) {
 	value, count := measure(r, data)
 	var from []Status
 	var to Status
@@ -204,6 +231,9 @@ func Message(r contract.AlertRule, s Status, value float64, count int64) notify.
 	if subject == "*" {
 		subject = "all routes"
 	}
+	if src := ruleSource(r); src != contract.DefaultSource {
+		subject += " of " + src
+	}
 	var text string
 	if s == Firing {
 		text = fmt.Sprintf(":red_circle: Alert: %s of %s over the last %s is %s, above %s (%s).",
@@ -222,6 +252,7 @@ func Message(r contract.AlertRule, s Status, value float64, count int64) notify.
 	// access log; like every text the bot repeats, it goes out escaped.
 	text = slackutilsx.EscapeMessage(text)
 	payload := map[string]any{
+		"source":         ruleSource(r),
 		"route":          r.Route,
 		"value":          value,
 		"state":          string(s),

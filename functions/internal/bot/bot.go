@@ -84,7 +84,7 @@ func (b *Bot) Verifier() verify.Verifier {
 // Events returns the Events API handler with its events registered.
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
-	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.ParseRequest, b.Config.ReportWindow))
+	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.RequestParser(b.Config.LatencySources), b.Config.ReportWindow))
 	return h
 }
 
@@ -117,7 +117,7 @@ func (b *Bot) reports() slash.Reporter {
 	if b.Sketches == nil {
 		return nil
 	}
-	return latency.NewBuilder(b.Sketches, time.Now)
+	return latency.NewBuilder(b.Sketches, b.Config.LatencySources, time.Now)
 }
 
 // Commands returns the slash command handler. Its slow work runs through
@@ -130,7 +130,7 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		Reports:       b.reports(),
 		Charts:        b.Charts,
 		ChartClaims:   b.ChartClaims,
-		ParseRequest:  latency.ParseRequest,
+		ParseRequest:  latency.RequestParser(b.Config.LatencySources),
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,
 		Log:           b.Log,

@@ -36,7 +36,8 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		contract.EnvNotifyChannels:    "#ops,C0123ABCD",
 		contract.EnvClaimLease:        "5s",
 		contract.EnvReportVia:         "webhook",
-		contract.EnvAlertRules:        `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"}]`,
+		contract.EnvAlertRules:        `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},{"source":"slackbot","route":"*","error_ratio":0.1,"window":"5m"}]`,
+		contract.EnvLatencySources:    `[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`,
 	}
 	got, err := config.Load(context.Background(), e.get, nil)
 	if err != nil {
@@ -56,8 +57,10 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		ReportWindow:  15 * time.Minute,
 		LogLevel:      slog.LevelDebug,
 		ReportVia:     contract.ReportViaWebhook,
-		AlertRules: []contract.AlertRule{{Route: "*", Quantile: 0.99, ThresholdMs: 800, Window: "5m",
-			WindowDuration: 5 * time.Minute}},
+		// A rule without a source watches the first source.
+		AlertRules: []contract.AlertRule{{Source: "orders", Route: "*", Quantile: 0.99, ThresholdMs: 800, Window: "5m",
+			WindowDuration: 5 * time.Minute}, {Source: contract.DefaultSource, Route: "*", ErrorRatio: 0.1, Window: "5m", WindowDuration: 5 * time.Minute}},
+		LatencySources: []contract.LatencySource{{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/aws/apigateway/orders"}},
 
 		NotifyUsers:    []string{"U0ADA", "U0BOB"},
 		NotifyChannels: []string{"#ops", "C0123ABCD"},
@@ -142,6 +145,9 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"report via unknown", env{contract.EnvReportVia: "email"}, contract.EnvReportVia},
 		{"alert rules not JSON", env{contract.EnvAlertRules: "p99>800"}, contract.EnvAlertRules},
 		{"alert rule without a window", env{contract.EnvAlertRules: `[{"route":"*","error_ratio":0.1}]`}, "alert rule 0: window"},
+		{"alert rule on an unknown source", env{contract.EnvAlertRules: `[{"source":"orders","route":"*","error_ratio":0.1,"window":"5m"}]`},
+			`SLACKBOT_ALERT_RULES: alert rule 0: source "orders" is not a latency source`},
+		{"latency sources not a list", env{contract.EnvLatencySources: `{"name":"orders"}`}, contract.EnvLatencySources},
 		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
 		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
 		{"claim lease not a duration", env{contract.EnvClaimLease: "30"}, contract.EnvClaimLease},

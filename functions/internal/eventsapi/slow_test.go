@@ -43,7 +43,7 @@ func TestSlowSlackPostsOnce(t *testing.T) {
 				Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 				Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 			}
-			h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.ParseRequest, time.Hour))
+			h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 			body := mentionAt(t, "Ev0SLOW000"+string(rune('A'+i)), "C0123ABCD", "1700000000.000500")
 
 			// Slack delivers, then retries three times, as it does when an

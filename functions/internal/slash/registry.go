@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
@@ -50,7 +51,7 @@ func (h *Handler) subcommands() []Subcommand {
 			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return echo(cmd) }},
 		{Name: "notify", Usage: "<#channel> <text>", Summary: "post to a channel (name or ID), saying you asked",
 			Check: checkNotify, Slow: h.notify},
-		{Name: "latency", Usage: "[window] [route] [chart]", Summary: "p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`; `chart` shares a chart of it in this channel",
+		{Name: "latency", Usage: "[source] [window] [route] [chart]", Summary: "p50/p90/p95/p99 of a latency source (the default one, else this bot's API), e.g. `latency 15m events` or `latency orders 1h`; `chart` shares a chart of it in this channel; `latency sources` lists the sources",
 			Check: h.checkLatency, Slow: h.latency},
 	}
 	for _, s := range h.added {
@@ -131,10 +132,12 @@ func (h *Handler) checkLatency(cmd slack.SlashCommand) (string, error) {
 	if h.Reports == nil {
 		return "", errNoReports
 	}
-	_, _, chart, err := h.latencyArgs(cmd)
+	req, chart, err := h.latencyArgs(cmd)
 	switch {
 	case err != nil:
 		return "", err
+	case req.ListSources:
+		return "Listing the latency sources…", nil
 	case !chart:
 		return "Building the latency report…", nil
 	case h.Charts == nil || h.Upload == nil:
@@ -149,14 +152,14 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 	if h.Reports == nil {
 		return Text(errNoReports.Error())
 	}
-	window, route, chart, err := h.latencyArgs(cmd)
+	req, chart, err := h.latencyArgs(cmd)
 	if err != nil {
 		return Text(err.Error())
 	}
 	if chart {
-		return h.shareChart(ctx, cmd, window, route)
+		return h.shareChart(ctx, cmd, req)
 	}
-	m, err := h.Reports.Report(ctx, window, route)
+	m, err := h.Reports.Report(ctx, req)
 	if err != nil {
 		h.Log.Error("latency report", "error", err)
 		return Text("Couldn't build the report: " + UserError(err))
@@ -203,7 +206,7 @@ func (h *Handler) claimChart(ctx context.Context, user string) (bool, error) {
 // post as the bot, so it follows notify's policy (Permit: the allow-lists
 // and membership), and at most ChartsPerMinute per user. What went wrong is
 // told in words, never as an internal error.
-func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, window time.Duration, route string) notify.Message {
+func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req latency.Request) notify.Message {
 	switch {
 	case h.Charts == nil || h.Upload == nil:
 		return Text(errNoCharts.Error())
@@ -226,14 +229,19 @@ func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, window
 		h.Log.Warn("chart refused: past the limit", "user", cmd.UserID, "perMinute", ChartsPerMinute)
 		return Text(errTooManyCharts.Error())
 	}
-	png, title, err := h.Charts.Chart(ctx, window, route)
+	window := req.Window
+	png, title, err := h.Charts.Chart(ctx, req.Source, req.Window, req.Route)
 	if err != nil {
 		h.Log.Error("latency chart", "error", err)
 		return Text("Couldn't draw the chart: " + UserError(err))
 	}
 	what := "all routes"
-	if route != "" {
-		what = "`" + escape(route) + "`"
+	if req.Route != "" {
+		what = "`" + escape(req.Route) + "`"
+	}
+	if req.Source != "" {
+		// A source's name is one of the configured ones: nothing to escape.
+		what += " of " + req.Source
 	}
 	if png == nil {
 		return Text(fmt.Sprintf("There are no requests of %s in the last %s to draw.", what, contract.FormatWindow(window)))

@@ -304,7 +304,7 @@ func TestChartStaysInItsChannel(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			ch, up, resp, d := &charter{png: []byte("png")}, &uploader{}, &recorder{}, &deferrer{}
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
-				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+				ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
 			_, a, _ := serve(t, h, signed(form(text)))
 			if !strings.Contains(a.Text, "goes last and shares the chart in this channel only") || len(d.cmds) != 0 {
 				t.Fatalf("answer %q, %d deferred: want a refusal, nothing deferred", a.Text, len(d.cmds))
@@ -318,7 +318,7 @@ func TestChartStaysInItsChannel(t *testing.T) {
 	t.Run("no channel_id", func(t *testing.T) {
 		up, resp := &uploader{}, &recorder{}
 		h := &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up,
-			ParseRequest: latency.ParseRequest, Respond: respondTo(resp), Log: quiet}
+			ParseRequest: latency.RequestParser(testSources), Respond: respondTo(resp), Log: quiet}
 		c := command(t, "latency 1h chart")
 		c.ChannelID = ""
 		h.Finish(context.Background(), c)
@@ -336,7 +336,7 @@ func TestChartFailuresInWords(t *testing.T) {
 	run := func(ch *charter, up *uploader, text string) string {
 		t.Helper()
 		resp := &recorder{}
-		h := &Handler{Reports: &reports{}, Charts: ch, Upload: up, ParseRequest: latency.ParseRequest, Permit: inHere,
+		h := &Handler{Reports: &reports{}, Charts: ch, Upload: up, ParseRequest: latency.RequestParser(testSources), Permit: inHere,
 			DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
 		if err := h.Finish(context.Background(), command(t, text)); err != nil {
 			t.Fatal(err)

@@ -30,26 +30,28 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
-// Reporter builds a latency report. route "" means every route.
+// Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (notify.Message, error)
 }
 
-// Charter draws the latency chart of the last window as a PNG, with the
-// title to show beside it; route "" means every route. A window without
-// requests to draw is a nil PNG and no error. The interface keeps this
-// package, which the events function links too, free of the plotting
-// library (chart.Charts implements it).
+// Charter draws the latency chart of the last window of source ("" for the
+// default one) as a PNG, with the title to show beside it; route "" means
+// every route. A window without requests to draw is a nil PNG and no
+// error. The interface keeps this package, which the events function links
+// too, free of the plotting library (chart.Charts implements it).
 type Charter interface {
-	Chart(ctx context.Context, window time.Duration, route string) (png []byte, title string, err error)
+	Chart(ctx context.Context, source string, window time.Duration, route string) (png []byte, title string, err error)
 }
 
 // Handler serves POST /slack/commands.
@@ -67,9 +69,11 @@ type Handler struct {
 	// containers: a Store whose claims have a lease of ChartWindow (the
 	// dedupe table). Nil holds it in this handler's memory.
 	ChartClaims dedupe.Store
-	// ParseRequest reads latency's "[window] [route]"; DefaultWindow is
-	// used when the user gives none. Nil takes all the text as the route.
-	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
+	// ParseRequest reads latency's "[source] [window] [route]"
+	// (latency.Builder.ParseRequest, which knows the sources);
+	// DefaultWindow is used when the user gives none. Nil takes all the
+	// text as a route of the default source.
+	ParseRequest  func(text string, defaultWindow time.Duration) (latency.Request, error)
 	DefaultWindow time.Duration
 	// Later runs slow work after the answer (a *deferred.Runner, which
 	// must run Kind jobs with FinishJob); nil: slow work runs before it.
@@ -256,8 +260,8 @@ func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Mes
 // chartWord, last after "latency", asks for the chart instead of the report.
 const chartWord = "chart"
 
-// latencyArgs reads the "[window] [route] [chart]" after "latency".
-func (h *Handler) latencyArgs(cmd slack.SlashCommand) (window time.Duration, route string, chart bool, err error) {
+// latencyArgs reads the "[source] [window] [route] [chart]" after "latency".
+func (h *Handler) latencyArgs(cmd slack.SlashCommand) (req latency.Request, chart bool, err error) {
 	_, rest := cutWords(cmd.Text, 1)
 	words := strings.Fields(rest)
 	for i, w := range words {
@@ -268,16 +272,19 @@ func (h *Handler) latencyArgs(cmd slack.SlashCommand) (window time.Duration, rou
 		// Slack vouches the user is in. A word after it could only be an
 		// attempt to send it elsewhere, so it is refused, not ignored.
 		if i != len(words)-1 {
-			return 0, "", false, fmt.Errorf("`chart` goes last and shares the chart in this channel only, e.g. `%s latency 1h events chart`", escape(cmp.Or(cmd.Command, "/slackbot")))
+			return latency.Request{}, false, fmt.Errorf("`chart` goes last and shares the chart in this channel only, e.g. `%s latency 1h events chart`", escape(cmp.Or(cmd.Command, "/slackbot")))
 		}
 		chart = true
 		rest = strings.TrimSpace(rest[:strings.LastIndex(rest, w)])
 	}
 	if h.ParseRequest == nil {
-		return h.DefaultWindow, rest, chart, nil
+		return latency.Request{Window: h.DefaultWindow, Route: rest}, chart, nil
 	}
-	window, route, err = h.ParseRequest(rest, h.DefaultWindow)
-	return window, route, chart, err
+	req, err = h.ParseRequest(rest, h.DefaultWindow)
+	if err == nil && req.ListSources && chart {
+		err = fmt.Errorf("`latency sources` lists the sources; ask for one source's chart, e.g. `%s latency %s 1h chart`", escape(cmp.Or(cmd.Command, "/slackbot")), contract.DefaultSource)
+	}
+	return req, chart, err
 }
 
 // escape makes outside text literal in Slack's mrkdwn, so no mention,
