@@ -180,6 +180,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = arn("sns", name)
 		set("name", name)
 		set("arn", id)
+	case "aws:sns/topicPolicy:TopicPolicy":
+		id = get("arn")
 	case "aws:sns/topicSubscription:TopicSubscription":
 		id = get("topic") + ":00000000-0000-4000-8000-0000000000a1"
 		set("arn", id)
@@ -212,6 +214,10 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
+		}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": testAccount, "accountId": testAccount, "arn": "arn:aws:iam::" + testAccount + ":user/deployer", "userId": "AIDA0000000000000000",
 		}), nil
 	}
 	return nil, fmt.Errorf("mocks: no answer for %s", args.Token)

@@ -43,6 +43,7 @@ const (
 	tQueuePolicy  = "aws:sqs/queuePolicy:QueuePolicy"
 	tTopic        = "aws:sns/topic:Topic"
 	tTopicSub     = "aws:sns/topicSubscription:TopicSubscription"
+	tTopicPolicy  = "aws:sns/topicPolicy:TopicPolicy"
 	tAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tGoFunction   = "slackbot:index:GoFunction"
 	tSlackAPI     = "slackbot:index:SlackAPI"
@@ -61,7 +62,7 @@ func TestResourceCounts(t *testing.T) {
 		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
 		// A failure queue and event invoke config for commands and percentiles,
 		// and one for the schedule; 3 functions x 2 + API + 3 queues = 10 alarms.
-		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicSub: 1, tAlarm: 10,
+		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicPolicy: 1, tTopicSub: 1, tAlarm: 10,
 	}
 	got := map[string]int{}
 	custom := 0
@@ -99,7 +100,7 @@ func TestFunctions(t *testing.T) {
 	envs := map[string]map[string]any{
 		contract.EventsFunction:      withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
 		contract.CommandsFunction:    withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.PercentilesFunction: withEnv(nil),
+		contract.PercentilesFunction: withEnv(map[string]any{contract.EnvAlarmTopicARN: r.named(t, tTopic, "alarms").outStr("arn")}),
 	}
 
 	for _, name := range functionNames {
