@@ -159,6 +159,9 @@ func (r *Reports) tell(ctx context.Context, c click, text string) error {
 func (r *Reports) responder(responseURL string, replace bool) (notify.Poster, error) {
 	if r.Respond != nil {
 		if p := r.Respond(responseURL); p != nil {
+			if w, ok := p.(*notify.Webhook); ok {
+				w.ReplaceOriginal = replace
+			}
 			return p, nil
 		}
 	}
