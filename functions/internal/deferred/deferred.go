@@ -32,8 +32,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
@@ -159,13 +161,30 @@ type Later interface {
 // Runner seals and sends jobs, and runs those that come back, once each.
 type Runner struct {
 	Sealer Sealer
-	Send   Sender       // nil: Later fails, so callers do the work at once
-	Claims dedupe.Store // nil: no claims (tests)
+	Send   Sender // nil: Later fails, so callers do the work at once
+	// Claims holds each job's claim, so that a job delivered twice runs
+	// once. Nil claims in this Runner's memory: exactly once within one
+	// process (the dev server, tests), not across Lambda containers, which
+	// need the dedupe table.
+	Claims dedupe.Store
 	Now    func() time.Time
-	Log    *slog.Logger
+	Log    *slog.Logger // nil discards
 
-	funcs map[string]Func
+	funcs  map[string]Func
+	memory sync.Once
+	claims dedupe.Store
 }
+
+// store returns Claims, or this Runner's memory when Claims is nil.
+func (r *Runner) store() dedupe.Store {
+	if r.Claims != nil {
+		return r.Claims
+	}
+	r.memory.Do(func() { r.claims = &dedupe.Memory{} })
+	return r.claims
+}
+
+func (r *Runner) log() *slog.Logger { return apigw.Log(r.Log) }
 
 // On registers fn for jobs of kind.
 func (r *Runner) On(kind string, fn Func) {
@@ -217,11 +236,9 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 	if job.ID == "" {
 		return fmt.Errorf("deferred %s job has no ID to claim it by", job.Kind)
 	}
-	log := r.Log.With("kind", job.Kind, "jobId", job.ID)
-	if r.Claims == nil {
-		return r.outcome(log, r.work(ctx, fn, job.Body))
-	}
-	claim, err := r.Claims.Claim(ctx, "deferred/"+job.ID)
+	log := r.log().With("kind", job.Kind, "jobId", job.ID)
+	claims := r.store()
+	claim, err := claims.Claim(ctx, "deferred/"+job.ID)
 	if err != nil {
 		return fmt.Errorf("claim deferred %s: %w", job.Kind, err)
 	}
@@ -236,7 +253,7 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 	// be spent.
 	settle, settled := dedupe.Settle(ctx)
 	defer settled()
-	if err := r.Claims.Complete(settle, claim); err != nil {
+	if err := claims.Complete(settle, claim); err != nil {
 		log.Error("mark deferred job done", "error", err)
 	}
 	return r.outcome(log, runErr)
@@ -272,7 +289,7 @@ type Goroutine struct{ Runner *Runner }
 func (g Goroutine) Send(_ context.Context, s Sealed) error {
 	go func() {
 		if err := g.Runner.Run(context.Background(), s); err != nil {
-			g.Runner.Log.Error("deferred job", "error", err)
+			g.Runner.log().Error("deferred job", "error", err)
 		}
 	}()
 	return nil

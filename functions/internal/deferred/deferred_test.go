@@ -61,10 +61,17 @@ func (s *sendTo) Send(_ context.Context, d deferred.Sealed) error {
 }
 
 // TestRunOnce: a job delivered twice runs once, a forged or unknown one
-// not at all.
+// not at all; with a claims store, and with none (the zero value, which
+// claims in the Runner's memory) and no logger.
 func TestRunOnce(t *testing.T) {
+	for name, claims := range map[string]dedupe.Store{"store": &dedupe.Memory{}, "nil claims": nil} {
+		t.Run(name, func(t *testing.T) { testRunOnce(t, claims) })
+	}
+}
+
+func testRunOnce(t *testing.T, claims dedupe.Store) {
 	send := &sendTo{}
-	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: send, Claims: &dedupe.Memory{}, Log: quiet}
+	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: send, Claims: claims}
 	var runs []string
 	r.On("echo", func(_ context.Context, body json.RawMessage) error {
 		runs = append(runs, string(body))

@@ -38,7 +38,7 @@ func (f Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		// An error reaches Lambda, which sends the event to the function's
 		// on-failure queue (it is not retried: a retry could post twice).
 		if err := f.Runner.Run(ctx, *probe.Sealed); err != nil {
-			f.Runner.Log.Error("deferred job failed", "error", err)
+			f.Runner.log().Error("deferred job failed", "error", err)
 			return nil, err
 		}
 		return nil, nil

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,10 +33,24 @@ const Budget = 2500 * time.Millisecond
 // Handler serves POST /slack/events.
 type Handler struct {
 	Verifier verify.Verifier
-	Dedupe   dedupe.Store
-	Log      *slog.Logger
+	// Dedupe claims each event, so that Slack's retries are acted on once.
+	// Nil claims in this Handler's memory: once within one process, not
+	// across Lambda containers, which need the dedupe table.
+	Dedupe dedupe.Store
+	Log    *slog.Logger // nil discards
 
-	funcs map[string]EventFunc
+	funcs  map[string]EventFunc
+	memory sync.Once
+	claims dedupe.Store
+}
+
+// store returns Dedupe, or this Handler's memory when Dedupe is nil.
+func (h *Handler) store() dedupe.Store {
+	if h.Dedupe != nil {
+		return h.Dedupe
+	}
+	h.memory.Do(func() { h.claims = &dedupe.Memory{} })
+	return h.claims
 }
 
 // On registers fn for the inner event type ("app_mention", ...). Adding an
@@ -64,8 +79,7 @@ type envelope struct {
 // X-Slack-No-Retry: 1, so Slack does not send it again; a bad signature is
 // not, since a retry signed after a secret rotation may pass.
 func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	resp, err := h.serve(ctx, req)
-	resp = apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID)
+	resp, _ := apigw.Verified(h.Verifier, h.Log, h.serve)(ctx, req)
 	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge {
 		if resp.Headers == nil {
 			resp.Headers = map[string]string{}
@@ -75,15 +89,7 @@ func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequ
 	return resp, nil
 }
 
-func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	body, err := apigw.Body(req)
-	if err != nil {
-		return events.APIGatewayProxyResponse{}, err
-	}
-	header := apigw.Header(req)
-	if err := h.Verifier.Verify(header, body); err != nil {
-		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusUnauthorized, "%s", err)
-	}
+func (h *Handler) serve(ctx context.Context, header http.Header, body []byte) (events.APIGatewayProxyResponse, error) {
 	if len(body) == 0 {
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "body is empty")
 	}
@@ -100,20 +106,22 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) 
 	case slackevents.CallbackEvent:
 		return h.callback(ctx, body, env, header.Get("X-Slack-Retry-Num"))
 	case slackevents.AppRateLimited:
-		h.Log.Warn("Slack is rate limiting event deliveries to this app")
+		h.log().Warn("Slack is rate limiting event deliveries to this app")
 		return apigw.OK(), nil
 	case "":
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, `body has no "type"`)
 	default:
-		h.Log.Info("ignored envelope type", "type", env.Type)
+		h.log().Info("ignored envelope type", "type", env.Type)
 		return apigw.OK(), nil
 	}
 }
 
+func (h *Handler) log() *slog.Logger { return apigw.Log(h.Log) }
+
 func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retryNum string) (events.APIGatewayProxyResponse, error) {
 	fn, ok := h.funcs[env.Event.Type]
 	if !ok {
-		h.Log.Debug("ignored event type", "eventType", env.Event.Type, "eventId", env.EventID)
+		h.log().Debug("ignored event type", "eventType", env.Event.Type, "eventId", env.EventID)
 		return apigw.OK(), nil
 	}
 	if env.EventID == "" {
@@ -123,11 +131,11 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "malformed %s event", env.Event.Type)
 	}
-	claim, err := h.Dedupe.Claim(ctx, env.EventID)
+	claim, err := h.store().Claim(ctx, env.EventID)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	log := h.Log.With("eventId", env.EventID, "eventType", env.Event.Type, "retryNum", retryNum)
+	log := h.log().With("eventId", env.EventID, "eventType", env.Event.Type, "retryNum", retryNum)
 	switch claim.State {
 	case dedupe.Done:
 		log.Info("duplicate delivery ignored")
@@ -159,7 +167,7 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 	case !errors.As(err, &slackSaid) || slackSaid.Code == "ratelimited":
 		// Let Slack's retry do the work: forget the claim and fail.
 		log.Error("event failed; Slack will retry", "error", err)
-		if rerr := h.Dedupe.Release(settle, claim); rerr != nil {
+		if rerr := h.store().Release(settle, claim); rerr != nil {
 			log.Error("release claim", "error", rerr)
 		}
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
@@ -167,7 +175,7 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 		// Slack gave a definite answer; a redelivery would get the same.
 		log.Warn("event handled with an error Slack reported", "error", err)
 	}
-	if err := h.Dedupe.Complete(settle, claim); err != nil {
+	if err := h.store().Complete(settle, claim); err != nil {
 		// The work is done and Slack gets its 200, so it will not deliver
 		// again; only a delivery already on its way could find the claim
 		// free, and the log says so.

@@ -386,3 +386,31 @@ func FuzzServeEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestZeroValueIsSafe: a Handler with only its Verifier logs nothing,
+// never panics on a refusal or an event, and still acts on a redelivered
+// event once, claiming it in its own memory.
+func TestZeroValueIsSafe(t *testing.T) {
+	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}}
+	var calls int
+	h.On("reaction_added", func(context.Context, slackevents.EventsAPIEvent) error {
+		calls++
+		return nil
+	})
+	forged := signed(`{"type":"url_verification","challenge":"c"}`)
+	forged.Headers["X-Slack-Signature"] = "v0=00"
+	if resp, _ := h.ServeEvent(context.Background(), forged); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+	body := `{"type":"event_callback","event_id":"EvZero","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`
+	for retry := range 3 {
+		req := signed(body)
+		req.Headers["X-Slack-Retry-Num"] = strconv.Itoa(retry)
+		if resp, _ := h.ServeEvent(context.Background(), req); resp.StatusCode != http.StatusOK {
+			t.Fatalf("delivery %d: %d %s", retry, resp.StatusCode, resp.Body)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d calls for 3 deliveries, want 1", calls)
+	}
+}

@@ -63,24 +63,16 @@ func key(typ slack.InteractionType, id string) string { return string(typ) + "/"
 // answered with their 4xx; the error return is for the Lambda runtime and
 // is always nil.
 func (h *Handler) ServeInteraction(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	resp, err := h.serve(ctx, req)
-	return apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID), nil
+	return apigw.Verified(h.Verifier, h.Log, h.serve)(ctx, req)
 }
 
-func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	body, err := apigw.Body(req)
-	if err != nil {
-		return events.APIGatewayProxyResponse{}, err
-	}
-	if err := h.Verifier.Verify(apigw.Header(req), body); err != nil {
-		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusUnauthorized, "%s", err)
-	}
+func (h *Handler) serve(ctx context.Context, _ http.Header, body []byte) (events.APIGatewayProxyResponse, error) {
 	cb, err := Parse(body)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "%s", err)
 	}
 	id := ID(&cb)
-	log := h.Log.With("type", string(cb.Type), "id", id, "user", cb.User.ID, "team", cb.Team.ID)
+	log := apigw.Log(h.Log).With("type", string(cb.Type), "id", id, "user", cb.User.ID, "team", cb.Team.ID)
 	fn, ok := h.lookup(cb.Type, id)
 	if !ok {
 		log.Debug("ignored interaction")

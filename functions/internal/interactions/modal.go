@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -42,8 +43,22 @@ type NotifyModal struct {
 	Notifier slash.Notifier
 	// Claims keeps a submission of one view from posting twice: Slack sends
 	// no retries, but a user whose first submit timed out submits again.
+	// Nil claims in this NotifyModal's memory: once within one process,
+	// not across Lambda containers, which need the dedupe table.
 	Claims dedupe.Store
-	Log    *slog.Logger
+	Log    *slog.Logger // nil discards
+
+	memory sync.Once
+	claims dedupe.Store
+}
+
+// store returns Claims, or this NotifyModal's memory when Claims is nil.
+func (n *NotifyModal) store() dedupe.Store {
+	if n.Claims != nil {
+		return n.Claims
+	}
+	n.memory.Do(func() { n.claims = &dedupe.Memory{} })
+	return n.claims
 }
 
 // Register adds the shortcut and the submission to h.
@@ -108,9 +123,9 @@ func (n *NotifyModal) Submit(ctx context.Context, cb *slack.InteractionCallback)
 		return inline(notifyTextBlock, fmt.Sprintf("Keep it under %d characters.", maxNotifyText)), nil
 	}
 	var claim dedupe.Claim
-	if n.Claims != nil && cb.View.ID != "" {
+	if cb.View.ID != "" {
 		var err error
-		claim, err = n.Claims.Claim(ctx, "view/"+cb.View.ID)
+		claim, err = n.store().Claim(ctx, "view/"+cb.View.ID)
 		if err != nil {
 			return nil, fmt.Errorf("claim notify submission: %w", err)
 		}
@@ -122,18 +137,18 @@ func (n *NotifyModal) Submit(ctx context.Context, cb *slack.InteractionCallback)
 		}
 	}
 	answer, ok := n.Notifier.Notify(ctx, cb.User.ID, channel, text, "the notify shortcut")
-	if n.Claims != nil && cb.View.ID != "" {
+	if cb.View.ID != "" {
 		// A refusal may be fixed and submitted again from the same view;
 		// a post is done, and so is one Slack took and never answered.
 		// On a context of its own: a slow Slack may have spent ctx.
 		settle, settled := dedupe.Settle(ctx)
 		defer settled()
-		done := n.Claims.Complete
+		done := n.store().Complete
 		if !ok {
-			done = n.Claims.Release
+			done = n.store().Release
 		}
 		if err := done(settle, claim); err != nil {
-			n.Log.Error("settle notify submission claim", "posted", ok, "error", err)
+			apigw.Log(n.Log).Error("settle notify submission claim", "posted", ok, "error", err)
 		}
 	}
 	if !ok {

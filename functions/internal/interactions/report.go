@@ -94,7 +94,7 @@ func (r *Reports) Click(ctx context.Context, cb *slack.InteractionCallback) (*sl
 		if err == nil {
 			return nil, nil
 		}
-		r.Log.Error("defer report click; building the report now", "error", err)
+		apigw.Log(r.Log).Error("defer report click; building the report now", "error", err)
 	}
 	return nil, r.replace(ctx, c)
 }
@@ -132,7 +132,7 @@ func (r *Reports) FinishJob(ctx context.Context, body json.RawMessage) error {
 // ephemeral report, or as a message of its own. A report that cannot be
 // built leaves the message as it was and tells the user why, ephemerally.
 func (r *Reports) replace(ctx context.Context, c click) error {
-	log := r.Log.With("source", c.Source, "window", c.Window.String(), "route", c.Route, "replace", c.Replace)
+	log := apigw.Log(r.Log).With("source", c.Source, "window", c.Window.String(), "route", c.Route, "replace", c.Replace)
 	if r.Reports == nil {
 		return r.tell(ctx, c, "Percentile reports are not set up here.")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"log/slog"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -27,10 +28,10 @@ func (n Notifier) Notify(ctx context.Context, user, channel, text, via string) (
 	id, err := n.Permit.Check(ctx, user, channel)
 	if err != nil {
 		if errors.Is(err, permit.ErrRefused) {
-			n.Log.Warn("notify refused", "user", user, "reason", err.Error())
+			apigw.Log(n.Log).Warn("notify refused", "user", user, "reason", err.Error())
 			return permit.ErrRefused.Error(), false
 		}
-		n.Log.Error("notify: check permission", "user", user, "error", err)
+		apigw.Log(n.Log).Error("notify: check permission", "user", user, "error", err)
 		return "Couldn't post: " + UserError(err), false
 	}
 	p, err := n.Post.Post(ctx, notify.Message{
@@ -40,11 +41,11 @@ func (n Notifier) Notify(ctx context.Context, user, channel, text, via string) (
 	if notify.Unanswered(err) {
 		// Slack has the message and may have posted it: it counts as
 		// posted, so neither a retry nor a second submit repeats it.
-		n.Log.Warn("notify: Slack took the post but did not answer; taken as posted", "user", user, "channel", id, "error", err)
+		apigw.Log(n.Log).Warn("notify: Slack took the post but did not answer; taken as posted", "user", user, "channel", id, "error", err)
 		return fmt.Sprintf("Sent to <#%s>; Slack did not confirm it in time, so it may take a moment to show up.", id), true
 	}
 	if err != nil {
-		n.Log.Error("notify: post", "user", user, "channel", id, "error", err)
+		apigw.Log(n.Log).Error("notify: post", "user", user, "channel", id, "error", err)
 		return "Couldn't post: " + UserError(err), false
 	}
 	return fmt.Sprintf("Posted to <#%s>.", p.ChannelID), true

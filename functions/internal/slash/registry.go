@@ -161,7 +161,7 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 	}
 	m, err := h.Reports.Report(ctx, req)
 	if err != nil {
-		h.Log.Error("latency report", "error", err)
+		h.log().Error("latency report", "error", err)
 		return Text("Couldn't build the report: " + UserError(err))
 	}
 	return m
@@ -215,24 +215,24 @@ func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req la
 	}
 	if _, err := h.Permit.Check(ctx, cmd.UserID, cmd.ChannelID); err != nil {
 		if errors.Is(err, permit.ErrRefused) {
-			h.Log.Warn("chart refused", "user", cmd.UserID, "reason", err.Error())
+			h.log().Warn("chart refused", "user", cmd.UserID, "reason", err.Error())
 			return Text(permit.ErrRefused.Error())
 		}
-		h.Log.Error("chart: check permission", "user", cmd.UserID, "error", err)
+		h.log().Error("chart: check permission", "user", cmd.UserID, "error", err)
 		return Text("Couldn't share the chart: " + UserError(err))
 	}
 	switch ok, err := h.claimChart(ctx, cmd.UserID); {
 	case err != nil:
-		h.Log.Error("chart: claim", "user", cmd.UserID, "error", err)
+		h.log().Error("chart: claim", "user", cmd.UserID, "error", err)
 		return Text("Couldn't share the chart: " + UserError(err))
 	case !ok:
-		h.Log.Warn("chart refused: past the limit", "user", cmd.UserID, "perMinute", ChartsPerMinute)
+		h.log().Warn("chart refused: past the limit", "user", cmd.UserID, "perMinute", ChartsPerMinute)
 		return Text(errTooManyCharts.Error())
 	}
 	window := req.Window
 	png, title, err := h.Charts.Chart(ctx, req.Source, req.Window, req.Route)
 	if err != nil {
-		h.Log.Error("latency chart", "error", err)
+		h.log().Error("latency chart", "error", err)
 		return Text("Couldn't draw the chart: " + UserError(err))
 	}
 	what := "all routes"
@@ -254,7 +254,7 @@ func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req la
 		Data:    png,
 	})
 	if err != nil {
-		h.Log.Error("upload latency chart", "error", err, "channel", cmd.ChannelID, "user", cmd.UserID)
+		h.log().Error("upload latency chart", "error", err, "channel", cmd.ChannelID, "user", cmd.UserID)
 		return Text("Couldn't share the chart: " + UserError(err))
 	}
 	return Text(fmt.Sprintf("Shared the latency chart of %s, last %s, in this channel.", what, contract.FormatWindow(window)))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/aws/aws-lambda-go/events"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -378,5 +379,22 @@ func TestChartFailuresInWords(t *testing.T) {
 	testenv.NoRawMarkup(t, "chart comment", up.files[0].Comment)
 	if !strings.Contains(up.files[0].Comment, "<@U0123>") {
 		t.Errorf("comment %q does not say who asked", up.files[0].Comment)
+	}
+}
+
+// TestZeroValueIsSafe: a Handler with only its Verifier logs nothing and
+// answers rather than panics, for a refusal, a command, and a notify it
+// has no poster or policy for.
+func TestZeroValueIsSafe(t *testing.T) {
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}}
+	forged := signed(form("help"))
+	forged.Headers["X-Slack-Signature"] = "v0=00"
+	for _, tt := range []struct {
+		req    events.APIGatewayProxyRequest
+		status int
+	}{{forged, 401}, {signed(form("help")), 200}, {signed(form("notify #general hi")), 200}, {signed(form("latency")), 200}} {
+		if status, _, body := serve(t, h, tt.req); status != tt.status {
+			t.Errorf("%s: %d %s, want %d", tt.req.Body, status, body, tt.status)
+		}
 	}
 }

@@ -98,28 +98,22 @@ const Kind = "command"
 // ServeCommand answers one API Gateway proxy request. Refusals are answered
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 func (h *Handler) ServeCommand(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	resp, err := h.serve(ctx, req)
-	return apigw.Answer(h.Log, resp, err, "requestId", req.RequestContext.RequestID), nil
-}
-
-func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	body, err := apigw.Body(req)
-	if err != nil {
-		return events.APIGatewayProxyResponse{}, err
-	}
 	// Slack checks the URL's certificate now and then with ssl_check=1; it
 	// wants a 200 and nothing is done, so there is nothing to verify.
-	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("ssl_check") == "1" {
-		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	if body, err := apigw.Body(req); err == nil {
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("ssl_check") == "1" {
+			return apigw.OK(), nil
+		}
 	}
-	if err := h.Verifier.Verify(apigw.Header(req), body); err != nil {
-		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusUnauthorized, "%s", err)
-	}
+	return apigw.Verified(h.Verifier, h.Log, h.serve)(ctx, req)
+}
+
+func (h *Handler) serve(ctx context.Context, _ http.Header, body []byte) (events.APIGatewayProxyResponse, error) {
 	cmd, err := Parse(body)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusBadRequest, "%s", err)
 	}
-	h.Log.Info("command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "team", cmd.TeamID)
+	h.log().Info("command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "team", cmd.TeamID)
 	return apigw.JSON(http.StatusOK, h.answer(ctx, cmd)), nil
 }
 
@@ -203,7 +197,7 @@ func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.Web
 		if err == nil {
 			return ephemeral(Text(ack))
 		}
-		h.Log.Error("defer command; running it now", "error", err)
+		h.log().Error("defer command; running it now", "error", err)
 	}
 	return ephemeral(h.result(ctx, cmd))
 }
@@ -214,7 +208,7 @@ func (h *Handler) FinishJob(ctx context.Context, body json.RawMessage) error {
 	if err := json.Unmarshal(body, &cmd); err != nil {
 		return fmt.Errorf("deferred command: %w", err)
 	}
-	h.Log.Info("deferred command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "triggerId", cmd.TriggerID)
+	h.log().Info("deferred command", "command", cmd.Command, "subcommand", subcommand(cmd.Text), "user", cmd.UserID, "triggerId", cmd.TriggerID)
 	return h.Finish(ctx, cmd)
 }
 
@@ -317,3 +311,5 @@ func UserError(err error) string {
 	}
 	return "something went wrong on our side; the details are in the bot's logs."
 }
+
+func (h *Handler) log() *slog.Logger { return apigw.Log(h.Log) }
