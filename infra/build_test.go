@@ -148,13 +148,13 @@ func TestZipRunsUnderRIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	art, err := lambdabuild.Build(context.Background(), lambdabuild.Options{
-		ModuleRoot: root, Package: "./functions/" + contract.EventsFunction,
-		GOARCH: runtime.GOARCH, OutDir: t.TempDir(),
-	})
+	arts, err := lambdabuild.BuildAll(context.Background(), lambdabuild.Options{
+		ModuleRoot: root, GOARCH: runtime.GOARCH, OutDir: t.TempDir(),
+	}, "./functions/"+contract.EventsFunction)
 	if err != nil {
 		t.Fatal(err)
 	}
+	art := arts[0]
 	zr, err := zip.NewReader(bytes.NewReader(art.Zip), int64(len(art.Zip)))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"image/png"
 	"io"
 	"log/slog"
@@ -22,7 +23,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
 type syncBuffer struct {
@@ -202,7 +202,7 @@ func TestDevServer(t *testing.T) {
 // returns the status and the answer.
 func signedPost(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	ts, sig := verify.Signature("dev-secret", time.Now(), []byte(body))
+	ts, sig := verifytest.Signature("dev-secret", time.Now(), []byte(body))
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("X-Slack-Request-Timestamp", ts)
 	req.Header.Set("X-Slack-Signature", sig)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -100,7 +100,7 @@ func bootstraps(t testing.TB) map[string]string {
 }
 
 func signedRequest(path, body string) events.APIGatewayProxyRequest {
-	ts, sig := verify.Signature(signingSecret, time.Now(), []byte(body))
+	ts, sig := verifytest.Signature(signingSecret, time.Now(), []byte(body))
 	h := map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, "Content-Type": "application/json"}
 	mv := map[string][]string{}
 	for k, v := range h {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -209,7 +209,7 @@ func TestInteractionsDevServer(t *testing.T) {
 		if forge {
 			secret = "not-the-secret"
 		}
-		ts, sig := verify.Signature(secret, time.Now(), []byte(body))
+		ts, sig := verifytest.Signature(secret, time.Now(), []byte(body))
 		req, _ := http.NewRequest(http.MethodPost, base+contract.InteractionsPath, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Slack-Request-Timestamp", ts)

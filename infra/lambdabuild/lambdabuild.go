@@ -43,8 +43,6 @@ var Flags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=",
 type Options struct {
 	// ModuleRoot is the directory holding go.mod; the build runs there.
 	ModuleRoot string
-	// Package is the main package, relative to ModuleRoot ("./functions/events").
-	Package string
 	// GOOS defaults to linux.
 	GOOS string
 	// GOARCH is arm64 or amd64; it defaults to arm64.
@@ -70,18 +68,10 @@ type Artifact struct {
 	SHA256 string
 }
 
-// Build compiles one main package and writes its zip.
-func Build(ctx context.Context, opts Options) (*Artifact, error) {
-	arts, err := BuildAll(ctx, opts, opts.Package)
-	if err != nil {
-		return nil, err
-	}
-	return arts[0], nil
-}
-
 // BuildAll compiles several main packages with one go command, which compiles the
 // dependencies they share once and uses every core, then writes a zip per package.
-// opts.Package is ignored; the artifacts come back in the order of packages.
+// Packages are relative to opts.ModuleRoot ("./functions/events"); the
+// artifacts come back in their order.
 func BuildAll(ctx context.Context, opts Options, packages ...string) ([]*Artifact, error) {
 	if len(packages) == 0 {
 		return nil, errors.New("lambdabuild: no package to build")

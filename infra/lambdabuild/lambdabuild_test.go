@@ -103,9 +103,9 @@ func TestBuildIsReproducible(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		root := t.TempDir()
 		writeModule(t, root)
-		art, err := lambdabuild.Build(ctx, lambdabuild.Options{
-			ModuleRoot: root, Package: "./cmd/hello", GOARCH: "arm64",
-		})
+		art, err := buildOne(ctx, lambdabuild.Options{
+			ModuleRoot: root, GOARCH: "arm64",
+		}, "./cmd/hello")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,9 +205,9 @@ func TestBootstrapRunsOnHost(t *testing.T) {
 	}
 	root := t.TempDir()
 	writeModule(t, root)
-	art, err := lambdabuild.Build(context.Background(), lambdabuild.Options{
-		ModuleRoot: root, Package: "./cmd/hello", GOARCH: runtime.GOARCH,
-	})
+	art, err := buildOne(context.Background(), lambdabuild.Options{
+		ModuleRoot: root, GOARCH: runtime.GOARCH,
+	}, "./cmd/hello")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestBuildReportsCompileErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "cmd", "hello", "broken.go"), []byte("package main\n\nvar x int = \"s\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := lambdabuild.Build(context.Background(), lambdabuild.Options{ModuleRoot: root, Package: "./cmd/hello"})
+	_, err := buildOne(context.Background(), lambdabuild.Options{ModuleRoot: root}, "./cmd/hello")
 	if err == nil || !strings.Contains(err.Error(), "broken.go") {
 		t.Fatalf("err = %v, want the compiler's message naming broken.go", err)
 	}
@@ -251,4 +251,13 @@ func TestFindModuleRoot(t *testing.T) {
 	if err != nil || got != root {
 		t.Errorf("FindModuleRoot = %q, %v; want %q", got, err, root)
 	}
+}
+
+// buildOne builds one package with BuildAll.
+func buildOne(ctx context.Context, opts lambdabuild.Options, pkg string) (*lambdabuild.Artifact, error) {
+	arts, err := lambdabuild.BuildAll(ctx, opts, pkg)
+	if err != nil {
+		return nil, err
+	}
+	return arts[0], nil
 }

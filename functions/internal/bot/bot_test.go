@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"log/slog"
 	"strings"
@@ -15,7 +16,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
 func TestPosterFollowsTheCredentials(t *testing.T) {
@@ -116,7 +116,7 @@ func TestMentionWithoutReports(t *testing.T) {
 	cfg.SigningSecret = "sig"
 	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
 	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
-	ts, sig := verify.Signature("sig", time.Now(), []byte(body))
+	ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
 	resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
 		HTTPMethod: "POST",
 		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},

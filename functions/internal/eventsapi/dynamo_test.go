@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -62,7 +63,7 @@ func mentionAt(t *testing.T, eventID, channel, ts string) []byte {
 // delivery is the API Gateway proxy request of one Slack delivery, signed
 // with secret; retry > 0 marks Slack's redelivery.
 func delivery(body []byte, secret string, retry int) events.APIGatewayProxyRequest {
-	ts, sig := verify.Signature(secret, time.Now(), body)
+	ts, sig := verifytest.Signature(secret, time.Now(), body)
 	h := map[string]string{
 		"Content-Type":              "application/json",
 		"X-Slack-Request-Timestamp": ts,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,7 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 // signed is a request as API Gateway would pass it, signed now.
 func signed(body string) events.APIGatewayProxyRequest {
-	ts, sig := verify.Signature(secret, time.Now(), []byte(body))
+	ts, sig := verifytest.Signature(secret, time.Now(), []byte(body))
 	return events.APIGatewayProxyRequest{
 		HTTPMethod: http.MethodPost,
 		Resource:   "/slack/events",
@@ -97,12 +98,12 @@ func TestAnswers(t *testing.T) {
 		}(), 401, `does not match`, 0},
 		{"old timestamp", func() events.APIGatewayProxyRequest {
 			body := `{"type":"url_verification","challenge":"x"}`
-			ts, sig := verify.Signature(secret, time.Now().Add(-6*time.Minute), []byte(body))
+			ts, sig := verifytest.Signature(secret, time.Now().Add(-6*time.Minute), []byte(body))
 			return events.APIGatewayProxyRequest{Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body}
 		}(), 401, `5 minutes`, 0},
 		{"future timestamp", func() events.APIGatewayProxyRequest {
 			body := `{"type":"url_verification","challenge":"x"}`
-			ts, sig := verify.Signature(secret, time.Now().Add(6*time.Minute), []byte(body))
+			ts, sig := verifytest.Signature(secret, time.Now().Add(6*time.Minute), []byte(body))
 			return events.APIGatewayProxyRequest{Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body}
 		}(), 401, `5 minutes`, 0},
 		{"unknown version", func() events.APIGatewayProxyRequest {

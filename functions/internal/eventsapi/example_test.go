@@ -3,6 +3,7 @@ package eventsapi_test
 import (
 	"context"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"time"
 
@@ -34,7 +35,7 @@ func ExampleHandler_On() {
 
 	body := `{"type":"event_callback","event_id":"Ev0001","event":{"type":"reaction_added","user":"U0123ABCD",` +
 		`"reaction":"tada","item":{"type":"message","channel":"C0123ABCD","ts":"1700000000.000100"},"event_ts":"1700000001.000200"}}`
-	ts, sig := verify.Signature("signing-secret", at, []byte(body))
+	ts, sig := verifytest.Signature("signing-secret", at, []byte(body))
 	req := events.APIGatewayProxyRequest{
 		HTTPMethod: "POST",
 		Resource:   "/slack/events",

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -34,7 +35,7 @@ const secret = "test-signing-secret"
 var quiet = slog.New(slog.DiscardHandler)
 
 func signed(body string) events.APIGatewayProxyRequest {
-	ts, sig := verify.Signature(secret, time.Now(), []byte(body))
+	ts, sig := verifytest.Signature(secret, time.Now(), []byte(body))
 	return events.APIGatewayProxyRequest{
 		HTTPMethod: http.MethodPost,
 		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},

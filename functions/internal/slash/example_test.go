@@ -3,6 +3,7 @@ package slash_test
 import (
 	"context"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"net/url"
 	"os"
@@ -56,7 +57,7 @@ func Example() {
 
 	for _, text := range []string{"ping", "help"} {
 		body := url.Values{"command": {"/slackbot"}, "user_id": {"U1"}, "text": {text}}.Encode()
-		ts, sig := verify.Signature("example-secret", time.Now(), []byte(body))
+		ts, sig := verifytest.Signature("example-secret", time.Now(), []byte(body))
 		resp, _ := commands.ServeCommand(context.Background(), events.APIGatewayProxyRequest{
 			Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body})
 		fmt.Println(resp.StatusCode, strings.Contains(resp.Body, `"text":"pong"`), strings.Contains(resp.Body, "`/slackbot ping [text]` — answer pong"))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,7 +43,7 @@ func form(text string) string {
 }
 
 func signed(body string) events.APIGatewayProxyRequest {
-	ts, sig := verify.Signature(secret, time.Now(), []byte(body))
+	ts, sig := verifytest.Signature(secret, time.Now(), []byte(body))
 	return events.APIGatewayProxyRequest{
 		HTTPMethod: http.MethodPost,
 		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},

@@ -104,13 +104,6 @@ func Sign(secret, timestamp string, body []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// Signature returns the X-Slack-Signature header value for a request, for
-// clients that sign (the dev server's example, tests).
-func Signature(secret string, at time.Time, body []byte) (timestamp, signature string) {
-	timestamp = strconv.FormatInt(at.Unix(), 10)
-	return timestamp, "v0=" + hex.EncodeToString(Sign(secret, timestamp, body))
-}
-
 // verifyToken finds the "token" of a JSON (Events API) or form-encoded (slash
 // command) body and compares it in constant time.
 func (v Verifier) verifyToken(body []byte) error {
