@@ -12,7 +12,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
@@ -38,7 +37,7 @@ func main() {
 	later := b.Deferred()
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
-		later.Send = selfinvoke.Deferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
+		later.Send = selfinvoke.Deferrer{AWS: awsCfg, Function: name}
 	}
 	fn := deferred.Function{
 		Routes: map[string]deferred.ProxyHandler{

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
@@ -57,9 +56,33 @@ type Config struct {
 // DefaultReportWindow is the report window when SLACKBOT_REPORT_WINDOW is unset.
 const DefaultReportWindow = time.Hour
 
-// SecretsGetter is the part of the Secrets Manager client Load uses.
+// SecretsGetter reads a secret's current value (SecretsManager).
 type SecretsGetter interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, id string) (SecretValue, error)
+}
+
+// SecretValue is the part of GetSecretValue's answer Load reads: the
+// string, or nil for a binary secret.
+type SecretValue struct {
+	SecretString *string
+}
+
+// SecretsManager is Secrets Manager's GetSecretValue, made through
+// awsenv.Call rather than the SDK's client, whose package initialisation
+// every cold start would pay for this one call.
+// TestGetSecretValueIsTheSDKsRequest holds it to the SDK's request.
+type SecretsManager struct{ AWS aws.Config }
+
+// GetSecretValue implements SecretsGetter.
+func (s SecretsManager) GetSecretValue(ctx context.Context, id string) (SecretValue, error) {
+	var v SecretValue
+	err := awsenv.Call(ctx, s.AWS, awsenv.Request{
+		Service:     awsenv.SecretsManager,
+		Target:      "secretsmanager.GetSecretValue",
+		JSONVersion: "1.1",
+		Body:        map[string]string{"SecretId": id},
+	}, &v)
+	return v, err
 }
 
 // Load reads the settings through getenv and the credentials from the secret
@@ -141,7 +164,7 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 // ReadSecret fetches and decodes the secret's JSON. An error never carries the
 // secret's value.
 func ReadSecret(ctx context.Context, secrets SecretsGetter, id string) (contract.Secret, error) {
-	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	out, err := secrets.GetSecretValue(ctx, id)
 	if err != nil {
 		return contract.Secret{}, fmt.Errorf("read secret %s: %w", id, err)
 	}
@@ -183,7 +206,7 @@ func FromEnvironment(ctx context.Context) (Config, aws.Config, error) {
 func LoadWith(ctx context.Context, awsCfg aws.Config) (Config, error) {
 	var secrets SecretsGetter
 	if os.Getenv(contract.EnvSecretARN) != "" {
-		secrets = secretsmanager.NewFromConfig(awsCfg)
+		secrets = SecretsManager{AWS: awsCfg}
 	}
 	return Load(ctx, os.Getenv, secrets)
 }

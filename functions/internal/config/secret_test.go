@@ -3,8 +3,10 @@ package config_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -25,8 +27,15 @@ var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
-// secretsClient resets moto and returns a Secrets Manager client for it.
-func secretsClient(t *testing.T) *secretsmanager.Client {
+// secrets reads secrets as the functions do (config.SecretsManager) and
+// writes them with the SDK's client.
+type secrets struct {
+	config.SecretsManager
+	sdk *secretsmanager.Client
+}
+
+// secretsClient resets moto and returns secrets on it.
+func secretsClient(t *testing.T) secrets {
 	t.Helper()
 	if err := moto.Get(t).Reset(); err != nil {
 		t.Fatal(err)
@@ -35,12 +44,12 @@ func secretsClient(t *testing.T) *secretsmanager.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return secretsmanager.NewFromConfig(cfg)
+	return secrets{config.SecretsManager{AWS: cfg}, secretsmanager.NewFromConfig(cfg)}
 }
 
 // createSecret stores a string (or, with binary, a binary) secret and returns
 // its ARN.
-func createSecret(t *testing.T, sm *secretsmanager.Client, name, value string, binary bool) string {
+func createSecret(t *testing.T, sm secrets, name, value string, binary bool) string {
 	t.Helper()
 	in := &secretsmanager.CreateSecretInput{Name: aws.String(name)}
 	if binary {
@@ -48,7 +57,7 @@ func createSecret(t *testing.T, sm *secretsmanager.Client, name, value string, b
 	} else {
 		in.SecretString = aws.String(value)
 	}
-	out, err := sm.CreateSecret(context.Background(), in)
+	out, err := sm.sdk.CreateSecret(context.Background(), in)
 	if err != nil {
 		t.Fatalf("create secret %s: %v", name, err)
 	}
@@ -162,9 +171,8 @@ func TestReadSecretUnknownID(t *testing.T) {
 	if err == nil {
 		t.Fatal("ReadSecret of an unknown secret succeeded")
 	}
-	var nf *smtypes.ResourceNotFoundException
-	if !errors.As(err, &nf) {
-		t.Errorf("error %v (%T) does not wrap ResourceNotFoundException", err, err)
+	if code := awsenv.ErrorCode(err); code != "ResourceNotFoundException" {
+		t.Errorf("error %v has code %q, want ResourceNotFoundException", err, code)
 	}
 	if !strings.Contains(err.Error(), id) {
 		t.Errorf("error %q does not name the secret %s", err, id)
@@ -265,5 +273,56 @@ func unsetenv(t *testing.T, k string) {
 	t.Setenv(k, "") // records the old value for restoring
 	if err := os.Unsetenv(k); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGetSecretValueIsTheSDKsRequest: SecretsManager sends what the SDK's
+// client sends for GetSecretValue (target, content type, JSON body, a
+// signature for Secrets Manager in the region), and reads its answer.
+func TestGetSecretValueIsTheSDKsRequest(t *testing.T) {
+	var reqs []*http.Request
+	var bodies []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		reqs, bodies = append(reqs, r), append(bodies, string(b))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Write([]byte(`{"ARN":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf","Name":"s","SecretString":"{\"signing_secret\":\"x\"}","VersionId":"v1"}`))
+	}))
+	defer api.Close()
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
+		"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER": api.URL}
+	cfg := awsenv.Load(func(k string) string { return env[k] })
+	const id = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf"
+	if _, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)}); err != nil {
+		t.Fatalf("SDK: %v", err)
+	}
+	v, err := config.SecretsManager{AWS: cfg}.GetSecretValue(context.Background(), id)
+	if err != nil || v.SecretString == nil || *v.SecretString != `{"signing_secret":"x"}` {
+		t.Fatalf("GetSecretValue = %+v, %v", v, err)
+	}
+	sdk, ours := reqs[0], reqs[1]
+	if sdk.Method != ours.Method || sdk.URL.Path != ours.URL.Path {
+		t.Errorf("%s %s, want the SDK's %s %s", ours.Method, ours.URL.Path, sdk.Method, sdk.URL.Path)
+	}
+	for _, h := range []string{"X-Amz-Target", "Content-Type", "X-Amz-Security-Token"} {
+		if sdk.Header.Get(h) != ours.Header.Get(h) {
+			t.Errorf("%s %q, want the SDK's %q", h, ours.Header.Get(h), sdk.Header.Get(h))
+		}
+	}
+	var a, b any
+	json.Unmarshal([]byte(bodies[0]), &a)
+	json.Unmarshal([]byte(bodies[1]), &b)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("body %s, want the SDK's %s", bodies[1], bodies[0])
+	}
+	scope := func(r *http.Request) string {
+		_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+		cred, _, _ = strings.Cut(cred, ",")
+		key, rest, _ := strings.Cut(cred, "/")
+		_, rest, _ = strings.Cut(rest, "/")
+		return key + "/" + rest
+	}
+	if got, want := scope(ours), scope(sdk); got != want || !strings.Contains(got, "/eu-west-1/secretsmanager/aws4_request") {
+		t.Errorf("credential scope %q, want the SDK's %q", got, want)
 	}
 }
