@@ -35,8 +35,12 @@ type Handler struct {
 	Poster  notify.Poster   // reports, alerts and alarms: the bot or the incoming webhook
 	Channel string          // where they go; empty means nowhere (unless the webhook's), with an error in the log
 	Window  time.Duration   // a scheduled report's window
-	Logger  *slog.Logger
-	Now     func() time.Time // nil: time.Now
+	// AlarmTopic is the stack's alarm topic (SLACKBOT_ALARM_TOPIC_ARN):
+	// only CloudWatch alarms published to it, of its account and region,
+	// are posted. Empty: no SNS record is.
+	AlarmTopic string
+	Logger     *slog.Logger
+	Now        func() time.Time // nil: time.Now
 }
 
 // NewHandler wires a Handler around store. rules may be empty; state keeps
@@ -82,9 +86,11 @@ type Outcome struct {
 }
 
 // AlarmResult says how many SNS notifications were posted, and where, or
-// why none was.
+// why none was; Dropped counts the records that were not this stack's
+// alarms.
 type AlarmResult struct {
 	Posted  int    `json:"posted"`
+	Dropped int    `json:"dropped,omitempty"`
 	Channel string `json:"channel,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -97,6 +103,9 @@ type ReportResult struct {
 	Skipped string `json:"skipped,omitempty"`
 	// Chart is "uploaded", or why there is none.
 	Chart string `json:"chart,omitempty"`
+	// Unconfirmed says Slack took the report and never answered: it is
+	// taken as posted, since a retry would post it again.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // ErrUnknownEvent is an invocation that is neither a log subscription, a
@@ -227,6 +236,14 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	for i, d := range due {
 		d.msg.Channel = h.Channel
 		posted, err := h.Poster.Post(ctx, d.msg)
+		if notify.Unanswered(err) {
+			// Slack has the report and may have posted it; failing would
+			// make Lambda run the schedule again and post it twice (at
+			// most once).
+			h.Logger.Warn("Slack took the latency report but did not answer; taken as posted", "source", d.source, "channel", h.Channel, "error", err.Error())
+			out.Reports = append(out.Reports, ReportResult{Source: d.source, Channel: h.Channel, Unconfirmed: true, Chart: "skipped: the report was not confirmed"})
+			continue
+		}
 		if err != nil && i == 0 {
 			return out, fmt.Errorf("post the scheduled latency report of %s to %s: %w", d.source, h.Channel, err)
 		}
@@ -313,15 +330,24 @@ func hadTraffic(series *sketchstore.Series) (bool, error) {
 // "eventSource").
 const snsEventSource = "aws:sns"
 
-// alarms posts each notification of an SNS event, CloudWatch alarms through
-// the alarm topic, to the report channel. SNS invokes asynchronously, so an
-// error makes Lambda retry twice and then hand the event to the function's
-// on-failure destination; SNS sends one record per invocation, so a retry
-// does not repeat a message already posted.
+// alarms posts the CloudWatch alarms of an SNS event that are this stack's
+// (alarm.Messages) to the report channel; every other record is logged and
+// dropped. SNS invokes asynchronously, so an error makes Lambda retry twice
+// and then hand the event to the function's on-failure destination; SNS
+// sends one record per invocation, so a retry does not repeat a message
+// already posted. A post Slack took and never answered fails too, so an
+// alarm is posted at least once.
 func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
-	msgs, err := alarm.Parse(raw)
+	msgs, dropped, err := alarm.Parse(raw, h.AlarmTopic)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("alarm notification: %w", err)
+	}
+	for _, d := range dropped {
+		h.Logger.Warn("SNS record not posted: not one of this stack's alarms", "messageId", d.MessageID,
+			"topicArn", d.TopicArn, "alarmTopic", h.AlarmTopic, "reason", d.Reason)
+	}
+	if len(msgs) == 0 {
+		return Outcome{Alarms: &AlarmResult{Dropped: len(dropped)}}, nil
 	}
 	if !h.canPost() {
 		// As with the report, a retry would not find a channel either; the
@@ -331,7 +357,7 @@ func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
 		}
 		return Outcome{Alarms: &AlarmResult{Skipped: contract.EnvReportChannel + " is not set"}}, nil
 	}
-	res := &AlarmResult{Channel: h.Channel}
+	res := &AlarmResult{Channel: h.Channel, Dropped: len(dropped)}
 	for i, m := range msgs {
 		m.Channel = h.Channel
 		posted, err := h.Poster.Post(ctx, m)

@@ -60,6 +60,7 @@ func newTestHandler(channel string) (*Handler, *sketchstore.MemoryStore, *fakePo
 	poster := &fakePoster{}
 	var logs bytes.Buffer
 	h := NewHandler(store, poster, channel, time.Hour, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h.AlarmTopic = alarmTopic
 	return h, store, poster, &logs
 }
 
@@ -120,7 +121,7 @@ func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
 		{"empty object", `{}`, ErrUnknownEvent},
 		{"not JSON", `hello`, ErrUnknownEvent},
 		{"an SQS event", `{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, ErrUnknownEvent},
-		{"SNS with a broken alarm", `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"AlarmName\":"}}]}`, alarm.ErrMalformed},
+		{"SNS records of the wrong shape", `{"Records":[{"EventSource":"aws:sns","Sns":"{\"AlarmName\":"}]}`, alarm.ErrMalformed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -184,6 +185,9 @@ func TestHandleReportsSlackErrors(t *testing.T) {
 	}
 }
 
+// alarmTopic is the stack's alarm topic in the alarm package's testdata.
+const alarmTopic = "arn:aws:sns:ap-northeast-2:123456789012:slackbot-dev-alarms"
+
 // snsEvent is an SNS delivery from the alarm package's testdata: what
 // CloudWatch alarms send through the alarm topic.
 func snsEvent(t *testing.T, name string) json.RawMessage {
@@ -203,8 +207,6 @@ func TestHandlePostsAlarmNotifications(t *testing.T) {
 	}{
 		{"alarm", snsEvent(t, "sns-alarm.json"), []string{":rotating_light: ALARM: *slackbot-dev-events-errors*", "alarmsV2:alarm/slackbot-dev-events-errors"}},
 		{"resolved", snsEvent(t, "sns-ok.json"), []string{"OK (resolved): *slackbot-dev-events-errors*", "(was ALARM)"}},
-		{"a plain publish", json.RawMessage(`{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","Subject":"<!channel> hi","Message":"Hello from SNS!"}}]}`),
-			[]string{"*&lt;!channel&gt; hi*", "Hello from SNS!"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -228,6 +230,43 @@ func TestHandlePostsAlarmNotifications(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandleDropsForgedAlarms: records that are not this stack's alarms
+// (an alarm of another account, another topic, plain text) post nothing
+// and fail nothing; the log says why. The stack's own alarm posts.
+func TestHandleDropsForgedAlarms(t *testing.T) {
+	own := string(snsEvent(t, "sns-alarm.json"))
+	forged := map[string]string{
+		"another account": strings.ReplaceAll(own, `alarm:slackbot-dev-events-errors`, `alarm:prod-payments-db-down`),
+		"another topic":   strings.Replace(own, `"TopicArn": "`+alarmTopic, `"TopicArn": "arn:aws:sns:ap-northeast-2:123456789012:elsewhere`, 1),
+		"plain text": `{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","TopicArn":"` + alarmTopic +
+			`","Subject":"ALARM: prod-payments-db-down","Message":"Reply here with your 2FA code"}}]}`,
+	}
+	forged["another account"] = strings.ReplaceAll(forged["another account"], `123456789012:alarm`, `999999999999:alarm`)
+	for name, event := range forged {
+		t.Run(name, func(t *testing.T) {
+			if event == own {
+				t.Fatal("the forgery changed nothing")
+			}
+			h, _, poster, logs := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), json.RawMessage(event))
+			if err != nil || len(poster.sent) != 0 || out.Alarms == nil || out.Alarms.Dropped != 1 {
+				t.Fatalf("outcome %+v, %v, %d posted; want it dropped, no error", out.Alarms, err, len(poster.sent))
+			}
+			if !strings.Contains(logs.String(), "not one of this stack's alarms") || strings.Contains(logs.String(), "2FA") {
+				t.Errorf("the log does not say why, or repeats the text:\n%s", logs)
+			}
+		})
+	}
+	h, _, poster, _ := newTestHandler("#ops")
+	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+		t.Fatalf("the stack's own alarm: %v, %d posted; want it posted", err, len(poster.sent))
+	}
+	h.AlarmTopic = ""
+	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+		t.Fatalf("without SLACKBOT_ALARM_TOPIC_ARN: %v, %d posted; want nothing more posted", err, len(poster.sent))
 	}
 }
 

@@ -45,5 +45,6 @@ func main() {
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
 	h.Sources = cfg.LatencySources
+	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
 	lambda.Start(h.Handle)
 }

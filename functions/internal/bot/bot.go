@@ -42,6 +42,9 @@ type Bot struct {
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
 	Claims dedupe.Store
+	// ChartClaims hold the chart limit: the same place as Claims, with a
+	// lease of slash.ChartWindow.
+	ChartClaims dedupe.Store
 
 	dynamo *dynamodb.Client
 }
@@ -58,8 +61,10 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)
 	}
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
+	b.ChartClaims = &dedupe.Memory{Lease: slash.ChartWindow}
 	if cfg.DedupeTable != "" {
 		b.Claims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: cfg.ClaimLease}
+		b.ChartClaims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: slash.ChartWindow}
 	}
 	switch v := b.Verifier(); {
 	case v.Legacy():
@@ -124,6 +129,7 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		Permit:        b.Permit(),
 		Reports:       b.reports(),
 		Charts:        b.Charts,
+		ChartClaims:   b.ChartClaims,
 		ParseRequest:  latency.RequestParser(b.Config.LatencySources),
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,

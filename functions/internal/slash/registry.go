@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
 // Subcommand is one word after the slash command: what help says of it, and
@@ -164,16 +167,67 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 	return m
 }
 
+// ChartsPerMinute is how many charts one user may share in ChartWindow: a
+// chart is a file in a channel, and drawing one reads up to days of
+// sketches.
+const (
+	ChartsPerMinute = 3
+	ChartWindow     = time.Minute
+)
+
+// errTooManyCharts answers a user past ChartsPerMinute.
+var errTooManyCharts = fmt.Errorf("You've shared %d charts in the last minute; try again in a minute.", ChartsPerMinute)
+
+// claimChart takes one of the user's ChartsPerMinute slots: claims
+// chart/<user>/<i>, whose lease is ChartWindow and which are never
+// released, so each frees itself when its minute is over. It reports
+// false when all are taken.
+func (h *Handler) claimChart(ctx context.Context, user string) (bool, error) {
+	claims := h.ChartClaims
+	if claims == nil {
+		h.chartMemory.Do(func() { h.chartClaims = &dedupe.Memory{Lease: ChartWindow} })
+		claims = h.chartClaims
+	}
+	for i := range ChartsPerMinute {
+		c, err := claims.Claim(ctx, fmt.Sprintf("chart/%s/%d", user, i))
+		if err != nil {
+			return false, fmt.Errorf("chart limit: %w", err)
+		}
+		if c.State == dedupe.Acquired {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // shareChart draws the window's chart and uploads it to the command's own
 // channel, never another: cmd comes from Slack's signed form (sealed when
-// deferred), so ChannelID is where the user typed, and a channel the user
-// is in. What went wrong is told in words, never as an internal error.
+// deferred), so ChannelID is where the user typed. A file in a channel is a
+// post as the bot, so it follows notify's policy (Permit: the allow-lists
+// and membership), and at most ChartsPerMinute per user. What went wrong is
+// told in words, never as an internal error.
 func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req latency.Request) notify.Message {
 	switch {
 	case h.Charts == nil || h.Upload == nil:
 		return Text(errNoCharts.Error())
 	case cmd.ChannelID == "":
 		return Text(errNoChannel.Error())
+	}
+	if _, err := h.Permit.Check(ctx, cmd.UserID, cmd.ChannelID); err != nil {
+		if errors.Is(err, permit.ErrRefused) {
+			h.Log.Warn("chart refused", "user", cmd.UserID, "reason", err.Error())
+			return Text(permit.ErrRefused.Error())
+		}
+		h.Log.Error("chart: check permission", "user", cmd.UserID, "error", err)
+		return Text("Couldn't share the chart: " + UserError(err))
+	}
+	switch ok, err := h.claimChart(ctx, cmd.UserID); {
+	case err != nil:
+		h.Log.Error("chart: claim", "user", cmd.UserID, "error", err)
+		return Text("Couldn't share the chart: " + UserError(err))
+	case !ok:
+		h.Log.Warn("chart refused: past the limit", "user", cmd.UserID, "perMinute", ChartsPerMinute)
+		return Text(errTooManyCharts.Error())
 	}
 	window := req.Window
 	png, title, err := h.Charts.Chart(ctx, req.Source, req.Window, req.Route)

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -31,6 +32,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -63,6 +65,10 @@ type Handler struct {
 	// are not offered here (no bot token, or a function that cannot draw).
 	Charts Charter
 	Upload notify.Uploader
+	// ChartClaims holds the chart limit, ChartsPerMinute per user, across
+	// containers: a Store whose claims have a lease of ChartWindow (the
+	// dedupe table). Nil holds it in this handler's memory.
+	ChartClaims dedupe.Store
 	// ParseRequest reads latency's "[source] [window] [route]"
 	// (latency.Builder.ParseRequest, which knows the sources);
 	// DefaultWindow is used when the user gives none. Nil takes all the
@@ -81,7 +87,9 @@ type Handler struct {
 	Respond func(responseURL string) notify.Poster
 	Log     *slog.Logger
 
-	added []Subcommand
+	added       []Subcommand
+	chartMemory sync.Once
+	chartClaims dedupe.Store
 }
 
 // Kind is the kind of the deferred jobs of slow subcommands.
@@ -187,7 +195,11 @@ func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.Web
 	// finish first and answer with the result, so the user is never told
 	// of work that will not happen.
 	if h.Later != nil {
-		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), cmd)
+		// The job carries what the work needs and no credential: the
+		// legacy verification token stays here.
+		job := cmd
+		job.Token = ""
+		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), job)
 		if err == nil {
 			return ephemeral(Text(ack))
 		}
@@ -296,6 +308,9 @@ func UserError(err error) string {
 	var slackSaid *notify.Error
 	if errors.As(err, &slackSaid) {
 		return slackSaid.Hint
+	}
+	if notify.Unanswered(err) {
+		return "Slack took it but did not confirm in time; it may show up in a moment."
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "it took too long. Try again in a moment."

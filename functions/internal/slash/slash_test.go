@@ -105,6 +105,24 @@ func (workspace) IsMember(_ context.Context, id, user string) (bool, error) {
 
 var anyone = &permit.Policy{Dir: workspace{}}
 
+// here is a permit.Directory of the channel the test commands are typed in,
+// C0123ABCD, with U0123 in it.
+type here struct{}
+
+func (here) ResolveChannel(_ context.Context, ch string) (string, error) {
+	if ch == "C0123ABCD" {
+		return ch, nil
+	}
+	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
+}
+
+func (here) IsMember(_ context.Context, id, user string) (bool, error) {
+	return id == "C0123ABCD" && user == "U0123", nil
+}
+
+// inHere lets U0123 share charts in C0123ABCD.
+var inHere = &permit.Policy{Dir: here{}}
+
 type answer struct {
 	ResponseType string `json:"response_type"`
 	Text         string `json:"text"`
@@ -426,7 +444,7 @@ func TestLatencyChart(t *testing.T) {
 	png := []byte("\x89PNG fake")
 	newHandler := func(ch *charter, up *uploader, resp *recorder) (*Handler, *deferrer) {
 		d := &deferrer{}
-		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up, Permit: inHere,
 			ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
 		return h, d
 	}
