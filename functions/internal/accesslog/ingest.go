@@ -79,9 +79,6 @@ type Ingester struct {
 	ownGroup string                   // the bot's own access-log group; "" reads every group of no source as it
 	sources  map[string]*sourceReader // by name
 	groups   map[string]*sourceReader // by subscribed log group
-
-	mu       sync.Mutex
-	admitted map[string]*admittedRoutes // source -> what this container knows the store admitted
 }
 
 // NewIngester returns an Ingester that merges into store and logs to logger.
@@ -101,9 +98,9 @@ type batchWork struct {
 	key    []byte
 
 	// A source's batch (see sourceBatch).
-	sourceRoutes     map[string]map[string]string // source -> the route each logged route goes under
-	pending          map[string]bool              // routes new to this container, for Admit
-	text, route, tpl []byte                       // scratch: a decoded line, a route as logged, its template
+	sourceRoutes     map[string]map[string]routeEntry // source -> where each logged route goes
+	pending          map[string]bool                  // routes new to this container, for Admit
+	text, route, tpl []byte                           // scratch: a decoded line, a route as logged, its template
 	alb              albParser
 }
 
@@ -112,7 +109,7 @@ func (in *Ingester) work() *batchWork {
 		return w
 	}
 	return &batchWork{parts: make(map[sketchstore.Key]*sketchstore.Sketches), routes: make(map[string]string),
-		sourceRoutes: make(map[string]map[string]string), pending: make(map[string]bool)}
+		sourceRoutes: make(map[string]map[string]routeEntry), pending: make(map[string]bool)}
 }
 
 // Ingest decodes data, the "data" field of an "awslogs" event (base64 of gzip
@@ -134,10 +131,7 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	switch {
 	case src != nil:
 		stats, err = in.sourceBatch(ctx, w, src, env)
-		if err != nil || stats.MessageType != DataMessage {
-			return stats, err
-		}
-		if err := in.flush(ctx, w, src, &stats, stats.Batch); err != nil {
+		if err != nil {
 			return stats, err
 		}
 		if stats.NoLatency > 0 {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -23,13 +25,18 @@ type sourceReader struct {
 	gateway *gatewayFormat    // apigateway
 	tmpl    *templater        // alb
 	fns     map[string]string // lambda: log group -> the function whose REPORT lines it holds
+
+	// What this container learnt from the store's Admit: a route once
+	// admitted stays admitted, and one refused was refused because the
+	// source was full, which it stays.
+	mu       sync.Mutex
+	admitted map[string]bool
+	rejected map[string]bool
 }
 
-// admittedRoutes is what this container knows a source's routes to be. It
-// is replaced, never changed, so a batch may read it without the lock.
-type admittedRoutes struct {
-	routes map[string]bool
-}
+// maxRejected bounds the refused routes a container remembers per source;
+// forgetting them only means asking the store again.
+const maxRejected = 1 << 16
 
 // SetSources makes the ingester read the latency sources' log groups, and
 // take only ownGroup as the bot's own access log: a batch from any other
@@ -41,7 +48,7 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 	in.sources = make(map[string]*sourceReader, len(sources))
 	in.groups = make(map[string]*sourceReader)
 	for _, s := range sources {
-		r := &sourceReader{src: s, limit: s.RouteLimit()}
+		r := &sourceReader{src: s, limit: s.RouteLimit(), admitted: map[string]bool{}, rejected: map[string]bool{}}
 		switch s.Kind {
 		case contract.SourceAPIGateway:
 			r.gateway = newGatewayFormat(s.Fields)
@@ -49,15 +56,15 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 			r.tmpl = newTemplater(s.Routes)
 		case contract.SourceLambda:
 			r.fns = map[string]string{}
-			groups := s.FunctionLogGroups()
-			for i, g := range groups {
+			for i, g := range s.FunctionLogGroups() {
 				// A function's own group names it. Groups given in
 				// logGroups pair with the functions in order when there are
 				// as many; otherwise a group is named by its last segment.
 				fn := path.Base(g)
-				if strings.HasPrefix(g, "/aws/lambda/") && len(s.LogGroups) == 0 {
-					fn = strings.TrimPrefix(g, "/aws/lambda/")
-				} else if len(s.LogGroups) == len(s.Functions) {
+				switch {
+				case len(s.LogGroups) == 0:
+					fn = s.Functions[i]
+				case len(s.LogGroups) == len(s.Functions):
 					fn = s.Functions[i]
 				}
 				r.fns[g] = fn
@@ -78,16 +85,8 @@ func (in *Ingester) isOwn(group []byte) bool {
 	return in.groups[string(group)] == nil
 }
 
-func (in *Ingester) known(source string) *admittedRoutes {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if a := in.admitted[source]; a != nil {
-		return a
-	}
-	return &admittedRoutes{}
-}
-
-// sourceBatch adds a source's subscription batch to w.parts.
+// sourceBatch adds a source's subscription batch to w.parts and merges
+// them into the store.
 func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceReader, env *delivery) (IngestStats, error) {
 	stats := IngestStats{
 		MessageType: string(env.messageType),
@@ -103,11 +102,11 @@ func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceRead
 		return stats, fmt.Errorf("%w: messageType %q, want %s or %s", ErrMalformedDelivery, stats.MessageType, DataMessage, ControlMessage)
 	}
 	stats.Batch = batchID(env)
-	a := newAdder(w, r, in.known(r.src.Name), &stats)
-	var fn, fnInit string
+	a := in.newAdder(ctx, w, r, &stats)
+	var fn, fnInit []byte
 	if r.fns != nil {
-		fn = r.fns[stats.LogGroup]
-		fnInit = fn + " init"
+		fn = []byte(r.fns[stats.LogGroup])
+		fnInit = []byte(r.fns[stats.LogGroup] + " init")
 	}
 	for i := range env.events {
 		ev := &env.events[i]
@@ -130,109 +129,193 @@ func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceRead
 			err = errTimeOutOfRange
 		}
 		if err != nil {
-			a.reject(err, ev.timestamp, ev.message, in)
+			a.reject(err, ev.timestamp, ev.message)
 			continue
 		}
-		if fn != "" {
-			a.addTo(fn, h.ms, h.latency, h.status)
+		if fn != nil {
+			h.route = fn
 			if h.init >= 0 {
-				a.addTo(fnInit, h.ms, h.init, 200)
+				a.add(hit{route: fnInit, ms: h.ms, latency: h.init, status: 200})
 			}
-			continue
 		}
 		a.add(h)
 	}
-	a.done(in)
-	return stats, nil
+	return stats, a.flush(stats.Batch)
+}
+
+// Where a route's requests go.
+const (
+	routePending  = iota // not yet asked of the store: under the route, for now
+	routeAdmitted        // under the route
+	routeRejected        // under contract.OtherRoute
+)
+
+type routeEntry struct {
+	route string // as stored: templated, interned
+	state int
 }
 
 // adder puts a source's hits into w.parts, each under its route: the route
-// as logged (templated for alb), or contract.OtherRoute once the source
-// has as many routes as it may keep.
+// as logged (templated for alb), or contract.OtherRoute for a request of no
+// route and for the routes of a source that has as many as it may keep.
+// New routes are asked of the store (Admit) a few at a time, so a spray of
+// invented paths holds no more than resolveEvery of them at once.
 type adder struct {
-	w      *batchWork
-	r      *sourceReader
-	known  *admittedRoutes
-	stats  *IngestStats
-	routes map[string]string // logged route -> route, for this source
-	room   int               // how many routes this container may still take as pending
+	ctx   context.Context
+	in    *Ingester
+	w     *batchWork
+	r     *sourceReader
+	stats *IngestStats
+	cache map[string]routeEntry // logged route -> where it goes
 
 	last       *sketchstore.Sketches
 	lastRoute  string
 	lastMinute int64
+	err        error // the first failed Admit; the batch fails with it
 }
 
 // maxRouteCache bounds the logged routes remembered per source: raw ALB
 // paths are unbounded, their templates are not.
 const maxRouteCache = 4096
 
-func newAdder(w *batchWork, r *sourceReader, known *admittedRoutes, stats *IngestStats) *adder {
-	routes := w.sourceRoutes[r.src.Name]
-	if routes == nil || len(routes) > maxRouteCache {
-		routes = make(map[string]string)
-		w.sourceRoutes[r.src.Name] = routes
+// resolveEvery is how many new routes wait for the store's answer.
+const resolveEvery = 256
+
+func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader, stats *IngestStats) *adder {
+	cache := w.sourceRoutes[r.src.Name]
+	if cache == nil || len(cache) > maxRouteCache {
+		cache = make(map[string]routeEntry)
+		w.sourceRoutes[r.src.Name] = cache
 	}
 	clear(w.pending)
-	return &adder{w: w, r: r, known: known, stats: stats, routes: routes, room: r.limit - len(known.routes), lastMinute: -1}
+	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, lastMinute: -1}
 }
 
 // add counts a hit under its route.
 func (a *adder) add(h hit) {
-	route, ok := a.routes[string(h.route)]
-	if !ok {
-		switch {
-		case len(h.route) == 0:
-			route = contract.OtherRoute
-		case a.r.tmpl != nil:
-			a.w.tpl = a.r.tmpl.route(a.w.tpl, h.route)
-			route = string(a.w.tpl)
-		default:
-			route = string(h.route)
+	e, ok := a.cache[string(h.route)]
+	if !ok || e.state == routePending && !a.w.pending[e.route] {
+		e = a.entry(h.route)
+		if len(a.cache) >= maxRouteCache {
+			clear(a.cache)
 		}
-		route = strings.ToValidUTF8(route, "\uFFFD")
-		a.routes[string(h.route)] = route
+		a.cache[string(h.route)] = e
 	}
-	a.addTo(route, h.ms, h.latency, h.status)
-}
-
-// addTo counts one request of route at ms.
-func (a *adder) addTo(route string, ms int64, latency float64, status int) {
-	minute := floorMinute(ms)
+	route := e.route
+	minute := floorMinute(h.ms)
 	if a.last == nil || minute != a.lastMinute || route != a.lastRoute {
-		a.lastRoute, a.lastMinute = route, minute
-		if route != contract.OtherRoute && !a.known.routes[route] && !a.w.pending[route] {
-			// Only limit routes can be admitted in all, and those the
-			// container knows already hold their places: any new route
-			// beyond the room left goes under (other) at once, so a batch
-			// of invented paths costs no more than one of real ones.
-			if len(a.w.pending) < a.room {
-				a.w.pending[route] = true
-			} else {
-				route = contract.OtherRoute
-			}
-		}
 		k := sketchstore.Key{Source: a.r.src.Name, Route: route, Minute: minute}
 		a.last = a.w.parts[k]
 		if a.last == nil {
 			a.last = sketchstore.NewSketches()
 			a.w.parts[k] = a.last
 		}
+		a.lastRoute, a.lastMinute = route, minute
 	}
-	a.count(a.last, latency, status)
-}
-
-func (a *adder) count(s *sketchstore.Sketches, latency float64, status int) {
-	if latency >= 0 {
+	if h.latency >= 0 {
 		// Parsers checked it is finite, non-negative and below
 		// maxLatencyMillis, which the sketch takes without error.
-		_ = s.Response.Add(latency)
+		_ = a.last.Response.Add(h.latency)
 	}
-	s.CountStatus(status)
+	a.last.CountStatus(h.status)
 	a.stats.Added++
+	if len(a.w.pending) >= resolveEvery {
+		a.resolve()
+	}
+}
+
+// entry decides where a logged route goes, from what the container knows.
+func (a *adder) entry(logged []byte) routeEntry {
+	var route string
+	switch {
+	case len(logged) == 0:
+		return routeEntry{contract.OtherRoute, routeAdmitted}
+	case a.r.tmpl != nil:
+		a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
+		route = string(a.w.tpl)
+	default:
+		route = string(logged)
+	}
+	if !utf8.ValidString(route) {
+		route = strings.ToValidUTF8(route, "\uFFFD")
+	}
+	if a.w.pending[route] {
+		return routeEntry{route, routePending}
+	}
+	a.r.mu.Lock()
+	admitted, rejected := a.r.admitted[route], a.r.rejected[route]
+	a.r.mu.Unlock()
+	switch {
+	case admitted:
+		return routeEntry{route, routeAdmitted}
+	case rejected:
+		return routeEntry{contract.OtherRoute, routeRejected}
+	}
+	a.w.pending[route] = true
+	return routeEntry{route, routePending}
+}
+
+// resolve asks the store to admit the pending routes, and moves the
+// requests of those it refused under contract.OtherRoute.
+func (a *adder) resolve() {
+	w := a.w
+	if len(w.pending) == 0 || a.err != nil {
+		return
+	}
+	pending := make([]string, 0, len(w.pending))
+	for route := range w.pending {
+		pending = append(pending, route)
+	}
+	admitted, err := a.in.store.Admit(a.ctx, a.r.src.Name, pending, a.r.limit)
+	if err != nil {
+		a.err = fmt.Errorf("admit the routes of %s: %w", a.r.src.Name, err)
+		return
+	}
+	ok := make(map[string]bool, len(admitted))
+	for _, route := range admitted {
+		ok[route] = true
+	}
+	a.r.mu.Lock()
+	if len(a.r.rejected) > maxRejected {
+		clear(a.r.rejected)
+	}
+	for _, route := range pending {
+		if ok[route] {
+			a.r.admitted[route] = true
+		} else {
+			a.r.rejected[route] = true
+		}
+	}
+	a.r.mu.Unlock()
+	for k, p := range w.parts {
+		if !w.pending[k.Route] || ok[k.Route] {
+			continue
+		}
+		delete(w.parts, k)
+		o := sketchstore.Key{Source: k.Source, Route: contract.OtherRoute, Minute: k.Minute}
+		if q := w.parts[o]; q != nil {
+			// Both hold counts and sketches of the same mapping: merging
+			// cannot fail.
+			_ = q.Merge(p)
+		} else {
+			w.parts[o] = p
+		}
+	}
+	for logged, e := range a.cache {
+		if e.state == routePending && w.pending[e.route] {
+			if ok[e.route] {
+				a.cache[logged] = routeEntry{e.route, routeAdmitted}
+			} else {
+				a.cache[logged] = routeEntry{contract.OtherRoute, routeRejected}
+			}
+		}
+	}
+	clear(w.pending)
+	a.last, a.lastMinute = nil, -1
 }
 
 // reject counts a line that is no hit.
-func (a *adder) reject(err error, eventMs int64, line []byte, in *Ingester) {
+func (a *adder) reject(err error, eventMs int64, line []byte) {
 	switch err {
 	case errNotARequest:
 		a.stats.Skipped++
@@ -242,50 +325,21 @@ func (a *adder) reject(err error, eventMs int64, line []byte, in *Ingester) {
 	default:
 		a.stats.Malformed++
 		if a.stats.Malformed <= maxLoggedMalformed {
-			in.logger.Warn("skipping a malformed line", "source", a.r.src.Name, "reason", err.Error(),
+			a.in.logger.Warn("skipping a malformed line", "source", a.r.src.Name, "reason", err.Error(),
 				"batch", a.stats.Batch, "line", truncate(line, 200))
 		}
 	}
 }
 
-func (a *adder) done(in *Ingester) {
-	if a.stats.Malformed > 0 {
-		in.logger.Warn("lines skipped", "source", a.r.src.Name, "batch", a.stats.Batch, "malformed", a.stats.Malformed, "of", a.stats.Events)
+// flush resolves the pending routes and merges the parts as batch.
+func (a *adder) flush(batch string) error {
+	a.resolve()
+	if a.err != nil {
+		return a.err
 	}
-}
-
-// flush asks the store to admit the batch's new routes, moves what it did
-// not admit under contract.OtherRoute, and merges the parts as batch.
-func (in *Ingester) flush(ctx context.Context, w *batchWork, r *sourceReader, stats *IngestStats, batch string) error {
-	if len(w.pending) > 0 {
-		pending := make([]string, 0, len(w.pending))
-		for route := range w.pending {
-			pending = append(pending, route)
-		}
-		admitted, err := in.store.Admit(ctx, r.src.Name, pending, r.limit)
-		if err != nil {
-			return fmt.Errorf("admit the routes of %s: %w", r.src.Name, err)
-		}
-		in.learn(r.src.Name, admitted)
-		ok := make(map[string]bool, len(admitted))
-		for _, route := range admitted {
-			ok[route] = true
-		}
-		for k, p := range w.parts {
-			if !w.pending[k.Route] || ok[k.Route] {
-				continue
-			}
-			delete(w.parts, k)
-			o := sketchstore.Key{Source: k.Source, Route: contract.OtherRoute, Minute: k.Minute}
-			if q := w.parts[o]; q != nil {
-				if err := q.Merge(p); err != nil {
-					return fmt.Errorf("count %s under %s: %w", k.Route, contract.OtherRoute, err)
-				}
-			} else {
-				w.parts[o] = p
-			}
-		}
-		clear(w.pending)
+	w, stats := a.w, a.stats
+	if a.stats.Malformed > 0 {
+		a.in.logger.Warn("lines skipped", "source", a.r.src.Name, "batch", batch, "malformed", stats.Malformed, "of", stats.Events)
 	}
 	if len(w.parts) == 0 {
 		return nil
@@ -300,33 +354,12 @@ func (in *Ingester) flush(ctx context.Context, w *batchWork, r *sourceReader, st
 		}
 		stats.LastMinute = max(stats.LastMinute, k.Minute)
 	}
-	if err := in.store.Merge(ctx, batch, w.parts); err != nil {
-		return fmt.Errorf("merge batch %s of %s into the sketch store: %w", batch, r.src.Name, err)
+	if err := a.in.store.Merge(a.ctx, batch, w.parts); err != nil {
+		return fmt.Errorf("merge batch %s of %s into the sketch store: %w", batch, a.r.src.Name, err)
 	}
 	clear(w.parts)
+	a.last, a.lastMinute = nil, -1
 	return nil
-}
-
-// learn records routes the store admitted for source.
-func (in *Ingester) learn(source string, routes []string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.admitted == nil {
-		in.admitted = map[string]*admittedRoutes{}
-	}
-	old := in.admitted[source]
-	next := &admittedRoutes{routes: map[string]bool{}}
-	if old != nil {
-		for r := range old.routes {
-			next.routes[r] = true
-		}
-	}
-	for _, r := range routes {
-		if r != contract.OtherRoute {
-			next.routes[r] = true
-		}
-	}
-	in.admitted[source] = next
 }
 
 // ErrUnknownSource is an object for a source the ingester was not given.
@@ -361,13 +394,13 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 		return stats, fmt.Errorf("%s: not gzip: %w", object, err)
 	}
 	br := w.dec.lines(zr)
-	a := newAdder(w, src, in.known(source), &stats)
+	a := in.newAdder(ctx, w, src, &stats)
 	flushes := 0
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			stats.Events++
-			a.reject(errLongLine, 0, line, in)
+			a.reject(errLongLine, 0, line)
 			for err == bufio.ErrBufferFull {
 				_, err = br.ReadSlice('\n')
 			}
@@ -377,16 +410,15 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 			line = bytes.TrimSuffix(line, []byte("\n"))
 			stats.Events++
 			if h, perr := w.alb.parse(line, &w.route); perr != nil {
-				a.reject(perr, 0, line, in)
+				a.reject(perr, 0, line)
 			} else {
 				a.add(h)
 			}
 			if len(w.parts) >= maxObjectParts {
-				if ferr := in.flush(ctx, w, src, &stats, fmt.Sprintf("%s#%d", object, flushes)); ferr != nil {
+				if ferr := a.flush(fmt.Sprintf("%s#%d", object, flushes)); ferr != nil {
 					return stats, ferr
 				}
 				flushes++
-				a = newAdder(w, src, in.known(source), &stats)
 			}
 		}
 		if err == io.EOF {
@@ -396,11 +428,7 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 			return stats, fmt.Errorf("read %s: %w", object, err)
 		}
 	}
-	a.done(in)
-	if err := in.flush(ctx, w, src, &stats, fmt.Sprintf("%s#%d", object, flushes)); err != nil {
-		return stats, err
-	}
-	return stats, nil
+	return stats, a.flush(fmt.Sprintf("%s#%d", object, flushes))
 }
 
 // gunzip returns d's gzip reader reset to r.
