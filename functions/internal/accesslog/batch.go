@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -38,11 +39,13 @@ var ErrMalformedDelivery = errors.New("malformed CloudWatch Logs subscription ev
 type logEvent struct {
 	id        []byte
 	timestamp int64 // ms since the epoch, when CloudWatch Logs received the event
-	// message is the event's text. When parsed is set, the scanner already
-	// read the access-log line from the JSON-escaped text (see
-	// scanEscapedLine), message is that escaped text, and rec and err are
-	// ParseLine's answer; otherwise message is decoded and not yet parsed.
+	// message is the event's text. When escaped is set it is still as it
+	// lies in the batch, inside a JSON string, holding only printable ASCII
+	// and escapes; otherwise it is decoded. When parsed is set (and so
+	// escaped), the scanner already read the bot's access-log line from it
+	// (see scanEscapedLine), and rec and err are ParseLine's answer.
 	message []byte
+	escaped bool
 	parsed  bool
 	rec     Record
 	err     error
@@ -76,16 +79,20 @@ type decoder struct {
 	compressed []byte
 	plain      bytes.Buffer
 	gz         *gzip.Reader
+	br         *bufio.Reader // an S3 object's lines
 	env        delivery
 }
 
-// decode base64-decodes and gunzips data, then parses the batch.
-func (d *decoder) decode(data []byte) (*delivery, error) {
+// decode base64-decodes and gunzips data, then parses the batch. own says
+// whether a log group is the bot's own access log, whose lines the scanner
+// parses as it goes; any other group's messages are left escaped for their
+// source's parser.
+func (d *decoder) decode(data []byte, own func(logGroup []byte) bool) (*delivery, error) {
 	plain, err := d.decompress(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeDelivery(plain, &d.env); err != nil {
+	if err := decodeDeliveryOf(plain, &d.env, own); err != nil {
 		return nil, err
 	}
 	return &d.env, nil
@@ -128,8 +135,14 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 // decoded by encoding/json into events.CloudwatchLogsData, so the two agree
 // on every input (FuzzDecodeDelivery holds them to that).
 func decodeDelivery(b []byte, e *delivery) error {
+	return decodeDeliveryOf(b, e, nil)
+}
+
+// decodeDeliveryOf is decodeDelivery with own (see decoder.decode); nil
+// means every group is the bot's own.
+func decodeDeliveryOf(b []byte, e *delivery, own func(logGroup []byte) bool) error {
 	e.reset()
-	s := deliveryScanner{b: b, e: e}
+	s := deliveryScanner{b: b, e: e, own: own}
 	err := s.top()
 	if err == nil {
 		return nil
@@ -158,6 +171,8 @@ type deliveryScanner struct {
 	i     int
 	e     *delivery
 	depth int
+	own   func(logGroup []byte) bool
+	raw   bool // messages are kept escaped, not parsed as the bot's lines
 }
 
 // maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
@@ -281,6 +296,10 @@ func (s *deliveryScanner) topField(key []byte) error {
 			// elements; let it.
 			return errUnusual
 		}
+		// CloudWatch Logs writes the group before the events; when it
+		// does not, every message is tried as the bot's, which costs a
+		// little and changes nothing.
+		s.raw = s.own != nil && len(s.e.logGroup) > 0 && !s.own(s.e.logGroup)
 		return s.array(s.event)
 	}
 	return s.skip()
@@ -325,6 +344,9 @@ var (
 // message, and reports false, having read nothing, for anything else. It
 // accepts a subset of what the general path does and yields the same event.
 func (s *deliveryScanner) eventAsSent() bool {
+	if s.raw {
+		return false
+	}
 	b := s.b[s.i:]
 	if !bytes.HasPrefix(b, eventID) {
 		return false
@@ -353,7 +375,7 @@ func (s *deliveryScanner) eventAsSent() bool {
 		return false
 	}
 	rec, err := interpret(&f)
-	s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: b[i : i+end], parsed: true, rec: rec, err: err})
+	s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: b[i : i+end], escaped: true, parsed: true, rec: rec, err: err})
 	s.i += i + end + 2
 	return true
 }
@@ -424,16 +446,58 @@ func parseInt64(b []byte) (v int64, size int, ok bool) {
 // string.
 func (s *deliveryScanner) message(ev *logEvent) error {
 	if s.i < len(s.b) && s.b[s.i] == '"' {
-		if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
+		if s.raw {
+			if end, ok := simpleString(s.b[s.i+1:]); ok {
+				ev.message, ev.escaped = s.b[s.i+1:s.i+1+end], true
+				ev.parsed, ev.rec, ev.err = false, Record{}, nil
+				s.i += end + 2
+				return nil
+			}
+		} else if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
 			ev.message = s.b[s.i+1 : s.i+1+end]
-			ev.parsed = true
+			ev.escaped, ev.parsed = true, true
 			ev.rec, ev.err = interpret(&f)
 			s.i += end + 2
 			return nil
 		}
 	}
-	ev.parsed, ev.rec, ev.err = false, Record{}, nil
+	ev.escaped, ev.parsed, ev.rec, ev.err = false, false, Record{}, nil
 	return s.str(&ev.message)
+}
+
+// simpleString finds the closing quote of the JSON string whose content
+// starts b, when that content is printable ASCII and valid escapes: what a
+// source's parser can read in place. Anything else (raw UTF-8 among it) is
+// decoded by str, as encoding/json would.
+func simpleString(b []byte) (end int, ok bool) {
+	i := 0
+	for {
+		i += plainPrefix(b[i:])
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case '"':
+			return i, true
+		case '\\':
+			if i+1 >= len(b) {
+				return 0, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if getu4(b[i:]) < 0 {
+					return 0, false
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+	}
 }
 
 // str reads a JSON string exactly as encoding/json would: invalid UTF-8
