@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,7 +171,8 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 	}
 	// The rules' windows end with the last minute the batch touched. An
 	// error makes Lambda retry the batch, which the store takes once.
-	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0), contract.DefaultSource)
+	// A batch is one source's: only that source's rules can change.
+	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0), cmp.Or(stats.Source, contract.DefaultSource))
 	return out, err
 }
 
