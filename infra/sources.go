@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -178,18 +180,30 @@ func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction)
 	return queues, nil
 }
 
+// groupID names a log group's resources: the group's name in the
+// characters resource names and statement ids allow, and a hash of the
+// whole name, since "/a.b" and "/a-b" would otherwise meet.
+func groupID(group string) (readable, hash string) {
+	sum := sha256.Sum256([]byte(group))
+	return safeName(strings.Trim(group, "/")), hex.EncodeToString(sum[:5])
+}
+
 // subscribe sends group's lines (a lambda source's REPORT lines only) to fn.
 // The permission names the group's ARN and the account, so no other
 // account's log group, nor any other group of this one, may invoke fn.
 func subscribe(ctx *pulumi.Context, prefix string, src contract.LatencySource, group, groupArn, account string, fn *GoFunction) error {
-	name := "source-" + src.Name + ":" + group
+	readable, hash := groupID(group)
+	name := "source-" + src.Name + "-" + readable + "-" + hash
 	perm, err := lambda.NewPermission(ctx, "percentiles-"+name, &lambda.PermissionArgs{
 		Action:        pulumi.String("lambda:InvokeFunction"),
 		Function:      fn.Function.Name,
 		Principal:     pulumi.String("logs.amazonaws.com"),
 		SourceArn:     pulumi.String(groupArn),
 		SourceAccount: pulumi.String(account),
-	}, pulumi.Parent(fn))
+		// Short and within [A-Za-z0-9-_], as Lambda wants, where a name
+		// made from the log group's could be neither.
+		StatementId: pulumi.String("latency-" + src.Name + "-" + hash),
+	}, pulumi.Parent(fn), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return fmt.Errorf("latency source %s: permission for %s: %w", src.Name, group, err)
 	}
