@@ -41,6 +41,13 @@ const (
 // maxQueueName is SQS's limit on a queue's name.
 const maxQueueName = 80
 
+// maxSubscribedGroups bounds the log groups all sources read together.
+// Each needs a statement in the percentiles function's resource policy, of
+// about 450 bytes with its ARNs and condition, and Lambda refuses a policy
+// over 20 KB (PolicyLengthExceededException) only at deployment: 36 leave
+// room for the stack's own five statements.
+const maxSubscribedGroups = 36
+
 // accessLogGroupName is the bot's own access-log group.
 func accessLogGroupName(prefix string) string { return "/aws/apigateway/" + prefix + "/access" }
 
@@ -69,7 +76,12 @@ func latencySourcesEnv(raw, prefix string) (string, []contract.LatencySource, er
 		return "", nil, err
 	}
 	own := ownLogGroups(prefix)
+	groups := 0
 	for i, src := range sources {
+		if groups += len(src.SubscribedLogGroups()); groups > maxSubscribedGroups {
+			return "", nil, fmt.Errorf("latency source %d: the sources read more than %d log groups together, and each needs a statement in the percentiles function's policy, which Lambda caps at 20 KB: split them over another stack",
+				i, maxSubscribedGroups)
+		}
 		for _, g := range src.SubscribedLogGroups() {
 			if slices.Contains(own, g) {
 				return "", nil, fmt.Errorf("latency source %d: log group %q is the bot's own: the bot always watches its own API as source %q",

@@ -288,6 +288,9 @@ func TestLatencySourcesConfigErrors(t *testing.T) {
 		{"", `[` + api + `,{"name":"workers","kind":"lambda"}]`, "latencySources: latency source 1: functions is missing"},
 		{"", `[{"name":"web","kind":"alb"}]`, "latencySources: latency source 0: bucket is missing"},
 		{"", `[{"name":"all","kind":"lambda","functions":["*"]}]`, `latencySources: latency source 0: function "*": a wildcard is not supported`},
+		{"", `[{"name":"many","kind":"lambda","functions":["f1","f2","f3","f4","f5","f6","f7","f8","f9","f10","f11","f12","f13","f14","f15","f16","f17","f18","f19","f20"]},` +
+			`{"name":"more","kind":"lambda","functions":["g1","g2","g3","g4","g5","g6","g7","g8","g9","g10","g11","g12","g13","g14","g15","g16","g17"]}]`,
+			"latencySources: latency source 1: the sources read more than 36 log groups together"},
 		{"", `[{"name":"web","kind":"nginx"}]`, `latencySources: latency source 0: kind "nginx"`},
 		{"", `[{"name":"web","kind":"alb","bucket":"b","maxRoutes":501}]`, "latencySources: latency source 0: maxRoutes 501: want 1 to 500"},
 		{"", `[{"name":"web","kind":"alb","bucket":"b","routes":["files/{name}"]}]`, `latencySources: latency source 0: route pattern "files/{name}" is not a path`},
