@@ -15,6 +15,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -35,6 +36,14 @@ type Handler struct {
 	Window   time.Duration   // a scheduled report's window
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
+
+	// Sources are the latency sources beyond the bot's own; their log
+	// groups are the Ingester's (accesslog.Ingester.SetSources).
+	Sources []contract.LatencySource
+	// Objects reads the ALB log objects of alb sources; Claims makes each
+	// read once (nil: claimed in memory, for this container only).
+	Objects ObjectGetter
+	Claims  dedupe.Store
 }
 
 // NewHandler wires a Handler around store. rules may be empty; state keeps
@@ -72,6 +81,7 @@ type Outcome struct {
 	Reported *ReportResult          `json:"reported,omitempty"`
 	Alarms   *AlarmResult           `json:"alarms,omitempty"`
 	Alerts   []alerts.Change        `json:"alerts,omitempty"`
+	Object   *ObjectResult          `json:"object,omitempty"`
 }
 
 // AlarmResult says how many SNS notifications were posted, and where, or
@@ -93,7 +103,7 @@ type ReportResult struct {
 
 // ErrUnknownEvent is an invocation that is neither a log subscription, a
 // schedule nor an SNS notification: a wiring mistake, so it fails loudly.
-var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\"), an EventBridge scheduled event, or an SNS notification (\"EventSource\":\"aws:sns\", e.g. a CloudWatch alarm)")
+var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\"), an EventBridge scheduled event or S3 Object Created event, or an SNS notification (\"EventSource\":\"aws:sns\", e.g. a CloudWatch alarm)")
 
 // awslogsPrefix and awslogsSuffix frame the event as Lambda delivers it; a
 // match lets the big base64 string skip encoding/json's byte-by-byte scan.
@@ -115,6 +125,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 		Source     string                        `json:"source"`
 		DetailType string                        `json:"detail-type"`
 		Time       string                        `json:"time"`
+		Detail     json.RawMessage               `json:"detail"`
 		Records    []struct {
 			EventSource string `json:"EventSource"`
 		} `json:"Records"`
@@ -125,6 +136,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 	switch {
 	case probe.AWSLogs != nil:
 		return h.ingest(ctx, []byte(probe.AWSLogs.Data))
+	case probe.DetailType == "Object Created" && probe.Source == "aws.s3":
+		return h.object(ctx, probe.Detail)
 	case probe.DetailType == "Scheduled Event" || probe.Source == "aws.events" || probe.Source == "aws.scheduler":
 		at, err := time.Parse(time.RFC3339, probe.Time)
 		if err != nil {
@@ -145,7 +158,7 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 		h.Logger.Error("ingest failed; Lambda will retry the batch", "error", err.Error(), "batch", stats.Batch)
 		return Outcome{Ingested: &stats}, err
 	}
-	h.Logger.Info("ingested access logs", "batch", stats.Batch, "messageType", stats.MessageType,
+	h.Logger.Info("ingested access logs", "batch", stats.Batch, "messageType", stats.MessageType, "source", stats.Source,
 		"events", stats.Events, "added", stats.Added, "malformed", stats.Malformed, "unrouted", stats.Unrouted, "routeMinutes", stats.Parts)
 	out := Outcome{Ingested: &stats}
 	if stats.Parts == 0 {
