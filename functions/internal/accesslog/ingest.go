@@ -100,6 +100,7 @@ type batchWork struct {
 	// A source's batch (see sourceBatch).
 	sourceRoutes     map[string]map[string]routeEntry // source -> where each logged route goes
 	pending          map[string]bool                  // routes new to this container, for Admit
+	pendingOrder     []string                         // the same, in the order they came
 	text, route, tpl []byte                           // scratch: a decoded line, a route as logged, its template
 	alb              albParser
 }

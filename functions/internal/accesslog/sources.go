@@ -188,6 +188,7 @@ func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader,
 		w.sourceRoutes[r.src.Name] = cache
 	}
 	clear(w.pending)
+	w.pendingOrder = w.pendingOrder[:0]
 	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, lastMinute: -1}
 }
 
@@ -252,6 +253,7 @@ func (a *adder) entry(logged []byte) routeEntry {
 		return routeEntry{contract.OtherRoute, routeRejected}
 	}
 	a.w.pending[route] = true
+	a.w.pendingOrder = append(a.w.pendingOrder, route)
 	return routeEntry{route, routePending}
 }
 
@@ -262,10 +264,7 @@ func (a *adder) resolve() {
 	if len(w.pending) == 0 || a.err != nil {
 		return
 	}
-	pending := make([]string, 0, len(w.pending))
-	for route := range w.pending {
-		pending = append(pending, route)
-	}
+	pending := w.pendingOrder
 	admitted, err := a.in.store.Admit(a.ctx, a.r.src.Name, pending, a.r.limit)
 	if err != nil {
 		a.err = fmt.Errorf("admit the routes of %s: %w", a.r.src.Name, err)
@@ -311,6 +310,7 @@ func (a *adder) resolve() {
 		}
 	}
 	clear(w.pending)
+	w.pendingOrder = w.pendingOrder[:0]
 	a.last, a.lastMinute = nil, -1
 }
 
