@@ -239,7 +239,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	sourceFailures, err := newSources(ctx, s, prefix, fns[contract.PercentilesFunction])
+	sourceFailures, err := newSources(ctx, s, prefix, caller.AccountId, fns[contract.PercentilesFunction])
 	if err != nil {
 		return nil, err
 	}

@@ -133,19 +133,14 @@ func albLogsGrant(ctx *pulumi.Context, sources []contract.LatencySource) (*grant
 	return g, nil
 }
 
-// newSources connects every latency source to fn, the percentiles function,
-// and returns the dead-letter queues of the alb sources' rules, by logical
-// name, for the alarms.
-func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction) (map[string]*sqs.Queue, error) {
+// newSources connects every latency source of account to fn, the
+// percentiles function, and returns the dead-letter queues of the alb
+// sources' rules, by logical name, for the alarms.
+func newSources(ctx *pulumi.Context, s *settings, prefix, account string, fn *GoFunction) (map[string]*sqs.Queue, error) {
 	if len(s.Sources) == 0 {
 		return nil, nil
 	}
-	var account, region string
 	if slices.ContainsFunc(s.Sources, func(src contract.LatencySource) bool { return len(src.SubscribedLogGroups()) > 0 }) {
-		id, err := aws.GetCallerIdentity(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("latency sources: account: %w", err)
-		}
 		r, err := aws.GetRegion(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("latency sources: region: %w", err)
@@ -154,10 +149,9 @@ func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction)
 		if err != nil {
 			return nil, fmt.Errorf("latency sources: partition: %w", err)
 		}
-		account, region = id.AccountId, r.Name
 		for _, src := range s.Sources {
 			for _, g := range src.SubscribedLogGroups() {
-				arn := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition.Partition, region, account, g)
+				arn := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition.Partition, r.Name, account, g)
 				if err := subscribe(ctx, prefix, src, g, arn, account, fn); err != nil {
 					return nil, err
 				}
