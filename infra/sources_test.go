@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -173,6 +174,27 @@ func TestLatencySources(t *testing.T) {
 	// Bucket notifications are left alone unless asked for.
 	if n := len(r.ofType(tBucketNotes)); n != 0 {
 		t.Errorf("%d bucket notifications by default, want none", n)
+	}
+
+	// Nothing else: the three sources add exactly these resources.
+	base := mustRun(t, baseConfig())
+	count := func(r *run) map[string]int {
+		n := map[string]int{}
+		for _, res := range r.resources {
+			n[res.Type]++
+		}
+		return n
+	}
+	added := map[string]int{}
+	have, had := count(r), count(base)
+	for typ := range have {
+		if d := have[typ] - had[typ]; d != 0 {
+			added[typ] = d
+		}
+	}
+	wantAdded := map[string]int{tSubscription: 3, tPermission: 4, tEventRule: 1, tEventTarget: 1, tQueue: 1, tQueuePolicy: 1, tAlarm: 1}
+	if !maps.Equal(added, wantAdded) {
+		t.Errorf("the sources add %v, want %v", added, wantAdded)
 	}
 
 	// S3: the alb source's prefix, in the percentiles role only.
