@@ -49,6 +49,10 @@ type logEvent struct {
 	parsed  bool
 	rec     Record
 	err     error
+	// inline says a source's parser read the message in place as the
+	// batch was scanned, and h and err are its answer.
+	inline bool
+	h      hit
 }
 
 // line returns ParseLine's answer for the event's message.
@@ -83,16 +87,25 @@ type decoder struct {
 	env        delivery
 }
 
-// decode base64-decodes and gunzips data, then parses the batch. own says
-// whether a log group is the bot's own access log, whose lines the scanner
-// parses as it goes; any other group's messages are left escaped for their
-// source's parser.
-func (d *decoder) decode(data []byte, own func(logGroup []byte) bool) (*delivery, error) {
+// reader says how the scanner reads a log group's messages: the bot's own
+// lines it parses as it goes (raw false); any other group's it leaves
+// escaped for their source's parser, or reads them in place with inline
+// when that is given.
+type reader func(logGroup []byte) (raw bool, inline inlineFunc)
+
+// inlineFunc reads the message at the start of b, just after its opening
+// quote, into ev.h and ev.err, and returns the index of its closing quote;
+// ok false means "find the end and read it later".
+type inlineFunc func(b []byte, ev *logEvent) (end int, ok bool)
+
+// decode base64-decodes and gunzips data, then parses the batch, reading
+// each group's messages as read says (nil: all are the bot's own).
+func (d *decoder) decode(data []byte, read reader) (*delivery, error) {
 	plain, err := d.decompress(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeDeliveryOf(plain, &d.env, own); err != nil {
+	if err := decodeDeliveryOf(plain, &d.env, read); err != nil {
 		return nil, err
 	}
 	return &d.env, nil
@@ -138,11 +151,10 @@ func decodeDelivery(b []byte, e *delivery) error {
 	return decodeDeliveryOf(b, e, nil)
 }
 
-// decodeDeliveryOf is decodeDelivery with own (see decoder.decode); nil
-// means every group is the bot's own.
-func decodeDeliveryOf(b []byte, e *delivery, own func(logGroup []byte) bool) error {
+// decodeDeliveryOf is decodeDelivery with read (see decoder.decode).
+func decodeDeliveryOf(b []byte, e *delivery, read reader) error {
 	e.reset()
-	s := deliveryScanner{b: b, e: e, own: own}
+	s := deliveryScanner{b: b, e: e, read: read}
 	err := s.top()
 	if err == nil {
 		return nil
@@ -167,12 +179,13 @@ func decodeDeliveryOf(b []byte, e *delivery, own func(logGroup []byte) bool) err
 // another case (encoding/json matches struct fields case-insensitively),
 // nulls, repeated logEvents, deep nesting, and every kind of invalid JSON.
 type deliveryScanner struct {
-	b     []byte
-	i     int
-	e     *delivery
-	depth int
-	own   func(logGroup []byte) bool
-	raw   bool // messages are kept escaped, not parsed as the bot's lines
+	b      []byte
+	i      int
+	e      *delivery
+	depth  int
+	read   reader
+	raw    bool       // messages are kept escaped, not parsed as the bot's lines
+	inline inlineFunc // and, when set, read in place by their source's parser
 }
 
 // maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
@@ -299,7 +312,9 @@ func (s *deliveryScanner) topField(key []byte) error {
 		// CloudWatch Logs writes the group before the events; when it
 		// does not, every message is tried as the bot's, which costs a
 		// little and changes nothing.
-		s.raw = s.own != nil && len(s.e.logGroup) > 0 && !s.own(s.e.logGroup)
+		if s.read != nil && len(s.e.logGroup) > 0 {
+			s.raw, s.inline = s.read(s.e.logGroup)
+		}
 		return s.array(s.event)
 	}
 	return s.skip()
@@ -344,9 +359,6 @@ var (
 // message, and reports false, having read nothing, for anything else. It
 // accepts a subset of what the general path does and yields the same event.
 func (s *deliveryScanner) eventAsSent() bool {
-	if s.raw {
-		return false
-	}
 	b := s.b[s.i:]
 	if !bytes.HasPrefix(b, eventID) {
 		return false
@@ -370,6 +382,26 @@ func (s *deliveryScanner) eventAsSent() bool {
 		return false
 	}
 	i += len(eventMessage)
+	if s.raw {
+		// The event is filled where it lies in the slice: it is big.
+		s.e.events = append(s.e.events, logEvent{})
+		ev := &s.e.events[len(s.e.events)-1]
+		end, ok := 0, false
+		if s.inline != nil {
+			end, ok = s.inline(b[i:], ev)
+			ev.inline = ok
+		}
+		if !ok {
+			end, ok = simpleString(b[i:])
+		}
+		if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
+			s.e.events = s.e.events[:len(s.e.events)-1]
+			return false
+		}
+		ev.id, ev.timestamp, ev.message, ev.escaped = id, ts, b[i:i+end], true
+		s.i += i + end + 2
+		return true
+	}
 	end, f, ok := scanEscapedLine(b[i:])
 	if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
 		return false
@@ -447,12 +479,21 @@ func parseInt64(b []byte) (v int64, size int, ok bool) {
 func (s *deliveryScanner) message(ev *logEvent) error {
 	if s.i < len(s.b) && s.b[s.i] == '"' {
 		if s.raw {
-			if end, ok := simpleString(s.b[s.i+1:]); ok {
+			ev.parsed, ev.rec, ev.err, ev.inline, ev.h = false, Record{}, nil, false, hit{}
+			end, ok := 0, false
+			if s.inline != nil {
+				end, ok = s.inline(s.b[s.i+1:], ev)
+				ev.inline = ok
+			}
+			if !ok {
+				end, ok = simpleString(s.b[s.i+1:])
+			}
+			if ok {
 				ev.message, ev.escaped = s.b[s.i+1:s.i+1+end], true
-				ev.parsed, ev.rec, ev.err = false, Record{}, nil
 				s.i += end + 2
 				return nil
 			}
+			ev.inline, ev.h, ev.err = false, hit{}, nil
 		} else if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
 			ev.message = s.b[s.i+1 : s.i+1+end]
 			ev.escaped, ev.parsed = true, true
@@ -461,7 +502,7 @@ func (s *deliveryScanner) message(ev *logEvent) error {
 			return nil
 		}
 	}
-	ev.escaped, ev.parsed, ev.rec, ev.err = false, false, Record{}, nil
+	ev.escaped, ev.parsed, ev.rec, ev.err, ev.inline = false, false, Record{}, nil, false
 	return s.str(&ev.message)
 }
 

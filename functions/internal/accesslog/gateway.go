@@ -23,10 +23,12 @@ const (
 // or HTTP API, keys in any order, with the keys a source's fields name.
 type gatewayFormat struct {
 	names [gwCount]string // "" for a slot not read
-	// byLen lists the slots whose key has each length, so a key costs one
-	// comparison, not one per slot.
-	byLen map[int][]int
+	// byLen lists the slots whose key has each length (longer keys are
+	// under maxKeyLen), so a key costs one comparison, not one per slot.
+	byLen [maxKeyLen + 1][]int
 }
+
+const maxKeyLen = 32
 
 func newGatewayFormat(fields map[string]string) *gatewayFormat {
 	g := &gatewayFormat{names: [gwCount]string{
@@ -45,10 +47,10 @@ func newGatewayFormat(fields map[string]string) *gatewayFormat {
 	if k := fields[contract.FieldTime]; k != "" {
 		g.names[gwEpoch], g.names[gwTime] = "", k
 	}
-	g.byLen = map[int][]int{}
 	for slot, n := range g.names {
 		if n != "" {
-			g.byLen[len(n)] = append(g.byLen[len(n)], slot)
+			l := min(len(n), maxKeyLen)
+			g.byLen[l] = append(g.byLen[l], slot)
 		}
 	}
 	return g
@@ -57,7 +59,7 @@ func newGatewayFormat(fields map[string]string) *gatewayFormat {
 // slots returns the slots key fills: usually none or one.
 func (g *gatewayFormat) slots(key []byte) (a, b int) {
 	a, b = -1, -1
-	for _, s := range g.byLen[len(key)] {
+	for _, s := range g.byLen[min(len(key), maxKeyLen)] {
 		if string(key) == g.names[s] {
 			if a < 0 {
 				a = s
@@ -70,16 +72,15 @@ func (g *gatewayFormat) slots(key []byte) (a, b int) {
 }
 
 // parse reads one line. msg is escaped when it still lies inside the
-// batch's JSON string; text is scratch space for its decoded form, and
-// route for the route a REST line is read into.
-func (g *gatewayFormat) parse(msg []byte, escaped bool, text, route *[]byte) (hit, error) {
+// batch's JSON string; text is scratch space for its decoded form.
+func (g *gatewayFormat) parse(msg []byte, escaped bool, text *[]byte) (hit, error) {
 	var f [gwCount]rawField
-	err := g.scan(msg, escaped, &f)
+	_, err := g.scan(msg, escaped, &f)
 	if err == errUnusual && escaped {
 		*text = unescapeString((*text)[:0], msg)
 		msg = *text
 		f = [gwCount]rawField{}
-		err = g.scan(msg, false, &f)
+		_, err = g.scan(msg, false, &f)
 	}
 	if err == errUnusual {
 		f = [gwCount]rawField{}
@@ -88,16 +89,28 @@ func (g *gatewayFormat) parse(msg []byte, escaped bool, text, route *[]byte) (hi
 	if err != nil {
 		return hit{}, err
 	}
-	return g.interpret(&f, route)
+	return g.interpret(&f)
+}
+
+// inline reads a line where it lies in the batch (see inlineFunc).
+func (g *gatewayFormat) inline(b []byte, ev *logEvent) (int, bool) {
+	var f [gwCount]rawField
+	end, err := g.scan(b, true, &f)
+	if err != nil {
+		return 0, false
+	}
+	ev.h, ev.err = g.interpret(&f)
+	return end, true
 }
 
 // scan fills f from a flat JSON object: the line itself, or (escaped) the
 // line as it lies inside a JSON string, where each quote is \". Anything
-// else (nested values, escapes inside strings, non-ASCII, whitespace in
-// the escaped form) is errUnusual, for the decoded line or encoding/json.
-// It accepts only valid JSON, and reads it as encoding/json does
-// (FuzzGatewayLine holds it to reference).
-func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) error {
+// else (nested values, escapes inside strings, non-ASCII, whitespace other
+// than spaces in the escaped form) is errUnusual, for the decoded line or
+// encoding/json. It accepts only valid JSON, and reads it as encoding/json
+// does (FuzzGatewayLine holds it to reference). The line ends at the end of
+// b or, escaped, at the string's closing quote, whose index is end.
+func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) (end int, err error) {
 	q := 1 // the length of a quote: " or \"
 	if escaped {
 		q = 2
@@ -117,39 +130,57 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) error
 		}
 		return b[i:j], j + q, true
 	}
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return errUnusual
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		if skipWS(b, i+1) != len(b) {
-			return errUnusual
+	ws := func(i int) int {
+		if escaped {
+			// A tab or newline is escaped too, and so unusual here.
+			for i < len(b) && b[i] == ' ' {
+				i++
+			}
+			return i
 		}
-		return nil
+		return skipWS(b, i)
+	}
+	// done reports whether the line ends at i.
+	done := func(i int) (int, bool) {
+		i = ws(i)
+		if i == len(b) || escaped && b[i] == '"' {
+			return i, true
+		}
+		return 0, false
+	}
+	i := ws(0)
+	if i >= len(b) || b[i] != '{' {
+		return 0, errUnusual
+	}
+	i = ws(i + 1)
+	if i < len(b) && b[i] == '}' {
+		if end, ok := done(i + 1); ok {
+			return end, nil
+		}
+		return 0, errUnusual
 	}
 	for {
 		if !quote(i) {
-			return errUnusual
+			return 0, errUnusual
 		}
 		key, next, ok := str(i + q)
 		if !ok {
-			return errUnusual
+			return 0, errUnusual
 		}
-		i = skipWS(b, next)
+		i = ws(next)
 		if i >= len(b) || b[i] != ':' {
-			return errUnusual
+			return 0, errUnusual
 		}
-		i = skipWS(b, i+1)
+		i = ws(i + 1)
 		if i >= len(b) {
-			return errUnusual
+			return 0, errUnusual
 		}
 		var v rawField
 		switch c := b[i]; {
 		case quote(i):
 			s, next, ok := str(i + q)
 			if !ok {
-				return errUnusual
+				return 0, errUnusual
 			}
 			v, i = rawField{kindString, s}, next
 		case c == '-' || c >= '0' && c <= '9':
@@ -158,7 +189,7 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) error
 				j++
 			}
 			if !isJSONNumber(b[i:j]) {
-				return errUnusual
+				return 0, errUnusual
 			}
 			v, i = rawField{kindNumber, b[i:j]}, j
 		case c == 'n' && hasLit(b[i:], "null"):
@@ -168,7 +199,7 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) error
 		case c == 'f' && hasLit(b[i:], "false"):
 			v, i = rawField{kind: kindOther}, i+5
 		default:
-			return errUnusual
+			return 0, errUnusual
 		}
 		// The last of repeated keys wins, as with encoding/json.
 		if s1, s2 := g.slots(key); s1 >= 0 {
@@ -177,20 +208,20 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) error
 				f[s2] = v
 			}
 		}
-		i = skipWS(b, i)
+		i = ws(i)
 		if i >= len(b) {
-			return errUnusual
+			return 0, errUnusual
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = ws(i + 1)
 		case '}':
-			if skipWS(b, i+1) != len(b) {
-				return errUnusual
+			if end, ok := done(i + 1); ok {
+				return end, nil
 			}
-			return nil
+			return 0, errUnusual
 		default:
-			return errUnusual
+			return 0, errUnusual
 		}
 	}
 }
@@ -228,14 +259,13 @@ func (g *gatewayFormat) reference(line []byte, f *[gwCount]rawField) error {
 }
 
 // interpret turns the slots into a hit; both readers end here.
-func (g *gatewayFormat) interpret(f *[gwCount]rawField, route *[]byte) (hit, error) {
+func (g *gatewayFormat) interpret(f *[gwCount]rawField) (hit, error) {
 	var h hit
 	if r := f[gwRoute]; r.kind == kindString && len(r.text) > 0 && string(r.text) != "-" {
 		h.route = r.text
 	} else if m, p := f[gwMethod], f[gwPath]; m.kind == kindString && p.kind == kindString &&
 		len(m.text) > 0 && string(m.text) != "-" && len(p.text) > 0 && string(p.text) != "-" {
-		*route = append(append(append((*route)[:0], m.text...), ' '), p.text...)
-		h.route = *route
+		h.method, h.route = m.text, p.text
 	}
 	// A route of "-" or none: a request that matched no route, counted
 	// under contract.OtherRoute.

@@ -12,8 +12,11 @@ import (
 type hit struct {
 	// route as logged: "GET /pets/{id}" or "$default" (API Gateway), the
 	// function's name (Lambda), "GET /files/a.txt" (ALB, before templating).
-	// Empty: the request matched no route of its API.
+	// Empty: the request matched no route of its API. When method is set
+	// the route is method, a space and route: a REST line's httpMethod and
+	// resourcePath, as they lie in the line.
 	route   []byte
+	method  []byte
 	ms      int64   // when, ms since the epoch; 0: when CloudWatch Logs received the line
 	latency float64 // ms; negative: the line has none (an ALB -1)
 	status  int     // HTTP status, 0: unknown; Lambda: 200, or 500 for a timeout or error

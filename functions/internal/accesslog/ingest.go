@@ -122,7 +122,7 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	w := in.work()
 	defer in.pool.Put(w)
 	clear(w.parts)
-	env, err := w.dec.decode(data, in.isOwn)
+	env, err := w.dec.decode(data, in.reader)
 	if err != nil {
 		return IngestStats{}, err
 	}

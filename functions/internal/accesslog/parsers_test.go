@@ -68,9 +68,9 @@ func checkHit(t *testing.T, what string, h hit, err error, w wantHit) {
 		}
 		return
 	}
-	if string(h.route) != w.route || math.Abs(h.latency-w.latency) > 1e-9 || h.status != w.status || h.ms != w.ms || math.Abs(h.init-w.init) > 1e-9 {
+	if fullRoute(h) != w.route || math.Abs(h.latency-w.latency) > 1e-9 || h.status != w.status || h.ms != w.ms || math.Abs(h.init-w.init) > 1e-9 {
 		t.Errorf("%s:\n got route %q, latency %v, status %d, ms %d, init %v\nwant route %q, latency %v, status %d, ms %d, init %v",
-			what, h.route, h.latency, h.status, h.ms, h.init, w.route, w.latency, w.status, w.ms, w.init)
+			what, fullRoute(h), h.latency, h.status, h.ms, h.init, w.route, w.latency, w.status, w.ms, w.init)
 	}
 }
 
@@ -95,13 +95,13 @@ func TestGatewayLinesOfAWSFormats(t *testing.T) {
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, %d expectations", len(lines), len(want))
 	}
-	var text, route []byte
+	var text []byte
 	for i, l := range lines {
 		w := want[i]
 		w.init = 0 // a gateway hit has no init
-		h, err := g.parse([]byte(l), false, &text, &route)
+		h, err := g.parse([]byte(l), false, &text)
 		checkHit(t, "line "+strconv.Itoa(i), h, err, w)
-		h, err = g.parse(escapeJSON(l), true, &text, &route)
+		h, err = g.parse(escapeJSON(l), true, &text)
 		checkHit(t, "escaped line "+strconv.Itoa(i), h, err, w)
 	}
 }
@@ -109,7 +109,7 @@ func TestGatewayLinesOfAWSFormats(t *testing.T) {
 // A format of the team's own, named by fields.
 func TestGatewayFieldsRemap(t *testing.T) {
 	g := newGatewayFormat(map[string]string{"route": "path", "latency": "duration_ms", "status": "code", "time": "ts"})
-	var text, route []byte
+	var text []byte
 	for _, c := range []struct {
 		line string
 		want wantHit
@@ -121,9 +121,9 @@ func TestGatewayFieldsRemap(t *testing.T) {
 		{`{"path":"/v1/quote","duration_ms":"fast"}`, wantHit{err: errBadLatency}},
 		{`{"path":"/v1/quote","duration_ms":3,"ts":"yesterday"}`, wantHit{err: errBadTimeField}},
 	} {
-		h, err := g.parse([]byte(c.line), false, &text, &route)
+		h, err := g.parse([]byte(c.line), false, &text)
 		checkHit(t, c.line, h, err, c.want)
-		h, err = g.parse(escapeJSON(c.line), true, &text, &route)
+		h, err = g.parse(escapeJSON(c.line), true, &text)
 		checkHit(t, "escaped "+c.line, h, err, c.want)
 	}
 }
@@ -326,9 +326,17 @@ func albReference(line string) (hit, error) {
 	return h, nil
 }
 
+// fullRoute is a hit's route with its method, if apart.
+func fullRoute(h hit) string {
+	if h.method != nil {
+		return string(h.method) + " " + string(h.route)
+	}
+	return string(h.route)
+}
+
 func sameHit(a, b hit) bool {
 	near := func(x, y float64) bool { return x == y || math.Abs(x-y) <= 1e-9*math.Max(math.Abs(x), math.Abs(y)) }
-	return string(a.route) == string(b.route) && near(a.latency, b.latency) && a.status == b.status && a.ms == b.ms && near(a.init, b.init)
+	return fullRoute(a) == fullRoute(b) && near(a.latency, b.latency) && a.status == b.status && a.ms == b.ms && near(a.init, b.init)
 }
 
 // agree fails unless the fast and the reference answers are the same hit,
@@ -359,19 +367,28 @@ func FuzzGatewayLine(f *testing.F) {
 		}
 		g := newGatewayFormat(fields)
 		var ref [gwCount]rawField
-		var route, text []byte
+		var text []byte
 		var want hit
 		wantErr := g.reference([]byte(line), &ref)
 		if wantErr == nil {
-			want, wantErr = g.interpret(&ref, new([]byte))
+			want, wantErr = g.interpret(&ref)
 		}
-		got, err := g.parse([]byte(line), false, &text, &route)
+		got, err := g.parse([]byte(line), false, &text)
 		agree(t, "plain", got, err, want, wantErr)
 		if !json.Valid([]byte(`"` + string(escapeJSON(line)) + `"`)) {
 			return
 		}
-		got, err = g.parse(escapeJSON(line), true, &text, &route)
+		got, err = g.parse(escapeJSON(line), true, &text)
 		agree(t, "escaped", got, err, want, wantErr)
+		// Read in place, the line ends at its string's closing quote.
+		esc := escapeJSON(line)
+		var ev logEvent
+		if end, ok := g.inline(append(esc, `"},{"id":"1"}]}`...), &ev); ok {
+			if end != len(esc) {
+				t.Fatalf("in place: ends at %d, want %d", end, len(esc))
+			}
+			agree(t, "in place", ev.h, ev.err, want, wantErr)
+		}
 	})
 }
 

@@ -77,6 +77,19 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 	}
 }
 
+// reader says how a batch's messages are read (see reader): the bot's own
+// as they are scanned, a source's where they lie, in place when its parser
+// can.
+func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
+	if r := in.groups[string(group)]; r != nil {
+		if r.gateway != nil {
+			return true, r.gateway.inline
+		}
+		return true, nil
+	}
+	return !in.isOwn(group), nil
+}
+
 // isOwn says whether a log group is the bot's own access log.
 func (in *Ingester) isOwn(group []byte) bool {
 	if in.ownGroup != "" {
@@ -114,10 +127,12 @@ func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceRead
 			h   hit
 			err error
 		)
-		switch r.src.Kind {
-		case contract.SourceAPIGateway:
-			h, err = r.gateway.parse(ev.message, ev.escaped, &w.text, &w.route)
-		case contract.SourceLambda:
+		switch {
+		case ev.inline:
+			h, err = ev.h, ev.err
+		case r.src.Kind == contract.SourceAPIGateway:
+			h, err = r.gateway.parse(ev.message, ev.escaped, &w.text)
+		case r.src.Kind == contract.SourceLambda:
 			h, err = parseReport(ev.message, ev.escaped, &w.text)
 		default:
 			err = errNotARequest // an alb source has no log group
@@ -194,6 +209,10 @@ func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader,
 
 // add counts a hit under its route.
 func (a *adder) add(h hit) {
+	if h.method != nil {
+		a.w.route = append(append(append(a.w.route[:0], h.method...), ' '), h.route...)
+		h.route, h.method = a.w.route, nil
+	}
 	e, ok := a.cache[string(h.route)]
 	if !ok || e.state == routePending && !a.w.pending[e.route] {
 		e = a.entry(h.route)
