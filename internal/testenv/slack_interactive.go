@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // interactive records the modals opened; chat.update is answered but not
@@ -42,9 +43,7 @@ func (s *Slack) chatUpdate(w http.ResponseWriter, r *http.Request) {
 func (s *Slack) viewsOpen(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bearer "+s.token {
-		s.badTokens++
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+	if !s.accept(w, r, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
 		return
 	}
 	var req struct {
