@@ -200,4 +200,3 @@ func BenchmarkTokenCached(b *testing.B) {
 		}
 	}
 }
-
