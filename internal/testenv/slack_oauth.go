@@ -190,3 +190,11 @@ func (s *Slack) oauthAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, answer)
 }
+
+// AddToken makes Slack accept token as the bot token of team, as if it
+// had been installed there.
+func (s *Slack) AddToken(token, teamID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = team{ID: teamID}
+}

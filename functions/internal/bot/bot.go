@@ -16,6 +16,8 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -42,6 +44,12 @@ type Bot struct {
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
 	Claims dedupe.Store
+	// Installs keeps the workspaces that installed the app by OAuth, and
+	// Tokens picks each request's token from them; both nil without
+	// installs (no installations table, no client id), when the
+	// configured bot token answers every request as before.
+	Installs installstore.Store
+	Tokens   *tokens.Resolver
 
 	dynamo *dynamodb.Client
 }
@@ -51,7 +59,7 @@ type Bot struct {
 // no bot token.
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
 	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
-	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
+	if cfg.DedupeTable != "" || cfg.SketchTable != "" || cfg.InstallationsTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}
 	if cfg.SketchTable != "" {
@@ -60,6 +68,18 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
 	if cfg.DedupeTable != "" {
 		b.Claims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: cfg.ClaimLease}
+	}
+	switch {
+	case cfg.InstallationsTable != "":
+		b.Installs = installstore.Open(b.dynamo, awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	case cfg.ClientID != "":
+		// A local run: installs last as long as the process.
+		b.Installs = &installstore.Memory{}
+	}
+	if b.Installs != nil {
+		b.Tokens = &tokens.Resolver{Store: b.Installs, Configured: cfg.BotToken, ClientID: cfg.ClientID,
+			ClientSecret: cfg.ClientSecret, APIURL: cfg.SlackAPIURL, Log: log}
+		b.Post = &tokens.Poster{Resolver: b.Tokens, APIURL: cfg.SlackAPIURL}
 	}
 	switch v := b.Verifier(); {
 	case v.Legacy():
@@ -80,6 +100,8 @@ func (b *Bot) Verifier() verify.Verifier {
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
 	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.ParseRequest, b.Config.ReportWindow))
+	h.On("app_uninstalled", b.uninstalled)
+	h.On("tokens_revoked", b.tokensRevoked)
 	return h
 }
 
@@ -154,8 +176,14 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 // and no second copy of those grants are needed.
 func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) notify.Poster) *interactions.Handler {
 	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
-	var api *interactions.SlackAPI
-	if b.Config.BotToken != "" {
+	var api interface {
+		interactions.Updater
+		interactions.ViewOpener
+	}
+	switch {
+	case b.Tokens != nil:
+		api = b.Post.(*tokens.Poster)
+	case b.Config.BotToken != "":
 		api = interactions.NewSlackAPI(b.Config.BotToken, b.Config.SlackAPIURL)
 	}
 	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}

@@ -272,3 +272,9 @@ func unixTime(it map[string]types.AttributeValue, name string) time.Time {
 	}
 	return time.Time{}
 }
+
+// Open is the Dynamo store of a deployment: table, with tokens encrypted
+// under the KMS key keyID, both through awsCfg.
+func Open(db DynamoAPI, awsCfg aws.Config, table, keyID string) *Dynamo {
+	return &Dynamo{Client: db, Table: table, Cipher: KMS{Client: kms.NewFromConfig(awsCfg), KeyID: keyID}}
+}
