@@ -17,13 +17,13 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
-	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
