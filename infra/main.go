@@ -101,6 +101,10 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	inst, err := newInstalls(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
 
 	secretGrant := grant{Sid: "ReadSlackCredentials", Actions: secretActions,
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
@@ -124,7 +128,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 		return m
 	}
-	percentilesEnv := map[string]pulumi.StringInput{}
+	percentilesEnv := inst.env()
 	if s.ReportChannel != "" {
 		percentilesEnv[contract.EnvReportChannel] = pulumi.String(s.ReportChannel)
 	}
@@ -136,7 +140,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if s.AlertRules != "" {
 		percentilesEnv[contract.EnvAlertRules] = pulumi.String(s.AlertRules)
 	}
+	if s.ReportTeam != "" {
+		percentilesEnv[contract.EnvReportTeam] = pulumi.String(s.ReportTeam)
+	}
 	// Set only when configured, so stacks without allow-lists preview no change.
+	maps.Copy(dedupeEnv, inst.env())
 	commandsEnv := maps.Clone(dedupeEnv)
 	if s.NotifyUsers != "" {
 		commandsEnv[contract.EnvNotifyUsers] = pulumi.String(s.NotifyUsers)
@@ -154,12 +162,13 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		async      *AsyncInvoke
 	}{
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}},
+			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}, selfInvoke: true, async: commandsAsync},
+			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...),
+			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
-			grants: []grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
-				Resources: []pulumi.StringInput{tbl.Sketches.Arn}}},
+			grants: append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
+				Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...),
 			async: percentilesAsync},
 	}
 	fns := map[string]*GoFunction{}
@@ -191,6 +200,9 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},
 			// The commands function holds what interactions need: see bot.Interactions.
 			{Path: contract.InteractionsPath, Function: fns[contract.CommandsFunction]},
+			// A browser's GETs, for the OAuth install: see package install.
+			{Path: contract.InstallPath, Method: "GET", Function: fns[contract.CommandsFunction]},
+			{Path: contract.OAuthRedirectPath, Method: "GET", Function: fns[contract.CommandsFunction]},
 		},
 		StageName:            safeName(ctx.Stack()),
 		AccessLogGroupName:   "/aws/apigateway/" + prefix + "/access",
@@ -227,17 +239,21 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	eventsURL := api.RouteURL(contract.EventsPath)
 	commandsURL := api.RouteURL(contract.CommandsPath)
 	interactionsURL := api.RouteURL(contract.InteractionsPath)
+	redirectURL := api.RouteURL(contract.OAuthRedirectPath)
 	return pulumi.Map{
-		"apiUrl":           api.URL,
-		"eventsUrl":        eventsURL,
-		"commandsUrl":      commandsURL,
-		"interactionsUrl":  interactionsURL,
-		"slackAppManifest": manifestJSON(s, eventsURL, commandsURL, interactionsURL),
-		"secretArn":        creds.Secret.Arn,
-		"dedupeTable":      tbl.Dedupe.Name,
-		"sketchTable":      tbl.Sketches.Name,
-		"accessLogGroup":   api.AccessLogGroup.Name,
-		"alarmTopicArn":    alarmTopic.Arn,
+		"installUrl":         api.RouteURL(contract.InstallPath),
+		"oauthRedirectUrl":   redirectURL,
+		"installationsTable": inst.Table.Name,
+		"apiUrl":             api.URL,
+		"eventsUrl":          eventsURL,
+		"commandsUrl":        commandsURL,
+		"interactionsUrl":    interactionsURL,
+		"slackAppManifest":   manifestJSON(s, eventsURL, commandsURL, interactionsURL, redirectURL),
+		"secretArn":          creds.Secret.Arn,
+		"dedupeTable":        tbl.Dedupe.Name,
+		"sketchTable":        tbl.Sketches.Name,
+		"accessLogGroup":     api.AccessLogGroup.Name,
+		"alarmTopicArn":      alarmTopic.Arn,
 	}, nil
 }
 
