@@ -39,6 +39,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -169,7 +170,7 @@ func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore, out io.Writer) func() {
 	if len(b.Config.AlertRules) == 0 {
 		return nil
 	}
-	post, err := b.Config.ReportPoster(out)
+	post, err := tokens.ReportPoster(b.Config, b.Installs, b.Log, out)
 	if err != nil {
 		b.Log.Error("alert rules are not checked", "error", err)
 		return nil

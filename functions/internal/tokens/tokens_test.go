@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
@@ -198,5 +201,34 @@ func BenchmarkTokenCached(b *testing.B) {
 		if _, err := r.Token(ctx, alpha); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReportsGoToTheReportTeam: without a configured token, reports go out
+// with the installation of reportTeam; with one, with it, as before.
+func TestReportsGoToTheReportTeam(t *testing.T) {
+	ctx := context.Background()
+	fake := testenv.NewSlack(t, homeToken, map[string]string{"latency": "C0LATENCY1"})
+	fake.AddToken("xoxb-alpha", alpha.TeamID)
+	store := &installstore.Memory{}
+	store.Save(ctx, installstore.Installation{TeamID: alpha.TeamID, BotToken: "xoxb-alpha"})
+	cfg := config.Config{SlackAPIURL: fake.APIURL(), ReportTeam: alpha.TeamID, ReportVia: contract.ReportViaAuto, SecretARN: "arn:secret"}
+	p, err := tokens.ReportPoster(cfg, store, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Post(ctx, notify.Message{Channel: "latency", Text: "report"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.BotToken = homeToken
+	p, err = tokens.ReportPoster(cfg, store, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Post(ctx, notify.Message{Channel: "latency", Text: "report"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.PostTokens(); len(got) != 2 || got[0] != "xoxb-alpha" || got[1] != homeToken {
+		t.Errorf("reports posted with %v, want reportTeam's installation, then the configured token", got)
 	}
 }
