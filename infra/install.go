@@ -10,11 +10,12 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Grants on the installations table and its key. The HTTP functions read
-// an installation, write it (a new install, a token refresh) and delete it
-// (an uninstall); the percentiles function reads and refreshes the report
-// workspace's. Every write encrypts the tokens with the key, every read
-// decrypts them.
+// Grants on the installations table and its key. The events function
+// reads an installation, writes it (a token refresh) and deletes it (an
+// uninstall: app_uninstalled, tokens_revoked); the commands function reads
+// and writes (a new install, a refresh); the percentiles function reads and
+// refreshes the report workspace's. Every write encrypts the tokens with
+// the key, every read decrypts them.
 var (
 	installActions  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
 	refreshActions  = []string{"dynamodb:GetItem", "dynamodb:PutItem"}

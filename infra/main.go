@@ -164,7 +164,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
 			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
-			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...),
+			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(refreshActions)...),
 			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
 			grants: append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,

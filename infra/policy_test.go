@@ -40,18 +40,20 @@ func TestPolicies(t *testing.T) {
 	claim := on(dedupe, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 	installs, key := arn(tTable, "installations"), arn(tKMSKey, "tokens")
 	tokens := on(key, "kms:Encrypt", "kms:Decrypt")
-	install := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tokens)
+	// Events removes installations (uninstalls); commands adds them.
+	uninstall := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tokens)
+	install := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem"), tokens)
 	// Lambda sends a failed asynchronous event to the destination with the
 	// function's role: each may send to its own queue, and no other.
 	failures := func(fn string) []string { return on(arn(tQueue, fn+"-failures"), "sqs:SendMessage") }
 	want := map[string][]string{ // role's logical name -> "action resource"
-		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim, install),
+		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim, uninstall),
 		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim, install,
 			on(arn(tFunction, contract.CommandsFunction+"-function"), "lambda:InvokeFunction"),
 			failures(contract.CommandsFunction)),
 		contract.PercentilesFunction + "-role": slices.Concat(logs(contract.PercentilesFunction), secret,
 			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
-			on(installs, "dynamodb:GetItem", "dynamodb:PutItem"), tokens,
+			install,
 			failures(contract.PercentilesFunction)),
 		"slack-account": nil, // AWS's managed policy, checked below
 	}

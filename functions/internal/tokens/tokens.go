@@ -60,9 +60,10 @@ type Resolver struct {
 	Now    func() time.Time
 	Log    *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]cached
-	home  *workspace.Workspace // Configured's workspace, once auth.test named it
+	mu       sync.Mutex
+	cache    map[string]cached
+	home     *workspace.Workspace // Configured's workspace, once auth.test named it
+	homeMiss time.Time            // when auth.test last failed
 }
 
 type cached struct {
@@ -174,14 +175,21 @@ func (r *Resolver) homeWorkspace(ctx context.Context) (workspace.Workspace, bool
 		return workspace.Workspace{}, false
 	}
 	r.mu.Lock()
-	home := r.home
+	home, miss := r.home, r.homeMiss
 	r.mu.Unlock()
 	if home != nil {
 		return *home, true
 	}
+	// A token Slack refuses is not asked about on every request.
+	if !miss.IsZero() && r.now().Sub(miss) < CacheTTL {
+		return workspace.Workspace{}, false
+	}
 	api := slack.New(r.Configured, slack.OptionAPIURL(r.apiURL()), slack.OptionHTTPClient(r.httpClient()))
 	resp, err := api.AuthTestContext(ctx)
 	if err != nil {
+		r.mu.Lock()
+		r.homeMiss = r.now()
+		r.mu.Unlock()
 		r.log().Warn("auth.test of the configured bot token failed; it serves every workspace without an installation for now", "error", err)
 		return workspace.Workspace{}, false
 	}

@@ -232,3 +232,32 @@ func TestReportsGoToTheReportTeam(t *testing.T) {
 		t.Errorf("reports posted with %v, want reportTeam's installation, then the configured token", got)
 	}
 }
+
+// TestConfiguredTokenSlackRefuses: while auth.test refuses the configured
+// token, it still serves workspaces without an installation (Slack refuses
+// it there too, so nothing is posted), and auth.test is asked once per
+// CacheTTL, not on every request.
+func TestConfiguredTokenSlackRefuses(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1800000000, 0)
+	fake := testenv.NewSlack(t, "xoxb-some-other-token", nil)
+	store := &installstore.Memory{}
+	store.Save(ctx, installstore.Installation{TeamID: alpha.TeamID, BotToken: "xoxb-alpha"})
+	r := &tokens.Resolver{Store: store, Configured: homeToken, APIURL: fake.APIURL(), Now: func() time.Time { return now }}
+	for range 3 {
+		if got, err := r.Token(ctx, beta); err != nil || got != homeToken {
+			t.Fatalf("Token(beta) = %q, %v; want the configured token", got, err)
+		}
+		if got, err := r.Token(ctx, alpha); err != nil || got != "xoxb-alpha" {
+			t.Fatalf("Token(alpha) = %q, %v; want its installation's", got, err)
+		}
+	}
+	if n := len(fake.Calls()); n != 1 {
+		t.Errorf("%d auth.test calls within %s, want 1", n, tokens.CacheTTL)
+	}
+	now = now.Add(tokens.CacheTTL)
+	r.Token(ctx, beta)
+	if n := len(fake.Calls()); n != 2 {
+		t.Errorf("%d auth.test calls after %s, want 2", n, tokens.CacheTTL)
+	}
+}
