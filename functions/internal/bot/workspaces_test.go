@@ -156,3 +156,52 @@ func TestSingleWorkspaceUnchanged(t *testing.T) {
 		t.Errorf("calls %v, want one post with the configured token", slack.Calls())
 	}
 }
+
+// sendTo keeps the jobs deferred, to run them as Lambda would.
+type sendTo struct{ sealed []deferred.Sealed }
+
+func (s *sendTo) Send(_ context.Context, d deferred.Sealed) error {
+	s.sealed = append(s.sealed, d)
+	return nil
+}
+
+// TestDeferredNotifyKeepsItsWorkspace: `notify` runs in a second invocation,
+// and posts there with the token of the workspace the command came from.
+func TestDeferredNotifyKeepsItsWorkspace(t *testing.T) {
+	slack := testenv.NewSlack(t, homeToken, map[string]string{"general": "C0GENERAL1"})
+	slack.AddToken(betaToken, "T0BETA0001")
+	slack.SetMembers("C0GENERAL1", "U1")
+	cfg := config.Config{SlackAPIURL: slack.APIURL(), ReportWindow: time.Hour}
+	cfg.SigningSecret, cfg.BotToken, cfg.ClientID, cfg.ClientSecret = "sig", homeToken, "1.2", clientSecret
+	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	ctx := context.Background()
+	if _, err := b.Installs.Save(ctx, installstore.Installation{TeamID: "T0BETA0001", BotToken: betaToken}); err != nil {
+		t.Fatal(err)
+	}
+	later := b.Deferred()
+	sent := &sendTo{}
+	later.Send = sent
+	commands := b.PerWorkspace(b.Commands(later).ServeCommand)
+	form := url.Values{"command": {"/slackbot"}, "text": {"notify #general deploy done"}, "user_id": {"U1"},
+		"team_id": {"T0BETA0001"}, "channel_id": {"C0GENERAL1"}, "trigger_id": {"trig.1"},
+		"response_url": {slack.ResponseURL()}}.Encode()
+	resp, err := commands(ctx, signed("sig", form))
+	if err != nil || resp.StatusCode != http.StatusOK || len(sent.sealed) != 1 {
+		t.Fatalf("notify: %d %s, %v; %d jobs deferred", resp.StatusCode, resp.Body, err, len(sent.sealed))
+	}
+	if len(slack.PostTokens()) != 0 {
+		t.Fatalf("posted before the deferred half")
+	}
+	// The second invocation has no request context: only the sealed job.
+	if err := later.Run(context.Background(), sent.sealed[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := slack.PostTokens(); len(got) != 1 || got[0] != betaToken {
+		t.Errorf("the deferred notify posted with %v, want beta's token", got)
+	}
+	for _, c := range slack.Calls() {
+		if c.Token != betaToken && c.Method != "auth.test" {
+			t.Errorf("%s carried another workspace's token", c.Method)
+		}
+	}
+}
