@@ -44,6 +44,10 @@ const NotifyShortcut = "notify"
 type ReportChoice struct {
 	Window string `json:"w"`           // like "15m", "1h", "7d"
 	Route  string `json:"r,omitempty"` // "" means all routes
+	// Source is the latency source reported. It is left out for the
+	// bot's own API (DefaultSource), so buttons posted before sources
+	// existed still mean the same report.
+	Source string `json:"s,omitempty"`
 }
 
 // Function names: each is a directory under functions/ holding a package main

@@ -25,6 +25,8 @@ const (
 	keyReportWindow            = "reportWindow"
 	keyReportVia               = "reportVia"
 	keyLatencyAlerts           = "latencyAlerts"
+	keyLatencySources          = "latencySources"
+	keyManageBucketNotes       = "manageBucketNotifications"
 	keyArchitecture            = "architecture"
 	keyMemorySize              = "memorySize"
 	keyLogRetentionDays        = "logRetentionDays"
@@ -60,6 +62,8 @@ var defaults = map[string]any{
 	keyReportWindow:            "1h",
 	keyReportVia:               contract.ReportViaAuto,
 	keyLatencyAlerts:           "",
+	keyLatencySources:          "",
+	keyManageBucketNotes:       false,
 	keyArchitecture:            "arm64",
 	keyMemorySize:              256,
 	keyLogRetentionDays:        14,
@@ -93,6 +97,13 @@ type settings struct {
 	ReportVia      string
 	// AlertRules is latencyAlerts as compact JSON; empty for none.
 	AlertRules string
+	// LatencySources is latencySources as compact JSON, empty for none,
+	// and Sources the same parsed.
+	LatencySources string
+	Sources        []contract.LatencySource
+	// ManageBucketNotifications turns on EventBridge notifications of the
+	// alb sources' buckets, replacing their other notification settings.
+	ManageBucketNotifications bool
 
 	Architecture            string // arm64 or x86_64, as Lambda names them
 	GOARCH                  string
@@ -204,6 +215,7 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 		return b
 	}
 
+	var err error
 	s.ReportChannel = str(keyReportChannel)
 	s.ReportSchedule = str(keyReportSchedule)
 	if err := checkSchedule(s.ReportSchedule); err != nil {
@@ -219,7 +231,16 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	if err := checkReportVia(s.ReportVia, s.HasWebhook); err != nil {
 		fail(keyReportVia, "%v", err)
 	}
-	rules, err := alertRulesEnv(cfg.Get(keyLatencyAlerts))
+	// Sources come first: a rule's source must be one of them.
+	prefix := safeName(ctx.Project() + "-" + ctx.Stack())
+	sourcesOK := true
+	s.LatencySources, s.Sources, err = latencySourcesEnv(cfg.Get(keyLatencySources), prefix)
+	if err != nil {
+		fail(keyLatencySources, "%v", err)
+		sourcesOK = false
+	}
+	s.ManageBucketNotifications = boolean(keyManageBucketNotes)
+	rules, err := alertRulesEnv(cfg.Get(keyLatencyAlerts), s.Sources, sourcesOK)
 	if err != nil {
 		fail(keyLatencyAlerts, "%v", err)
 	}

@@ -123,12 +123,32 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			contract.EnvSketchTable:   tbl.Sketches.Name,
 			contract.EnvReportWindow:  pulumi.String(s.ReportWindow),
 		}
+		// Events and commands read the sources too: `latency orders` names
+		// a source only where the sources are known.
+		if s.LatencySources != "" {
+			m[contract.EnvLatencySources] = pulumi.String(s.LatencySources)
+		}
 		for k, v := range extra {
 			m[k] = v
 		}
 		return m
 	}
-	percentilesEnv := inst.env()
+	percentilesEnv := map[string]pulumi.StringInput{
+		contract.EnvAccessLogGroup: pulumi.String(accessLogGroupName(prefix)),
+	}
+	maps.Copy(percentilesEnv, inst.env())
+	percentilesGrants := append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
+		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...)
+	albLogs, err := albLogsGrant(ctx, s.Sources)
+	if err != nil {
+		return nil, err
+	}
+	if albLogs != nil {
+		// A log object is claimed once by its bucket, key and version, so
+		// an event EventBridge delivers twice is counted once.
+		percentilesGrants = append(percentilesGrants, *albLogs, dedupe)
+		maps.Copy(percentilesEnv, dedupeEnv)
+	}
 	if s.ReportChannel != "" {
 		percentilesEnv[contract.EnvReportChannel] = pulumi.String(s.ReportChannel)
 	}
@@ -167,9 +187,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(refreshActions)...),
 			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
-			grants: append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
-				Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...),
-			async: percentilesAsync},
+			grants: percentilesGrants, async: percentilesAsync},
 	}
 	fns := map[string]*GoFunction{}
 	for _, sp := range specs {
@@ -205,7 +223,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			{Path: contract.OAuthRedirectPath, Method: "GET", Function: fns[contract.CommandsFunction]},
 		},
 		StageName:            safeName(ctx.Stack()),
-		AccessLogGroupName:   "/aws/apigateway/" + prefix + "/access",
+		AccessLogGroupName:   accessLogGroupName(prefix),
 		LogRetentionDays:     s.LogRetentionDays,
 		ThrottlingRateLimit:  s.ThrottlingRateLimit,
 		ThrottlingBurstLimit: s.ThrottlingBurstLimit,
@@ -220,7 +238,13 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		return nil, err
 	}
 
+	sourceFailures, err := newSources(ctx, s, prefix, fns[contract.PercentilesFunction])
+	if err != nil {
+		return nil, err
+	}
+
 	queues := map[string]*sqs.Queue{"latency-report-failures": reportFailures}
+	maps.Copy(queues, sourceFailures)
 	for name, fn := range fns {
 		if fn.FailureQueue != nil {
 			queues[name+"-failures"] = fn.FailureQueue

@@ -101,9 +101,12 @@ func TestFunctions(t *testing.T) {
 	}
 	// This config sets no notify allow-lists and no reportChannel.
 	envs := map[string]map[string]any{
-		contract.EventsFunction:      withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.CommandsFunction:    withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.PercentilesFunction: withEnv(nil),
+		contract.EventsFunction:   withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.CommandsFunction: withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		// The percentiles function tells the bot's own access log from a
+		// stranger's by its name.
+		contract.PercentilesFunction: withEnv(map[string]any{
+			contract.EnvAccessLogGroup: r.named(t, tLogGroup, "slack-access").outStr("name")}),
 	}
 
 	for _, name := range functionNames {

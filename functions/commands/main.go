@@ -34,7 +34,7 @@ func main() {
 	if b.Sketches != nil {
 		// Here rather than in bot, so only this function links the plotting
 		// library: `/slackbot latency … chart` is drawn in its deferred half.
-		b.Charts = &chart.Charts{Store: b.Sketches, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
+		b.Charts = &chart.Charts{Store: b.Sketches, Sources: cfg.LatencySources, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
 	}
 	later := b.Deferred()
 	// Lambda sets the function's own name.

@@ -136,7 +136,7 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	// As the commands function does: `latency … chart` is drawn here, and
 	// the Printer of a run without a bot token writes the PNG to a
 	// temporary directory and prints its path.
-	b.Charts = &chart.Charts{Store: b.Sketches, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
+	b.Charts = &chart.Charts{Store: b.Sketches, Sources: b.Config.LatencySources, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
 	later := b.Deferred()
 	later.Send = deferred.Goroutine{Runner: later}
 	commands := b.Commands(later)

@@ -52,5 +52,7 @@ func main() {
 		state = &alerts.MemoryState{}
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
+	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
+	h.Sources = cfg.LatencySources
 	lambda.Start(h.Handle)
 }

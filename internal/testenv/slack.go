@@ -48,12 +48,14 @@ type Slack struct {
 	responses   []map[string]any
 	interactive interactive // chat.update and views.open: slack_interactive.go
 	files       files       // uploads and the incoming webhook: slack_files.go
+	modes       modes       // late, swallowed and refused answers: slack_modes.go
+	quit        chan struct{}
 }
 
 // NewSlack starts a Slack that accepts token and lists channels (name -> ID)
 // on one page, sorted by name, and stops it when the test ends.
 func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
-	s := &Slack{tokens: map[string]team{token: {ID: HomeTeam}}, members: map[string][]string{}, memberCalls: map[string]int{}}
+	s := &Slack{tokens: map[string]team{token: {ID: HomeTeam}}, members: map[string][]string{}, memberCalls: map[string]int{}, quit: make(chan struct{})}
 	var page []Channel
 	for name, id := range channels {
 		page = append(page, Channel{ID: id, Name: name})
@@ -75,16 +77,27 @@ func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
 			t.Errorf("response_url body: %v", err)
 		}
 		s.mu.Lock()
+		a := s.answerOf(MethodResponseURL)
+		if !a.takes() {
+			s.mu.Unlock()
+			a.refuse(w, false)
+			return
+		}
 		s.responses = append(s.responses, m)
 		s.mu.Unlock()
-		w.Write([]byte("ok"))
+		if s.wait(a, r) {
+			w.Write([]byte("ok"))
+		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("unexpected Slack call %s %s", r.Method, r.URL.Path)
 		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
 	})
 	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		close(s.quit) // lets go of swallowed requests, so Close returns
+		s.Close()
+	})
 	return s
 }
 
@@ -185,11 +198,20 @@ func (s *Slack) chatPostMessage(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
+	a := s.answerOf(MethodPostMessage)
+	if !a.takes() {
+		s.mu.Unlock()
+		a.refuse(w, true)
+		return
+	}
 	n := len(s.posts)
 	s.posts = append(s.posts, r.PostForm)
 	s.postTokens = append(s.postTokens, s.calls[len(s.calls)-1].Token)
 	answer := s.answer
 	s.mu.Unlock()
+	if !s.wait(a, r) {
+		return
+	}
 	if answer != nil {
 		answer(n, w)
 		return

@@ -113,7 +113,7 @@ func TestSubscriptionEventFixture(t *testing.T) {
 		{t0.Add(time.Minute), 1, "POST " + contract.CommandsPath, counts{1, 0, 1, 1, 1}},
 		{t0, 2, "POST " + contract.InteractionsPath, counts{2, 0, 0, 2, 2}},
 	} {
-		got, err := sketchstore.Range(ctx, store, c.from, c.from.Add(time.Duration(c.minute)*time.Minute))
+		got, err := sketchstore.Range(ctx, store, contract.DefaultSource, c.from, c.from.Add(time.Duration(c.minute)*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestSubscriptionEventFixture(t *testing.T) {
 			t.Errorf("%s from %s for %d min: %+v, want %+v", c.route, c.from.Format("15:04"), c.minute, have, c.want)
 		}
 	}
-	all, err := sketchstore.Range(ctx, store, t0, t0.Add(2*time.Minute))
+	all, err := sketchstore.Range(ctx, store, contract.DefaultSource, t0, t0.Add(2*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestSubscriptionControlFixture(t *testing.T) {
 	if stats != want {
 		t.Errorf("stats = %+v, want %+v", stats, want)
 	}
-	stored, err := sketchstore.Range(ctx, store, time.Unix(0, 0), time.Now().Add(time.Hour))
+	stored, err := sketchstore.Range(ctx, store, contract.DefaultSource, time.Unix(0, 0), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

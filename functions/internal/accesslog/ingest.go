@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
@@ -178,7 +179,7 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 				route = string(w.key)
 				w.routes[route] = route
 			}
-			k := sketchstore.Key{Route: route, Minute: minute}
+			k := sketchstore.Key{Source: contract.DefaultSource, Route: route, Minute: minute}
 			last = w.parts[k]
 			if last == nil {
 				last = sketchstore.NewSketches()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -73,7 +74,7 @@ func TestIngestCountsPerRouteMinute(t *testing.T) {
 		{"POST /slack/commands", t0, 1, 0, 200},
 		{"GET /slack/events", t0, 1, 1, 5},
 	} {
-		got, err := sketchstore.Range(ctx, store, c.minute, c.minute.Add(time.Minute))
+		got, err := sketchstore.Range(ctx, store, contract.DefaultSource, c.minute, c.minute.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestIngestFallsBackToEventTimestamp(t *testing.T) {
 	if _, err := NewIngester(store, nil).Ingest(ctx, compress(t, batchOf(t, DataMessage, []string{line}, at))); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := sketchstore.Range(ctx, store, at, at.Add(time.Minute))
+	got, _ := sketchstore.Range(ctx, store, contract.DefaultSource, at, at.Add(time.Minute))
 	if s := got["POST /slack/events"]; s == nil || s.Response.GetCount() != 1 {
 		t.Errorf("the line is not in the minute of its event timestamp: %v", got)
 	}
@@ -118,7 +119,7 @@ func TestIngestRetriedBatchCountsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, _ := sketchstore.Range(ctx, store, batchTime, batchTime.Add(time.Hour))
+	got, _ := sketchstore.Range(ctx, store, contract.DefaultSource, batchTime, batchTime.Add(time.Hour))
 	var total float64
 	for _, s := range got {
 		total += s.Response.GetCount()
@@ -135,7 +136,7 @@ func TestIngestControlMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := sketchstore.Range(context.Background(), store, time.Unix(0, 0), time.Now().Add(time.Hour))
+	stored, err := sketchstore.Range(context.Background(), store, contract.DefaultSource, time.Unix(0, 0), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func ingestStdlib(raw events.CloudwatchLogsRawData) (int, error) {
 		if err != nil {
 			ms = e.Timestamp
 		}
-		k := sketchstore.Key{Route: Route(l.HTTPMethod, l.ResourcePath), Minute: floorMinute(ms)}
+		k := sketchstore.Key{Source: contract.DefaultSource, Route: Route(l.HTTPMethod, l.ResourcePath), Minute: floorMinute(ms)}
 		s := parts[k]
 		if s == nil {
 			s = sketchstore.NewSketches()
@@ -320,7 +321,7 @@ func TestIngestCountsStatusClasses(t *testing.T) {
 	if _, err := NewIngester(store, nil).Ingest(ctx, compress(t, batchOf(t, DataMessage, lines, batchTime))); err != nil {
 		t.Fatal(err)
 	}
-	got, err := sketchstore.Range(ctx, store, batchTime, batchTime.Add(time.Minute))
+	got, err := sketchstore.Range(ctx, store, contract.DefaultSource, batchTime, batchTime.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ type Bot struct {
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
 	Claims dedupe.Store
+	// ChartClaims hold the chart limit: the same place as Claims, with a
+	// lease of slash.ChartWindow.
+	ChartClaims dedupe.Store
 	// Installs keeps the workspaces that installed the app by OAuth, and
 	// Tokens picks each request's token from them; both nil without
 	// installs (no installations table, no client id), when the
@@ -66,8 +69,10 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)
 	}
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
+	b.ChartClaims = &dedupe.Memory{Lease: slash.ChartWindow}
 	if cfg.DedupeTable != "" {
 		b.Claims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: cfg.ClaimLease}
+		b.ChartClaims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: slash.ChartWindow}
 	}
 	switch {
 	case cfg.InstallationsTable != "":
@@ -99,7 +104,7 @@ func (b *Bot) Verifier() verify.Verifier {
 // Events returns the Events API handler with its events registered.
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
-	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.ParseRequest, b.Config.ReportWindow))
+	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.RequestParser(b.Config.LatencySources), b.Config.ReportWindow))
 	h.On("app_uninstalled", b.uninstalled)
 	h.On("tokens_revoked", b.tokensRevoked)
 	return h
@@ -134,7 +139,7 @@ func (b *Bot) reports() slash.Reporter {
 	if b.Sketches == nil {
 		return nil
 	}
-	return latency.NewBuilder(b.Sketches, time.Now)
+	return latency.NewBuilder(b.Sketches, b.Config.LatencySources, time.Now)
 }
 
 // Commands returns the slash command handler. Its slow work runs through
@@ -146,7 +151,8 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		Permit:        b.Permit(),
 		Reports:       b.reports(),
 		Charts:        b.Charts,
-		ParseRequest:  latency.ParseRequest,
+		ChartClaims:   b.ChartClaims,
+		ParseRequest:  latency.RequestParser(b.Config.LatencySources),
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,
 		Log:           b.Log,

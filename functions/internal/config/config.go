@@ -40,8 +40,11 @@ type Config struct {
 	// ReportVia is how scheduled reports and alerts go out: one of
 	// contract.ReportViaAuto (the default), ReportViaBot, ReportViaWebhook.
 	ReportVia string
-	// AlertRules are the latency and error-rate alerts to check.
+	// AlertRules are the latency and error-rate alerts to check, each
+	// with its source (contract.ResolveAlertSources).
 	AlertRules []contract.AlertRule
+	// LatencySources are the services watched besides the bot's own API.
+	LatencySources []contract.LatencySource
 
 	// NotifyUsers and NotifyChannels are the allow-lists of notify; empty
 	// means any member, any channel (membership is checked either way).
@@ -114,11 +117,20 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		return Config{}, fmt.Errorf("%s=%q: want %s, %s or %s", contract.EnvReportVia, c.ReportVia,
 			contract.ReportViaAuto, contract.ReportViaBot, contract.ReportViaWebhook)
 	}
+	sources, err := contract.ParseLatencySources(getenv(contract.EnvLatencySources))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvLatencySources, err)
+	}
+	c.LatencySources = sources
 	rules, err := contract.ParseAlertRules(getenv(contract.EnvAlertRules))
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvAlertRules, err)
 	}
-	c.AlertRules = rules
+	// A rule on a source that is not configured would never fire: the
+	// function refuses to start, as the preview refuses the stack.
+	if c.AlertRules, err = contract.ResolveAlertSources(rules, sources); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvAlertRules, err)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv(contract.EnvLogLevel), "info"))); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
 	}

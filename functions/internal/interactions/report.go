@@ -16,13 +16,14 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
-// Reporter builds a latency report. route "" means every route.
+// Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (notify.Message, error)
 }
 
 // Updater replaces a message the bot posted (chat.update).
@@ -63,6 +64,8 @@ func (r *Reports) Register(h *Handler) {
 // click is a report click as it is deferred: all it needs, so no state is
 // kept between the click and the replacement.
 type click struct {
+	// Source "" (a job deferred before sources existed) is the bot's own.
+	Source      string        `json:"source,omitempty"`
 	Window      time.Duration `json:"window"`
 	Route       string        `json:"route"`
 	ResponseURL string        `json:"response_url"`
@@ -84,7 +87,9 @@ func (r *Reports) Click(ctx context.Context, cb *slack.InteractionCallback) (*sl
 		return nil, apigw.Errorf(http.StatusBadRequest, "%s: %s", a.ActionID, err)
 	}
 	window, _ := contract.ParseWindow(choice.Window) // ParseChoice checked it
-	c := click{Window: window, Route: choice.Route, ResponseURL: cb.ResponseURL}
+	// A choice without a source is of the bot's own report, whatever the
+	// default source is now: buttons made before sources name none.
+	c := click{Source: cmp.Or(choice.Source, contract.DefaultSource), Window: window, Route: choice.Route, ResponseURL: cb.ResponseURL}
 	if cb.Container.Type == "message" && !cb.Container.IsEphemeral {
 		c.Channel, c.TS = cmp.Or(cb.Container.ChannelID, cb.Channel.ID), cmp.Or(cb.Container.MessageTs, cb.Message.Timestamp)
 	}
@@ -102,7 +107,8 @@ func (r *Reports) Click(ctx context.Context, cb *slack.InteractionCallback) (*sl
 }
 
 // ParseChoice reads a report element's value: a contract.ReportChoice as
-// JSON, whose window ParseWindow accepts.
+// JSON, whose window ParseWindow accepts and whose source, when there is
+// one, is a source's name.
 func ParseChoice(value string) (contract.ReportChoice, error) {
 	var c contract.ReportChoice
 	if err := json.Unmarshal([]byte(value), &c); err != nil {
@@ -113,6 +119,9 @@ func ParseChoice(value string) (contract.ReportChoice, error) {
 	}
 	if !utf8.ValidString(c.Route) || len(c.Route) > maxRoute {
 		return contract.ReportChoice{}, errors.New("route is not a route name")
+	}
+	if c.Source != "" && !contract.SourceNamePattern.MatchString(c.Source) {
+		return contract.ReportChoice{}, errors.New("source is not a latency source's name")
 	}
 	return c, nil
 }
@@ -130,11 +139,11 @@ func (r *Reports) FinishJob(ctx context.Context, body json.RawMessage) error {
 // A report that cannot be built leaves the message as it was and tells the
 // user why, ephemerally.
 func (r *Reports) replace(ctx context.Context, c click) error {
-	log := r.Log.With("window", c.Window.String(), "route", c.Route, "channel", c.Channel)
+	log := r.Log.With("source", c.Source, "window", c.Window.String(), "route", c.Route, "channel", c.Channel)
 	if r.Reports == nil {
 		return r.tell(ctx, c, "Percentile reports are not set up here.")
 	}
-	m, err := r.Reports.Report(ctx, c.Window, c.Route)
+	m, err := r.Reports.Report(ctx, latency.Request{Source: cmp.Or(c.Source, contract.DefaultSource), Window: c.Window, Route: c.Route})
 	if err != nil {
 		log.Error("latency report for a click", "error", err)
 		return r.tell(ctx, c, "Couldn't build the report: "+slash.UserError(err))

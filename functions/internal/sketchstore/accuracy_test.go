@@ -161,7 +161,7 @@ func TestRollupsEqualOneSketch(t *testing.T) {
 	var all []sample
 	parts := map[Key]*Sketches{}
 	for m := int64(0); m < days*1440; m++ {
-		k := Key{route, start + m*60}
+		k := Key{"", route, start + m*60}
 		p := NewSketches()
 		for range 1 + r.IntN(4) {
 			s := sample{k.Minute, math.Round(lognormal(r, 40, 0.9)*10) / 10, []int{200, 200, 200, 404, 500}[r.IntN(5)]}
@@ -202,7 +202,7 @@ func TestRollupsEqualOneSketch(t *testing.T) {
 		}
 		want := Summarize(whole.Response)
 		for name, s := range stores {
-			got, err := Range(ctx, s, time.Unix(from, 0), time.Unix(to, 0))
+			got, err := Range(ctx, s, "", time.Unix(from, 0), time.Unix(to, 0))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,6 @@
-// Package sketchstore keeps latency sketches and status counts per route
-// and span of time, and reads any window of them back at a cost that does
-// not grow with its length.
+// Package sketchstore keeps latency sketches and status counts per source,
+// route and span of time, and reads any window of them back at a cost that
+// does not grow with its length.
 //
 // A DDSketch (Masson, Rim and Lee, "DDSketch: a fast and fully-mergeable
 // quantile sketch with relative-error guarantees", VLDB 2019; the
@@ -27,6 +27,11 @@
 // more conditional writes per route and batch (a batch's minutes are merged
 // per hour and day first), and keeps every level exact at every moment: a
 // retried batch skips each item that already took it, whatever level.
+//
+// A source is a service whose latency is kept (contract.LatencySource); the
+// bot's own API is contract.DefaultSource, and "" names it too. Admit bounds
+// the routes a source may have, across containers, so a client spraying
+// invented paths costs one route, contract.OtherRoute, not one item each.
 //
 // MemoryStore serves the dev server and tests; DynamoStore keeps the items
 // in the sketch table, with optimistic locking.

@@ -33,8 +33,10 @@ type DynamoAPI interface {
 // seconds), which this store sets to the start plus the level's Retention.
 // A minute's hash key is its route; an hour's and a day's are the route
 // behind hourPrefix and dayPrefix, so each level of a route is one range
-// of one partition key and a report reads it with one Query. The other
-// attributes are this package's own.
+// of one partition key and a report reads it with one Query. The route of
+// a source other than contract.DefaultSource is behind "@<source> " (see
+// storedRoute), so the bot's own items keep the keys they had before there
+// were sources. The other attributes are this package's own.
 const (
 	attrRoute     = contract.SketchRouteKey
 	attrMinute    = contract.SketchMinuteKey
@@ -47,7 +49,9 @@ const (
 	attrRequests    = "n"           // N: requests counted (Sketches.Requests)
 	attrStatus4xx   = "s4"          // N: of them answered 4xx
 	attrStatus5xx   = "s5"          // N: of them answered 5xx
-	attrRoutes      = "routes"      // SS: on the registry item, every route with data
+	attrRoutes      = "routes"      // SS: on the registry item, every route with data; on the admitted item, the routes admitted
+	attrLatest      = "latest"      // N: on the registry item, the start of the latest minute merged
+	attrNoLatency   = "nolat"       // N: on the registry item, the start of the latest minute with lines without a latency
 
 	hourPrefix = "#hour "
 	dayPrefix  = "#day "
@@ -57,6 +61,15 @@ const (
 	// Real routes are "<METHOD> <path>" and never start with '#', so neither
 	// the registry nor a rollup's key can be a route's.
 	registryRoute = "#routes"
+
+	// admittedRoute is the hash key of the item listing the routes Admit
+	// let in, with its own version: the registry lists routes with data
+	// and is added to without a lock, while admission must count.
+	admittedRoute = "#admitted"
+
+	// sourcePrefix starts the stored route of a source other than
+	// contract.DefaultSource; real routes of the bot never start with it.
+	sourcePrefix = "@"
 
 	batchKeyLen = 12 // bytes of SHA-256: a collision among 128 keys is beyond imagining
 
@@ -92,13 +105,39 @@ type DynamoStore struct {
 	table  string
 
 	mu         sync.Mutex
-	registered map[string]time.Time // route -> when this container last added it to the registry
+	registered map[itemKey]time.Time // source and route (level and start unused) -> when this container last added it to the registry
+	latest     map[string]int64      // source -> the latest minute this container recorded on the registry
+	admitted   map[string]*admitted  // source -> what this container knows Admit let in
+}
+
+// admitted is a source's admitted routes as this container last read them.
+// Routes are only ever added, so a route once admitted stays admitted, and
+// a full list stays full.
+type admitted struct {
+	routes map[string]bool
+	full   bool
 }
 
 // NewDynamoStore returns a Store on table.
 func NewDynamoStore(client DynamoAPI, table string) *DynamoStore {
-	return &DynamoStore{client: client, table: table, registered: make(map[string]time.Time)}
+	return &DynamoStore{client: client, table: table, registered: make(map[itemKey]time.Time),
+		latest: make(map[string]int64), admitted: make(map[string]*admitted)}
 }
+
+// storedRoute is how the table names route of source: the bot's own
+// routes as they always were, any other source's behind sourcePrefix.
+func storedRoute(source, route string) string {
+	if source = sourceName(source); source == contract.DefaultSource {
+		return route
+	}
+	return sourcePrefix + source + " " + route
+}
+
+// registryKey is the hash key of source's route registry.
+func registryKey(source string) string { return storedRoute(source, "") + registryRoute }
+
+// admittedKey is the hash key of source's admitted routes.
+func admittedKey(source string) string { return storedRoute(source, "") + admittedRoute }
 
 // Merge implements Store.
 func (s *DynamoStore) Merge(ctx context.Context, batch string, parts map[Key]*Sketches) error {
@@ -106,6 +145,9 @@ func (s *DynamoStore) Merge(ctx context.Context, batch string, parts map[Key]*Sk
 		return nil
 	}
 	if err := s.register(ctx, parts); err != nil {
+		return err
+	}
+	if err := s.noteLatest(ctx, parts); err != nil {
 		return err
 	}
 	var bk []byte
@@ -142,41 +184,217 @@ func (s *DynamoStore) Merge(ctx context.Context, batch string, parts map[Key]*Sk
 	return errors.Join(errs...)
 }
 
-// register adds the parts' routes to the registry item, unless this
-// container did so lately. ADD to a string set is idempotent, so concurrent
-// writers need no lock.
+// register adds the parts' routes to their source's registry item, unless
+// this container did so lately. ADD to a string set is idempotent, so
+// concurrent writers need no lock.
 func (s *DynamoStore) register(ctx context.Context, parts map[Key]*Sketches) error {
 	now := clock(s.Now)
 	s.mu.Lock()
-	var routes []string
+	routes := map[string][]string{}
 	for k := range parts {
-		if t, ok := s.registered[k.Route]; (!ok || now.Sub(t) > registryRefresh) && !slices.Contains(routes, k.Route) {
-			routes = append(routes, k.Route)
+		src := sourceName(k.Source)
+		if t, ok := s.registered[itemKey{source: src, route: k.Route}]; (!ok || now.Sub(t) > registryRefresh) && !slices.Contains(routes[src], k.Route) {
+			routes[src] = append(routes[src], k.Route)
 		}
 	}
 	s.mu.Unlock()
-	if len(routes) == 0 {
-		return nil
+	for src, rs := range routes {
+		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                aws.String(s.table),
+			Key:                      tableKey(registryKey(src), 0),
+			UpdateExpression:         aws.String("ADD #routes :routes SET #exp = :exp"),
+			ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": attrExpiresAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":routes": &types.AttributeValueMemberSS{Value: rs},
+				":exp":    numAttr(now.Add(Day.Retention()).Unix()),
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("register routes of %s in %s: %w", src, s.table, err)
+		}
+		s.mu.Lock()
+		for _, r := range rs {
+			s.registered[itemKey{source: src, route: r}] = now
+		}
+		s.mu.Unlock()
 	}
+	return nil
+}
+
+// noteLatest raises each source's latest minute on its registry item to
+// the latest of parts, unless this container already recorded as late a
+// one: one small write per source and new minute.
+func (s *DynamoStore) noteLatest(ctx context.Context, parts map[Key]*Sketches) error {
+	latest := map[string]int64{}
+	for k := range parts {
+		src := sourceName(k.Source)
+		latest[src] = max(latest[src], k.Minute)
+	}
+	for src, m := range latest {
+		s.mu.Lock()
+		known := s.latest[src]
+		s.mu.Unlock()
+		if m <= known {
+			continue
+		}
+		if err := s.raise(ctx, src, attrLatest, m); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.latest[src] = max(s.latest[src], m)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// raise sets attribute attr of source's registry item to minute unless it
+// holds a later one already.
+func (s *DynamoStore) raise(ctx context.Context, source, attr string, minute int64) error {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      tableKey(registryRoute, 0),
-		UpdateExpression:         aws.String("ADD #routes :routes SET #exp = :exp"),
-		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": attrExpiresAt},
+		Key:                      tableKey(registryKey(source), 0),
+		UpdateExpression:         aws.String("SET #a = :m, #exp = :exp"),
+		ConditionExpression:      aws.String("attribute_not_exists(#a) OR #a < :m"),
+		ExpressionAttributeNames: map[string]string{"#a": attr, "#exp": attrExpiresAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":routes": &types.AttributeValueMemberSS{Value: routes},
-			":exp":    numAttr(now.Add(Day.Retention()).Unix()),
+			":m":   numAttr(minute),
+			":exp": numAttr(clock(s.Now).Add(Day.Retention()).Unix()),
 		},
 	})
+	var later *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &later) {
+		return fmt.Errorf("record the %s minute of %s in %s: %w", attr, source, s.table, err)
+	}
+	return nil
+}
+
+// NoteNoLatency implements Store.
+func (s *DynamoStore) NoteNoLatency(ctx context.Context, source string, minute int64) error {
+	return s.raise(ctx, sourceName(source), attrNoLatency, minute)
+}
+
+// SourceStats implements Store.
+func (s *DynamoStore) SourceStats(ctx context.Context, source string) (SourceStats, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table),
+		Key:       tableKey(registryKey(source), 0),
+	})
 	if err != nil {
-		return fmt.Errorf("register routes in %s: %w", s.table, err)
+		return SourceStats{}, fmt.Errorf("read the registry of %s from %s: %w", sourceName(source), s.table, err)
+	}
+	var st SourceStats
+	if ss, ok := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ok {
+		st.Routes = len(ss.Value)
+	}
+	for _, a := range []struct {
+		name string
+		dst  *int64
+	}{{attrLatest, &st.Latest}, {attrNoLatency, &st.LatestNoLatency}} {
+		if n, ok := out.Item[a.name].(*types.AttributeValueMemberN); ok {
+			if *a.dst, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
+				return SourceStats{}, fmt.Errorf("registry of %s: %s %q: %w", sourceName(source), a.name, n.Value, err)
+			}
+		}
+	}
+	return st, nil
+}
+
+// Admit implements Store. The admitted routes are one item per source with
+// a version: a container reads it, adds what fits, and writes it back on
+// the condition that the version is unchanged, so however many containers
+// race, the list never grows past limit. What this container learnt is
+// kept, so a batch of known routes, or of new ones when the list is full,
+// costs no call.
+func (s *DynamoStore) Admit(ctx context.Context, source string, routes []string, limit int) ([]string, error) {
+	source = sourceName(source)
+	answer := func(a *admitted) []string {
+		out := make([]string, 0, len(routes))
+		for _, r := range routes {
+			if (r == contract.OtherRoute || a.routes[r]) && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+		return out
 	}
 	s.mu.Lock()
+	a := s.admitted[source]
+	if a == nil {
+		a = &admitted{routes: map[string]bool{}}
+		s.admitted[source] = a
+	}
+	var missing []string
 	for _, r := range routes {
-		s.registered[r] = now
+		if r != contract.OtherRoute && !a.routes[r] && !slices.Contains(missing, r) {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) == 0 || a.full {
+		defer s.mu.Unlock()
+		return answer(a), nil
 	}
 	s.mu.Unlock()
-	return nil
+
+	key := tableKey(admittedKey(source), 0)
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read the admitted routes of %s: %w", source, err)
+		}
+		var have []string
+		if ss, ok := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ok {
+			have = ss.Value
+		}
+		var version int64
+		if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
+			if version, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
+				return nil, fmt.Errorf("admitted routes of %s: version %q: %w", source, n.Value, err)
+			}
+		}
+		var add []string
+		for _, r := range missing {
+			if len(have)+len(add) < limit && !slices.Contains(have, r) {
+				add = append(add, r)
+			}
+		}
+		if len(add) > 0 {
+			in := &dynamodb.UpdateItemInput{
+				TableName:                aws.String(s.table),
+				Key:                      key,
+				UpdateExpression:         aws.String("ADD #routes :add SET #v = :next, #exp = :exp"),
+				ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#v": attrVersion, "#exp": attrExpiresAt},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":add":  &types.AttributeValueMemberSS{Value: add},
+					":next": numAttr(version + 1),
+					":exp":  numAttr(clock(s.Now).Add(Day.Retention()).Unix()),
+				},
+			}
+			if version == 0 {
+				in.ConditionExpression = aws.String("attribute_not_exists(#v)")
+			} else {
+				in.ConditionExpression = aws.String("#v = :v")
+				in.ExpressionAttributeValues[":v"] = numAttr(version)
+			}
+			_, err = s.client.UpdateItem(ctx, in)
+			var lost *types.ConditionalCheckFailedException
+			switch {
+			case errors.As(err, &lost) && attempt < maxAttempts:
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return nil, fmt.Errorf("admit routes of %s: %w", source, err)
+				}
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("admit routes of %s: %w", source, err)
+			}
+			have = append(have, add...)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, r := range have {
+			a.routes[r] = true
+		}
+		a.full = len(a.routes) >= limit
+		return answer(a), nil
+	}
 }
 
 func tableKey(route string, start int64) map[string]types.AttributeValue {
@@ -203,7 +421,7 @@ func numAttr(n int64) types.AttributeValue {
 
 // mergeItem merges p into one item; see DynamoStore.
 func (s *DynamoStore) mergeItem(ctx context.Context, k itemKey, bk []byte, p *Sketches) error {
-	key := tableKey(partition(k.level, k.route), k.start)
+	key := tableKey(partition(k.level, storedRoute(k.source, k.route)), k.start)
 	for attempt := 1; ; attempt++ {
 		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      aws.String(s.table),
@@ -227,7 +445,7 @@ func (s *DynamoStore) mergeItem(ctx context.Context, k itemKey, bk []byte, p *Sk
 			batches = appendBatch(batches, bk, maxBatches(k.level))
 		}
 
-		item := tableKey(partition(k.level, k.route), k.start)
+		item := tableKey(partition(k.level, storedRoute(k.source, k.route)), k.start)
 		item[attrExpiresAt] = numAttr(k.start + int64(k.level.Retention()/time.Second))
 		item[attrVersion] = numAttr(version + 1)
 		item[attrResponse] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Response)}
@@ -361,7 +579,7 @@ func appendBatch(batches, bk []byte, limit int) []byte {
 
 // Series implements Store: it reads the route registry, then queries each
 // route's spans (see cover) in parallel.
-func (s *DynamoStore) Series(ctx context.Context, from, to time.Time, step time.Duration) (*Series, error) {
+func (s *DynamoStore) Series(ctx context.Context, source string, from, to time.Time, step time.Duration) (*Series, error) {
 	w, err := newWindow(from, to, step, clock(s.Now))
 	if err != nil {
 		return nil, err
@@ -372,7 +590,7 @@ func (s *DynamoStore) Series(ctx context.Context, from, to time.Time, step time.
 	}
 	reg, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      tableKey(registryRoute, 0),
+		Key:                      tableKey(registryKey(source), 0),
 		ProjectionExpression:     aws.String("#routes"),
 		ExpressionAttributeNames: map[string]string{"#routes": attrRoutes},
 	})
@@ -395,7 +613,7 @@ func (s *DynamoStore) Series(ctx context.Context, from, to time.Time, step time.
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				if err := s.query(ctx, c, route, sp); err != nil {
+				if err := s.query(ctx, c, source, route, sp); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -412,7 +630,7 @@ func (s *DynamoStore) Series(ctx context.Context, from, to time.Time, step time.
 
 // query adds route's items of one span to c, merging those of a bucket
 // before taking c's lock.
-func (s *DynamoStore) query(ctx context.Context, c *collector, route string, sp span) error {
+func (s *DynamoStore) query(ctx context.Context, c *collector, source, route string, sp span) error {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("#route = :route AND #minute BETWEEN :lo AND :hi"),
@@ -423,7 +641,7 @@ func (s *DynamoStore) query(ctx context.Context, c *collector, route string, sp 
 			"#n": attrRequests, "#s4": attrStatus4xx, "#s5": attrStatus5xx,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":route": &types.AttributeValueMemberS{Value: partition(sp.level, route)},
+			":route": &types.AttributeValueMemberS{Value: partition(sp.level, storedRoute(source, route))},
 			":lo":    numAttr(sp.lo),
 			":hi":    numAttr(sp.hi - sp.level.Seconds()),
 		},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,7 +78,7 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 	client := dynamoClient(t)
 	table := sketchTable(t, client)
 	s := newDynamo(client, table)
-	k := Key{"POST /slack/events", batchTime.Unix()}
+	k := Key{"", "POST /slack/events", batchTime.Unix()}
 	for _, b := range []string{"a", "b", "a"} {
 		if err := s.Merge(ctx, b, map[Key]*Sketches{k: part(10, 20)}); err != nil {
 			t.Fatal(err)
@@ -170,7 +172,7 @@ func TestDynamoStoreConcurrentWriters(t *testing.T) {
 			ctx := context.Background()
 			client := &countingClient{Client: dynamoClient(t)}
 			table := sketchTable(t, client.Client)
-			k := Key{"POST /slack/events", batchTime.Unix()}
+			k := Key{"", "POST /slack/events", batchTime.Unix()}
 			start := make(chan struct{})
 			var wg sync.WaitGroup
 			errs := make(chan error, writers)
@@ -195,7 +197,7 @@ func TestDynamoStoreConcurrentWriters(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := Range(ctx, newDynamo(client, table), batchTime, batchTime.Add(time.Minute))
+			got, err := Range(ctx, newDynamo(client, table), "", batchTime, batchTime.Add(time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,7 +283,7 @@ func TestDynamoStoreFirstWriteRace(t *testing.T) {
 						_ = p.Response.Add(float64(1 + i*perWriter + j))
 						p.CountStatus(200)
 					}
-					errs <- newDynamo(client, table).Merge(ctx, fmt.Sprint("batch-", i), map[Key]*Sketches{{route, c.minute(i)}: p})
+					errs <- newDynamo(client, table).Merge(ctx, fmt.Sprint("batch-", i), map[Key]*Sketches{{"", route, c.minute(i)}: p})
 				})
 			}
 			wg.Wait()
@@ -315,7 +317,7 @@ func TestDynamoStoreFirstWriteRace(t *testing.T) {
 
 func TestDynamoStoreRangeOfAnEmptyTable(t *testing.T) {
 	client := dynamoClient(t)
-	got, err := Range(context.Background(), newDynamo(client, sketchTable(t, client)), batchTime, batchTime.Add(time.Hour))
+	got, err := Range(context.Background(), newDynamo(client, sketchTable(t, client)), "", batchTime, batchTime.Add(time.Hour))
 	if err != nil || len(got) != 0 {
 		t.Errorf("Range = %v, %v; want nothing", got, err)
 	}
@@ -324,12 +326,12 @@ func TestDynamoStoreRangeOfAnEmptyTable(t *testing.T) {
 func TestDynamoStoreMissingTable(t *testing.T) {
 	client := dynamoClient(t)
 	s := newDynamo(client, "no-such-table")
-	err := s.Merge(context.Background(), "a", map[Key]*Sketches{{"GET /a", batchTime.Unix()}: part(1)})
+	err := s.Merge(context.Background(), "a", map[Key]*Sketches{{"", "GET /a", batchTime.Unix()}: part(1)})
 	var rnf *types.ResourceNotFoundException
 	if !errors.As(err, &rnf) {
 		t.Errorf("Merge error = %v, want ResourceNotFoundException", err)
 	}
-	if _, err := Range(context.Background(), s, batchTime, batchTime.Add(time.Hour)); !errors.As(err, &rnf) {
+	if _, err := Range(context.Background(), s, "", batchTime, batchTime.Add(time.Hour)); !errors.As(err, &rnf) {
 		t.Errorf("Range error = %v, want ResourceNotFoundException", err)
 	}
 }
@@ -372,19 +374,144 @@ func TestDynamoStoreRangeFollowsPages(t *testing.T) {
 	s := newDynamo(fake, "t")
 	parts := map[Key]*Sketches{}
 	for m := range int64(100) {
-		parts[Key{"GET /a", batchTime.Unix() + m*60}] = part(float64(m + 1))
+		parts[Key{"", "GET /a", batchTime.Unix() + m*60}] = part(float64(m + 1))
 	}
 	if err := s.Merge(context.Background(), "", parts); err != nil {
 		t.Fatal(err)
 	}
 	fake.Queries = 0
 	// 13:10 to 14:30 holds no whole hour: 80 minute items.
-	got, err := Range(context.Background(), s, batchTime.Add(10*time.Minute), batchTime.Add(90*time.Minute))
+	got, err := Range(context.Background(), s, "", batchTime.Add(10*time.Minute), batchTime.Add(90*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := Summarize(got["GET /a"].Response)
 	if sum.Count != 80 || sum.Max != 90 || fake.Queries < 3 {
 		t.Errorf("count %d, max %v after %d pages; want 80 minutes up to 90 over several pages", sum.Count, sum.Max, fake.Queries)
+	}
+}
+
+// Containers of one source admit routes at once; however they interleave,
+// the source ends with exactly its limit of routes, every container's
+// answer is among them, and a route one container was told is admitted is
+// admitted for all.
+func TestDynamoStoreAdmitAcrossContainers(t *testing.T) {
+	const (
+		stores = 8
+		limit  = 25
+	)
+	ctx := context.Background()
+	client := dynamoClient(t)
+	table := sketchTable(t, client)
+	counting := &countingUpdates{Client: client}
+	answers := make([][]string, stores)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			s := newDynamo(counting, table)
+			// Each asks for 10 routes, half shared with its neighbour, in
+			// two calls, as two batches would.
+			var routes []string
+			for j := range 10 {
+				routes = append(routes, fmt.Sprintf("GET /r%d", i*5+j))
+			}
+			for _, part := range [][]string{routes[:5], routes[5:]} {
+				got, err := s.Admit(ctx, "web", part, limit)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				answers[i] = append(answers[i], got...)
+			}
+		})
+	}
+	wg.Wait()
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(admittedKey("web"), 0), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := out.Item[attrRoutes].(*types.AttributeValueMemberSS)
+	if ss == nil || len(ss.Value) != limit {
+		t.Fatalf("admitted item: %v, want %d routes", out.Item[attrRoutes], limit)
+	}
+	stored := map[string]bool{}
+	for _, r := range ss.Value {
+		stored[r] = true
+	}
+	union := map[string]bool{}
+	for i, a := range answers {
+		for _, r := range a {
+			if !stored[r] {
+				t.Errorf("store %d was told %s is admitted; the table does not list it", i, r)
+			}
+			union[r] = true
+		}
+	}
+	if len(union) != limit {
+		t.Errorf("%d distinct routes admitted across the stores, want %d", len(union), limit)
+	}
+	// A fresh container agrees with the table, and admits nothing more.
+	got, err := newDynamo(client, table).Admit(ctx, "web", []string{"GET /new", ss.Value[0]}, limit)
+	if err != nil || !slices.Equal(got, []string{ss.Value[0]}) {
+		t.Errorf("a fresh store's Admit = %v, %v; want only %s", got, err, ss.Value[0])
+	}
+	if counting.lost.Load() == 0 {
+		t.Log("no container lost a race this run; the limit held without contention")
+	}
+}
+
+// countingUpdates counts conditional updates that lost a race.
+type countingUpdates struct {
+	*dynamodb.Client
+	lost atomic.Int64
+}
+
+func (c *countingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := c.Client.UpdateItem(ctx, in, opts...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		c.lost.Add(1)
+	}
+	return out, err
+}
+
+// The bot's own items keep the keys they had before sources; another
+// source's are behind its name, so neither can read the other's.
+func TestDynamoStoreKeysOfSources(t *testing.T) {
+	ctx := context.Background()
+	client := dynamoClient(t)
+	table := sketchTable(t, client)
+	s := newDynamo(client, table)
+	m := batchTime.Unix()
+	err := s.Merge(ctx, "b", map[Key]*Sketches{{"", "POST /slack/events", m}: part(1), {"orders", "POST /slack/events", m}: part(2, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key  string
+		want int64
+	}{
+		{"POST /slack/events", 1},
+		{"@orders POST /slack/events", 2},
+		{"#hour @orders POST /slack/events", 2},
+	} {
+		start := m
+		if strings.HasPrefix(c.key, "#hour") {
+			start = Hour.Start(m)
+		}
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(c.key, start)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk, err := decodeSketches(out.Item)
+		if err != nil || sk.Requests != c.want {
+			t.Errorf("item %q: %d requests, %v; want %d", c.key, sk.Requests, err, c.want)
+		}
+	}
+	for _, key := range []string{"#routes", "@orders #routes"} {
+		out, _ := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(key, 0)})
+		if ss, _ := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != "POST /slack/events" {
+			t.Errorf("registry %q: %v, want [POST /slack/events]", key, out.Item[attrRoutes])
+		}
 	}
 }

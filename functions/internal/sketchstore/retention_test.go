@@ -32,7 +32,7 @@ func TestWindowStartPastMinuteRetention(t *testing.T) {
 			p := NewSketches()
 			_ = p.Response.Add(10)
 			p.CountStatus(200)
-			parts[Key{"POST /slack/events", m.Unix()}] = p
+			parts[Key{"", "POST /slack/events", m.Unix()}] = p
 		}
 	}
 	clock := func() time.Time { return now }
@@ -53,7 +53,7 @@ func TestWindowStartPastMinuteRetention(t *testing.T) {
 	// before from among them), and the 60 of the second before to.
 	const want = 157 + 60
 	for name, s := range map[string]Store{"memory": mem, "dynamodb": dyn} {
-		got, err := Range(ctx, s, from, to)
+		got, err := Range(ctx, s, "", from, to)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

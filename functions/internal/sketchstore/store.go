@@ -6,12 +6,24 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Key names one route-minute: the unit the ingest hands the store.
+// Key names one route-minute of a source: the unit the ingest hands the
+// store.
 type Key struct {
-	Route  string // "<httpMethod> <resourcePath>", e.g. "POST /slack/events"
+	Source string // a contract.LatencySource's name; "" is contract.DefaultSource
+	Route  string // e.g. "POST /slack/events", "billing init", contract.OtherRoute
 	Minute int64  // unix seconds of the minute's start
+}
+
+// sourceName is source with "" read as contract.DefaultSource.
+func sourceName(source string) string {
+	if source == "" {
+		return contract.DefaultSource
+	}
+	return source
 }
 
 // MinuteOf returns the start of t's minute in unix seconds.
@@ -41,10 +53,37 @@ type Store interface {
 	// parts; no update may be lost when many callers merge at once.
 	Merge(ctx context.Context, batch string, parts map[Key]*Sketches) error
 
-	// Series returns, per route, the data of [from, to) (minute starts) in
-	// buckets of step, read from the coarsest items that fit (see cover).
-	// A step of 0 is one bucket: the whole window.
-	Series(ctx context.Context, from, to time.Time, step time.Duration) (*Series, error)
+	// Series returns, per route of source, the data of [from, to) (minute
+	// starts) in buckets of step, read from the coarsest items that fit
+	// (see cover). A step of 0 is one bucket: the whole window.
+	Series(ctx context.Context, source string, from, to time.Time, step time.Duration) (*Series, error)
+
+	// Admit returns which of routes source may keep: those it already has
+	// and, while it has fewer than max, new ones in the order given, so a
+	// source never has more than max distinct routes, however many
+	// containers ingest it at once. contract.OtherRoute, where the ingest
+	// counts the rest, is always admitted and never counted. The answer
+	// keeps routes' order and drops repeats.
+	Admit(ctx context.Context, source string, routes []string, max int) ([]string, error)
+
+	// NoteNoLatency records that source logged, in the minute starting at
+	// minute (unix seconds), lines that carry no latency to sketch, such
+	// as an access log in the console's default format.
+	NoteNoLatency(ctx context.Context, source string, minute int64) error
+
+	// SourceStats says what the store holds of source.
+	SourceStats(ctx context.Context, source string) (SourceStats, error)
+}
+
+// SourceStats is what a store holds of one source, for a listing of the
+// sources.
+type SourceStats struct {
+	Routes int // distinct routes with data
+	// Latest is the start (unix seconds) of the latest minute with data,
+	// 0 for none; LatestNoLatency that of the latest minute with lines
+	// without a latency (see NoteNoLatency), 0 for none.
+	Latest          int64
+	LatestNoLatency int64
 }
 
 // Series is a window's data in buckets of Step: bucket i holds the items
@@ -56,10 +95,10 @@ type Series struct {
 	Routes map[string][]*Sketches
 }
 
-// Range returns, per route, the merge of every minute in [from, to) (minute
-// starts, so a minute is in when from <= start < to).
-func Range(ctx context.Context, s Store, from, to time.Time) (map[string]*Sketches, error) {
-	series, err := s.Series(ctx, from, to, 0)
+// Range returns, per route of source, the merge of every minute in [from,
+// to) (minute starts, so a minute is in when from <= start < to).
+func Range(ctx context.Context, s Store, source string, from, to time.Time) (map[string]*Sketches, error) {
+	series, err := s.Series(ctx, source, from, to, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -196,15 +235,19 @@ type MemoryStore struct {
 	// Now is the clock items expire by; nil means time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	items map[itemKey]*memItem
-	ops   int
+	mu       sync.Mutex
+	items    map[itemKey]*memItem
+	ops      int
+	admitted map[string][]string    // source -> its routes, in the order admitted
+	stats    map[string]SourceStats // source -> its latest minutes (Routes unused)
 }
 
+// itemKey names one stored item; its source is never "" (see sourceName).
 type itemKey struct {
-	level Level
-	route string
-	start int64
+	level  Level
+	source string
+	route  string
+	start  int64
 }
 
 type memItem struct {
@@ -214,7 +257,7 @@ type memItem struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{items: make(map[itemKey]*memItem)}
+	return &MemoryStore{items: make(map[itemKey]*memItem), admitted: make(map[string][]string), stats: make(map[string]SourceStats)}
 }
 
 func (s *MemoryStore) item(k itemKey) *memItem {
@@ -245,9 +288,62 @@ func (s *MemoryStore) Merge(_ context.Context, batch string, parts map[Key]*Sket
 		if batch != "" {
 			m.batches = appendBounded(m.batches, batch, maxBatches(k.level))
 		}
+		if k.level == Minute {
+			st := s.stats[k.source]
+			st.Latest = max(st.Latest, k.start)
+			s.stats[k.source] = st
+		}
 	}
 	s.tick()
 	return nil
+}
+
+// Admit implements Store.
+func (s *MemoryStore) Admit(_ context.Context, source string, routes []string, limit int) ([]string, error) {
+	source = sourceName(source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have := s.admitted[source]
+	out := make([]string, 0, len(routes))
+	for _, r := range routes {
+		switch {
+		case slices.Contains(out, r):
+		case r == contract.OtherRoute || slices.Contains(have, r):
+			out = append(out, r)
+		case len(have) < limit:
+			have = append(have, r)
+			out = append(out, r)
+		}
+	}
+	s.admitted[source] = have
+	return out, nil
+}
+
+// NoteNoLatency implements Store.
+func (s *MemoryStore) NoteNoLatency(_ context.Context, source string, minute int64) error {
+	source = sourceName(source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats[source]
+	st.LatestNoLatency = max(st.LatestNoLatency, minute)
+	s.stats[source] = st
+	return nil
+}
+
+// SourceStats implements Store.
+func (s *MemoryStore) SourceStats(_ context.Context, source string) (SourceStats, error) {
+	source = sourceName(source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats[source]
+	routes := map[string]bool{}
+	for k := range s.items {
+		if k.source == source && k.level == Day {
+			routes[k.route] = true
+		}
+	}
+	st.Routes = len(routes)
+	return st, nil
 }
 
 // rollUp returns the items a batch's parts go into: each minute, and the
@@ -256,9 +352,10 @@ func (s *MemoryStore) Merge(_ context.Context, batch string, parts map[Key]*Sket
 func rollUp(parts map[Key]*Sketches) (map[itemKey]*Sketches, error) {
 	items := make(map[itemKey]*Sketches, len(parts)+4)
 	for k, p := range parts {
-		items[itemKey{Minute, k.Route, k.Minute}] = p
+		src := sourceName(k.Source)
+		items[itemKey{Minute, src, k.Route, k.Minute}] = p
 		for _, l := range Levels[1:] {
-			ik := itemKey{l, k.Route, l.Start(k.Minute)}
+			ik := itemKey{l, src, k.Route, l.Start(k.Minute)}
 			r := items[ik]
 			if r == nil {
 				items[ik] = p.Copy()
@@ -290,8 +387,9 @@ func appendBounded[T any](s []T, v T, limit int) []T {
 	return s
 }
 
-// Record adds one request's latencies at time at: the dev server's cheap
-// call after each request it serves. A negative duration means "none".
+// Record adds one request's latencies at time at, to the bot's own source:
+// the dev server's cheap call after each request it serves. A negative
+// duration means "none".
 func (s *MemoryStore) Record(route string, at time.Time, responseLatency, integrationLatency time.Duration) {
 	s.RecordStatus(route, at, 0, responseLatency, integrationLatency)
 }
@@ -301,7 +399,7 @@ func (s *MemoryStore) RecordStatus(route string, at time.Time, status int, respo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range Levels {
-		m := s.item(itemKey{l, route, l.Start(at.Unix())})
+		m := s.item(itemKey{l, contract.DefaultSource, route, l.Start(at.Unix())})
 		if responseLatency >= 0 {
 			_ = m.sketches.Response.Add(millis(responseLatency))
 		}
@@ -310,13 +408,17 @@ func (s *MemoryStore) RecordStatus(route string, at time.Time, status int, respo
 		}
 		m.sketches.CountStatus(status)
 	}
+	st := s.stats[contract.DefaultSource]
+	st.Latest = max(st.Latest, Minute.Start(at.Unix()))
+	s.stats[contract.DefaultSource] = st
 	s.tick()
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // Series implements Store.
-func (s *MemoryStore) Series(_ context.Context, from, to time.Time, step time.Duration) (*Series, error) {
+func (s *MemoryStore) Series(_ context.Context, source string, from, to time.Time, step time.Duration) (*Series, error) {
+	source = sourceName(source)
 	w, err := newWindow(from, to, step, clock(s.Now))
 	if err != nil {
 		return nil, err
@@ -325,6 +427,9 @@ func (s *MemoryStore) Series(_ context.Context, from, to time.Time, step time.Du
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, m := range s.items {
+		if k.source != source {
+			continue
+		}
 		for _, sp := range w.spans {
 			if k.level == sp.level && k.start >= sp.lo && k.start < sp.hi {
 				if err := c.add(k.route, w.bucket(k.start), m.sketches.Copy()); err != nil {
@@ -346,3 +451,8 @@ func (s *MemoryStore) prune(now time.Time) {
 		}
 	}
 }
+
+var (
+	_ Store = (*MemoryStore)(nil)
+	_ Store = (*DynamoStore)(nil)
+)
