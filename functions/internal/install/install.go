@@ -218,6 +218,10 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 		}
 	}
 	if e := q.Get("error"); e != "" {
+		// Anyone can put anything here: keep the log line short.
+		if len(e) > 64 {
+			e = e[:64]
+		}
 		log.Info("install not granted", "slackError", e)
 		if e == "access_denied" {
 			return page(http.StatusForbidden, "Not installed", "The install was cancelled in Slack, so the app was not installed. You can start again from the install page.", nil), nil
