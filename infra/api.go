@@ -39,6 +39,9 @@ type SlackAPIArgs struct {
 	// ManageAccount sets the region's API Gateway CloudWatch role, without which
 	// API Gateway writes no access log.
 	ManageAccount bool
+	// AccountID is the stack's account: only API Gateway acting for it may
+	// assume that role.
+	AccountID string
 }
 
 // SlackAPI is the REST API Slack calls: its routes, their Lambda integrations and
@@ -130,7 +133,7 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 
 	var stageDeps []pulumi.Resource
 	if args.ManageAccount {
-		account, err := newAPIGatewayAccount(ctx, name+"-account", parent)
+		account, err := newAPIGatewayAccount(ctx, name+"-account", args.AccountID, parent)
 		if err != nil {
 			return nil, wrap("account", err)
 		}
@@ -254,14 +257,14 @@ func hashJSON(vals []any) pulumi.StringOutput {
 // serves every REST API there, so its role carries AWS's managed policy for the
 // purpose rather than a policy narrowed to this stack's log group, which would
 // break the logs of any other API in the region.
-func newAPIGatewayAccount(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*apigateway.Account, error) {
+func newAPIGatewayAccount(ctx *pulumi.Context, name, accountID string, opts ...pulumi.ResourceOption) (*apigateway.Account, error) {
 	partition, err := aws.GetPartition(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("partition: %w", err)
 	}
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.String("Lets API Gateway write access and execution logs to CloudWatch Logs"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("apigateway.amazonaws.com")),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("apigateway.amazonaws.com", accountID)),
 	}, opts...)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -101,6 +102,16 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	// Before the functions: the percentiles function posts only what comes
+	// from it, so it is told its ARN.
+	alarmTopic, err := newAlarmTopic(ctx, prefix, caller.AccountId)
+	if err != nil {
+		return nil, err
+	}
 	inst, err := newInstalls(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -135,6 +146,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	}
 	percentilesEnv := map[string]pulumi.StringInput{
 		contract.EnvAccessLogGroup: pulumi.String(accessLogGroupName(prefix)),
+		contract.EnvAlarmTopicARN:  alarmTopic.Arn,
 	}
 	maps.Copy(percentilesEnv, inst.env())
 	percentilesGrants := append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
@@ -197,6 +209,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 		fns[sp.name], err = NewGoFunction(ctx, sp.name, &GoFunctionArgs{
 			FunctionName:     fnName,
+			AccountID:        caller.AccountId,
 			Artifact:         arts[sp.name],
 			Architecture:     s.Architecture,
 			MemorySize:       s.MemorySize,
@@ -228,6 +241,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		ThrottlingRateLimit:  s.ThrottlingRateLimit,
 		ThrottlingBurstLimit: s.ThrottlingBurstLimit,
 		ManageAccount:        s.ManageAPIGatewayAccount,
+		AccountID:            caller.AccountId,
 	})
 	if err != nil {
 		return nil, err
@@ -250,7 +264,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			queues[name+"-failures"] = fn.FailureQueue
 		}
 	}
-	alarmTopic, err := newAlarms(ctx, prefix, watched{
+	err = newAlarms(ctx, prefix, alarmTopic, watched{
 		Functions: fns,
 		API:       api,
 		Queues:    queues,

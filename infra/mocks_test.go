@@ -184,6 +184,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = arn("sns", name)
 		set("name", name)
 		set("arn", id)
+	case "aws:sns/topicPolicy:TopicPolicy":
+		id = get("arn")
 	case "aws:sns/topicSubscription:TopicSubscription":
 		id = get("topic") + ":00000000-0000-4000-8000-0000000000a1"
 		set("arn", id)

@@ -121,7 +121,7 @@ func TestTrustPolicies(t *testing.T) {
 }
 
 // checkTrustPolicy fails unless doc is exactly one statement letting service,
-// and only service, assume the role.
+// and only service, acting for the stack's own account, assume the role.
 func checkTrustPolicy(t *testing.T, role, doc, service string) {
 	t.Helper()
 	var raw map[string]any
@@ -138,9 +138,58 @@ func checkTrustPolicy(t *testing.T, role, doc, service string) {
 		"Effect":    "Allow",
 		"Principal": map[string]any{"Service": service},
 		"Action":    []any{"sts:AssumeRole"},
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": testAccount}},
 	}
 	if !reflect.DeepEqual(st[0], want) {
 		t.Errorf("role %s: trust statement %v, want exactly %v", role, st[0], want)
+	}
+}
+
+// TestAlarmTopicPolicy wants the alarm topic's policy to let CloudWatch
+// alone publish to it, acting for the stack's account and its alarms only:
+// the percentiles function posts what arrives there to Slack.
+func TestAlarmTopicPolicy(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	policies := r.ofType(tTopicPolicy)
+	if len(policies) != 1 || policies[0].Name != "alarms-policy" {
+		t.Fatalf("topic policies %v, want only alarms-policy", policies)
+	}
+	topic := r.named(t, tTopic, "alarms")
+	p := policies[0]
+	if p.str("arn") != topic.outStr("arn") {
+		t.Errorf("topic policy on %q, want %q", p.str("arn"), topic.outStr("arn"))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(p.str("policy")), &doc); err != nil {
+		t.Fatalf("topic policy is not JSON: %v\n%s", err, p.str("policy"))
+	}
+	want := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "CloudWatchAlarmsOfThisStack",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Action":    []any{"sns:Publish"},
+			"Resource":  []any{topic.outStr("arn")},
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": testAccount},
+				"ArnLike":      map[string]any{"aws:SourceArn": "arn:aws:cloudwatch:" + testRegion + ":" + testAccount + ":alarm:slackbot-dev-*"},
+			},
+		}},
+	}
+	if !reflect.DeepEqual(doc, want) {
+		t.Errorf("topic policy\n %v\nwant\n %v", doc, want)
+	}
+	// Every alarm the stack makes is one the policy lets publish.
+	for _, a := range r.ofType(tAlarm) {
+		if !strings.HasPrefix(a.str("name"), "slackbot-dev-") {
+			t.Errorf("alarm %s is named %q, outside the policy's slackbot-dev-*", a.Name, a.str("name"))
+		}
+	}
+	// The function is told the topic, and posts only what comes from it.
+	env := r.named(t, tFunction, contract.PercentilesFunction+"-function").in("environment").(map[string]any)["variables"].(map[string]any)
+	if env[contract.EnvAlarmTopicARN] != topic.outStr("arn") {
+		t.Errorf("percentiles %s = %v, want %s", contract.EnvAlarmTopicARN, env[contract.EnvAlarmTopicARN], topic.outStr("arn"))
 	}
 }
 

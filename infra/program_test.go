@@ -45,6 +45,7 @@ const (
 	tQueuePolicy  = "aws:sqs/queuePolicy:QueuePolicy"
 	tTopic        = "aws:sns/topic:Topic"
 	tTopicSub     = "aws:sns/topicSubscription:TopicSubscription"
+	tTopicPolicy  = "aws:sns/topicPolicy:TopicPolicy"
 	tAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tGoFunction   = "slackbot:index:GoFunction"
 	tSlackAPI     = "slackbot:index:SlackAPI"
@@ -63,7 +64,7 @@ func TestResourceCounts(t *testing.T) {
 		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
 		// A failure queue and event invoke config for commands and percentiles,
 		// and one for the schedule; 3 functions x 2 + API + 3 queues = 10 alarms.
-		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicSub: 1, tAlarm: 10,
+		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicPolicy: 1, tTopicSub: 1, tAlarm: 10,
 	}
 	got := map[string]int{}
 	custom := 0
@@ -106,7 +107,8 @@ func TestFunctions(t *testing.T) {
 		// The percentiles function tells the bot's own access log from a
 		// stranger's by its name.
 		contract.PercentilesFunction: withEnv(map[string]any{
-			contract.EnvAccessLogGroup: r.named(t, tLogGroup, "slack-access").outStr("name")}),
+			contract.EnvAccessLogGroup: r.named(t, tLogGroup, "slack-access").outStr("name"),
+			contract.EnvAlarmTopicARN:  r.named(t, tTopic, "alarms").outStr("arn")}),
 	}
 
 	for _, name := range functionNames {

@@ -106,16 +106,6 @@ func localResponse(u string) notify.Poster {
 	return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
 }
 
-// localReplace is localResponse for a click, whose answer replaces the
-// message clicked.
-func localReplace(u string) notify.Poster {
-	if w, ok := localResponse(u).(*notify.Webhook); ok {
-		w.ReplaceOriginal = true
-		return w
-	}
-	return nil
-}
-
 // newHandler serves the bot's three routes through the API Gateway stand-in,
 // and the local response_url, writing access logs and messages to out.
 func newHandler(b *bot.Bot, out io.Writer) http.Handler {
@@ -147,7 +137,7 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	gateway := NewGateway(
 		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: ProxyHandler(b.PerWorkspace(b.Events().ServeEvent))},
 		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: ProxyHandler(b.PerWorkspace(commands.ServeCommand))},
-		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: ProxyHandler(b.PerWorkspace(b.Interactions(later, localReplace).ServeInteraction))},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: ProxyHandler(b.PerWorkspace(b.Interactions(later, localResponse).ServeInteraction))},
 		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: install.ServeInstall},
 		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: install.ServeRedirect},
 	).WithAccessLog(out)

@@ -182,25 +182,19 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 // and no second copy of those grants are needed.
 func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) notify.Poster) *interactions.Handler {
 	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
-	var api interface {
-		interactions.Updater
-		interactions.ViewOpener
-	}
-	switch {
-	case b.Tokens != nil:
-		api = b.Post.(*tokens.Poster)
-	case b.Config.BotToken != "":
-		api = interactions.NewSlackAPI(b.Config.BotToken, b.Config.SlackAPIURL)
-	}
 	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
 	modal := &interactions.NotifyModal{
 		Notifier: slash.Notifier{Post: b.Post, Permit: b.Permit(), Log: b.Log},
 		Claims:   b.Claims,
 		Log:      b.Log,
 	}
-	// Interfaces holding a nil pointer are not nil: set them only with a client.
-	if api != nil {
-		reports.Update, modal.Views = api, api
+	// Only a bot token's client opens modals (the configured token's, or
+	// each workspace's); without one the shortcut is answered 403.
+	switch p := b.Post.(type) {
+	case *notify.Client:
+		modal.Views = p
+	case *tokens.Poster:
+		modal.Views = p
 	}
 	if later != nil {
 		later.On(interactions.ReportKind, reports.FinishJob)

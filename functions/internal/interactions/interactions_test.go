@@ -164,20 +164,6 @@ func (r *reporter) Report(_ context.Context, req latency.Request) (notify.Messag
 // recorder keeps what the handler posts.
 type recorder = notifytest.Recorder
 
-// updater records chat.update calls, or fails them.
-type updater struct {
-	calls []string
-	err   error
-}
-
-func (u *updater) Update(_ context.Context, ch, ts string, m notify.Message) error {
-	if u.err != nil {
-		return u.err
-	}
-	u.calls = append(u.calls, ch+" "+ts+" "+m.Text)
-	return nil
-}
-
 // sender keeps sealed jobs instead of sending them.
 type sender struct{ sent []deferred.Sealed }
 
@@ -186,7 +172,7 @@ func (s *sender) Send(_ context.Context, d deferred.Sealed) error {
 	return nil
 }
 
-// replacing is a Respond that records whether each post replaces.
+// replacing is a Respond that records the posts to Slack's response URLs.
 func replacing(r *recorder) func(string) notify.Poster {
 	return func(u string) notify.Poster {
 		if strings.HasPrefix(u, "https://hooks.slack.com/") {
@@ -205,32 +191,32 @@ func (f posterFunc) Post(ctx context.Context, m notify.Message) (notify.Posted, 
 }
 
 // TestReportClicks: a click is acknowledged at once and deferred; the job
-// replaces the message with the report for the choice the element carries,
-// once however often it is delivered.
+// builds the report for the choice the element carries and shows it to
+// the clicker through the response_url, once however often it is
+// delivered: in place of an ephemeral report, or beside a channel's.
 func TestReportClicks(t *testing.T) {
 	tests := []struct {
-		name      string
-		payload   map[string]any
-		want      string // the report asked for
-		updated   bool   // replaced by chat.update rather than response_url
-		updateErr error
+		name    string
+		payload map[string]any
+		want    string // the report asked for
+		replace bool
 	}{
-		{"window button, ephemeral", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("24h", "")}, true), "slackbot:1d ", false, nil},
+		{"window button, ephemeral", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("24h", "")}, true), "slackbot:1d ", true},
 		{"route menu, channel message", clickOn(contract.ActionReportRoute, map[string]any{"type": "static_select",
-			"selected_option": map[string]any{"value": choice("15m", "POST /slack/events")}}, false), "slackbot:15m POST /slack/events", true, nil},
-		{"channel message chat.update refuses", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("7d", "")}, false),
-			"slackbot:7d ", false, errors.New("cant_update_message")},
+			"selected_option": map[string]any{"value": choice("15m", "POST /slack/events")}}, false), "slackbot:15m POST /slack/events", false},
 		// A source's report asks for that source's.
 		{"source's window button", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": sourceChoice("orders", "24h", "GET /orders")}, true),
-			"orders:1d GET /orders", false, nil},
+			"orders:1d GET /orders", true},
 		{"source's route menu", clickOn(contract.ActionReportRoute, map[string]any{"type": "static_select",
-			"selected_option": map[string]any{"value": sourceChoice("web", "1h", "GET /files/{name}")}}, false), "web:1h GET /files/{name}", true, nil},
+			"selected_option": map[string]any{"value": sourceChoice("web", "1h", "GET /files/{name}")}}, false), "web:1h GET /files/{name}", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, resp, upd, send := &reporter{}, &recorder{}, &updater{err: tt.updateErr}, &sender{}
+			slackSrv := testenv.NewSlack(t, "xoxb-test", nil)
+			tt.payload["response_url"] = slackSrv.ResponseURL()
+			rep, send := &reporter{}, &sender{}
 			runner := &deferred.Runner{Sealer: deferred.NewSealer(secret), Send: send, Claims: &dedupe.Memory{}, Log: quiet}
-			reports := &Reports{Reports: rep, Later: runner, Update: upd, Respond: replacing(resp), Log: quiet}
+			reports := &Reports{Reports: rep, Later: runner, APIURL: slackSrv.APIURL(), Log: quiet}
 			runner.On(ReportKind, reports.FinishJob)
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
 			reports.Register(h)
@@ -250,14 +236,48 @@ func TestReportClicks(t *testing.T) {
 			if len(rep.calls) != 1 || rep.calls[0] != tt.want {
 				t.Fatalf("reports %q, want one for %q", rep.calls, tt.want)
 			}
-			replaced := len(upd.calls) + len(resp.Msgs)
-			if replaced != 1 || (len(upd.calls) == 1) != tt.updated {
-				t.Fatalf("chat.update %q, response_url %d; want one replacement, by chat.update=%v", upd.calls, len(resp.Msgs), tt.updated)
-			}
-			if tt.updated && upd.calls[0] != "C0NEWS0001 1700000000.000100 report "+tt.want {
-				t.Errorf("chat.update %q", upd.calls[0])
+			got := slackSrv.Responses()
+			if len(got) != 1 || got[0]["text"] != "report "+tt.want || got[0]["response_type"] != "ephemeral" || (got[0]["replace_original"] == true) != tt.replace {
+				t.Fatalf("response_url posts %v; want the report once, ephemeral, replacing the original: %v", got, tt.replace)
 			}
 		})
+	}
+}
+
+// TestChannelReportUntouchedByAClick: a report posted in a channel is
+// everyone's, with metadata other tools read. A click on it answers the
+// clicker alone: a new ephemeral message, never chat.update, never
+// replace_original.
+func TestChannelReportUntouchedByAClick(t *testing.T) {
+	slackSrv := testenv.NewSlack(t, "xoxb-test", nil)
+	reports := &Reports{Reports: &reporter{}, APIURL: slackSrv.APIURL(), Log: quiet}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
+	reports.Register(h)
+	for _, action := range []map[string]any{
+		{"type": "button", "value": choice("7d", "")},
+		{"type": "static_select", "selected_option": map[string]any{"value": choice("1h", "POST /slack/events")}},
+	} {
+		id := contract.ActionReportWindow
+		if action["type"] == "static_select" {
+			id = contract.ActionReportRoute
+		}
+		p := clickOn(id, action, false)
+		p["response_url"] = slackSrv.ResponseURL()
+		if status, body := serve(t, h, signed(form(p))); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	got := slackSrv.Responses()
+	if len(got) != 2 {
+		t.Fatalf("response_url posts %v, want one per click", got)
+	}
+	for _, r := range got {
+		if r["replace_original"] == true || r["response_type"] != "ephemeral" {
+			t.Errorf("answer %v: want ephemeral, leaving the channel's message as it was", r)
+		}
+	}
+	if n := slackSrv.Updates(); n != 0 {
+		t.Errorf("chat.update called %d times on a channel's report", n)
 	}
 }
 
@@ -314,8 +334,8 @@ func TestReportClickRefusesBadValues(t *testing.T) {
 func TestReportFailureKeepsTheMessage(t *testing.T) {
 	resp := &recorder{}
 	reports := &Reports{Reports: &reporter{err: errors.New("dial tcp 10.1.2.3:443: i/o timeout")},
-		Respond: replacing(resp), Update: &updater{}, Log: quiet}
-	c := click{Window: time.Hour, ResponseURL: "https://hooks.slack.com/actions/T1/1/x", Channel: "C1", TS: "1.2"}
+		Respond: replacing(resp), Log: quiet}
+	c := click{Window: time.Hour, ResponseURL: "https://hooks.slack.com/actions/T1/1/x", Replace: true}
 	if err := reports.replace(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}

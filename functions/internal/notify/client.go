@@ -242,3 +242,17 @@ func (r Retry) Do(ctx context.Context, f func(ctx context.Context) error) error 
 		}
 	}
 }
+
+// OpenView opens a modal for the user of triggerID (views.open), under the
+// same deadline and 429 handling as every call. Slack takes a trigger_id
+// for 3 seconds only, so there is no second chance to open it.
+func (c *Client) OpenView(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
+	err := c.retry.Do(ctx, func(ctx context.Context) error {
+		_, err := c.api.OpenViewContext(ctx, triggerID, view)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("views.open: %w", explain(err))
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
@@ -14,24 +13,19 @@ import (
 // Poster talks to Slack with the token of the context's workspace
 // (workspace.With), or of Workspace when the context names none, as a
 // scheduled report does. It is a notify.Poster, notify.Uploader,
-// permit.Directory, interactions.Updater and interactions.ViewOpener, so
-// it stands in for the single-token clients. Each token gets its own
-// clients, so channel names are cached per workspace.
+// permit.Directory and interactions.ViewOpener, so it stands in for the
+// single-token client. Each token gets its own client, so channel names
+// are cached per workspace.
 type Poster struct {
 	Resolver  *Resolver
 	APIURL    string
 	Workspace workspace.Workspace
 
 	mu      sync.Mutex
-	clients map[string]*clients // by token
+	clients map[string]*notify.Client // by token
 }
 
-type clients struct {
-	chat *notify.Client
-	api  *interactions.SlackAPI
-}
-
-func (p *Poster) forContext(ctx context.Context) (*clients, error) {
+func (p *Poster) forContext(ctx context.Context) (*notify.Client, error) {
 	w, ok := workspace.From(ctx)
 	if !ok {
 		w = p.Workspace
@@ -45,9 +39,9 @@ func (p *Poster) forContext(ctx context.Context) (*clients, error) {
 	c, ok := p.clients[token]
 	if !ok {
 		if p.clients == nil || len(p.clients) > 1000 {
-			p.clients = make(map[string]*clients)
+			p.clients = make(map[string]*notify.Client)
 		}
-		c = &clients{chat: notify.NewClient(token, p.APIURL, notify.Retry{}), api: interactions.NewSlackAPI(token, p.APIURL)}
+		c = notify.NewClient(token, p.APIURL, notify.Retry{})
 		p.clients[token] = c
 	}
 	return c, nil
@@ -59,7 +53,7 @@ func (p *Poster) Post(ctx context.Context, m notify.Message) (notify.Posted, err
 	if err != nil {
 		return notify.Posted{}, err
 	}
-	return c.chat.Post(ctx, m)
+	return c.Post(ctx, m)
 }
 
 // Upload implements notify.Uploader.
@@ -68,7 +62,7 @@ func (p *Poster) Upload(ctx context.Context, f notify.File) error {
 	if err != nil {
 		return err
 	}
-	return c.chat.Upload(ctx, f)
+	return c.Upload(ctx, f)
 }
 
 // ResolveChannel implements permit.Directory.
@@ -77,7 +71,7 @@ func (p *Poster) ResolveChannel(ctx context.Context, channel string) (string, er
 	if err != nil {
 		return "", err
 	}
-	return c.chat.ResolveChannel(ctx, channel)
+	return c.ResolveChannel(ctx, channel)
 }
 
 // IsMember implements permit.Directory.
@@ -86,16 +80,7 @@ func (p *Poster) IsMember(ctx context.Context, channelID, user string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	return c.chat.IsMember(ctx, channelID, user)
-}
-
-// Update implements interactions.Updater.
-func (p *Poster) Update(ctx context.Context, channelID, ts string, m notify.Message) error {
-	c, err := p.forContext(ctx)
-	if err != nil {
-		return err
-	}
-	return c.api.Update(ctx, channelID, ts, m)
+	return c.IsMember(ctx, channelID, user)
 }
 
 // OpenView implements interactions.ViewOpener.
@@ -104,5 +89,5 @@ func (p *Poster) OpenView(ctx context.Context, triggerID string, view slack.Moda
 	if err != nil {
 		return err
 	}
-	return c.api.OpenView(ctx, triggerID, view)
+	return c.OpenView(ctx, triggerID, view)
 }
