@@ -225,3 +225,22 @@ func FuzzRedirect(f *testing.F) {
 		}
 	})
 }
+
+// TestOrgWideInstall: an Enterprise Grid org's install is kept under the
+// org, with its rotating token's refresh token and expiry.
+func TestOrgWideInstall(t *testing.T) {
+	f := newFixture(t)
+	f.slack.AddGrant(testenv.Grant{Code: "org-code", Enterprise: "E0ORG00001", OrgWide: true, BotToken: "xoxe.xoxb-org",
+		RefreshToken: "xoxe-1-org", ExpiresIn: 43200, Installer: "U0ADMIN", RedirectURI: redirectURI})
+	state, cookie := f.start(t)
+	resp := f.redirect(url.Values{"code": {"org-code"}, "state": {state}}, cookie)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, "Org E0ORG00001") {
+		t.Fatalf("redirect = %d %s", resp.StatusCode, resp.Body)
+	}
+	in, err := f.store.Get(context.Background(), "E:E0ORG00001")
+	if err != nil || !in.EnterpriseInstall || in.BotToken != "xoxe.xoxb-org" || in.RefreshToken != "xoxe-1-org" ||
+		!in.ExpiresAt.Equal(f.now.Add(12*time.Hour)) {
+		t.Errorf("stored %+v, %v; want the org's install with its refresh token, expiring in 12 h", in, err)
+	}
+	testenv.NoSecretsIn(t, "install logs", f.logs.String(), "xoxe.xoxb-org", "xoxe-1-org")
+}
