@@ -21,7 +21,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -32,7 +34,13 @@ func main() {
 		os.Exit(1)
 	}
 	logger := cfg.Logger()
-	poster, err := cfg.ReportPoster(os.Stdout)
+	// Reports go to the report channel's workspace: the configured bot
+	// token's, or the installation of reportTeam.
+	var installs installstore.Store
+	if cfg.InstallationsTable != "" {
+		installs = installstore.Open(dynamodb.NewFromConfig(awsCfg), awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	}
+	poster, err := tokens.ReportPoster(cfg, installs, logger, os.Stdout)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
