@@ -225,6 +225,11 @@ func parseLatencySource(b []byte) (LatencySource, error) {
 			return LatencySource{}, errors.New(`functions is missing: the function names, like ["billing"]`)
 		}
 		for _, f := range s.Functions {
+			if strings.Contains(f, "*") {
+				// An account-wide subscription would also read the bot's
+				// own functions and every other team's: list them instead.
+				return LatencySource{}, fmt.Errorf("function %q: a wildcard is not supported: list the function names", f)
+			}
 			if strings.TrimSpace(f) == "" || strings.ContainsAny(f, " /:") {
 				return LatencySource{}, fmt.Errorf("function %q: want a function name, not an ARN or a path", f)
 			}

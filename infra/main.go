@@ -112,6 +112,10 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	inst, err := newInstalls(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
 
 	secretGrant := grant{Sid: "ReadSlackCredentials", Actions: secretActions,
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
@@ -144,8 +148,9 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		contract.EnvAccessLogGroup: pulumi.String(accessLogGroupName(prefix)),
 		contract.EnvAlarmTopicARN:  alarmTopic.Arn,
 	}
-	percentilesGrants := []grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
-		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}
+	maps.Copy(percentilesEnv, inst.env())
+	percentilesGrants := append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
+		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...)
 	albLogs, err := albLogsGrant(ctx, s.Sources)
 	if err != nil {
 		return nil, err
@@ -167,7 +172,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if s.AlertRules != "" {
 		percentilesEnv[contract.EnvAlertRules] = pulumi.String(s.AlertRules)
 	}
+	if s.ReportTeam != "" {
+		percentilesEnv[contract.EnvReportTeam] = pulumi.String(s.ReportTeam)
+	}
 	// Set only when configured, so stacks without allow-lists preview no change.
+	maps.Copy(dedupeEnv, inst.env())
 	commandsEnv := maps.Clone(dedupeEnv)
 	if s.NotifyUsers != "" {
 		commandsEnv[contract.EnvNotifyUsers] = pulumi.String(s.NotifyUsers)
@@ -185,9 +194,10 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		async      *AsyncInvoke
 	}{
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}},
+			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}, selfInvoke: true, async: commandsAsync},
+			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(refreshActions)...),
+			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
 			grants: percentilesGrants, async: percentilesAsync},
 	}
@@ -221,6 +231,9 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},
 			// The commands function holds what interactions need: see bot.Interactions.
 			{Path: contract.InteractionsPath, Function: fns[contract.CommandsFunction]},
+			// A browser's GETs, for the OAuth install: see package install.
+			{Path: contract.InstallPath, Method: "GET", Function: fns[contract.CommandsFunction]},
+			{Path: contract.OAuthRedirectPath, Method: "GET", Function: fns[contract.CommandsFunction]},
 		},
 		StageName:            safeName(ctx.Stack()),
 		AccessLogGroupName:   accessLogGroupName(prefix),
@@ -239,7 +252,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	sourceFailures, err := newSources(ctx, s, prefix, fns[contract.PercentilesFunction])
+	sourceFailures, err := newSources(ctx, s, prefix, caller.AccountId, fns[contract.PercentilesFunction])
 	if err != nil {
 		return nil, err
 	}
@@ -264,17 +277,21 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	eventsURL := api.RouteURL(contract.EventsPath)
 	commandsURL := api.RouteURL(contract.CommandsPath)
 	interactionsURL := api.RouteURL(contract.InteractionsPath)
+	redirectURL := api.RouteURL(contract.OAuthRedirectPath)
 	return pulumi.Map{
-		"apiUrl":           api.URL,
-		"eventsUrl":        eventsURL,
-		"commandsUrl":      commandsURL,
-		"interactionsUrl":  interactionsURL,
-		"slackAppManifest": manifestJSON(s, eventsURL, commandsURL, interactionsURL),
-		"secretArn":        creds.Secret.Arn,
-		"dedupeTable":      tbl.Dedupe.Name,
-		"sketchTable":      tbl.Sketches.Name,
-		"accessLogGroup":   api.AccessLogGroup.Name,
-		"alarmTopicArn":    alarmTopic.Arn,
+		"installUrl":         api.RouteURL(contract.InstallPath),
+		"oauthRedirectUrl":   redirectURL,
+		"installationsTable": inst.Table.Name,
+		"apiUrl":             api.URL,
+		"eventsUrl":          eventsURL,
+		"commandsUrl":        commandsURL,
+		"interactionsUrl":    interactionsURL,
+		"slackAppManifest":   manifestJSON(s, eventsURL, commandsURL, interactionsURL, redirectURL),
+		"secretArn":          creds.Secret.Arn,
+		"dedupeTable":        tbl.Dedupe.Name,
+		"sketchTable":        tbl.Sketches.Name,
+		"accessLogGroup":     api.AccessLogGroup.Name,
+		"alarmTopicArn":      alarmTopic.Arn,
 	}, nil
 }
 

@@ -38,16 +38,22 @@ func TestPolicies(t *testing.T) {
 	sketches, dedupe := arn(tTable, "sketches"), arn(tTable, "dedupe")
 	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query")
 	claim := on(dedupe, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+	installs, key := arn(tTable, "installations"), arn(tKMSKey, "tokens")
+	tokens := on(key, "kms:Encrypt", "kms:Decrypt")
+	// Events removes installations (uninstalls); commands adds them.
+	uninstall := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tokens)
+	install := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem"), tokens)
 	// Lambda sends a failed asynchronous event to the destination with the
 	// function's role: each may send to its own queue, and no other.
 	failures := func(fn string) []string { return on(arn(tQueue, fn+"-failures"), "sqs:SendMessage") }
 	want := map[string][]string{ // role's logical name -> "action resource"
-		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim),
-		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim,
+		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim, uninstall),
+		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim, install,
 			on(arn(tFunction, contract.CommandsFunction+"-function"), "lambda:InvokeFunction"),
 			failures(contract.CommandsFunction)),
 		contract.PercentilesFunction + "-role": slices.Concat(logs(contract.PercentilesFunction), secret,
 			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			install,
 			failures(contract.PercentilesFunction)),
 		"slack-account": nil, // AWS's managed policy, checked below
 	}
@@ -292,6 +298,7 @@ func TestGrantsMatchTheStores(t *testing.T) {
 	// sketch store and the alert states it keeps there.
 	for dirs, granted := range map[string][]string{
 		"../functions/internal/dedupe":                                   dedupeActions,
+		"../functions/internal/installstore":                             installActions,
 		"../functions/internal/sketchstore ../functions/internal/alerts": sketchWriteActions,
 	} {
 		var calls []string
@@ -307,6 +314,19 @@ func TestGrantsMatchTheStores(t *testing.T) {
 		got := slices.Sorted(slices.Values(granted))
 		if !slices.Equal(got, calls) {
 			t.Errorf("%s: DynamoAPI calls %v, granted %v", dir, calls, got)
+		}
+	}
+	var kmsCalls []string
+	for _, c := range interfaceMethods(t, "../functions/internal/installstore", "KMSAPI") {
+		kmsCalls = append(kmsCalls, "kms:"+c)
+	}
+	if got := slices.Sorted(slices.Values(tokenKeyActions)); !slices.Equal(got, kmsCalls) {
+		t.Errorf("installstore: KMSAPI calls %v, granted %v", kmsCalls, got)
+	}
+	// Refreshing a token reads and writes an installation, never deletes one.
+	for _, a := range refreshActions {
+		if !slices.Contains(installActions, a) {
+			t.Errorf("the refresh may %s, which the installation store never calls", a)
 		}
 	}
 	for _, a := range sketchReadActions {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -39,6 +41,13 @@ const (
 // maxQueueName is SQS's limit on a queue's name.
 const maxQueueName = 80
 
+// maxSubscribedGroups bounds the log groups all sources read together.
+// Each needs a statement in the percentiles function's resource policy, of
+// about 450 bytes with its ARNs and condition, and Lambda refuses a policy
+// over 20 KB (PolicyLengthExceededException) only at deployment: 36 leave
+// room for the stack's own five statements.
+const maxSubscribedGroups = 36
+
 // accessLogGroupName is the bot's own access-log group.
 func accessLogGroupName(prefix string) string { return "/aws/apigateway/" + prefix + "/access" }
 
@@ -67,7 +76,12 @@ func latencySourcesEnv(raw, prefix string) (string, []contract.LatencySource, er
 		return "", nil, err
 	}
 	own := ownLogGroups(prefix)
+	groups := 0
 	for i, src := range sources {
+		if groups += len(src.SubscribedLogGroups()); groups > maxSubscribedGroups {
+			return "", nil, fmt.Errorf("latency source %d: the sources read more than %d log groups together, and each needs a statement in the percentiles function's policy, which Lambda caps at 20 KB: split them over another stack",
+				i, maxSubscribedGroups)
+		}
 		for _, g := range src.SubscribedLogGroups() {
 			if slices.Contains(own, g) {
 				return "", nil, fmt.Errorf("latency source %d: log group %q is the bot's own: the bot always watches its own API as source %q",
@@ -119,19 +133,14 @@ func albLogsGrant(ctx *pulumi.Context, sources []contract.LatencySource) (*grant
 	return g, nil
 }
 
-// newSources connects every latency source to fn, the percentiles function,
-// and returns the dead-letter queues of the alb sources' rules, by logical
-// name, for the alarms.
-func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction) (map[string]*sqs.Queue, error) {
+// newSources connects every latency source of account to fn, the
+// percentiles function, and returns the dead-letter queues of the alb
+// sources' rules, by logical name, for the alarms.
+func newSources(ctx *pulumi.Context, s *settings, prefix, account string, fn *GoFunction) (map[string]*sqs.Queue, error) {
 	if len(s.Sources) == 0 {
 		return nil, nil
 	}
-	var account, region string
 	if slices.ContainsFunc(s.Sources, func(src contract.LatencySource) bool { return len(src.SubscribedLogGroups()) > 0 }) {
-		id, err := aws.GetCallerIdentity(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("latency sources: account: %w", err)
-		}
 		r, err := aws.GetRegion(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("latency sources: region: %w", err)
@@ -140,10 +149,9 @@ func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction)
 		if err != nil {
 			return nil, fmt.Errorf("latency sources: partition: %w", err)
 		}
-		account, region = id.AccountId, r.Name
 		for _, src := range s.Sources {
 			for _, g := range src.SubscribedLogGroups() {
-				arn := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition.Partition, region, account, g)
+				arn := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition.Partition, r.Name, account, g)
 				if err := subscribe(ctx, prefix, src, g, arn, account, fn); err != nil {
 					return nil, err
 				}
@@ -178,18 +186,30 @@ func newSources(ctx *pulumi.Context, s *settings, prefix string, fn *GoFunction)
 	return queues, nil
 }
 
+// groupID names a log group's resources: the group's name in the
+// characters resource names and statement ids allow, and a hash of the
+// whole name, since "/a.b" and "/a-b" would otherwise meet.
+func groupID(group string) (readable, hash string) {
+	sum := sha256.Sum256([]byte(group))
+	return safeName(strings.Trim(group, "/")), hex.EncodeToString(sum[:5])
+}
+
 // subscribe sends group's lines (a lambda source's REPORT lines only) to fn.
 // The permission names the group's ARN and the account, so no other
 // account's log group, nor any other group of this one, may invoke fn.
 func subscribe(ctx *pulumi.Context, prefix string, src contract.LatencySource, group, groupArn, account string, fn *GoFunction) error {
-	name := "source-" + src.Name + ":" + group
+	readable, hash := groupID(group)
+	name := "source-" + src.Name + "-" + readable + "-" + hash
 	perm, err := lambda.NewPermission(ctx, "percentiles-"+name, &lambda.PermissionArgs{
 		Action:        pulumi.String("lambda:InvokeFunction"),
 		Function:      fn.Function.Name,
 		Principal:     pulumi.String("logs.amazonaws.com"),
 		SourceArn:     pulumi.String(groupArn),
 		SourceAccount: pulumi.String(account),
-	}, pulumi.Parent(fn))
+		// Short and within [A-Za-z0-9-_], as Lambda wants, where a name
+		// made from the log group's could be neither.
+		StatementId: pulumi.String("latency-" + src.Name + "-" + hash),
+	}, pulumi.Parent(fn), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return fmt.Errorf("latency source %s: permission for %s: %w", src.Name, group, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -42,39 +44,63 @@ func TestLatencySources(t *testing.T) {
 	groupArn := func(g string) string {
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", testRegion, testAccount, g)
 	}
-	wantFilters := map[string]struct{ group, pattern, name string }{
-		"access-log-ingest":                         {r.named(t, tLogGroup, "slack-access").outStr("name"), "", ""},
-		"source-orders:/aws/apigateway/orders-prod": {"/aws/apigateway/orders-prod", "", "slackbot-dev-latency-orders"},
-		"source-workers:/aws/lambda/billing": {"/aws/lambda/billing", `?"REPORT RequestId" ?"platform.report"`,
-			"slackbot-dev-latency-workers"},
-		"source-workers:/aws/lambda/orders-worker": {"/aws/lambda/orders-worker", `?"REPORT RequestId" ?"platform.report"`,
-			"slackbot-dev-latency-workers"},
+	// By log group: the access log's own filter, and one per source group.
+	wantFilters := map[string]struct{ source, pattern, name string }{
+		r.named(t, tLogGroup, "slack-access").outStr("name"): {"", "", ""},
+		"/aws/apigateway/orders-prod":                        {"orders", "", "slackbot-dev-latency-orders"},
+		"/aws/lambda/billing":                                {"workers", `?"REPORT RequestId" ?"platform.report"`, "slackbot-dev-latency-workers"},
+		"/aws/lambda/orders-worker":                          {"workers", `?"REPORT RequestId" ?"platform.report"`, "slackbot-dev-latency-workers"},
 	}
+	// Lambda takes statement ids of these characters only, and resource
+	// names stay within them too.
+	safe := regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 	filters := r.ofType(tSubscription)
 	if len(filters) != len(wantFilters) {
 		t.Errorf("%d subscription filters, want %d", len(filters), len(wantFilters))
 	}
+	seen := map[string]bool{}
 	for _, f := range filters {
-		w, ok := wantFilters[f.Name]
-		if !ok {
-			t.Errorf("unexpected subscription filter %s: %v", f.Name, f.Inputs)
+		group := f.str("logGroup")
+		w, ok := wantFilters[group]
+		if !ok || seen[group] {
+			t.Errorf("unexpected subscription filter %s on %q: %v", f.Name, group, f.Inputs)
 			continue
 		}
-		if f.str("logGroup") != w.group || f.str("filterPattern") != w.pattern || f.str("destinationArn") != fn.outStr("arn") ||
-			(w.name != "" && f.str("name") != w.name) {
-			t.Errorf("%s: %v, want group %q, pattern %q, name %q, to the percentiles function", f.Name, f.Inputs, w.group, w.pattern, w.name)
+		seen[group] = true
+		if f.str("filterPattern") != w.pattern || f.str("destinationArn") != fn.outStr("arn") || (w.name != "" && f.str("name") != w.name) {
+			t.Errorf("%s: %v, want pattern %q, name %q, to the percentiles function", f.Name, f.Inputs, w.pattern, w.name)
 		}
-		if f.Name == "access-log-ingest" {
+		if w.source == "" {
 			continue
 		}
-		perm := r.named(t, tPermission, "percentiles-"+f.Name)
-		if !f.dependsOn(perm) {
-			t.Errorf("%s does not wait for its permission", f.Name)
+		if !safe.MatchString(f.Name) || !strings.HasPrefix(f.Name, "source-"+w.source+"-") {
+			t.Errorf("filter on %s named %q, want source-%s-… in [A-Za-z0-9_-]", group, f.Name, w.source)
 		}
-		if perm.str("principal") != "logs.amazonaws.com" || perm.str("sourceArn") != groupArn(w.group) ||
+		var perm *registered
+		for _, p := range r.ofType(tPermission) {
+			if f.dependsOn(p) {
+				perm = p
+			}
+		}
+		if perm == nil {
+			t.Errorf("%s does not wait for a permission", f.Name)
+			continue
+		}
+		if perm.str("principal") != "logs.amazonaws.com" || perm.str("sourceArn") != groupArn(group) ||
 			perm.str("sourceAccount") != testAccount || perm.str("function") != fn.outStr("name") ||
 			perm.str("action") != "lambda:InvokeFunction" || !perm.parentIs(tGoFunction, contract.PercentilesFunction) {
-			t.Errorf("%s: %v, want CloudWatch Logs of %s in account %s invoking percentiles", perm.Name, perm.Inputs, w.group, testAccount)
+			t.Errorf("%s: %v, want CloudWatch Logs of %s in account %s invoking percentiles", perm.Name, perm.Inputs, group, testAccount)
+		}
+		if id := perm.str("statementId"); !safe.MatchString(id) || !safe.MatchString(perm.Name) {
+			t.Errorf("%s: statement id %q: Lambda wants 1 to 100 of [A-Za-z0-9_-]", perm.Name, id)
+		}
+	}
+	ids := map[string]bool{}
+	for _, p := range r.ofType(tPermission) {
+		if id := p.str("statementId"); id != "" && ids[id] {
+			t.Errorf("statement id %q twice: one would replace the other", id)
+		} else {
+			ids[id] = true
 		}
 	}
 
@@ -148,6 +174,27 @@ func TestLatencySources(t *testing.T) {
 	// Bucket notifications are left alone unless asked for.
 	if n := len(r.ofType(tBucketNotes)); n != 0 {
 		t.Errorf("%d bucket notifications by default, want none", n)
+	}
+
+	// Nothing else: the three sources add exactly these resources.
+	base := mustRun(t, baseConfig())
+	count := func(r *run) map[string]int {
+		n := map[string]int{}
+		for _, res := range r.resources {
+			n[res.Type]++
+		}
+		return n
+	}
+	added := map[string]int{}
+	have, had := count(r), count(base)
+	for typ := range have {
+		if d := have[typ] - had[typ]; d != 0 {
+			added[typ] = d
+		}
+	}
+	wantAdded := map[string]int{tSubscription: 3, tPermission: 4, tEventRule: 1, tEventTarget: 1, tQueue: 1, tQueuePolicy: 1, tAlarm: 1}
+	if !maps.Equal(added, wantAdded) {
+		t.Errorf("the sources add %v, want %v", added, wantAdded)
 	}
 
 	// S3: the alb source's prefix, in the percentiles role only.
@@ -262,6 +309,10 @@ func TestLatencySourcesConfigErrors(t *testing.T) {
 		{"", `[{"name":"orders","kind":"apigateway"}]`, "latencySources: latency source 0: logGroup is missing"},
 		{"", `[` + api + `,{"name":"workers","kind":"lambda"}]`, "latencySources: latency source 1: functions is missing"},
 		{"", `[{"name":"web","kind":"alb"}]`, "latencySources: latency source 0: bucket is missing"},
+		{"", `[{"name":"all","kind":"lambda","functions":["*"]}]`, `latencySources: latency source 0: function "*": a wildcard is not supported`},
+		{"", `[{"name":"many","kind":"lambda","functions":["f1","f2","f3","f4","f5","f6","f7","f8","f9","f10","f11","f12","f13","f14","f15","f16","f17","f18","f19","f20"]},` +
+			`{"name":"more","kind":"lambda","functions":["g1","g2","g3","g4","g5","g6","g7","g8","g9","g10","g11","g12","g13","g14","g15","g16","g17"]}]`,
+			"latencySources: latency source 1: the sources read more than 36 log groups together"},
 		{"", `[{"name":"web","kind":"nginx"}]`, `latencySources: latency source 0: kind "nginx"`},
 		{"", `[{"name":"web","kind":"alb","bucket":"b","maxRoutes":501}]`, "latencySources: latency source 0: maxRoutes 501: want 1 to 500"},
 		{"", `[{"name":"web","kind":"alb","bucket":"b","routes":["files/{name}"]}]`, `latencySources: latency source 0: route pattern "files/{name}" is not a path`},

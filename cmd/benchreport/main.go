@@ -67,7 +67,7 @@ func benchRegexp(figs []figure, pkg string) string {
 		if f.Pkg != pkg {
 			continue
 		}
-		for _, r := range slices.Concat(f.Value, f.Baseline) {
+		for _, r := range slices.Concat(f.Value, f.Baseline, f.Baseline2) {
 			top, _, _ := strings.Cut(r.Bench, "/")
 			if !slices.Contains(names, top) {
 				names = append(names, top)

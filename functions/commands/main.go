@@ -1,7 +1,8 @@
 // Command commands is the Lambda behind POST /slack/commands and POST
 // /slack/interactions: slash commands, and the clicks, shortcuts and modal
 // submissions of interactivity, which need the same grants (see
-// bot.Interactions). Slow work finishes in a second, asynchronous
+// bot.Interactions); and GET /slack/install and /slack/oauth_redirect,
+// the OAuth install, which claims its state in the same dedupe table. Slow work finishes in a second, asynchronous
 // invocation of this same function (selfinvoke.Deferrer), which
 // deferred.Function tells apart from API Gateway's requests.
 package main
@@ -39,10 +40,13 @@ func main() {
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
 		later.Send = selfinvoke.Deferrer{AWS: awsCfg, Function: name}
 	}
+	install := b.Install()
 	fn := deferred.Function{
 		Routes: map[string]deferred.ProxyHandler{
-			contract.CommandsPath:     b.Commands(later).ServeCommand,
-			contract.InteractionsPath: b.Interactions(later, nil).ServeInteraction,
+			contract.CommandsPath:      b.PerWorkspace(b.Commands(later).ServeCommand),
+			contract.InteractionsPath:  b.PerWorkspace(b.Interactions(later, nil).ServeInteraction),
+			contract.InstallPath:       install.ServeInstall,
+			contract.OAuthRedirectPath: install.ServeRedirect,
 		},
 		Runner: later,
 	}

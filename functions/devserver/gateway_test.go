@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"image/png"
 	"io"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 )
 
 type syncBuffer struct {

@@ -1,7 +1,9 @@
 // Command devserver runs the bot on this machine: a stand-in for API
 // Gateway's REST proxy integration that serves POST /slack/events, POST
-// /slack/commands and POST /slack/interactions with the same handler code
-// the Lambdas run.
+// /slack/commands and POST /slack/interactions, and the install's GET
+// /slack/install and /slack/oauth_redirect, with the same handler code the
+// Lambdas run. With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, the
+// installations it takes live in its memory.
 //
 // With nothing configured it makes a signing secret for the session and
 // prints messages instead of sending them; with SLACK_* set (and a tunnel
@@ -24,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/slack-go/slack"
 
@@ -36,6 +39,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -127,10 +131,15 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	later.Send = deferred.Goroutine{Runner: later}
 	commands := b.Commands(later)
 	commands.Respond = localResponse
+	install := b.Install()
+	// The browser comes here directly, without a stage in the path.
+	install.BaseURL = func(req events.APIGatewayProxyRequest) string { return "http://" + req.Headers["Host"] }
 	gateway := NewGateway(
-		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
-		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
-		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: b.Interactions(later, localResponse).ServeInteraction},
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: ProxyHandler(b.PerWorkspace(b.Events().ServeEvent))},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: ProxyHandler(b.PerWorkspace(commands.ServeCommand))},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: ProxyHandler(b.PerWorkspace(b.Interactions(later, localResponse).ServeInteraction))},
+		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: install.ServeInstall},
+		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: install.ServeRedirect},
 	).WithAccessLog(out)
 	gateway.Observe = observe
 	mux := http.NewServeMux()
@@ -151,7 +160,7 @@ func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore, out io.Writer) func() {
 	if len(b.Config.AlertRules) == 0 {
 		return nil
 	}
-	post, err := b.Config.ReportPoster(out)
+	post, err := tokens.ReportPoster(b.Config, b.Installs, b.Log, out)
 	if err != nil {
 		b.Log.Error("alert rules are not checked", "error", err)
 		return nil

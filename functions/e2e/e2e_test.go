@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )

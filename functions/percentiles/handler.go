@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -28,19 +30,25 @@ import (
 type Handler struct {
 	Ingester *accesslog.Ingester
 	Store    sketchstore.Store
-	// Sources are the latency sources besides the bot's own API: the
-	// schedule reports each that had traffic.
-	Sources []contract.LatencySource
-	Alerts  *alerts.Checker // nil: no alert rules
-	Poster  notify.Poster   // reports, alerts and alarms: the bot or the incoming webhook
-	Channel string          // where they go; empty means nowhere (unless the webhook's), with an error in the log
-	Window  time.Duration   // a scheduled report's window
+	Alerts   *alerts.Checker // nil: no alert rules
+	Poster   notify.Poster   // reports, alerts and alarms: the bot or the incoming webhook
+	Channel  string          // where they go; empty means nowhere (unless the webhook's), with an error in the log
+	Window   time.Duration   // a scheduled report's window
 	// AlarmTopic is the stack's alarm topic (SLACKBOT_ALARM_TOPIC_ARN):
 	// only CloudWatch alarms published to it, of its account and region,
 	// are posted. Empty: no SNS record is.
 	AlarmTopic string
 	Logger     *slog.Logger
 	Now        func() time.Time // nil: time.Now
+
+	// Sources are the latency sources beyond the bot's own; their log
+	// groups are the Ingester's (accesslog.Ingester.SetSources). The
+	// schedule reports each that had traffic.
+	Sources []contract.LatencySource
+	// Objects reads the ALB log objects of alb sources; Claims makes each
+	// read once (nil: claimed in memory, for this container only).
+	Objects ObjectGetter
+	Claims  dedupe.Store
 }
 
 // NewHandler wires a Handler around store. rules may be empty; state keeps
@@ -83,6 +91,7 @@ type Outcome struct {
 	Reports  []ReportResult  `json:"reports,omitempty"`
 	Alarms   *AlarmResult    `json:"alarms,omitempty"`
 	Alerts   []alerts.Change `json:"alerts,omitempty"`
+	Object   *ObjectResult   `json:"object,omitempty"`
 }
 
 // AlarmResult says how many SNS notifications were posted, and where, or
@@ -110,7 +119,7 @@ type ReportResult struct {
 
 // ErrUnknownEvent is an invocation that is neither a log subscription, a
 // schedule nor an SNS notification: a wiring mistake, so it fails loudly.
-var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\"), an EventBridge scheduled event, or an SNS notification (\"EventSource\":\"aws:sns\", e.g. a CloudWatch alarm)")
+var ErrUnknownEvent = errors.New("unknown event: want a CloudWatch Logs subscription event (\"awslogs\"), an EventBridge scheduled event or S3 Object Created event, or an SNS notification (\"EventSource\":\"aws:sns\", e.g. a CloudWatch alarm)")
 
 // awslogsPrefix and awslogsSuffix frame the event as Lambda delivers it; a
 // match lets the big base64 string skip encoding/json's byte-by-byte scan.
@@ -132,6 +141,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 		Source     string                        `json:"source"`
 		DetailType string                        `json:"detail-type"`
 		Time       string                        `json:"time"`
+		Detail     json.RawMessage               `json:"detail"`
 		Records    []struct {
 			EventSource string `json:"EventSource"`
 		} `json:"Records"`
@@ -142,6 +152,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, err
 	switch {
 	case probe.AWSLogs != nil:
 		return h.ingest(ctx, []byte(probe.AWSLogs.Data))
+	case probe.DetailType == "Object Created" && probe.Source == "aws.s3":
+		return h.object(ctx, probe.Detail)
 	case probe.DetailType == "Scheduled Event" || probe.Source == "aws.events" || probe.Source == "aws.scheduler":
 		at, err := time.Parse(time.RFC3339, probe.Time)
 		if err != nil {
@@ -162,7 +174,7 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 		h.Logger.Error("ingest failed; Lambda will retry the batch", "error", err.Error(), "batch", stats.Batch)
 		return Outcome{Ingested: &stats}, err
 	}
-	h.Logger.Info("ingested access logs", "batch", stats.Batch, "messageType", stats.MessageType,
+	h.Logger.Info("ingested access logs", "batch", stats.Batch, "messageType", stats.MessageType, "source", stats.Source,
 		"events", stats.Events, "added", stats.Added, "malformed", stats.Malformed, "unrouted", stats.Unrouted, "routeMinutes", stats.Parts)
 	out := Outcome{Ingested: &stats}
 	if stats.Parts == 0 {
@@ -170,7 +182,8 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 	}
 	// The rules' windows end with the last minute the batch touched. An
 	// error makes Lambda retry the batch, which the store takes once.
-	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0), contract.DefaultSource)
+	// A batch is one source's: only that source's rules can change.
+	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0), cmp.Or(stats.Source, contract.DefaultSource))
 	return out, err
 }
 
@@ -237,8 +250,9 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 		d.msg.Channel = h.Channel
 		posted, err := h.Poster.Post(ctx, d.msg)
 		if notify.Unanswered(err) {
-			// Slack has the report and may have posted it; failing would make
-			// Lambda run the schedule again and post it twice (at most once).
+			// Slack has the report and may have posted it; failing would
+			// make Lambda run the schedule again and post it twice (at
+			// most once).
 			h.Logger.Warn("Slack took the latency report but did not answer; taken as posted", "source", d.source, "channel", h.Channel, "error", err.Error())
 			out.Reports = append(out.Reports, ReportResult{Source: d.source, Channel: h.Channel, Unconfirmed: true, Chart: "skipped: the report was not confirmed"})
 			continue

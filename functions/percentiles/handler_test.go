@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -13,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -466,4 +472,73 @@ func (p *failingAfter) Post(_ context.Context, m notify.Message) (notify.Posted,
 	}
 	p.posts++
 	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000200"}, nil
+}
+
+// sourceBatch is a subscription event from group holding lines.
+func sourceBatch(t *testing.T, group string, lines []string, at time.Time) json.RawMessage {
+	t.Helper()
+	d := events.CloudwatchLogsData{Owner: "123456789012", LogGroup: group, LogStream: "2026/12/04/[$LATEST]0f1e2d3c",
+		SubscriptionFilters: []string{"slackbot-dev-latency-workers"}, MessageType: accesslog.DataMessage}
+	for i, l := range lines {
+		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{
+			ID: fmt.Sprintf("%022d%034d", at.UnixMilli(), i), Timestamp: at.UnixMilli() + int64(i), Message: l})
+	}
+	plain, _ := json.Marshal(d)
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	_, _ = w.Write(plain)
+	_ = w.Close()
+	ev, _ := json.Marshal(events.CloudwatchLogsEvent{AWSLogs: events.CloudwatchLogsRawData{Data: base64.StdEncoding.EncodeToString(z.Bytes())}})
+	return ev
+}
+
+// After a source's batch only that source's rules are checked: the
+// bot's own rule, which its own data would fire, waits for the bot's own
+// batch or the schedule.
+func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"workers","kind":"lambda","functions":["billing"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := contract.ParseAlertRules(`[{"route":"*","quantile":0.5,"threshold_ms":100,"window":"5m"},
+		{"source":"slackbot","route":"*","quantile":0.5,"threshold_ms":10,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := contract.ResolveAlertSources(parsed, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return reportEnd }
+	poster := &fakePoster{}
+	h := NewHandler(store, poster, "#ops", time.Hour, rules, &alerts.MemoryState{}, nil)
+	h.Sources = sources
+	h.Ingester.SetSources("/aws/apigateway/slackbot-dev/access", sources)
+	at := reportEnd.Add(-2 * time.Minute)
+	store.Record(eventsRoute, at, 40*time.Millisecond, 30*time.Millisecond) // over the bot's own 10 ms
+
+	var lines []string
+	for i := range 5 {
+		lines = append(lines, fmt.Sprintf("REPORT RequestId: %08x-e9a3-11e6-939a-754dd98c7be3\tDuration: 250.00 ms\tBilled Duration: 250 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\t", i))
+	}
+	out, err := h.Handle(context.Background(), sourceBatch(t, "/aws/lambda/billing", lines, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Ingested == nil || out.Ingested.Source != "workers" || out.Ingested.Added != 5 {
+		t.Fatalf("ingested %+v, want 5 REPORT lines of workers", out.Ingested)
+	}
+	if len(out.Alerts) != 1 || !strings.HasPrefix(out.Alerts[0].Rule, "@workers|") || len(poster.sent) != 1 ||
+		poster.sent[0].Metadata.EventPayload["source"] != "workers" {
+		t.Fatalf("alerts %+v, posts %d; want only the workers rule fired", out.Alerts, len(poster.sent))
+	}
+	// The schedule checks every rule: now the bot's own fires too.
+	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Alerts) != 1 || out.Alerts[0].Rule != "*|p50|10|5m" {
+		t.Errorf("schedule alerts %+v, want the bot's own rule", out.Alerts)
+	}
 }

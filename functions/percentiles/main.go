@@ -1,5 +1,7 @@
 // Command percentiles is the Lambda that ingests API Gateway access logs from
-// a CloudWatch Logs subscription into DDSketches and checks the alert rules
+// a CloudWatch Logs subscription into DDSketches, with the logs of the
+// latency sources (other API stages and Lambda functions by subscription,
+// load balancers' S3 objects by EventBridge), and checks the alert rules
 // over them, posts the latency report and its chart to Slack on an
 // EventBridge schedule, and posts CloudWatch alarms from SNS. Build: go
 // build -tags lambda.norpc.
@@ -11,12 +13,17 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -27,7 +34,13 @@ func main() {
 		os.Exit(1)
 	}
 	logger := cfg.Logger()
-	poster, err := cfg.ReportPoster(os.Stdout)
+	// Reports go to the report channel's workspace: the configured bot
+	// token's, or the installation of reportTeam.
+	var installs installstore.Store
+	if cfg.InstallationsTable != "" {
+		installs = installstore.Open(dynamodb.NewFromConfig(awsCfg), awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	}
+	poster, err := tokens.ReportPoster(cfg, installs, logger, os.Stdout)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
@@ -45,6 +58,25 @@ func main() {
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
 	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
-	h.Sources = cfg.LatencySources
+	watchSources(h, awsCfg, cfg.DedupeTable, cfg.LatencySources, logger)
 	lambda.Start(h.Handle)
+}
+
+// watchSources gives h the latency sources (config read and checked them),
+// the S3 client their ALB objects are read with, and the claims that read
+// each object once.
+func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, sources []contract.LatencySource, logger *slog.Logger) {
+	own := os.Getenv(contract.EnvAccessLogGroup)
+	if own == "" && len(sources) > 0 {
+		logger.Warn(contract.EnvAccessLogGroup + " is unset: every batch of no latency source is read as the bot's own access log")
+	}
+	h.Sources = sources
+	h.Ingester.SetSources(own, sources)
+	h.Objects = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// An endpoint of one's own (moto, MinIO) names buckets in the path.
+		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	})
+	if dedupeTable != "" {
+		h.Claims = &dedupe.Dynamo{Client: dynamodb.NewFromConfig(awsCfg), Table: dedupeTable, Lease: ObjectLease}
+	}
 }

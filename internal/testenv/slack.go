@@ -31,9 +31,10 @@ type Channel struct{ ID, Name string }
 type Slack struct {
 	*httptest.Server
 
-	token string
-
 	mu          sync.Mutex
+	tokens      map[string]team // accepted bot tokens and their workspace: slack_oauth.go
+	calls       []Call
+	oauth       oauth
 	pages       [][]Channel
 	listCursors []string
 	listErr     string // conversations.list answers {"ok":false,"error":listErr}
@@ -41,6 +42,7 @@ type Slack struct {
 	members     map[string][]string
 	memberCalls map[string]int
 	posts       []url.Values
+	postTokens  []string
 	answer      func(n int, w http.ResponseWriter)
 	badTokens   int
 	responses   []map[string]any
@@ -53,7 +55,7 @@ type Slack struct {
 // NewSlack starts a Slack that accepts token and lists channels (name -> ID)
 // on one page, sorted by name, and stops it when the test ends.
 func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
-	s := &Slack{token: token, members: map[string][]string{}, memberCalls: map[string]int{}, quit: make(chan struct{})}
+	s := &Slack{tokens: map[string]team{token: {ID: HomeTeam}}, members: map[string][]string{}, memberCalls: map[string]int{}, quit: make(chan struct{})}
 	var page []Channel
 	for name, id := range channels {
 		page = append(page, Channel{ID: id, Name: name})
@@ -67,6 +69,7 @@ func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
 	mux.HandleFunc("POST /api/conversations.members", s.conversationsMembers)
 	mux.HandleFunc("POST /api/chat.update", s.chatUpdate)
 	mux.HandleFunc("POST /api/views.open", s.viewsOpen)
+	s.serveOAuth(mux)
 	s.serveFiles(mux)
 	mux.HandleFunc("POST /response_url", func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
@@ -182,12 +185,11 @@ func (s *Slack) authorized(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return false
 	}
-	if r.PostForm.Get("token") != s.token && r.Header.Get("Authorization") != "Bearer "+s.token {
-		s.badTokens++
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
-		return false
+	token := r.PostForm.Get("token")
+	if token == "" {
+		token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
-	return true
+	return s.accept(w, r, token)
 }
 
 func (s *Slack) chatPostMessage(w http.ResponseWriter, r *http.Request) {
@@ -204,6 +206,7 @@ func (s *Slack) chatPostMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	n := len(s.posts)
 	s.posts = append(s.posts, r.PostForm)
+	s.postTokens = append(s.postTokens, s.calls[len(s.calls)-1].Token)
 	answer := s.answer
 	s.mu.Unlock()
 	if !s.wait(a, r) {

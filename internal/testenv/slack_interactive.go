@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // interactive records the modals opened and counts chat.update calls.
@@ -50,10 +51,8 @@ func (s *Slack) chatUpdate(w http.ResponseWriter, r *http.Request) {
 // viewsOpen takes slack-go's JSON body, as Slack does.
 func (s *Slack) viewsOpen(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if r.Header.Get("Authorization") != "Bearer "+s.token {
-		s.badTokens++
+	if !s.accept(w, r, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
 		s.mu.Unlock()
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
 	var req struct {

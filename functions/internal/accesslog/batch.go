@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -38,14 +39,20 @@ var ErrMalformedDelivery = errors.New("malformed CloudWatch Logs subscription ev
 type logEvent struct {
 	id        []byte
 	timestamp int64 // ms since the epoch, when CloudWatch Logs received the event
-	// message is the event's text. When parsed is set, the scanner already
-	// read the access-log line from the JSON-escaped text (see
-	// scanEscapedLine), message is that escaped text, and rec and err are
-	// ParseLine's answer; otherwise message is decoded and not yet parsed.
+	// message is the event's text. When escaped is set it is still as it
+	// lies in the batch, inside a JSON string, holding only printable ASCII
+	// and escapes; otherwise it is decoded. When parsed is set (and so
+	// escaped), the scanner already read the bot's access-log line from it
+	// (see scanEscapedLine), and rec and err are ParseLine's answer.
 	message []byte
+	escaped bool
 	parsed  bool
 	rec     Record
 	err     error
+	// inline says a source's parser read the message in place as the
+	// batch was scanned, and h and err are its answer.
+	inline bool
+	h      hit
 }
 
 // line returns ParseLine's answer for the event's message.
@@ -76,16 +83,29 @@ type decoder struct {
 	compressed []byte
 	plain      bytes.Buffer
 	gz         *gzip.Reader
+	br         *bufio.Reader // an S3 object's lines
 	env        delivery
 }
 
-// decode base64-decodes and gunzips data, then parses the batch.
-func (d *decoder) decode(data []byte) (*delivery, error) {
+// reader says how the scanner reads a log group's messages: the bot's own
+// lines it parses as it goes (raw false); any other group's it leaves
+// escaped for their source's parser, or reads them in place with inline
+// when that is given.
+type reader func(logGroup []byte) (raw bool, inline inlineFunc)
+
+// inlineFunc reads the message at the start of b, just after its opening
+// quote, into ev.h and ev.err, and returns the index of its closing quote;
+// ok false means "find the end and read it later".
+type inlineFunc func(b []byte, ev *logEvent) (end int, ok bool)
+
+// decode base64-decodes and gunzips data, then parses the batch, reading
+// each group's messages as read says (nil: all are the bot's own).
+func (d *decoder) decode(data []byte, read reader) (*delivery, error) {
 	plain, err := d.decompress(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeDelivery(plain, &d.env); err != nil {
+	if err := decodeDeliveryOf(plain, &d.env, read); err != nil {
 		return nil, err
 	}
 	return &d.env, nil
@@ -128,8 +148,13 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 // decoded by encoding/json into events.CloudwatchLogsData, so the two agree
 // on every input (FuzzDecodeDelivery holds them to that).
 func decodeDelivery(b []byte, e *delivery) error {
+	return decodeDeliveryOf(b, e, nil)
+}
+
+// decodeDeliveryOf is decodeDelivery with read (see decoder.decode).
+func decodeDeliveryOf(b []byte, e *delivery, read reader) error {
 	e.reset()
-	s := deliveryScanner{b: b, e: e}
+	s := deliveryScanner{b: b, e: e, read: read}
 	err := s.top()
 	if err == nil {
 		return nil
@@ -154,10 +179,13 @@ func decodeDelivery(b []byte, e *delivery) error {
 // another case (encoding/json matches struct fields case-insensitively),
 // nulls, repeated logEvents, deep nesting, and every kind of invalid JSON.
 type deliveryScanner struct {
-	b     []byte
-	i     int
-	e     *delivery
-	depth int
+	b      []byte
+	i      int
+	e      *delivery
+	depth  int
+	read   reader
+	raw    bool       // messages are kept escaped, not parsed as the bot's lines
+	inline inlineFunc // and, when set, read in place by their source's parser
 }
 
 // maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
@@ -281,6 +309,12 @@ func (s *deliveryScanner) topField(key []byte) error {
 			// elements; let it.
 			return errUnusual
 		}
+		// CloudWatch Logs writes the group before the events; when it
+		// does not, every message is tried as the bot's, which costs a
+		// little and changes nothing.
+		if s.read != nil && len(s.e.logGroup) > 0 {
+			s.raw, s.inline = s.read(s.e.logGroup)
+		}
 		return s.array(s.event)
 	}
 	return s.skip()
@@ -348,12 +382,32 @@ func (s *deliveryScanner) eventAsSent() bool {
 		return false
 	}
 	i += len(eventMessage)
+	if s.raw {
+		// The event is filled where it lies in the slice: it is big.
+		s.e.events = append(s.e.events, logEvent{})
+		ev := &s.e.events[len(s.e.events)-1]
+		end, ok := 0, false
+		if s.inline != nil {
+			end, ok = s.inline(b[i:], ev)
+			ev.inline = ok
+		}
+		if !ok {
+			end, ok = simpleString(b[i:])
+		}
+		if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
+			s.e.events = s.e.events[:len(s.e.events)-1]
+			return false
+		}
+		ev.id, ev.timestamp, ev.message, ev.escaped = id, ts, b[i:i+end], true
+		s.i += i + end + 2
+		return true
+	}
 	end, f, ok := scanEscapedLine(b[i:])
 	if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
 		return false
 	}
 	rec, err := interpret(&f)
-	s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: b[i : i+end], parsed: true, rec: rec, err: err})
+	s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: b[i : i+end], escaped: true, parsed: true, rec: rec, err: err})
 	s.i += i + end + 2
 	return true
 }
@@ -424,16 +478,67 @@ func parseInt64(b []byte) (v int64, size int, ok bool) {
 // string.
 func (s *deliveryScanner) message(ev *logEvent) error {
 	if s.i < len(s.b) && s.b[s.i] == '"' {
-		if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
+		if s.raw {
+			ev.parsed, ev.rec, ev.err, ev.inline, ev.h = false, Record{}, nil, false, hit{}
+			end, ok := 0, false
+			if s.inline != nil {
+				end, ok = s.inline(s.b[s.i+1:], ev)
+				ev.inline = ok
+			}
+			if !ok {
+				end, ok = simpleString(s.b[s.i+1:])
+			}
+			if ok {
+				ev.message, ev.escaped = s.b[s.i+1:s.i+1+end], true
+				s.i += end + 2
+				return nil
+			}
+			ev.inline, ev.h, ev.err = false, hit{}, nil
+		} else if end, f, ok := scanEscapedLine(s.b[s.i+1:]); ok {
 			ev.message = s.b[s.i+1 : s.i+1+end]
-			ev.parsed = true
+			ev.escaped, ev.parsed = true, true
 			ev.rec, ev.err = interpret(&f)
 			s.i += end + 2
 			return nil
 		}
 	}
-	ev.parsed, ev.rec, ev.err = false, Record{}, nil
+	ev.escaped, ev.parsed, ev.rec, ev.err, ev.inline = false, false, Record{}, nil, false
 	return s.str(&ev.message)
+}
+
+// simpleString finds the closing quote of the JSON string whose content
+// starts b, when that content is printable ASCII and valid escapes: what a
+// source's parser can read in place. Anything else (raw UTF-8 among it) is
+// decoded by str, as encoding/json would.
+func simpleString(b []byte) (end int, ok bool) {
+	i := 0
+	for {
+		i += plainPrefix(b[i:])
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case '"':
+			return i, true
+		case '\\':
+			if i+1 >= len(b) {
+				return 0, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if getu4(b[i:]) < 0 {
+					return 0, false
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+	}
 }
 
 // str reads a JSON string exactly as encoding/json would: invalid UTF-8

@@ -28,7 +28,7 @@ func asData(t *testing.T, e *delivery) events.CloudwatchLogsData {
 	}
 	for _, ev := range e.events {
 		m := string(ev.message)
-		if ev.parsed {
+		if ev.escaped {
 			if err := json.Unmarshal([]byte(`"`+m+`"`), &m); err != nil {
 				t.Fatalf("a message parsed in place is not a valid JSON string: %v", err)
 			}
@@ -106,7 +106,7 @@ func TestDecodeMalformedDeliveries(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var d decoder
-			_, err := d.decode(c.data)
+			_, err := d.decode(c.data, nil)
 			if !errors.Is(err, ErrMalformedDelivery) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("decode error = %v, want ErrMalformedDelivery saying %q", err, c.want)
 			}
@@ -125,7 +125,7 @@ func TestDecoderReusesBuffers(t *testing.T) {
 		data   []byte
 		events int
 	}{{a, 2}, {b, 1}, {a, 2}} {
-		env, err := d.decode(c.data)
+		env, err := d.decode(c.data, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,16 +27,29 @@ func floorMinute(ms int64) int64 {
 	return m * 60
 }
 
-// IngestStats says what one subscription batch held.
+// IngestStats says what one subscription batch or S3 object held.
 type IngestStats struct {
 	Batch       string `json:"batch"` // the batch's id, as the store's de-duplication sees it
-	MessageType string `json:"messageType"`
+	MessageType string `json:"messageType,omitempty"`
 	LogGroup    string `json:"logGroup,omitempty"`
+	Source      string `json:"source,omitempty"` // the latency source the lines belong to
 	Events      int    `json:"events"`
 	Added       int    `json:"added"`     // lines that went into a sketch
 	Malformed   int    `json:"malformed"` // lines that could not be used
-	Unrouted    int    `json:"unrouted"`  // requests that matched no route, so have no route to count under
-	Parts       int    `json:"parts"`     // route-minutes merged into the store
+	Unrouted    int    `json:"unrouted"`  // the bot's own requests that matched no route, so have no route to count under
+	// Of a source's lines: those that tell of no request (START, END, a
+	// function's own output), those without a latency field, and those
+	// counted under contract.OtherRoute because the source has its
+	// maxRoutes routes already (or they matched no route).
+	Skipped   int `json:"skipped,omitempty"`
+	NoLatency int `json:"noLatency,omitempty"`
+	Other     int `json:"other,omitempty"`
+	// NoLatencyMinute is the start (unix seconds) of the latest minute
+	// with lines without a latency field, when NoLatency > 0.
+	NoLatencyMinute int64 `json:"noLatencyMinute,omitempty"`
+	// Dropped says the batch came from a log group of no source.
+	Dropped bool `json:"dropped,omitempty"`
+	Parts   int  `json:"parts"` // route-minutes merged into the store
 	// FirstMinute and LastMinute are the earliest and latest minute starts
 	// (unix seconds) the batch touched, when Parts > 0: alert rules are
 	// checked over the window ending with the last.
@@ -55,12 +68,17 @@ var errTimeOutOfRange = errors.New("requestTimeEpoch is more than a day from whe
 // what is wrong, few enough that a broken format cannot flood the log.
 const maxLoggedMalformed = 3
 
-// Ingester adds access-log batches to a Store. It is safe for concurrent use;
-// each call borrows its own buffers.
+// Ingester adds access-log batches to a Store: the bot's own, and those of
+// the latency sources it was given (SetSources). It is safe for concurrent
+// use; each call borrows its own buffers.
 type Ingester struct {
 	store  sketchstore.Store
 	logger *slog.Logger
 	pool   sync.Pool // *batchWork
+
+	ownGroup string                   // the bot's own access-log group; "" reads every group of no source as it
+	sources  map[string]*sourceReader // by name
+	groups   map[string]*sourceReader // by subscribed log group
 }
 
 // NewIngester returns an Ingester that merges into store and logs to logger.
@@ -78,13 +96,21 @@ type batchWork struct {
 	parts  map[sketchstore.Key]*sketchstore.Sketches
 	routes map[string]string // interned route names, so a route costs one allocation per container
 	key    []byte
+
+	// A source's batch (see sourceBatch).
+	sourceRoutes     map[string]map[string]routeEntry // source -> where each logged route goes
+	pending          map[string]bool                  // routes new to this container, for Admit
+	pendingOrder     []string                         // the same, in the order they came
+	text, route, tpl []byte                           // scratch: a decoded line, a route as logged, its template
+	alb              albParser
 }
 
 func (in *Ingester) work() *batchWork {
 	if w, ok := in.pool.Get().(*batchWork); ok {
 		return w
 	}
-	return &batchWork{parts: make(map[sketchstore.Key]*sketchstore.Sketches), routes: make(map[string]string)}
+	return &batchWork{parts: make(map[sketchstore.Key]*sketchstore.Sketches), routes: make(map[string]string),
+		sourceRoutes: make(map[string]map[string]routeEntry), pending: make(map[string]bool)}
 }
 
 // Ingest decodes data, the "data" field of an "awslogs" event (base64 of gzip
@@ -95,7 +121,39 @@ func (in *Ingester) work() *batchWork {
 func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error) {
 	w := in.work()
 	defer in.pool.Put(w)
-	stats, err := w.aggregate(data, in.logger)
+	clear(w.parts)
+	env, err := w.dec.decode(data, in.reader)
+	if err != nil {
+		return IngestStats{}, err
+	}
+	group := env.logGroup
+	src := in.groups[string(group)]
+	var stats IngestStats
+	switch {
+	case src != nil:
+		stats, err = in.sourceBatch(ctx, w, src, env)
+		if err != nil {
+			return stats, err
+		}
+		if stats.NoLatency > 0 {
+			if err := in.store.NoteNoLatency(ctx, src.src.Name, stats.NoLatencyMinute); err != nil {
+				return stats, fmt.Errorf("note lines without latency of %s: %w", src.src.Name, err)
+			}
+		}
+		return stats, nil
+	case in.isOwn(group):
+		stats, err = w.aggregateDelivery(env, in.logger)
+	default:
+		stats = IngestStats{MessageType: string(env.messageType), LogGroup: string(group), Events: len(env.events), Dropped: true}
+		if stats.MessageType == DataMessage {
+			stats.Batch = batchID(env)
+			// A subscription nobody configured, or one left behind by a
+			// source since removed: what it sends is not ours to count.
+			in.logger.Warn("dropping a batch from a log group that is neither the bot's access log nor a latency source's",
+				"logGroup", stats.LogGroup, "events", stats.Events, "batch", stats.Batch)
+		}
+		return stats, nil
+	}
 	if err != nil || len(w.parts) == 0 {
 		return stats, err
 	}
@@ -112,13 +170,18 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	return stats, nil
 }
 
-// aggregate decodes a batch into w.parts, one sketch pair per route-minute.
+// aggregate decodes a batch of the bot's own access log into w.parts, one
+// sketch pair per route-minute.
 func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, error) {
 	clear(w.parts)
-	env, err := w.dec.decode(data)
+	env, err := w.dec.decode(data, nil)
 	if err != nil {
 		return IngestStats{}, err
 	}
+	return w.aggregateDelivery(env, logger)
+}
+
+func (w *batchWork) aggregateDelivery(env *delivery, logger *slog.Logger) (IngestStats, error) {
 	stats := IngestStats{
 		MessageType: string(env.messageType),
 		LogGroup:    string(env.logGroup),

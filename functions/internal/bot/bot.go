@@ -16,12 +16,14 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
@@ -45,6 +47,12 @@ type Bot struct {
 	// ChartClaims hold the chart limit: the same place as Claims, with a
 	// lease of slash.ChartWindow.
 	ChartClaims dedupe.Store
+	// Installs keeps the workspaces that installed the app by OAuth, and
+	// Tokens picks each request's token from them; both nil without
+	// installs (no installations table, no client id), when the
+	// configured bot token answers every request as before.
+	Installs installstore.Store
+	Tokens   *tokens.Resolver
 
 	dynamo *dynamodb.Client
 }
@@ -54,7 +62,7 @@ type Bot struct {
 // no bot token.
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
 	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
-	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
+	if cfg.DedupeTable != "" || cfg.SketchTable != "" || cfg.InstallationsTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}
 	if cfg.SketchTable != "" {
@@ -65,6 +73,18 @@ func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) 
 	if cfg.DedupeTable != "" {
 		b.Claims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: cfg.ClaimLease}
 		b.ChartClaims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: slash.ChartWindow}
+	}
+	switch {
+	case cfg.InstallationsTable != "":
+		b.Installs = installstore.Open(b.dynamo, awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	case cfg.ClientID != "":
+		// A local run: installs last as long as the process.
+		b.Installs = &installstore.Memory{}
+	}
+	if b.Installs != nil {
+		b.Tokens = &tokens.Resolver{Store: b.Installs, Configured: cfg.BotToken, ClientID: cfg.ClientID,
+			ClientSecret: cfg.ClientSecret, APIURL: cfg.SlackAPIURL, Log: log}
+		b.Post = &tokens.Poster{Resolver: b.Tokens, APIURL: cfg.SlackAPIURL}
 	}
 	switch v := b.Verifier(); {
 	case v.Legacy():
@@ -85,6 +105,8 @@ func (b *Bot) Verifier() verify.Verifier {
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
 	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.RequestParser(b.Config.LatencySources), b.Config.ReportWindow))
+	h.On("app_uninstalled", b.uninstalled)
+	h.On("tokens_revoked", b.tokensRevoked)
 	return h
 }
 
@@ -166,10 +188,13 @@ func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL stri
 		Claims:   b.Claims,
 		Log:      b.Log,
 	}
-	// Only the bot token's client opens modals; without it the shortcut
-	// is answered 403.
-	if client, ok := b.Post.(*notify.Client); ok {
-		modal.Views = client
+	// Only a bot token's client opens modals (the configured token's, or
+	// each workspace's); without one the shortcut is answered 403.
+	switch p := b.Post.(type) {
+	case *notify.Client:
+		modal.Views = p
+	case *tokens.Poster:
+		modal.Views = p
 	}
 	if later != nil {
 		later.On(interactions.ReportKind, reports.FinishJob)

@@ -51,6 +51,15 @@ type Config struct {
 	NotifyChannels []string
 	// ClaimLease is how long an in-progress claim holds off other deliveries.
 	ClaimLease time.Duration
+
+	// InstallationsTable keeps the workspaces' installations, their tokens
+	// encrypted with TokenKey; empty: installs are kept in memory when a
+	// client id is set (the dev server), else there are none.
+	InstallationsTable string
+	TokenKey           string
+	// ReportTeam is the workspace whose installation posts reports and
+	// alerts when there is no configured bot token.
+	ReportTeam string
 }
 
 // DefaultReportWindow is the report window when SLACKBOT_REPORT_WINDOW is unset.
@@ -99,6 +108,13 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		NotifyUsers:    permit.Split(getenv(contract.EnvNotifyUsers)),
 		NotifyChannels: permit.Split(getenv(contract.EnvNotifyChannels)),
 		ClaimLease:     contract.DefaultClaimLease,
+
+		InstallationsTable: getenv(contract.EnvInstallationsTable),
+		TokenKey:           getenv(contract.EnvTokenKey),
+		ReportTeam:         getenv(contract.EnvReportTeam),
+	}
+	if c.InstallationsTable != "" && c.TokenKey == "" {
+		return Config{}, fmt.Errorf("%s is set but %s is not: the tokens in the table are encrypted with that KMS key", contract.EnvInstallationsTable, contract.EnvTokenKey)
 	}
 	if l := getenv(contract.EnvClaimLease); l != "" {
 		d, err := time.ParseDuration(l)
@@ -147,6 +163,8 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 			VerificationToken: getenv(contract.EnvVerificationToken),
 			BotToken:          getenv(contract.EnvBotToken),
 			WebhookURL:        getenv(contract.EnvWebhookURL),
+			ClientID:          getenv(contract.EnvClientID),
+			ClientSecret:      getenv(contract.EnvClientSecret),
 		}
 		return c, nil
 	}

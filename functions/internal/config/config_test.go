@@ -22,22 +22,27 @@ func (e env) get(k string) string { return e[k] }
 func TestLoadFromEnvironmentOnly(t *testing.T) {
 	t.Parallel()
 	e := env{
-		contract.EnvSigningSecret:     "signing-from-env",
-		contract.EnvVerificationToken: "token-from-env",
-		contract.EnvBotToken:          "xoxb-from-env",
-		contract.EnvWebhookURL:        "https://hooks.slack.com/services/T/B/env",
-		contract.EnvDedupeTable:       "dedupe-table",
-		contract.EnvSketchTable:       "sketch-table",
-		contract.EnvReportChannel:     "#ops",
-		contract.EnvReportWindow:      "15m",
-		contract.EnvLogLevel:          "debug",
-		contract.EnvSlackAPIURL:       "http://127.0.0.1:9999/api/",
-		contract.EnvNotifyUsers:       " U0ADA, U0BOB ,",
-		contract.EnvNotifyChannels:    "#ops,C0123ABCD",
-		contract.EnvClaimLease:        "5s",
-		contract.EnvReportVia:         "webhook",
-		contract.EnvAlertRules:        `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},{"source":"slackbot","route":"*","error_ratio":0.1,"window":"5m"}]`,
-		contract.EnvLatencySources:    `[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`,
+		contract.EnvSigningSecret:      "signing-from-env",
+		contract.EnvVerificationToken:  "token-from-env",
+		contract.EnvBotToken:           "xoxb-from-env",
+		contract.EnvWebhookURL:         "https://hooks.slack.com/services/T/B/env",
+		contract.EnvDedupeTable:        "dedupe-table",
+		contract.EnvSketchTable:        "sketch-table",
+		contract.EnvReportChannel:      "#ops",
+		contract.EnvReportWindow:       "15m",
+		contract.EnvLogLevel:           "debug",
+		contract.EnvSlackAPIURL:        "http://127.0.0.1:9999/api/",
+		contract.EnvNotifyUsers:        " U0ADA, U0BOB ,",
+		contract.EnvNotifyChannels:     "#ops,C0123ABCD",
+		contract.EnvClaimLease:         "5s",
+		contract.EnvReportVia:          "webhook",
+		contract.EnvAlertRules:         `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},{"source":"slackbot","route":"*","error_ratio":0.1,"window":"5m"}]`,
+		contract.EnvLatencySources:     `[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`,
+		contract.EnvClientID:           "123.456",
+		contract.EnvClientSecret:       "client-secret-from-env",
+		contract.EnvInstallationsTable: "installs",
+		contract.EnvTokenKey:           "alias/tokens",
+		contract.EnvReportTeam:         "T0REPORTS1",
 	}
 	got, err := config.Load(context.Background(), e.get, nil)
 	if err != nil {
@@ -49,6 +54,8 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 			VerificationToken: "token-from-env",
 			BotToken:          "xoxb-from-env",
 			WebhookURL:        "https://hooks.slack.com/services/T/B/env",
+			ClientID:          "123.456",
+			ClientSecret:      "client-secret-from-env",
 		},
 		SlackAPIURL:   "http://127.0.0.1:9999/api/",
 		DedupeTable:   "dedupe-table",
@@ -65,6 +72,10 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		NotifyUsers:    []string{"U0ADA", "U0BOB"},
 		NotifyChannels: []string{"#ops", "C0123ABCD"},
 		ClaimLease:     5 * time.Second,
+
+		InstallationsTable: "installs",
+		TokenKey:           "alias/tokens",
+		ReportTeam:         "T0REPORTS1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -153,6 +164,7 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"claim lease not a duration", env{contract.EnvClaimLease: "30"}, contract.EnvClaimLease},
 		{"claim lease zero", env{contract.EnvClaimLease: "0s"}, contract.EnvClaimLease},
 		{"claim lease negative", env{contract.EnvClaimLease: "-5s"}, contract.EnvClaimLease},
+		{"installations without their key", env{contract.EnvInstallationsTable: "installs"}, contract.EnvTokenKey},
 		{"secret ARN without a client", env{
 			contract.EnvSecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:slackbot",
 			contract.EnvSigningSecret: "from-env",

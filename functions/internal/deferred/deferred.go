@@ -38,6 +38,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
 // Sealed is a job as it travels: Box is the job and its expiry as JSON,
@@ -59,6 +60,9 @@ type Job struct {
 	Kind string          `json:"kind"`
 	ID   string          `json:"id"`
 	Body json.RawMessage `json:"body"`
+	// Workspace is the workspace of the request that deferred the job,
+	// whose token the job answers with.
+	Workspace *workspace.Workspace `json:"workspace,omitempty"`
 }
 
 type payload struct {
@@ -213,7 +217,11 @@ func (r *Runner) Later(ctx context.Context, kind, id string, body any) error {
 	if err != nil {
 		return fmt.Errorf("encode deferred %s: %w", kind, err)
 	}
-	sealed, err := r.Sealer.Seal(Job{Kind: kind, ID: id, Body: b}, r.now())
+	job := Job{Kind: kind, ID: id, Body: b}
+	if w, ok := workspace.From(ctx); ok {
+		job.Workspace = &w
+	}
+	sealed, err := r.Sealer.Seal(job, r.now())
 	if err != nil {
 		return err
 	}
@@ -235,6 +243,9 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 	}
 	if job.ID == "" {
 		return fmt.Errorf("deferred %s job has no ID to claim it by", job.Kind)
+	}
+	if job.Workspace != nil {
+		ctx = workspace.With(ctx, *job.Workspace)
 	}
 	log := r.log().With("kind", job.Kind, "jobId", job.ID)
 	claims := r.store()

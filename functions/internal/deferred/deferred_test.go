@@ -18,6 +18,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -126,4 +127,32 @@ func FuzzInvoke(f *testing.F) {
 			t.Fatalf("%s: status %d, %v", raw, resp.StatusCode, err)
 		}
 	})
+}
+
+// TestJobCarriesItsWorkspace: a job runs with the workspace of the
+// request that deferred it, so it answers with that workspace's token.
+func TestJobCarriesItsWorkspace(t *testing.T) {
+	send := &sendTo{}
+	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: send, Log: quiet}
+	var got []workspace.Workspace
+	r.On("k", func(ctx context.Context, _ json.RawMessage) error {
+		w, _ := workspace.From(ctx)
+		got = append(got, w)
+		return nil
+	})
+	alpha := workspace.Workspace{TeamID: "T0ALPHA001", EnterpriseID: "E0ORG00001"}
+	if err := r.Later(workspace.With(context.Background(), alpha), "k", "1.1", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Later(context.Background(), "k", "1.2", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range send.sealed {
+		if err := r.Run(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != alpha || got[1] != (workspace.Workspace{}) {
+		t.Errorf("jobs ran in workspaces %+v, want %+v then none", got, alpha)
+	}
 }

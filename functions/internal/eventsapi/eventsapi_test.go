@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 

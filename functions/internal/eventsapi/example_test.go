@@ -3,7 +3,6 @@ package eventsapi_test
 import (
 	"context"
 	"fmt"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 )
 
 // Adding an event is one call to On; the function gets the event parsed

@@ -45,7 +45,7 @@ func chartIn(t *testing.T, h *Handler, user, channel string) string {
 func TestChartFollowsThePolicy(t *testing.T) {
 	newHandler := func(policy *permit.Policy, up *uploader) *Handler {
 		return &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up, Permit: policy,
-			ParseRequest: latency.RequestParser(nil), DefaultWindow: time.Hour, Log: quiet}
+			ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Log: quiet}
 	}
 	refusals := []struct {
 		name          string
@@ -99,7 +99,7 @@ func TestChartLimitAcrossContainers(t *testing.T) {
 	var containers []*Handler
 	for range 3 {
 		containers = append(containers, &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up,
-			Permit: &permit.Policy{Dir: workspace{}}, ParseRequest: latency.RequestParser(nil), DefaultWindow: time.Hour, Log: quiet,
+			Permit: &permit.Policy{Dir: workspace{}}, ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Log: quiet,
 			ChartClaims: &dedupe.Dynamo{Client: db, Table: table, Lease: ChartWindow}})
 	}
 	refused := 0

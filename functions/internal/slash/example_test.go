@@ -3,7 +3,6 @@ package slash_test
 import (
 	"context"
 	"fmt"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"log/slog"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 )
 
 // Example is README's "Add your own command, event or button": the lines

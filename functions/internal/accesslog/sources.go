@@ -1,0 +1,472 @@
+package accesslog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+)
+
+// sourceReader is a latency source as the ingest reads it.
+type sourceReader struct {
+	src     contract.LatencySource
+	limit   int
+	gateway *gatewayFormat    // apigateway
+	tmpl    *templater        // alb
+	fns     map[string]string // lambda: log group -> the function whose REPORT lines it holds
+
+	// What this container learnt from the store's Admit: a route once
+	// admitted stays admitted, and one refused was refused because the
+	// source was full, which it stays.
+	mu       sync.Mutex
+	admitted map[string]bool
+	rejected map[string]bool
+}
+
+// maxRejected bounds the refused routes a container remembers per source;
+// forgetting them only means asking the store again.
+const maxRejected = 1 << 16
+
+// SetSources makes the ingester read the latency sources' log groups, and
+// take only ownGroup as the bot's own access log: a batch from any other
+// group is dropped. With ownGroup "", every group that is no source's is
+// the bot's own, as before there were sources. Call it before the first
+// Ingest.
+func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource) {
+	in.ownGroup = ownGroup
+	in.sources = make(map[string]*sourceReader, len(sources))
+	in.groups = make(map[string]*sourceReader)
+	for _, s := range sources {
+		r := &sourceReader{src: s, limit: s.RouteLimit(), admitted: map[string]bool{}, rejected: map[string]bool{}}
+		switch s.Kind {
+		case contract.SourceAPIGateway:
+			r.gateway = newGatewayFormat(s.Fields)
+		case contract.SourceALB:
+			r.tmpl = newTemplater(s.Routes)
+		case contract.SourceLambda:
+			r.fns = map[string]string{}
+			for i, g := range s.FunctionLogGroups() {
+				// A function's own group names it. Groups given in
+				// logGroups pair with the functions in order when there are
+				// as many; otherwise a group is named by its last segment.
+				fn := path.Base(g)
+				switch {
+				case len(s.LogGroups) == 0:
+					fn = s.Functions[i]
+				case len(s.LogGroups) == len(s.Functions):
+					fn = s.Functions[i]
+				}
+				r.fns[g] = fn
+			}
+		}
+		in.sources[s.Name] = r
+		for _, g := range s.SubscribedLogGroups() {
+			in.groups[g] = r
+		}
+	}
+}
+
+// reader says how a batch's messages are read (see reader): the bot's own
+// as they are scanned, a source's where they lie, in place when its parser
+// can.
+func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
+	if r := in.groups[string(group)]; r != nil {
+		if r.gateway != nil {
+			return true, r.gateway.inline
+		}
+		return true, nil
+	}
+	return !in.isOwn(group), nil
+}
+
+// isOwn says whether a log group is the bot's own access log.
+func (in *Ingester) isOwn(group []byte) bool {
+	if in.ownGroup != "" {
+		return string(group) == in.ownGroup
+	}
+	return in.groups[string(group)] == nil
+}
+
+// sourceBatch adds a source's subscription batch to w.parts and merges
+// them into the store.
+func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceReader, env *delivery) (IngestStats, error) {
+	stats := IngestStats{
+		MessageType: string(env.messageType),
+		LogGroup:    string(env.logGroup),
+		Source:      r.src.Name,
+		Events:      len(env.events),
+	}
+	switch stats.MessageType {
+	case DataMessage:
+	case ControlMessage:
+		return stats, nil
+	default:
+		return stats, fmt.Errorf("%w: messageType %q, want %s or %s", ErrMalformedDelivery, stats.MessageType, DataMessage, ControlMessage)
+	}
+	stats.Batch = batchID(env)
+	a := in.newAdder(ctx, w, r, &stats)
+	var fn, fnInit []byte
+	if r.fns != nil {
+		fn = []byte(r.fns[stats.LogGroup])
+		fnInit = []byte(r.fns[stats.LogGroup] + " init")
+	}
+	for i := range env.events {
+		ev := &env.events[i]
+		var (
+			h   hit
+			err error
+		)
+		switch {
+		case ev.inline:
+			h, err = ev.h, ev.err
+		case r.src.Kind == contract.SourceAPIGateway:
+			h, err = r.gateway.parse(ev.message, ev.escaped, &w.text)
+		case r.src.Kind == contract.SourceLambda:
+			h, err = parseReport(ev.message, ev.escaped, &w.text)
+		default:
+			err = errNotARequest // an alb source has no log group
+		}
+		if err == nil && h.ms == 0 {
+			h.ms = ev.timestamp
+		}
+		if err == nil && (h.ms < ev.timestamp-maxClockGap || h.ms > ev.timestamp+maxClockGap) {
+			err = errTimeOutOfRange
+		}
+		if err != nil {
+			a.reject(err, ev.timestamp, ev.message)
+			continue
+		}
+		if fn != nil {
+			h.route = fn
+			if h.init >= 0 {
+				a.add(hit{route: fnInit, ms: h.ms, latency: h.init, status: 200})
+			}
+		}
+		a.add(h)
+	}
+	return stats, a.flush(stats.Batch)
+}
+
+// Where a route's requests go.
+const (
+	routePending  = iota // not yet asked of the store: under the route, for now
+	routeAdmitted        // under the route
+	routeRejected        // under contract.OtherRoute
+)
+
+type routeEntry struct {
+	route string // as stored: templated, interned
+	state int
+}
+
+// adder puts a source's hits into w.parts, each under its route: the route
+// as logged (templated for alb), or contract.OtherRoute for a request of no
+// route and for the routes of a source that has as many as it may keep.
+// New routes are asked of the store (Admit) a few at a time, so a spray of
+// invented paths holds no more than resolveEvery of them at once.
+type adder struct {
+	ctx   context.Context
+	in    *Ingester
+	w     *batchWork
+	r     *sourceReader
+	stats *IngestStats
+	cache map[string]routeEntry // logged route -> where it goes
+
+	last       *sketchstore.Sketches
+	lastRoute  string
+	lastMinute int64
+	err        error // the first failed Admit; the batch fails with it
+}
+
+// maxRouteCache bounds the logged routes remembered per source: raw ALB
+// paths are unbounded, their templates are not.
+const maxRouteCache = 4096
+
+// resolveEvery is how many new routes wait for the store's answer.
+const resolveEvery = 256
+
+func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader, stats *IngestStats) *adder {
+	cache := w.sourceRoutes[r.src.Name]
+	if cache == nil || len(cache) > maxRouteCache {
+		cache = make(map[string]routeEntry)
+		w.sourceRoutes[r.src.Name] = cache
+	}
+	clear(w.pending)
+	w.pendingOrder = w.pendingOrder[:0]
+	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, lastMinute: -1}
+}
+
+// add counts a hit under its route.
+func (a *adder) add(h hit) {
+	if h.method != nil {
+		a.w.route = append(append(append(a.w.route[:0], h.method...), ' '), h.route...)
+		h.route, h.method = a.w.route, nil
+	}
+	e, ok := a.cache[string(h.route)]
+	if !ok || e.state == routePending && !a.w.pending[e.route] {
+		e = a.entry(h.route)
+		if len(a.cache) >= maxRouteCache {
+			clear(a.cache)
+		}
+		a.cache[string(h.route)] = e
+	}
+	route := e.route
+	minute := floorMinute(h.ms)
+	if a.last == nil || minute != a.lastMinute || route != a.lastRoute {
+		k := sketchstore.Key{Source: a.r.src.Name, Route: route, Minute: minute}
+		a.last = a.w.parts[k]
+		if a.last == nil {
+			a.last = sketchstore.NewSketches()
+			a.w.parts[k] = a.last
+		}
+		a.lastRoute, a.lastMinute = route, minute
+	}
+	if h.latency >= 0 {
+		// Parsers checked it is finite, non-negative and below
+		// maxLatencyMillis, which the sketch takes without error.
+		_ = a.last.Response.Add(h.latency)
+	}
+	a.last.CountStatus(h.status)
+	a.stats.Added++
+	if len(a.w.pending) >= resolveEvery {
+		a.resolve()
+	}
+}
+
+// entry decides where a logged route goes, from what the container knows.
+func (a *adder) entry(logged []byte) routeEntry {
+	var route string
+	switch {
+	case len(logged) == 0:
+		return routeEntry{contract.OtherRoute, routeAdmitted}
+	case a.r.tmpl != nil:
+		a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
+		route = string(a.w.tpl)
+	default:
+		route = string(logged)
+	}
+	if !utf8.ValidString(route) {
+		route = strings.ToValidUTF8(route, "\uFFFD")
+	}
+	if a.w.pending[route] {
+		return routeEntry{route, routePending}
+	}
+	a.r.mu.Lock()
+	admitted, rejected := a.r.admitted[route], a.r.rejected[route]
+	a.r.mu.Unlock()
+	switch {
+	case admitted:
+		return routeEntry{route, routeAdmitted}
+	case rejected:
+		return routeEntry{contract.OtherRoute, routeRejected}
+	}
+	a.w.pending[route] = true
+	a.w.pendingOrder = append(a.w.pendingOrder, route)
+	return routeEntry{route, routePending}
+}
+
+// resolve asks the store to admit the pending routes, and moves the
+// requests of those it refused under contract.OtherRoute.
+func (a *adder) resolve() {
+	w := a.w
+	if len(w.pending) == 0 || a.err != nil {
+		return
+	}
+	pending := w.pendingOrder
+	admitted, err := a.in.store.Admit(a.ctx, a.r.src.Name, pending, a.r.limit)
+	if err != nil {
+		a.err = fmt.Errorf("admit the routes of %s: %w", a.r.src.Name, err)
+		return
+	}
+	ok := make(map[string]bool, len(admitted))
+	for _, route := range admitted {
+		ok[route] = true
+	}
+	a.r.mu.Lock()
+	if len(a.r.rejected) > maxRejected {
+		clear(a.r.rejected)
+	}
+	for _, route := range pending {
+		if ok[route] {
+			a.r.admitted[route] = true
+		} else {
+			a.r.rejected[route] = true
+		}
+	}
+	a.r.mu.Unlock()
+	for k, p := range w.parts {
+		if !w.pending[k.Route] || ok[k.Route] {
+			continue
+		}
+		delete(w.parts, k)
+		o := sketchstore.Key{Source: k.Source, Route: contract.OtherRoute, Minute: k.Minute}
+		if q := w.parts[o]; q != nil {
+			// Both hold counts and sketches of the same mapping: merging
+			// cannot fail.
+			_ = q.Merge(p)
+		} else {
+			w.parts[o] = p
+		}
+	}
+	for logged, e := range a.cache {
+		if e.state == routePending && w.pending[e.route] {
+			if ok[e.route] {
+				a.cache[logged] = routeEntry{e.route, routeAdmitted}
+			} else {
+				a.cache[logged] = routeEntry{contract.OtherRoute, routeRejected}
+			}
+		}
+	}
+	clear(w.pending)
+	w.pendingOrder = w.pendingOrder[:0]
+	a.last, a.lastMinute = nil, -1
+}
+
+// reject counts a line that is no hit.
+func (a *adder) reject(err error, eventMs int64, line []byte) {
+	switch err {
+	case errNotARequest:
+		a.stats.Skipped++
+	case errLacksLatency:
+		a.stats.NoLatency++
+		a.stats.NoLatencyMinute = max(a.stats.NoLatencyMinute, floorMinute(eventMs))
+	default:
+		a.stats.Malformed++
+		if a.stats.Malformed <= maxLoggedMalformed {
+			a.in.logger.Warn("skipping a malformed line", "source", a.r.src.Name, "reason", err.Error(),
+				"batch", a.stats.Batch, "line", truncate(line, 200))
+		}
+	}
+}
+
+// flush resolves the pending routes and merges the parts as batch.
+func (a *adder) flush(batch string) error {
+	a.resolve()
+	if a.err != nil {
+		return a.err
+	}
+	w, stats := a.w, a.stats
+	if a.stats.Malformed > 0 {
+		a.in.logger.Warn("lines skipped", "source", a.r.src.Name, "batch", batch, "malformed", stats.Malformed, "of", stats.Events)
+	}
+	if len(w.parts) == 0 {
+		return nil
+	}
+	stats.Parts += len(w.parts)
+	for k, p := range w.parts {
+		if k.Route == contract.OtherRoute {
+			stats.Other += int(p.Requests)
+		}
+		if stats.FirstMinute == 0 || k.Minute < stats.FirstMinute {
+			stats.FirstMinute = k.Minute
+		}
+		stats.LastMinute = max(stats.LastMinute, k.Minute)
+	}
+	if err := a.in.store.Merge(a.ctx, batch, w.parts); err != nil {
+		return fmt.Errorf("merge batch %s of %s into the sketch store: %w", batch, a.r.src.Name, err)
+	}
+	clear(w.parts)
+	a.last, a.lastMinute = nil, -1
+	return nil
+}
+
+// ErrUnknownSource is an object for a source the ingester was not given.
+var ErrUnknownSource = errors.New("no such alb latency source")
+
+// maxObjectParts is how many route-minutes an object gathers before they are
+// merged into the store: an ALB file spans five minutes, so this is only
+// reached by a file of lines from far apart, whose memory it bounds.
+const maxObjectParts = 4096
+
+// maxALBLine bounds a line of an ALB log; a longer one is skipped.
+const maxALBLine = 64 << 10
+
+var errLongLine = errors.New("line longer than 64 KiB")
+
+// IngestALB reads one gzip ALB access-log object of the named alb source
+// from r, as a stream, and merges its lines into the store. object names
+// it for the store's de-duplication (bucket, key and version): merged as
+// batches object#0, object#1, …, so a retry of a failed object counts each
+// route-minute once. Memory does not grow with the object's size.
+func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, object string) (IngestStats, error) {
+	src := in.sources[source]
+	if src == nil || src.tmpl == nil {
+		return IngestStats{}, fmt.Errorf("%w: %q", ErrUnknownSource, source)
+	}
+	w := in.work()
+	defer in.pool.Put(w)
+	clear(w.parts)
+	stats := IngestStats{Batch: object, Source: source}
+	zr, err := w.dec.gunzip(r)
+	if err != nil {
+		return stats, fmt.Errorf("%s: not gzip: %w", object, err)
+	}
+	br := w.dec.lines(zr)
+	a := in.newAdder(ctx, w, src, &stats)
+	flushes := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			stats.Events++
+			a.reject(errLongLine, 0, line)
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if len(line) > 0 {
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			stats.Events++
+			if h, perr := w.alb.parse(line, &w.route); perr != nil {
+				a.reject(perr, 0, line)
+			} else {
+				a.add(h)
+			}
+			if len(w.parts) >= maxObjectParts {
+				if ferr := a.flush(fmt.Sprintf("%s#%d", object, flushes)); ferr != nil {
+					return stats, ferr
+				}
+				flushes++
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return stats, fmt.Errorf("read %s: %w", object, err)
+		}
+	}
+	return stats, a.flush(fmt.Sprintf("%s#%d", object, flushes))
+}
+
+// gunzip returns d's gzip reader reset to r.
+func (d *decoder) gunzip(r io.Reader) (io.Reader, error) {
+	var err error
+	if d.gz == nil {
+		d.gz, err = gzip.NewReader(r)
+	} else {
+		err = d.gz.Reset(r)
+	}
+	return d.gz, err
+}
+
+// lines returns d's line reader reset to r.
+func (d *decoder) lines(r io.Reader) *bufio.Reader {
+	if d.br == nil {
+		d.br = bufio.NewReaderSize(r, maxALBLine)
+	} else {
+		d.br.Reset(r)
+	}
+	return d.br
+}
