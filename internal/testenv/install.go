@@ -15,12 +15,13 @@ import (
 
 // InstallationsTable creates an installations table the way infra/ does
 // (hash key contract.InstallationKey, on demand) under a name of its own,
-// and a KMS key for its tokens. It returns the clients, the table's name
-// and the key's ID.
-func (m *Moto) InstallationsTable(t testing.TB) (db *dynamodb.Client, kc *kms.Client, table, keyID string) {
+// and a KMS key for its tokens. It returns the DynamoDB client, the AWS
+// configuration of moto, the table's name and the key's ID.
+func (m *Moto) InstallationsTable(t testing.TB) (db *dynamodb.Client, cfg aws.Config, table, keyID string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := m.AWSConfig(ctx)
+	var err error
+	cfg, err = m.AWSConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,10 +36,9 @@ func (m *Moto) InstallationsTable(t testing.TB) (db *dynamodb.Client, kc *kms.Cl
 	if err != nil {
 		t.Fatalf("create table %s: %v", table, err)
 	}
-	kc = kms.NewFromConfig(cfg)
-	key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("slackbot tokens (test)")})
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("slackbot tokens (test)")})
 	if err != nil {
 		t.Fatalf("create KMS key: %v", err)
 	}
-	return db, kc, table, aws.ToString(key.KeyMetadata.KeyId)
+	return db, cfg, table, aws.ToString(key.KeyMetadata.KeyId)
 }

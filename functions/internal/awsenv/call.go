@@ -32,6 +32,7 @@ type Service struct {
 var (
 	SecretsManager = Service{Name: "secretsmanager", ID: "Secrets Manager"}
 	Lambda         = Service{Name: "lambda", ID: "Lambda"}
+	KMS            = Service{Name: "kms", ID: "KMS"}
 )
 
 // Request is one call of an AWS JSON protocol: awsJson1.1 or 1.0 (Target

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
 )
 
 // Cipher encrypts and decrypts a token bound to where it is stored: the
@@ -23,25 +23,32 @@ type Cipher interface {
 	Open(ctx context.Context, ciphertext []byte, binding map[string]string) (string, error)
 }
 
-// KMSAPI is the part of the KMS client KMS uses.
-type KMSAPI interface {
-	Encrypt(ctx context.Context, in *kms.EncryptInput, opts ...func(*kms.Options)) (*kms.EncryptOutput, error)
-	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
-}
-
 // KMS is a Cipher with a KMS key: tokens are a few hundred bytes, well
 // under the 4 KiB KMS encrypts directly, and the binding is the request's
 // encryption context, which KMS checks on decrypt and CloudTrail records.
+//
+// Its two calls are made through awsenv.Call rather than the SDK's KMS
+// client, whose package initialisation every cold start of the events and
+// commands functions would pay for; TestKMSIsTheSDKsRequest holds them to
+// the SDK's requests.
 type KMS struct {
-	Client KMSAPI
-	KeyID  string
+	AWS   aws.Config
+	KeyID string
+}
+
+// kmsCall is one call of KMS's JSON protocol (TrentService).
+func (k KMS) kmsCall(ctx context.Context, op string, in, out any) error {
+	return awsenv.Call(ctx, k.AWS, awsenv.Request{Service: awsenv.KMS, Target: "TrentService." + op, JSONVersion: "1.1", Body: in}, out)
 }
 
 // Seal implements Cipher.
 func (k KMS) Seal(ctx context.Context, plaintext string, binding map[string]string) ([]byte, error) {
-	out, err := k.Client.Encrypt(ctx, &kms.EncryptInput{
-		KeyId: aws.String(k.KeyID), Plaintext: []byte(plaintext), EncryptionContext: binding,
-	})
+	var out struct{ CiphertextBlob []byte }
+	err := k.kmsCall(ctx, "Encrypt", struct {
+		KeyId             string
+		Plaintext         []byte
+		EncryptionContext map[string]string `json:",omitempty"`
+	}{k.KeyID, []byte(plaintext), binding}, &out)
 	if err != nil {
 		return nil, fmt.Errorf("kms encrypt: %w", err)
 	}
@@ -50,9 +57,12 @@ func (k KMS) Seal(ctx context.Context, plaintext string, binding map[string]stri
 
 // Open implements Cipher.
 func (k KMS) Open(ctx context.Context, ciphertext []byte, binding map[string]string) (string, error) {
-	out, err := k.Client.Decrypt(ctx, &kms.DecryptInput{
-		KeyId: aws.String(k.KeyID), CiphertextBlob: ciphertext, EncryptionContext: binding,
-	})
+	var out struct{ Plaintext []byte }
+	err := k.kmsCall(ctx, "Decrypt", struct {
+		CiphertextBlob    []byte
+		EncryptionContext map[string]string `json:",omitempty"`
+		KeyId             string
+	}{ciphertext, binding, k.KeyID}, &out)
 	if err != nil {
 		return "", fmt.Errorf("kms decrypt: %w", err)
 	}
@@ -276,5 +286,5 @@ func unixTime(it map[string]types.AttributeValue, name string) time.Time {
 // Open is the Dynamo store of a deployment: table, with tokens encrypted
 // under the KMS key keyID, both through awsCfg.
 func Open(db DynamoAPI, awsCfg aws.Config, table, keyID string) *Dynamo {
-	return &Dynamo{Client: db, Table: table, Cipher: KMS{Client: kms.NewFromConfig(awsCfg), KeyID: keyID}}
+	return &Dynamo{Client: db, Table: table, Cipher: KMS{AWS: awsCfg, KeyID: keyID}}
 }

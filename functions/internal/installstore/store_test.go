@@ -89,8 +89,8 @@ func checkStore(t *testing.T, s installstore.Store) {
 func TestMemory(t *testing.T) { checkStore(t, &installstore.Memory{}) }
 
 func TestDynamo(t *testing.T) {
-	db, kc, table, key := moto.Get(t).InstallationsTable(t)
-	s := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: kc, KeyID: key}}
+	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
+	s := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{AWS: cfg, KeyID: key}}
 	checkStore(t, s)
 
 	// Tokens are stored only as ciphertext bound to their item and field.

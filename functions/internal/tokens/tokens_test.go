@@ -123,8 +123,8 @@ func TestPosterNotInstalledPostsNothing(t *testing.T) {
 // serves the new token.
 func TestRefreshOnce(t *testing.T) {
 	ctx := context.Background()
-	db, kc, table, key := moto.Get(t).InstallationsTable(t)
-	store := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: kc, KeyID: key}}
+	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
+	store := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{AWS: cfg, KeyID: key}}
 	fake := testenv.NewSlack(t, homeToken, nil)
 	fake.SetClient(clientID, clientSecret)
 	fake.AddGrant(testenv.Grant{Code: "c1", Team: alpha.TeamID, BotToken: "xoxe.xoxb-alpha", RefreshToken: "xoxe-1-alpha", ExpiresIn: 43200})
