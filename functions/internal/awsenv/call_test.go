@@ -34,8 +34,8 @@ func TestCall(t *testing.T) {
 	tests := []struct {
 		name    string
 		answers []answer
-		calls int
-		code  string
+		calls   int
+		code    string
 	}{
 		{"ok", []answer{{200, `{"KeyId":"k"}`}}, 1, ""},
 		{"5xx then ok", []answer{{500, `{}`}, {503, `{}`}, {200, `{"KeyId":"k"}`}}, 3, ""},
