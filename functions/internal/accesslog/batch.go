@@ -143,15 +143,11 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 	return d.plain.Bytes(), nil
 }
 
-// decodeDelivery parses the JSON of a subscription batch into e. The common
-// shape goes through a hand-written scanner; whatever it does not handle is
-// decoded by encoding/json into events.CloudwatchLogsData, so the two agree
-// on every input (FuzzDecodeDelivery holds them to that).
-func decodeDelivery(b []byte, e *delivery) error {
-	return decodeDeliveryOf(b, e, nil)
-}
-
-// decodeDeliveryOf is decodeDelivery with read (see decoder.decode).
+// decodeDeliveryOf parses the JSON of a subscription batch into e. The
+// common shape goes through a hand-written scanner; whatever it does not
+// handle is decoded by encoding/json into events.CloudwatchLogsData, so the
+// two agree on every input (FuzzDecodeDelivery holds them to that). read is
+// as decoder.decode's.
 func decodeDeliveryOf(b []byte, e *delivery, read reader) error {
 	e.reset()
 	s := deliveryScanner{b: b, e: e, read: read}

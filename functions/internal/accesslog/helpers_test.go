@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -131,4 +132,24 @@ func lognormal(r *rand.Rand, median, sigma float64) float64 {
 
 func expNorm(r *rand.Rand, sigma float64) float64 {
 	return math.Exp(r.NormFloat64() * sigma)
+}
+
+// decodeDelivery parses the JSON of a subscription batch into e, as
+// decoder.decode does after gunzip. The common
+// shape goes through a hand-written scanner; whatever it does not handle is
+// decoded by encoding/json into events.CloudwatchLogsData, so the two agree
+// on every input (FuzzDecodeDelivery holds them to that).
+func decodeDelivery(b []byte, e *delivery) error {
+	return decodeDeliveryOf(b, e, nil)
+}
+
+// aggregate decodes a batch of the bot's own access log into w.parts, one
+// sketch pair per route-minute.
+func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, error) {
+	clear(w.parts)
+	env, err := w.dec.decode(data, nil)
+	if err != nil {
+		return IngestStats{}, err
+	}
+	return w.aggregateDelivery(env, logger)
 }

@@ -170,17 +170,6 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	return stats, nil
 }
 
-// aggregate decodes a batch of the bot's own access log into w.parts, one
-// sketch pair per route-minute.
-func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, error) {
-	clear(w.parts)
-	env, err := w.dec.decode(data, nil)
-	if err != nil {
-		return IngestStats{}, err
-	}
-	return w.aggregateDelivery(env, logger)
-}
-
 func (w *batchWork) aggregateDelivery(env *delivery, logger *slog.Logger) (IngestStats, error) {
 	stats := IngestStats{
 		MessageType: string(env.messageType),

@@ -57,20 +57,6 @@ func EncodeSketch(b []byte, s *Sketch) []byte {
 	return b
 }
 
-// DecodeSketch decodes what EncodeSketch wrote. The mapping must be in the
-// bytes and equal this package's, so bytes of another accuracy or from
-// elsewhere fail here instead of merging into nonsense.
-func DecodeSketch(b []byte) (*Sketch, error) {
-	s, err := ddsketch.DecodeDDSketchWithExactSummaryStatistics(b, newStore, nil)
-	if err != nil {
-		return nil, fmt.Errorf("decode sketch: %w", err)
-	}
-	if !s.IndexMapping.Equals(indexMapping) {
-		return nil, fmt.Errorf("decode sketch: its index mapping (%s) is not this package's (%s)", s.IndexMapping, indexMapping)
-	}
-	return s, nil
-}
-
 // mergeEncoded merges the sketch EncodeSketch wrote into dst without
 // building a sketch for it: a week's report decodes twenty thousand
 // minutes per route, and the allocation would be most of the cost. A sketch

@@ -1,6 +1,7 @@
 package sketchstore
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -182,4 +183,18 @@ func BenchmarkSketchDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// DecodeSketch decodes what EncodeSketch wrote. The mapping must be in the
+// bytes and equal this package's, so bytes of another accuracy or from
+// elsewhere fail here instead of merging into nonsense.
+func DecodeSketch(b []byte) (*Sketch, error) {
+	s, err := ddsketch.DecodeDDSketchWithExactSummaryStatistics(b, newStore, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decode sketch: %w", err)
+	}
+	if !s.IndexMapping.Equals(indexMapping) {
+		return nil, fmt.Errorf("decode sketch: its index mapping (%s) is not this package's (%s)", s.IndexMapping, indexMapping)
+	}
+	return s, nil
 }
