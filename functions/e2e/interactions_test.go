@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
@@ -105,27 +103,11 @@ func checkInteractions(t *testing.T, slack *testenv.Slack, send func(body string
 	}
 }
 
-func createSketchTable(t *testing.T, cfg aws.Config) {
-	_, err := dynamodb.NewFromConfig(cfg).CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:   aws.String(sketchTable),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN}},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestInteractionsLambda sends interactions to the shipped commands
 // bootstrap under the Lambda emulator, as API Gateway would.
 func TestInteractionsLambda(t *testing.T) {
 	env, slack, cfg := fixture(t)
-	createSketchTable(t, cfg)
+	testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
 	slack.SetMembers("C0NEWS0001", "U0ADA")
 	slack.SetMembers("C0123ABCD", "U0OTHER")
 	lambdaAPI := newLambdaAPI(t)

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -86,21 +85,7 @@ func TestPercentilesLambda(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(sketchTable),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CreateSketchTable(t, db, sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"general": "C0GENERAL1", "ops": opsID})
 	env := append(moto.Env(),
 		contract.EnvSecretARN+"="+*sec.ARN,
@@ -302,7 +287,7 @@ func TestPercentilesLambdaAlertsWithSlowSlack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
+	testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
 	slack.SetMode(testenv.SwallowFirst, testenv.MethodPostMessage)
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), append(moto.Env(),
@@ -336,26 +321,6 @@ func TestPercentilesLambdaAlertsWithSlowSlack(t *testing.T) {
 	}
 }
 
-// newSketchTable creates the sketch table in moto as infra/ does.
-func newSketchTable(t *testing.T, db *dynamodb.Client, name string) {
-	t.Helper()
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A stack with only a signing secret and an incoming webhook: the shipped
 // bootstrap under the emulator posts an alert once across repeated slow
 // batches, through the webhook, then the scheduled report through it too.
@@ -379,7 +344,7 @@ func TestPercentilesLambdaWebhookAlertsAndChart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		newSketchTable(t, dynamodb.NewFromConfig(cfg), name)
+		testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), name)
 		return testenv.StartLambda(t, bootstrap, append(moto.Env(),
 			contract.EnvSecretARN+"="+*sec.ARN,
 			contract.EnvSlackAPIURL+"="+slack.APIURL(),

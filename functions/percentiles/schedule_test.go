@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -41,21 +40,7 @@ func TestPercentilesLambdaReportsEachSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(sketchTable),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
 	const ownGroup = "/aws/apigateway/slackbot-dev/access"
 	sources := `[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders-prod"},` +

@@ -80,7 +80,7 @@ func TestPercentilesLambdaSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	newSketchTable(t, db, sketchTable)
+	testenv.CreateSketchTable(t, db, sketchTable)
 	_, dedupeTable := moto.DedupeTable(t)
 
 	// The load balancer's object: ten requests of four paths, one of

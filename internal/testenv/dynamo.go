@@ -75,3 +75,47 @@ func DedupeItem(t testing.TB, db *dynamodb.Client, table, id string) map[string]
 	}
 	return out.Item
 }
+
+// SketchTable creates a sketch table under a name no other table of this
+// process has, and returns a client and the table's name.
+func (m *Moto) SketchTable(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	cfg, err := m.AWSConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, name := dynamodb.NewFromConfig(cfg), fmt.Sprintf("sketches-%d", tableSeq.Add(1))
+	CreateSketchTable(t, db, name)
+	return db, name
+}
+
+// CreateSketchTable creates the sketch table name through db the way
+// infra/ does: hash key contract.SketchRouteKey, range key
+// contract.SketchMinuteKey, on demand, TTL on contract.TTLAttribute. The
+// alert state lives in the same table.
+func CreateSketchTable(t testing.TB, db *dynamodb.Client, name string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(contract.TTLAttribute), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		t.Fatalf("enable TTL on %s: %v", name, err)
+	}
+}

@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -25,34 +22,10 @@ var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
-var tableSeq atomic.Int64
-
 // stateTable is a table with the sketch table's schema, as infra/ makes it.
 func stateTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := moto.Get(t).AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(cfg)
-	name := fmt.Sprintf("alerts-%d", tableSeq.Add(1))
-	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db, name
+	return moto.Get(t).SketchTable(t)
 }
 
 // serial sends one request at a time: moto evaluates a put's condition and

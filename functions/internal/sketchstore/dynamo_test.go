@@ -35,36 +35,11 @@ func dynamoClient(t *testing.T) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg)
 }
 
-var sketchTableSeq atomic.Int64
-
 // sketchTable creates a table with the schema infra/ creates, under a name
 // of its own so tests need not reset the shared server.
-func sketchTable(t *testing.T, client *dynamodb.Client) string {
+func sketchTable(t *testing.T, _ *dynamodb.Client) string {
 	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("sketches-%d-%d", time.Now().UnixNano(), sketchTableSeq.Add(1))
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(name),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.SketchRouteKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.SketchMinuteKey), AttributeType: types.ScalarAttributeTypeN},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.SketchRouteKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.SketchMinuteKey), KeyType: types.KeyTypeRange},
-		},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(name),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(contract.TTLAttribute), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("enable TTL: %v", err)
-	}
+	_, name := moto.Get(t).SketchTable(t)
 	return name
 }
 
