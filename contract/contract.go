@@ -185,6 +185,11 @@ const SlashCommand = "/slackbot"
 // and files.completeUploadExternal).
 var BotScopes = []string{"app_mentions:read", "channels:read", "chat:write", "chat:write.public", "commands", "files:write", "groups:read"}
 
+// BotEvents are the Events API events the app subscribes to (the
+// manifest's bot_events), each handled by the events function:
+// bot.TestEveryBotEventIsHandled fails for one without a function.
+var BotEvents = []string{"app_mention", "app_uninstalled", "tokens_revoked"}
+
 // DefaultClaimLease is the in-progress lease when EnvClaimLease is unset.
 // The HTTP functions time out after 10 seconds, so a lease of 30 outlives
 // any attempt that could still finish.

@@ -10,10 +10,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// botEvents are the bot events the app subscribes to: mentions, and the
-// two that end an installation (see package bot).
-var botEvents = []string{"app_mention", "app_uninstalled", "tokens_revoked"}
-
 // webhookScope is Slack's scope for incoming webhooks, asked for only when one is
 // configured.
 const webhookScope = "incoming-webhook"
@@ -54,7 +50,7 @@ func slackManifest(s *settings, eventsURL, commandsURL, interactionsURL, redirec
 		Settings: slack.Settings{
 			EventSubscriptions: &slack.EventSubscriptions{
 				RequestUrl: eventsURL,
-				BotEvents:  botEvents,
+				BotEvents:  contract.BotEvents,
 			},
 			IncomingWebhooks:     webhooks,
 			Interactivity:        &slack.Interactivity{IsEnabled: true, RequestUrl: interactionsURL},

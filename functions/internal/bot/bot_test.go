@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -167,6 +169,28 @@ func TestMentionOfASource(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "Latency of orders") || !strings.Contains(out.String(), "GET /orders") {
 			t.Errorf("%q: reply %q, want the report of orders", text, out.String())
+		}
+	}
+}
+
+// TestEveryBotEventIsHandled: each event the manifest subscribes to
+// (contract.BotEvents) reaches a function of the events handler, so an
+// event added to the subscription without its function, or the reverse
+// rename, fails here rather than being acknowledged and dropped.
+func TestEveryBotEventIsHandled(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := config.Config{}
+	cfg.SigningSecret = "sig"
+	h := New(cfg, aws.Config{}, log, io.Discard).Events()
+	for i, name := range contract.BotEvents {
+		logs.Reset()
+		body := fmt.Sprintf(`{"type":"event_callback","team_id":"T1","event_id":"EvAll%d","event":{"type":%q,"user":"U1","text":"hi","channel":"C1","ts":"1.2","event_ts":"1.2"}}`, i, name)
+		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
+		h.ServeEvent(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST",
+			Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body})
+		if strings.Contains(logs.String(), "ignored event type") {
+			t.Errorf("%s: subscribed to in the manifest, but no function handles it:\n%s", name, logs.String())
 		}
 	}
 }

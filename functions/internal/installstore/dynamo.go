@@ -23,50 +23,70 @@ type Cipher interface {
 	Open(ctx context.Context, ciphertext []byte, binding map[string]string) (string, error)
 }
 
+// KMSAPI is the part of KMS's API that KMS calls: one method an operation,
+// so the function's role grants exactly these (infra's
+// TestGrantsMatchTheStores reads them here).
+type KMSAPI interface {
+	Encrypt(ctx context.Context, in KMSRequest) (ciphertext []byte, err error)
+	Decrypt(ctx context.Context, in KMSRequest) (plaintext []byte, err error)
+}
+
+// KMSRequest is the body of KMS's Encrypt and Decrypt, with KMS's names.
+type KMSRequest struct {
+	KeyId             string
+	Plaintext         []byte            `json:",omitempty"`
+	CiphertextBlob    []byte            `json:",omitempty"`
+	EncryptionContext map[string]string `json:",omitempty"`
+}
+
+// KMSClient makes KMSAPI's calls through awsenv.Call rather than the SDK's
+// KMS client, whose package initialisation every cold start of the events
+// and commands functions would pay for two operations.
+// TestKMSIsTheSDKsRequest holds them to the SDK's requests.
+type KMSClient struct{ AWS aws.Config }
+
+func (c KMSClient) call(ctx context.Context, op string, in KMSRequest, out any) error {
+	return awsenv.Call(ctx, c.AWS, awsenv.Request{Service: awsenv.KMS, Target: "TrentService." + op, JSONVersion: "1.1", Body: in}, out)
+}
+
+// Encrypt implements KMSAPI.
+func (c KMSClient) Encrypt(ctx context.Context, in KMSRequest) ([]byte, error) {
+	var out struct{ CiphertextBlob []byte }
+	err := c.call(ctx, "Encrypt", in, &out)
+	return out.CiphertextBlob, err
+}
+
+// Decrypt implements KMSAPI.
+func (c KMSClient) Decrypt(ctx context.Context, in KMSRequest) ([]byte, error) {
+	var out struct{ Plaintext []byte }
+	err := c.call(ctx, "Decrypt", in, &out)
+	return out.Plaintext, err
+}
+
 // KMS is a Cipher with a KMS key: tokens are a few hundred bytes, well
 // under the 4 KiB KMS encrypts directly, and the binding is the request's
 // encryption context, which KMS checks on decrypt and CloudTrail records.
-//
-// Its two calls are made through awsenv.Call rather than the SDK's KMS
-// client, whose package initialisation every cold start of the events and
-// commands functions would pay for; TestKMSIsTheSDKsRequest holds them to
-// the SDK's requests.
 type KMS struct {
-	AWS   aws.Config
-	KeyID string
-}
-
-// kmsCall is one call of KMS's JSON protocol (TrentService).
-func (k KMS) kmsCall(ctx context.Context, op string, in, out any) error {
-	return awsenv.Call(ctx, k.AWS, awsenv.Request{Service: awsenv.KMS, Target: "TrentService." + op, JSONVersion: "1.1", Body: in}, out)
+	Client KMSAPI
+	KeyID  string
 }
 
 // Seal implements Cipher.
 func (k KMS) Seal(ctx context.Context, plaintext string, binding map[string]string) ([]byte, error) {
-	var out struct{ CiphertextBlob []byte }
-	err := k.kmsCall(ctx, "Encrypt", struct {
-		KeyId             string
-		Plaintext         []byte
-		EncryptionContext map[string]string `json:",omitempty"`
-	}{k.KeyID, []byte(plaintext), binding}, &out)
+	out, err := k.Client.Encrypt(ctx, KMSRequest{KeyId: k.KeyID, Plaintext: []byte(plaintext), EncryptionContext: binding})
 	if err != nil {
 		return nil, fmt.Errorf("kms encrypt: %w", err)
 	}
-	return out.CiphertextBlob, nil
+	return out, nil
 }
 
 // Open implements Cipher.
 func (k KMS) Open(ctx context.Context, ciphertext []byte, binding map[string]string) (string, error) {
-	var out struct{ Plaintext []byte }
-	err := k.kmsCall(ctx, "Decrypt", struct {
-		CiphertextBlob    []byte
-		EncryptionContext map[string]string `json:",omitempty"`
-		KeyId             string
-	}{ciphertext, binding, k.KeyID}, &out)
+	out, err := k.Client.Decrypt(ctx, KMSRequest{KeyId: k.KeyID, CiphertextBlob: ciphertext, EncryptionContext: binding})
 	if err != nil {
 		return "", fmt.Errorf("kms decrypt: %w", err)
 	}
-	return string(out.Plaintext), nil
+	return string(out), nil
 }
 
 // DynamoAPI is the part of the DynamoDB client Dynamo uses.
@@ -286,5 +306,5 @@ func unixTime(it map[string]types.AttributeValue, name string) time.Time {
 // Open is the Dynamo store of a deployment: table, with tokens encrypted
 // under the KMS key keyID, both through awsCfg.
 func Open(db DynamoAPI, awsCfg aws.Config, table, keyID string) *Dynamo {
-	return &Dynamo{Client: db, Table: table, Cipher: KMS{AWS: awsCfg, KeyID: keyID}}
+	return &Dynamo{Client: db, Table: table, Cipher: KMS{Client: KMSClient{AWS: awsCfg}, KeyID: keyID}}
 }

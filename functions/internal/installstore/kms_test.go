@@ -43,7 +43,7 @@ func TestKMSIsTheSDKsRequest(t *testing.T) {
 	if _, err := sdk.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/k"), Plaintext: []byte("token"), EncryptionContext: binding}); err != nil {
 		t.Fatal(err)
 	}
-	k := installstore.KMS{AWS: cfg, KeyID: "alias/k"}
+	k := installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: "alias/k"}
 	sealed, err := k.Seal(ctx, "token", binding)
 	if err != nil || string(sealed) != "cipher" {
 		t.Fatalf("Seal = %q, %v", sealed, err)

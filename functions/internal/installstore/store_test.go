@@ -90,7 +90,7 @@ func TestMemory(t *testing.T) { checkStore(t, &installstore.Memory{}) }
 
 func TestDynamo(t *testing.T) {
 	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
-	s := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{AWS: cfg, KeyID: key}}
+	s := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
 	checkStore(t, s)
 
 	// Tokens are stored only as ciphertext bound to their item and field.

@@ -124,7 +124,7 @@ func TestPosterNotInstalledPostsNothing(t *testing.T) {
 func TestRefreshOnce(t *testing.T) {
 	ctx := context.Background()
 	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
-	store := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{AWS: cfg, KeyID: key}}
+	store := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
 	fake := testenv.NewSlack(t, homeToken, nil)
 	fake.SetClient(clientID, clientSecret)
 	fake.AddGrant(testenv.Grant{Code: "c1", Team: alpha.TeamID, BotToken: "xoxe.xoxb-alpha", RefreshToken: "xoxe-1-alpha", ExpiresIn: 43200})
