@@ -20,12 +20,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -217,7 +217,7 @@ func TestEventsLambdaTakesOverACrashedAttempt(t *testing.T) {
 	fn := testenv.StartLambda(t, bootstraps(t)[contract.EventsFunction], append(env, contract.EnvClaimLease+"="+lease.String()))
 	ctx := context.Background()
 
-	crashed := &dedupe.Dynamo{Client: dynamodb.NewFromConfig(cfg), Table: dedupeTable, Lease: lease}
+	crashed := &dedupe.Dynamo{Client: dynamo.New(cfg), Table: dedupeTable, Lease: lease}
 	claim, err := crashed.Claim(ctx, "Ev0CRASH")
 	if err != nil || claim.State != dedupe.Acquired {
 		t.Fatalf("the crashed attempt's claim: %v, %v", claim.State, err)

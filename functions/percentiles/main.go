@@ -14,8 +14,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
@@ -38,7 +39,7 @@ func main() {
 	// token's, or the installation of reportTeam.
 	var installs installstore.Store
 	if cfg.InstallationsTable != "" {
-		installs = installstore.Open(dynamodb.NewFromConfig(awsCfg), awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+		installs = installstore.Open(dynamo.New(awsCfg), awsCfg, cfg.InstallationsTable, cfg.TokenKey)
 	}
 	poster, err := tokens.ReportPoster(cfg, installs, logger, os.Stdout)
 	if err != nil {
@@ -48,7 +49,7 @@ func main() {
 	var store sketchstore.Store
 	var state alerts.State
 	if cfg.SketchTable != "" {
-		db := dynamodb.NewFromConfig(awsCfg)
+		db := dynamo.New(awsCfg)
 		store = sketchstore.NewDynamoStore(db, cfg.SketchTable)
 		state = &alerts.DynamoState{Client: db, Table: cfg.SketchTable}
 	} else {
@@ -77,6 +78,6 @@ func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, sources []c
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
 	})
 	if dedupeTable != "" {
-		h.Claims = &dedupe.Dynamo{Client: dynamodb.NewFromConfig(awsCfg), Table: dedupeTable, Lease: ObjectLease}
+		h.Claims = &dedupe.Dynamo{Client: dynamo.New(awsCfg), Table: dedupeTable, Lease: ObjectLease}
 	}
 }

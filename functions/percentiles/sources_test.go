@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -179,7 +180,7 @@ func TestPercentilesLambdaSources(t *testing.T) {
 		t.Errorf("an object of no source: %+v", out.Object)
 	}
 
-	store := sketchstore.NewDynamoStore(db, sketchTable)
+	store := sketchstore.NewDynamoStore(dynamo.New(cfg), sketchTable)
 	count := func(source string) map[string][2]int64 {
 		got, err := sketchstore.Range(ctx, store, source, now.Add(-time.Hour), now.Add(time.Hour))
 		if err != nil {

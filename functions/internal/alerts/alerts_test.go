@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -23,9 +24,10 @@ var moto testenv.SharedMoto
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
 // stateTable is a table with the sketch table's schema, as infra/ makes it.
-func stateTable(t *testing.T) (*dynamodb.Client, string) {
+func stateTable(t *testing.T) (*dynamo.Client, string) {
 	t.Helper()
-	return moto.Get(t).SketchTable(t)
+	_, name := moto.Get(t).SketchTable(t)
+	return dynamotest.Client(t, moto.Get(t)), name
 }
 
 // serial sends one request at a time: moto evaluates a put's condition and
@@ -36,10 +38,10 @@ type serial struct {
 	mu sync.Mutex
 }
 
-func (s *serial) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (s *serial) PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.DynamoAPI.PutItem(ctx, in, opts...)
+	return s.DynamoAPI.PutItem(ctx, in)
 }
 
 // Of many invocations changing a rule's state at once, exactly one may

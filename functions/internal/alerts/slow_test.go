@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -71,11 +71,11 @@ func TestCheckerWithSlowSlack(t *testing.T) {
 			if n := slackSrv.Attempts(testenv.MethodPostMessage); n != tt.wantAttempts {
 				t.Errorf("chat.postMessage attempts = %d, want %d", n, tt.wantAttempts)
 			}
-			out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
-				contract.SketchRouteKey:  &types.AttributeValueMemberS{Value: statePrefix + rules[0].ID()},
-				contract.SketchMinuteKey: &types.AttributeValueMemberN{Value: "0"},
+			out, err := db.GetItem(context.Background(), &dynamo.GetItemInput{TableName: aws.String(table), Key: map[string]dynamo.AttributeValue{
+				contract.SketchRouteKey:  &dynamo.AttributeValueMemberS{Value: statePrefix + rules[0].ID()},
+				contract.SketchMinuteKey: &dynamo.AttributeValueMemberN{Value: "0"},
 			}})
-			if st, ok := out.Item[attrStatus].(*types.AttributeValueMemberS); err != nil || !ok || st.Value != string(Firing) {
+			if st, ok := out.Item[attrStatus].(*dynamo.AttributeValueMemberS); err != nil || !ok || st.Value != string(Firing) {
 				t.Errorf("state %v, %v; want firing", out.Item, err)
 			}
 		})

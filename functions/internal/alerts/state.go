@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 )
@@ -37,9 +37,9 @@ func (m *MemoryState) Change(_ context.Context, id string, from []Status, to Sta
 	return true, nil
 }
 
-// DynamoAPI is the part of *dynamodb.Client the DynamoState calls.
+// DynamoAPI is the part of *dynamo.Client the DynamoState calls.
 type DynamoAPI interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
 }
 
 // DynamoState keeps each rule's status in the sketch table, one item per
@@ -66,7 +66,7 @@ const (
 // Change implements State.
 func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to Status, at time.Time) (bool, error) {
 	names := map[string]string{"#st": attrStatus}
-	values := map[string]types.AttributeValue{}
+	values := map[string]dynamo.AttributeValue{}
 	var cond string
 	for i, f := range from {
 		if cond != "" {
@@ -77,17 +77,17 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 			continue
 		}
 		k := ":from" + strconv.Itoa(i)
-		values[k] = &types.AttributeValueMemberS{Value: string(f)}
+		values[k] = &dynamo.AttributeValueMemberS{Value: string(f)}
 		cond += "#st = " + k
 	}
-	in := &dynamodb.PutItemInput{
+	in := &dynamo.PutItemInput{
 		TableName: aws.String(d.Table),
-		Item: map[string]types.AttributeValue{
-			contract.SketchRouteKey:  &types.AttributeValueMemberS{Value: statePrefix + id},
-			contract.SketchMinuteKey: &types.AttributeValueMemberN{Value: "0"},
-			attrStatus:               &types.AttributeValueMemberS{Value: string(to)},
-			attrChangedAt:            &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)},
-			contract.TTLAttribute:    &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(stateRetention).Unix(), 10)},
+		Item: map[string]dynamo.AttributeValue{
+			contract.SketchRouteKey:  &dynamo.AttributeValueMemberS{Value: statePrefix + id},
+			contract.SketchMinuteKey: &dynamo.AttributeValueMemberN{Value: "0"},
+			attrStatus:               &dynamo.AttributeValueMemberS{Value: string(to)},
+			attrChangedAt:            &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)},
+			contract.TTLAttribute:    &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(stateRetention).Unix(), 10)},
 		},
 		ConditionExpression:      aws.String(cond),
 		ExpressionAttributeNames: names,
@@ -96,7 +96,7 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 		in.ExpressionAttributeValues = values
 	}
 	_, err := d.Client.PutItem(ctx, in)
-	var lost *types.ConditionalCheckFailedException
+	var lost *dynamo.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		return true, nil

@@ -55,6 +55,7 @@ type Error struct {
 	Status  int
 	Code    string // "ResourceNotFoundException", "ConditionalCheckFailedException"
 	Message string
+	Body    []byte // the answer, for what a service adds (DynamoDB's Item)
 }
 
 func (e *Error) Error() string {
@@ -211,7 +212,7 @@ func decodeError(resp *http.Response, b []byte) *Error {
 	if msg == "" {
 		msg = body.MessageC
 	}
-	return &Error{Status: resp.StatusCode, Code: code, Message: msg}
+	return &Error{Status: resp.StatusCode, Code: code, Message: msg, Body: b}
 }
 
 // Endpoint is the base URL of s's API for cfg, without a trailing slash:

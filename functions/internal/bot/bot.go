@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
@@ -54,7 +55,7 @@ type Bot struct {
 	Installs installstore.Store
 	Tokens   *tokens.Resolver
 
-	dynamo *dynamodb.Client
+	dynamo *dynamo.Client
 }
 
 // New builds a Bot. Nothing here does I/O: clients connect on first use, so
@@ -63,7 +64,7 @@ type Bot struct {
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
 	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
 	if cfg.DedupeTable != "" || cfg.SketchTable != "" || cfg.InstallationsTable != "" {
-		b.dynamo = dynamodb.NewFromConfig(awsCfg)
+		b.dynamo = dynamo.New(awsCfg)
 	}
 	if cfg.SketchTable != "" {
 		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)

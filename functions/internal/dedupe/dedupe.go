@@ -29,8 +29,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 )
@@ -200,9 +200,9 @@ const (
 
 // DynamoAPI is the part of the DynamoDB client Dynamo uses.
 type DynamoAPI interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamo.UpdateItemInput) (*dynamo.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamo.DeleteItemInput) (*dynamo.DeleteItemOutput, error)
 }
 
 // Dynamo is a Store in a DynamoDB table keyed by event_id, with TTL on
@@ -217,12 +217,12 @@ type Dynamo struct {
 	Lease  time.Duration // 0 means contract.DefaultClaimLease
 }
 
-func (d *Dynamo) key(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{keyAttr: &types.AttributeValueMemberS{Value: id}}
+func (d *Dynamo) key(id string) map[string]dynamo.AttributeValue {
+	return map[string]dynamo.AttributeValue{keyAttr: &dynamo.AttributeValueMemberS{Value: id}}
 }
 
-func unix(t time.Time) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
+func unix(t time.Time) dynamo.AttributeValue {
+	return &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
 }
 
 // Claim implements Store with a put that succeeds only if no live claim
@@ -235,21 +235,21 @@ func unix(t time.Time) types.AttributeValue {
 func (d *Dynamo) Claim(ctx context.Context, id string) (Claim, error) {
 	now := clockNow(d.Now)
 	c := Claim{ID: id, State: Acquired, Token: rand.Text()}
-	out, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{
+	out, err := d.Client.PutItem(ctx, &dynamo.PutItemInput{
 		TableName: aws.String(d.Table),
-		Item: map[string]types.AttributeValue{
-			keyAttr:   &types.AttributeValueMemberS{Value: id},
-			stateAttr: &types.AttributeValueMemberS{Value: stateInProgress},
+		Item: map[string]dynamo.AttributeValue{
+			keyAttr:   &dynamo.AttributeValueMemberS{Value: id},
+			stateAttr: &dynamo.AttributeValueMemberS{Value: stateInProgress},
 			ttlAttr:   unix(now.Add(leaseOrDefault(d.Lease))),
-			tokenAttr: &types.AttributeValueMemberS{Value: c.Token},
+			tokenAttr: &dynamo.AttributeValueMemberS{Value: c.Token},
 		},
-		ReturnValues:                        types.ReturnValueAllOld,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnValues:                        dynamo.ReturnValueAllOld,
+		ReturnValuesOnConditionCheckFailure: dynamo.ReturnValuesOnConditionCheckFailureAllOld,
 		ConditionExpression:                 aws.String("attribute_not_exists(#id) OR #exp <= :now"),
 		ExpressionAttributeNames:            map[string]string{"#id": keyAttr, "#exp": ttlAttr},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": unix(now)},
+		ExpressionAttributeValues:           map[string]dynamo.AttributeValue{":now": unix(now)},
 	})
-	var taken *types.ConditionalCheckFailedException
+	var taken *dynamo.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		c.TakenOver = stringAttr(out.Attributes, stateAttr) == stateInProgress
@@ -271,19 +271,19 @@ func (d *Dynamo) Claim(ctx context.Context, id string) (Claim, error) {
 // Complete implements Store: the item becomes done, for TTL, if this
 // caller still holds it.
 func (d *Dynamo) Complete(ctx context.Context, c Claim) error {
-	_, err := d.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := d.Client.UpdateItem(ctx, &dynamo.UpdateItemInput{
 		TableName:                aws.String(d.Table),
 		Key:                      d.key(c.ID),
 		UpdateExpression:         aws.String("SET #state = :done, #exp = :exp"),
 		ConditionExpression:      aws.String("#claim = :token"),
 		ExpressionAttributeNames: map[string]string{"#state": stateAttr, "#exp": ttlAttr, "#claim": tokenAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":done":  &types.AttributeValueMemberS{Value: stateDone},
+		ExpressionAttributeValues: map[string]dynamo.AttributeValue{
+			":done":  &dynamo.AttributeValueMemberS{Value: stateDone},
 			":exp":   unix(clockNow(d.Now).Add(TTL)),
-			":token": &types.AttributeValueMemberS{Value: c.Token},
+			":token": &dynamo.AttributeValueMemberS{Value: c.Token},
 		},
 	})
-	var taken *types.ConditionalCheckFailedException
+	var taken *dynamo.ConditionalCheckFailedException
 	if errors.As(err, &taken) {
 		return fmt.Errorf("complete %s in %s: %w", c.ID, d.Table, ErrLost)
 	}
@@ -295,22 +295,22 @@ func (d *Dynamo) Complete(ctx context.Context, c Claim) error {
 
 // Release implements Store.
 func (d *Dynamo) Release(ctx context.Context, c Claim) error {
-	_, err := d.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := d.Client.DeleteItem(ctx, &dynamo.DeleteItemInput{
 		TableName:                 aws.String(d.Table),
 		Key:                       d.key(c.ID),
 		ConditionExpression:       aws.String("#claim = :token"),
 		ExpressionAttributeNames:  map[string]string{"#claim": tokenAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":token": &types.AttributeValueMemberS{Value: c.Token}},
+		ExpressionAttributeValues: map[string]dynamo.AttributeValue{":token": &dynamo.AttributeValueMemberS{Value: c.Token}},
 	})
-	var taken *types.ConditionalCheckFailedException
+	var taken *dynamo.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &taken) {
 		return fmt.Errorf("release %s in %s: %w", c.ID, d.Table, err)
 	}
 	return nil
 }
 
-func stringAttr(item map[string]types.AttributeValue, name string) string {
-	if s, ok := item[name].(*types.AttributeValueMemberS); ok {
+func stringAttr(item map[string]dynamo.AttributeValue, name string) string {
+	if s, ok := item[name].(*dynamo.AttributeValueMemberS); ok {
 		return s.Value
 	}
 	return ""

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -46,11 +48,11 @@ func expiresAt(t *testing.T, it map[string]types.AttributeValue) int64 {
 }
 
 func TestDynamo(t *testing.T) {
-	db, table := newTable(t)
+	_, table := newTable(t)
 	for i, tt := range storeSteps {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{}
-			store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+			store := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Now: c.Now, Lease: lease}
 			runSteps(t, store, c, fmt.Sprintf("case%d-", i), tt.steps)
 		})
 	}
@@ -59,7 +61,7 @@ func TestDynamo(t *testing.T) {
 func TestDynamoWritesLeaseThenTTL(t *testing.T) {
 	db, table := newTable(t)
 	c := &clock{now: t0}
-	store := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	store := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Now: c.Now, Lease: lease}
 	ctx := context.Background()
 	claim, err := store.Claim(ctx, "Ev1")
 	if err != nil || claim.State != dedupe.Acquired {
@@ -107,15 +109,15 @@ func TestDynamoWritesLeaseThenTTL(t *testing.T) {
 // event and its container dies. Slack's retry inside the lease is told to
 // come back; the retry after it takes the work over and completes it.
 func TestDynamoCrashAfterClaim(t *testing.T) {
-	db, table := newTable(t)
+	_, table := newTable(t)
 	ctx := context.Background()
 	c := &clock{now: t0}
-	crashed := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	crashed := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Now: c.Now, Lease: lease}
 	if got, err := crashed.Claim(ctx, "EvCrash"); err != nil || got.State != dedupe.Acquired {
 		t.Fatalf("first delivery: %v, %v", got.State, err)
 	}
 	// ... and nothing more from it. Slack retries at once, then a minute later.
-	retry := &dedupe.Dynamo{Client: db, Table: table, Now: c.Now, Lease: lease}
+	retry := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Now: c.Now, Lease: lease}
 	c.Set(t0.Add(3 * time.Second))
 	if got, err := retry.Claim(ctx, "EvCrash"); err != nil || got.State != dedupe.InProgress {
 		t.Fatalf("retry inside the lease: %v, %v; want in progress", got.State, err)
@@ -157,7 +159,7 @@ func TestDynamoExpiredItem(t *testing.T) {
 	put("expired", now.Add(-time.Minute))
 	put("live", now.Add(time.Minute))
 
-	store := &dedupe.Dynamo{Client: db, Table: table} // wall clock
+	store := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table} // wall clock
 	tests := []struct {
 		id   string
 		want dedupe.State
@@ -177,15 +179,15 @@ func TestDynamoExpiredItem(t *testing.T) {
 	}
 
 	// A later container whose clock is past the live item's expiry.
-	later := &dedupe.Dynamo{Client: db, Table: table, Now: func() time.Time { return now.Add(2 * time.Minute) }}
+	later := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Now: func() time.Time { return now.Add(2 * time.Minute) }}
 	if got, err := later.Claim(ctx, "live"); err != nil || got.State != dedupe.Acquired {
 		t.Errorf("Claim(live) after its expiry = %v, %v; want acquired", got.State, err)
 	}
 }
 
 func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
-	db, _ := newTable(t)
-	store := &dedupe.Dynamo{Client: db, Table: "no-such-table"}
+	newTable(t) // starts the shared server
+	store := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: "no-such-table"}
 	got, err := store.Claim(context.Background(), "Ev1")
 	if err == nil {
 		t.Fatalf("Claim on a missing table = %v, nil; want an error", got.State)
@@ -193,7 +195,7 @@ func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
 	if !strings.Contains(err.Error(), "no-such-table") || !strings.Contains(err.Error(), "Ev1") {
 		t.Errorf("error %q does not name the table and event", err)
 	}
-	var nf *types.ResourceNotFoundException
+	var nf *dynamo.ResourceNotFoundException
 	if !errors.As(err, &nf) {
 		t.Errorf("error %v does not wrap ResourceNotFoundException", err)
 	}
@@ -210,7 +212,7 @@ func TestDynamoErrorsAreNotDuplicates(t *testing.T) {
 // same moment, must produce exactly one winner.
 func TestDynamoConcurrentClaims(t *testing.T) {
 	db, table := newTable(t)
-	store := &dedupe.Dynamo{Client: db, Table: table}
+	store := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table}
 	for round := range 5 {
 		id := fmt.Sprintf("Ev0CONCURRENT%d", round)
 		won, errs := claimAtOnce(store, id, 16)
@@ -226,26 +228,26 @@ func TestDynamoConcurrentClaims(t *testing.T) {
 	}
 }
 
-// lostAnswer forwards PutItem twice, as the SDK does when the first answer is
-// lost on the way back, and returns only the second answer.
-type lostAnswer struct{ *dynamodb.Client }
+// lostAnswer forwards PutItem twice, as a client does when the first answer
+// is lost on the way back, and returns only the second answer.
+type lostAnswer struct{ *dynamo.Client }
 
-func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if _, err := l.Client.PutItem(ctx, in, opts...); err != nil {
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error) {
+	if _, err := l.Client.PutItem(ctx, in); err != nil {
 		return nil, err
 	}
-	return l.Client.PutItem(ctx, in, opts...)
+	return l.Client.PutItem(ctx, in)
 }
 
 func TestDynamoRetriedPutKeepsTheClaim(t *testing.T) {
-	db, table := newTable(t)
-	d := &dedupe.Dynamo{Client: lostAnswer{db}, Table: table}
+	_, table := newTable(t)
+	d := &dedupe.Dynamo{Client: lostAnswer{dynamotest.Client(t, moto.Get(t))}, Table: table}
 	first, err := d.Claim(context.Background(), "EvLost")
 	if err != nil || first.State != dedupe.Acquired {
 		t.Fatalf("Claim with a retried put = %v, %v; want acquired: the claim is this caller's", first.State, err)
 	}
 	// Another caller still loses.
-	other := &dedupe.Dynamo{Client: db, Table: table}
+	other := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table}
 	if again, err := other.Claim(context.Background(), "EvLost"); err != nil || again.State != dedupe.InProgress {
 		t.Fatalf("second caller's Claim = %v, %v; want in progress", again.State, err)
 	}

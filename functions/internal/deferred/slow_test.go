@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -32,7 +33,7 @@ func TestJobNeverRunsTwiceWhenSlackHangs(t *testing.T) {
 	db, table := moto.Get(t).DedupeTable(t)
 	slackSrv := testenv.NewSlack(t, "xoxb-unused", nil)
 	slackSrv.SetMode(testenv.Swallow, testenv.MethodResponseURL)
-	claims := &dedupe.Dynamo{Client: db, Table: table, Lease: time.Second}
+	claims := &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Lease: time.Second}
 	send := &sendTo{}
 	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: send, Claims: claims,
 		Log: slog.New(slog.NewTextHandler(t.Output(), nil))}

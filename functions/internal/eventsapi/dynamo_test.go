@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -94,7 +95,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 	poster := notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{})
 	h := &eventsapi.Handler{
 		Verifier: verify.Verifier{SigningSecret: secret},
-		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
+		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	h.On("app_mention", eventsapi.AppMention(poster, nil, latency.RequestParser(nil), time.Hour))
@@ -171,7 +172,7 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 	slackSrv := testenv.NewSlack(t, botToken, nil)
 	h := &eventsapi.Handler{
 		Verifier: verify.Verifier{SigningSecret: secret},
-		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
+		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
@@ -212,7 +213,7 @@ func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
 	})
 	h := &eventsapi.Handler{
 		Verifier: verify.Verifier{SigningSecret: secret},
-		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
+		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
@@ -35,12 +36,12 @@ func TestSlowSlackPostsOnce(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, table := m.DedupeTable(t)
+			_, table := m.DedupeTable(t)
 			slackSrv := testenv.NewSlack(t, botToken, nil)
 			slackSrv.SetMode(tt.mode, testenv.MethodPostMessage)
 			h := &eventsapi.Handler{
 				Verifier: verify.Verifier{SigningSecret: secret},
-				Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
+				Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, m), Table: table},
 				Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 			}
 			h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
@@ -91,9 +91,9 @@ func (k KMS) Open(ctx context.Context, ciphertext []byte, binding map[string]str
 
 // DynamoAPI is the part of the DynamoDB client Dynamo uses.
 type DynamoAPI interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	GetItem(ctx context.Context, in *dynamo.GetItemInput) (*dynamo.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamo.DeleteItemInput) (*dynamo.DeleteItemOutput, error)
 }
 
 // Dynamo is a Store in a DynamoDB table keyed by contract.InstallationKey.
@@ -130,13 +130,13 @@ func (d *Dynamo) binding(key, attr string) map[string]string {
 	return map[string]string{"slackbot:installation": key, "slackbot:field": attr}
 }
 
-func (d *Dynamo) keyOf(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrKey: &types.AttributeValueMemberS{Value: key}}
+func (d *Dynamo) keyOf(key string) map[string]dynamo.AttributeValue {
+	return map[string]dynamo.AttributeValue{attrKey: &dynamo.AttributeValueMemberS{Value: key}}
 }
 
 // Get implements Store.
 func (d *Dynamo) Get(ctx context.Context, key string) (Installation, error) {
-	out, err := d.Client.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := d.Client.GetItem(ctx, &dynamo.GetItemInput{
 		TableName: aws.String(d.Table), Key: d.keyOf(key), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -166,7 +166,7 @@ func (d *Dynamo) Get(ctx context.Context, key string) (Installation, error) {
 		return Installation{}, fmt.Errorf("get installation %s: the item names %q", key, in.Key())
 	}
 	for attr, dst := range map[string]*string{attrBotToken: &in.BotToken, attrRefresh: &in.RefreshToken} {
-		b, ok := it[attr].(*types.AttributeValueMemberB)
+		b, ok := it[attr].(*dynamo.AttributeValueMemberB)
 		if !ok {
 			continue
 		}
@@ -182,7 +182,7 @@ func (d *Dynamo) Get(ctx context.Context, key string) (Installation, error) {
 func (d *Dynamo) Save(ctx context.Context, in Installation) (Installation, error) {
 	in.RefreshingUntil = time.Time{}
 	for range 5 {
-		out, err := d.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		out, err := d.Client.GetItem(ctx, &dynamo.GetItemInput{
 			TableName: aws.String(d.Table), Key: d.keyOf(in.Key()), ConsistentRead: aws.Bool(true),
 			ProjectionExpression: aws.String(attrVersion),
 		})
@@ -214,10 +214,10 @@ func (d *Dynamo) put(ctx context.Context, in Installation, fresh bool) (Installa
 	if key == "" {
 		return Installation{}, errors.New("save installation: it names no team or org")
 	}
-	item := map[string]types.AttributeValue{
-		attrKey:     &types.AttributeValueMemberS{Value: key},
-		attrOrg:     &types.AttributeValueMemberBOOL{Value: in.EnterpriseInstall},
-		attrVersion: &types.AttributeValueMemberN{Value: strconv.FormatInt(in.Version+1, 10)},
+	item := map[string]dynamo.AttributeValue{
+		attrKey:     &dynamo.AttributeValueMemberS{Value: key},
+		attrOrg:     &dynamo.AttributeValueMemberBOOL{Value: in.EnterpriseInstall},
+		attrVersion: &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(in.Version+1, 10)},
 	}
 	for attr, v := range map[string]string{
 		attrTeam: in.TeamID, attrTeamName: in.TeamName, attrEnterprise: in.EnterpriseID,
@@ -225,12 +225,12 @@ func (d *Dynamo) put(ctx context.Context, in Installation, fresh bool) (Installa
 		attrBotID: in.BotID, attrScopes: in.Scopes, attrInstaller: in.InstallerUserID,
 	} {
 		if v != "" {
-			item[attr] = &types.AttributeValueMemberS{Value: v}
+			item[attr] = &dynamo.AttributeValueMemberS{Value: v}
 		}
 	}
 	for attr, t := range map[string]time.Time{attrExpires: in.ExpiresAt, attrInstalledAt: in.InstalledAt, attrRefreshUntil: in.RefreshingUntil} {
 		if !t.IsZero() {
-			item[attr] = &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
+			item[attr] = &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
 		}
 	}
 	for attr, v := range map[string]string{attrBotToken: in.BotToken, attrRefresh: in.RefreshToken} {
@@ -241,10 +241,10 @@ func (d *Dynamo) put(ctx context.Context, in Installation, fresh bool) (Installa
 		if err != nil {
 			return Installation{}, fmt.Errorf("save installation %s: %s: %w", key, attr, err)
 		}
-		item[attr] = &types.AttributeValueMemberB{Value: sealed}
+		item[attr] = &dynamo.AttributeValueMemberB{Value: sealed}
 	}
-	cond, values := "#v = :v", map[string]types.AttributeValue{
-		":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(in.Version, 10)},
+	cond, values := "#v = :v", map[string]dynamo.AttributeValue{
+		":v": &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(in.Version, 10)},
 	}
 	if fresh {
 		cond, values = "attribute_not_exists(#k)", nil
@@ -253,11 +253,11 @@ func (d *Dynamo) put(ctx context.Context, in Installation, fresh bool) (Installa
 	if fresh {
 		names = map[string]string{"#k": attrKey}
 	}
-	_, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := d.Client.PutItem(ctx, &dynamo.PutItemInput{
 		TableName: aws.String(d.Table), Item: item,
 		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
-	var failed *types.ConditionalCheckFailedException
+	var failed *dynamo.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		return Installation{}, ErrConflict
 	}
@@ -270,33 +270,33 @@ func (d *Dynamo) put(ctx context.Context, in Installation, fresh bool) (Installa
 
 // Delete implements Store.
 func (d *Dynamo) Delete(ctx context.Context, key string) error {
-	if _, err := d.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(d.Table), Key: d.keyOf(key)}); err != nil {
+	if _, err := d.Client.DeleteItem(ctx, &dynamo.DeleteItemInput{TableName: aws.String(d.Table), Key: d.keyOf(key)}); err != nil {
 		return fmt.Errorf("delete installation %s: %w", key, err)
 	}
 	return nil
 }
 
-func str(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+func str(it map[string]dynamo.AttributeValue, name string) string {
+	if v, ok := it[name].(*dynamo.AttributeValueMemberS); ok {
 		return v.Value
 	}
 	return ""
 }
 
-func boolean(it map[string]types.AttributeValue, name string) bool {
-	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+func boolean(it map[string]dynamo.AttributeValue, name string) bool {
+	v, ok := it[name].(*dynamo.AttributeValueMemberBOOL)
 	return ok && v.Value
 }
 
-func num(it map[string]types.AttributeValue, name string) int64 {
-	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
+func num(it map[string]dynamo.AttributeValue, name string) int64 {
+	if v, ok := it[name].(*dynamo.AttributeValueMemberN); ok {
 		n, _ := strconv.ParseInt(v.Value, 10, 64)
 		return n
 	}
 	return 0
 }
 
-func unixTime(it map[string]types.AttributeValue, name string) time.Time {
+func unixTime(it map[string]dynamo.AttributeValue, name string) time.Time {
 	if n := num(it, name); n != 0 {
 		return time.Unix(n, 0)
 	}

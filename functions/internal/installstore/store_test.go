@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -90,7 +91,7 @@ func TestMemory(t *testing.T) { checkStore(t, &installstore.Memory{}) }
 
 func TestDynamo(t *testing.T) {
 	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
-	s := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
+	s := &installstore.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
 	checkStore(t, s)
 
 	// Tokens are stored only as ciphertext bound to their item and field.

@@ -24,6 +24,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -440,7 +441,7 @@ func benchStores(b *testing.B, days int) map[string]sketchstore.Store {
 	}
 	mem := sketchstore.NewMemoryStore()
 	mem.Now = func() time.Time { return reportEnd }
-	stand := testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
+	stand := dynamotest.NewStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
 	dyn := sketchstore.NewDynamoStore(stand, "sketches")
 	dyn.Now = mem.Now
 	stores := map[string]sketchstore.Store{"memory": mem, "dynamodb": dyn}

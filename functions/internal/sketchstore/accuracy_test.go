@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -171,7 +172,7 @@ func TestRollupsEqualOneSketch(t *testing.T) {
 		}
 		parts[k] = p
 	}
-	stand := testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
+	stand := dynamotest.NewStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
 	clock := func() time.Time { return time.Unix(start+days*86400, 0) }
 	mem, dyn := NewMemoryStore(), NewDynamoStore(stand, "t")
 	mem.Now, dyn.Now = clock, clock

@@ -13,18 +13,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// DynamoAPI is the part of *dynamodb.Client the DynamoStore calls.
+// DynamoAPI is the part of *dynamo.Client the DynamoStore calls.
 type DynamoAPI interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	GetItem(ctx context.Context, in *dynamo.GetItemInput) (*dynamo.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamo.UpdateItemInput) (*dynamo.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamo.QueryInput) (*dynamo.QueryOutput, error)
 }
 
 // The sketch table (created by infra/ from the same contract): hash key
@@ -199,13 +199,13 @@ func (s *DynamoStore) register(ctx context.Context, parts map[Key]*Sketches) err
 	}
 	s.mu.Unlock()
 	for src, rs := range routes {
-		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err := s.client.UpdateItem(ctx, &dynamo.UpdateItemInput{
 			TableName:                aws.String(s.table),
 			Key:                      tableKey(registryKey(src), 0),
 			UpdateExpression:         aws.String("ADD #routes :routes SET #exp = :exp"),
 			ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#exp": attrExpiresAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":routes": &types.AttributeValueMemberSS{Value: rs},
+			ExpressionAttributeValues: map[string]dynamo.AttributeValue{
+				":routes": &dynamo.AttributeValueMemberSS{Value: rs},
 				":exp":    numAttr(now.Add(Day.Retention()).Unix()),
 			},
 		})
@@ -250,18 +250,18 @@ func (s *DynamoStore) noteLatest(ctx context.Context, parts map[Key]*Sketches) e
 // raise sets attribute attr of source's registry item to minute unless it
 // holds a later one already.
 func (s *DynamoStore) raise(ctx context.Context, source, attr string, minute int64) error {
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.client.UpdateItem(ctx, &dynamo.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      tableKey(registryKey(source), 0),
 		UpdateExpression:         aws.String("SET #a = :m, #exp = :exp"),
 		ConditionExpression:      aws.String("attribute_not_exists(#a) OR #a < :m"),
 		ExpressionAttributeNames: map[string]string{"#a": attr, "#exp": attrExpiresAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
+		ExpressionAttributeValues: map[string]dynamo.AttributeValue{
 			":m":   numAttr(minute),
 			":exp": numAttr(clock(s.Now).Add(Day.Retention()).Unix()),
 		},
 	})
-	var later *types.ConditionalCheckFailedException
+	var later *dynamo.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &later) {
 		return fmt.Errorf("record the %s minute of %s in %s: %w", attr, source, s.table, err)
 	}
@@ -275,7 +275,7 @@ func (s *DynamoStore) NoteNoLatency(ctx context.Context, source string, minute i
 
 // SourceStats implements Store.
 func (s *DynamoStore) SourceStats(ctx context.Context, source string) (SourceStats, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.client.GetItem(ctx, &dynamo.GetItemInput{
 		TableName: aws.String(s.table),
 		Key:       tableKey(registryKey(source), 0),
 	})
@@ -283,14 +283,14 @@ func (s *DynamoStore) SourceStats(ctx context.Context, source string) (SourceSta
 		return SourceStats{}, fmt.Errorf("read the registry of %s from %s: %w", sourceName(source), s.table, err)
 	}
 	var st SourceStats
-	if ss, ok := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ok {
+	if ss, ok := out.Item[attrRoutes].(*dynamo.AttributeValueMemberSS); ok {
 		st.Routes = len(ss.Value)
 	}
 	for _, a := range []struct {
 		name string
 		dst  *int64
 	}{{attrLatest, &st.Latest}, {attrNoLatency, &st.LatestNoLatency}} {
-		if n, ok := out.Item[a.name].(*types.AttributeValueMemberN); ok {
+		if n, ok := out.Item[a.name].(*dynamo.AttributeValueMemberN); ok {
 			if *a.dst, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
 				return SourceStats{}, fmt.Errorf("registry of %s: %s %q: %w", sourceName(source), a.name, n.Value, err)
 			}
@@ -336,16 +336,16 @@ func (s *DynamoStore) Admit(ctx context.Context, source string, routes []string,
 
 	key := tableKey(admittedKey(source), 0)
 	for attempt := 1; ; attempt++ {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
+		out, err := s.client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return nil, fmt.Errorf("read the admitted routes of %s: %w", source, err)
 		}
 		var have []string
-		if ss, ok := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ok {
+		if ss, ok := out.Item[attrRoutes].(*dynamo.AttributeValueMemberSS); ok {
 			have = ss.Value
 		}
 		var version int64
-		if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
+		if n, ok := out.Item[attrVersion].(*dynamo.AttributeValueMemberN); ok {
 			if version, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
 				return nil, fmt.Errorf("admitted routes of %s: version %q: %w", source, n.Value, err)
 			}
@@ -357,13 +357,13 @@ func (s *DynamoStore) Admit(ctx context.Context, source string, routes []string,
 			}
 		}
 		if len(add) > 0 {
-			in := &dynamodb.UpdateItemInput{
+			in := &dynamo.UpdateItemInput{
 				TableName:                aws.String(s.table),
 				Key:                      key,
 				UpdateExpression:         aws.String("ADD #routes :add SET #v = :next, #exp = :exp"),
 				ExpressionAttributeNames: map[string]string{"#routes": attrRoutes, "#v": attrVersion, "#exp": attrExpiresAt},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":add":  &types.AttributeValueMemberSS{Value: add},
+				ExpressionAttributeValues: map[string]dynamo.AttributeValue{
+					":add":  &dynamo.AttributeValueMemberSS{Value: add},
 					":next": numAttr(version + 1),
 					":exp":  numAttr(clock(s.Now).Add(Day.Retention()).Unix()),
 				},
@@ -375,7 +375,7 @@ func (s *DynamoStore) Admit(ctx context.Context, source string, routes []string,
 				in.ExpressionAttributeValues[":v"] = numAttr(version)
 			}
 			_, err = s.client.UpdateItem(ctx, in)
-			var lost *types.ConditionalCheckFailedException
+			var lost *dynamo.ConditionalCheckFailedException
 			switch {
 			case errors.As(err, &lost) && attempt < maxAttempts:
 				if err := sleep(ctx, backoff(attempt)); err != nil {
@@ -397,9 +397,9 @@ func (s *DynamoStore) Admit(ctx context.Context, source string, routes []string,
 	}
 }
 
-func tableKey(route string, start int64) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrRoute:  &types.AttributeValueMemberS{Value: route},
+func tableKey(route string, start int64) map[string]dynamo.AttributeValue {
+	return map[string]dynamo.AttributeValue{
+		attrRoute:  &dynamo.AttributeValueMemberS{Value: route},
 		attrMinute: numAttr(start),
 	}
 }
@@ -415,15 +415,15 @@ func partition(l Level, route string) string {
 	return route
 }
 
-func numAttr(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+func numAttr(n int64) dynamo.AttributeValue {
+	return &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 // mergeItem merges p into one item; see DynamoStore.
 func (s *DynamoStore) mergeItem(ctx context.Context, k itemKey, bk []byte, p *Sketches) error {
 	key := tableKey(partition(k.level, storedRoute(k.source, k.route)), k.start)
 	for attempt := 1; ; attempt++ {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		out, err := s.client.GetItem(ctx, &dynamo.GetItemInput{
 			TableName:      aws.String(s.table),
 			Key:            key,
 			ConsistentRead: aws.Bool(true),
@@ -448,25 +448,25 @@ func (s *DynamoStore) mergeItem(ctx context.Context, k itemKey, bk []byte, p *Sk
 		item := tableKey(partition(k.level, storedRoute(k.source, k.route)), k.start)
 		item[attrExpiresAt] = numAttr(k.start + int64(k.level.Retention()/time.Second))
 		item[attrVersion] = numAttr(version + 1)
-		item[attrResponse] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Response)}
-		item[attrIntegration] = &types.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Integration)}
+		item[attrResponse] = &dynamo.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Response)}
+		item[attrIntegration] = &dynamo.AttributeValueMemberB{Value: EncodeSketch(nil, merged.Integration)}
 		item[attrRequests] = numAttr(merged.Requests)
 		item[attrStatus4xx] = numAttr(merged.Status4xx)
 		item[attrStatus5xx] = numAttr(merged.Status5xx)
 		if len(batches) > 0 {
-			item[attrBatches] = &types.AttributeValueMemberB{Value: batches}
+			item[attrBatches] = &dynamo.AttributeValueMemberB{Value: batches}
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
+		in := &dynamo.PutItemInput{TableName: aws.String(s.table), Item: item}
 		if len(out.Item) == 0 {
 			in.ConditionExpression = aws.String("attribute_not_exists(#route)")
 			in.ExpressionAttributeNames = map[string]string{"#route": attrRoute}
 		} else {
 			in.ConditionExpression = aws.String("#v = :v")
 			in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": numAttr(version)}
+			in.ExpressionAttributeValues = map[string]dynamo.AttributeValue{":v": numAttr(version)}
 		}
 		_, err = s.client.PutItem(ctx, in)
-		var lost *types.ConditionalCheckFailedException
+		var lost *dynamo.ConditionalCheckFailedException
 		switch {
 		case err == nil:
 			return nil
@@ -501,25 +501,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // decodeItem reads a route-minute item; a missing item is empty sketches at
 // version 0.
-func decodeItem(item map[string]types.AttributeValue) (sk *Sketches, version int64, batches []byte, err error) {
+func decodeItem(item map[string]dynamo.AttributeValue) (sk *Sketches, version int64, batches []byte, err error) {
 	if len(item) == 0 {
 		return NewSketches(), 0, nil, nil
 	}
-	v, ok := item[attrVersion].(*types.AttributeValueMemberN)
+	v, ok := item[attrVersion].(*dynamo.AttributeValueMemberN)
 	if !ok {
 		return nil, 0, nil, fmt.Errorf("item has no %s number", attrVersion)
 	}
 	if version, err = strconv.ParseInt(v.Value, 10, 64); err != nil {
 		return nil, 0, nil, fmt.Errorf("item's %s %q: %w", attrVersion, v.Value, err)
 	}
-	if b, ok := item[attrBatches].(*types.AttributeValueMemberB); ok {
+	if b, ok := item[attrBatches].(*dynamo.AttributeValueMemberB); ok {
 		batches = b.Value
 	}
 	sk, err = decodeSketches(item)
 	return sk, version, batches, err
 }
 
-func decodeSketches(item map[string]types.AttributeValue) (*Sketches, error) {
+func decodeSketches(item map[string]dynamo.AttributeValue) (*Sketches, error) {
 	sk := NewSketches()
 	if err := mergeAttrs(sk, item); err != nil {
 		return nil, err
@@ -528,12 +528,12 @@ func decodeSketches(item map[string]types.AttributeValue) (*Sketches, error) {
 }
 
 // mergeAttrs merges an item's encoded sketches and counts into sk.
-func mergeAttrs(sk *Sketches, item map[string]types.AttributeValue) error {
+func mergeAttrs(sk *Sketches, item map[string]dynamo.AttributeValue) error {
 	for _, a := range []struct {
 		name string
 		dst  *Sketch
 	}{{attrResponse, sk.Response}, {attrIntegration, sk.Integration}} {
-		b, ok := item[a.name].(*types.AttributeValueMemberB)
+		b, ok := item[a.name].(*dynamo.AttributeValueMemberB)
 		if !ok {
 			continue
 		}
@@ -545,7 +545,7 @@ func mergeAttrs(sk *Sketches, item map[string]types.AttributeValue) error {
 		name string
 		dst  *int64
 	}{{attrRequests, &sk.Requests}, {attrStatus4xx, &sk.Status4xx}, {attrStatus5xx, &sk.Status5xx}} {
-		n, ok := item[a.name].(*types.AttributeValueMemberN)
+		n, ok := item[a.name].(*dynamo.AttributeValueMemberN)
 		if !ok {
 			continue // an item written before status counts
 		}
@@ -588,7 +588,7 @@ func (s *DynamoStore) Series(ctx context.Context, source string, from, to time.T
 	if len(w.spans) == 0 {
 		return c.series(), nil
 	}
-	reg, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+	reg, err := s.client.GetItem(ctx, &dynamo.GetItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      tableKey(registryKey(source), 0),
 		ProjectionExpression:     aws.String("#routes"),
@@ -597,7 +597,7 @@ func (s *DynamoStore) Series(ctx context.Context, source string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("read the route list from %s: %w", s.table, err)
 	}
-	routes, _ := reg.Item[attrRoutes].(*types.AttributeValueMemberSS)
+	routes, _ := reg.Item[attrRoutes].(*dynamo.AttributeValueMemberSS)
 	if routes == nil {
 		return c.series(), nil
 	}
@@ -631,7 +631,7 @@ func (s *DynamoStore) Series(ctx context.Context, source string, from, to time.T
 // query adds route's items of one span to c, merging those of a bucket
 // before taking c's lock.
 func (s *DynamoStore) query(ctx context.Context, c *collector, source, route string, sp span) error {
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+	in := &dynamo.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("#route = :route AND #minute BETWEEN :lo AND :hi"),
 		// Not the batch keys: they are as big as the sketches and of no use here.
@@ -640,12 +640,12 @@ func (s *DynamoStore) query(ctx context.Context, c *collector, source, route str
 			"#route": attrRoute, "#minute": attrMinute, "#resp": attrResponse, "#integ": attrIntegration,
 			"#n": attrRequests, "#s4": attrStatus4xx, "#s5": attrStatus5xx,
 		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":route": &types.AttributeValueMemberS{Value: partition(sp.level, storedRoute(source, route))},
+		ExpressionAttributeValues: map[string]dynamo.AttributeValue{
+			":route": &dynamo.AttributeValueMemberS{Value: partition(sp.level, storedRoute(source, route))},
 			":lo":    numAttr(sp.lo),
 			":hi":    numAttr(sp.hi - sp.level.Seconds()),
 		},
-	})
+	}
 	bucket, acc := -1, (*Sketches)(nil)
 	flush := func() error {
 		if acc == nil {
@@ -655,13 +655,9 @@ func (s *DynamoStore) query(ctx context.Context, c *collector, source, route str
 		acc = nil
 		return err
 	}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("query %s %ss %d to %d: %w", route, sp.level, sp.lo, sp.hi, err)
-		}
+	err := dynamo.QueryPages(ctx, s.client, in, func(page *dynamo.QueryOutput) error {
 		for _, item := range page.Items {
-			n, _ := item[attrMinute].(*types.AttributeValueMemberN)
+			n, _ := item[attrMinute].(*dynamo.AttributeValueMemberN)
 			if n == nil {
 				return fmt.Errorf("query %s: an item without %s", route, attrMinute)
 			}
@@ -683,6 +679,10 @@ func (s *DynamoStore) query(ctx context.Context, c *collector, source, route str
 				return fmt.Errorf("query %s: %w", route, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("query %s %ss %d to %d: %w", route, sp.level, sp.lo, sp.hi, err)
 	}
 	return flush()
 }

@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -26,18 +27,11 @@ var moto testenv.SharedMoto
 
 func TestMain(m *testing.M) { testenv.MotoMain(m, &moto) }
 
-func dynamoClient(t *testing.T) *dynamodb.Client {
-	t.Helper()
-	cfg, err := moto.Get(t).AWSConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dynamodb.NewFromConfig(cfg)
-}
+func dynamoClient(t *testing.T) *dynamo.Client { return dynamotest.Client(t, moto.Get(t)) }
 
 // sketchTable creates a table with the schema infra/ creates, under a name
 // of its own so tests need not reset the shared server.
-func sketchTable(t *testing.T, _ *dynamodb.Client) string {
+func sketchTable(t *testing.T, _ *dynamo.Client) string {
 	t.Helper()
 	_, name := moto.Get(t).SketchTable(t)
 	return name
@@ -59,12 +53,12 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(k.Route, k.Minute)})
+	out, err := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(k.Route, k.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := func(name string) string {
-		v, _ := out.Item[name].(*types.AttributeValueMemberN)
+		v, _ := out.Item[name].(*dynamo.AttributeValueMemberN)
 		if v == nil {
 			return "<missing>"
 		}
@@ -78,12 +72,12 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 	}
 	// The hour and the day hold the same, each with its own expiry.
 	for _, l := range []Level{Hour, Day} {
-		r, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(partition(l, k.Route), l.Start(k.Minute))})
+		r, err := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(partition(l, k.Route), l.Start(k.Minute))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sk, err := decodeSketches(r.Item)
-		exp, _ := r.Item[contract.TTLAttribute].(*types.AttributeValueMemberN)
+		exp, _ := r.Item[contract.TTLAttribute].(*dynamo.AttributeValueMemberN)
 		if err != nil || sk.Response.GetCount() != 4 || exp == nil || exp.Value != strconv.FormatInt(l.Start(k.Minute)+int64(l.Retention()/time.Second), 10) {
 			t.Errorf("%s item: %v values, expiry %v, %v; want 4 values, its start plus %s", l, sk.Response.GetCount(), exp, err, l.Retention())
 		}
@@ -91,11 +85,11 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 	if got := n(attrVersion); got != "2" {
 		t.Errorf("version %s, want 2: two writes, the retry skipped", got)
 	}
-	if b, _ := out.Item[attrBatches].(*types.AttributeValueMemberB); b == nil || len(b.Value) != 2*batchKeyLen {
+	if b, _ := out.Item[attrBatches].(*dynamo.AttributeValueMemberB); b == nil || len(b.Value) != 2*batchKeyLen {
 		t.Errorf("batches: %v, want two keys", out.Item[attrBatches])
 	}
 	for _, a := range []string{attrResponse, attrIntegration} {
-		b, _ := out.Item[a].(*types.AttributeValueMemberB)
+		b, _ := out.Item[a].(*dynamo.AttributeValueMemberB)
 		if b == nil {
 			t.Fatalf("no %s", a)
 		}
@@ -104,11 +98,11 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 			t.Errorf("%s: %v values, %v; want 4", a, sk.GetCount(), err)
 		}
 	}
-	reg, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(registryRoute, 0)})
+	reg, err := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(registryRoute, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ss, _ := reg.Item[attrRoutes].(*types.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != k.Route {
+	if ss, _ := reg.Item[attrRoutes].(*dynamo.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != k.Route {
 		t.Errorf("route registry: %v, want [%s]", reg.Item[attrRoutes], k.Route)
 	}
 }
@@ -118,13 +112,13 @@ func TestDynamoStoreItemLayout(t *testing.T) {
 // request at a time (testenv's launcher), so a conditional put is atomic as
 // in DynamoDB.
 type countingClient struct {
-	*dynamodb.Client
+	*dynamo.Client
 	lost atomic.Int64
 }
 
-func (c *countingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	out, err := c.Client.PutItem(ctx, in, opts...)
-	var ccf *types.ConditionalCheckFailedException
+func (c *countingClient) PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error) {
+	out, err := c.Client.PutItem(ctx, in)
+	var ccf *dynamo.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		c.lost.Add(1)
 	}
@@ -205,9 +199,9 @@ type absentBarrier struct {
 	absent  atomic.Int64
 }
 
-func (b *absentBarrier) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	out, err := b.countingClient.GetItem(ctx, in, opts...)
-	if err != nil || len(out.Item) > 0 || in.Key[attrRoute].(*types.AttributeValueMemberS).Value != b.hash {
+func (b *absentBarrier) GetItem(ctx context.Context, in *dynamo.GetItemInput) (*dynamo.GetItemOutput, error) {
+	out, err := b.countingClient.GetItem(ctx, in)
+	if err != nil || len(out.Item) > 0 || in.Key[attrRoute].(*dynamo.AttributeValueMemberS).Value != b.hash {
 		return out, err
 	}
 	b.absent.Add(1)
@@ -271,7 +265,7 @@ func TestDynamoStoreFirstWriteRace(t *testing.T) {
 			if n := client.absent.Load(); n < writers {
 				t.Fatalf("only %d reads found the item absent, want all %d writers racing on it", n, writers)
 			}
-			out, err := counting.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+			out, err := counting.Client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table),
 				Key: tableKey(c.watched(route), c.level.Start(batchTime.Unix())), ConsistentRead: aws.Bool(true)})
 			if err != nil {
 				t.Fatal(err)
@@ -302,7 +296,7 @@ func TestDynamoStoreMissingTable(t *testing.T) {
 	client := dynamoClient(t)
 	s := newDynamo(client, "no-such-table")
 	err := s.Merge(context.Background(), "a", map[Key]*Sketches{{"", "GET /a", batchTime.Unix()}: part(1)})
-	var rnf *types.ResourceNotFoundException
+	var rnf *dynamo.ResourceNotFoundException
 	if !errors.As(err, &rnf) {
 		t.Errorf("Merge error = %v, want ResourceNotFoundException", err)
 	}
@@ -344,7 +338,7 @@ func TestBackoffStaysBounded(t *testing.T) {
 
 // A route's minutes may span many Query pages; Range must read them all.
 func TestDynamoStoreRangeFollowsPages(t *testing.T) {
-	fake := testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
+	fake := dynamotest.NewStandIn(contract.SketchRouteKey, contract.SketchMinuteKey)
 	fake.PageBytes = 2000
 	s := newDynamo(fake, "t")
 	parts := map[Key]*Sketches{}
@@ -401,11 +395,11 @@ func TestDynamoStoreAdmitAcrossContainers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(admittedKey("web"), 0), ConsistentRead: aws.Bool(true)})
+	out, err := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(admittedKey("web"), 0), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, _ := out.Item[attrRoutes].(*types.AttributeValueMemberSS)
+	ss, _ := out.Item[attrRoutes].(*dynamo.AttributeValueMemberSS)
 	if ss == nil || len(ss.Value) != limit {
 		t.Fatalf("admitted item: %v, want %d routes", out.Item[attrRoutes], limit)
 	}
@@ -437,13 +431,13 @@ func TestDynamoStoreAdmitAcrossContainers(t *testing.T) {
 
 // countingUpdates counts conditional updates that lost a race.
 type countingUpdates struct {
-	*dynamodb.Client
+	*dynamo.Client
 	lost atomic.Int64
 }
 
-func (c *countingUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	out, err := c.Client.UpdateItem(ctx, in, opts...)
-	var ccf *types.ConditionalCheckFailedException
+func (c *countingUpdates) UpdateItem(ctx context.Context, in *dynamo.UpdateItemInput) (*dynamo.UpdateItemOutput, error) {
+	out, err := c.Client.UpdateItem(ctx, in)
+	var ccf *dynamo.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		c.lost.Add(1)
 	}
@@ -474,7 +468,7 @@ func TestDynamoStoreKeysOfSources(t *testing.T) {
 		if strings.HasPrefix(c.key, "#hour") {
 			start = Hour.Start(m)
 		}
-		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(c.key, start)})
+		out, err := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(c.key, start)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,8 +478,8 @@ func TestDynamoStoreKeysOfSources(t *testing.T) {
 		}
 	}
 	for _, key := range []string{"#routes", "@orders #routes"} {
-		out, _ := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: tableKey(key, 0)})
-		if ss, _ := out.Item[attrRoutes].(*types.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != "POST /slack/events" {
+		out, _ := client.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(table), Key: tableKey(key, 0)})
+		if ss, _ := out.Item[attrRoutes].(*dynamo.AttributeValueMemberSS); ss == nil || len(ss.Value) != 1 || ss.Value[0] != "POST /slack/events" {
 			t.Errorf("registry %q: %v, want [POST /slack/events]", key, out.Item[attrRoutes])
 		}
 	}

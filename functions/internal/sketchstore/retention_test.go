@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/internal/testenv"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 )
 
 // TestWindowStartPastMinuteRetention: a window whose start is older than
@@ -37,7 +37,7 @@ func TestWindowStartPastMinuteRetention(t *testing.T) {
 	}
 	clock := func() time.Time { return now }
 	mem := NewMemoryStore()
-	dyn := NewDynamoStore(testenv.NewDynamoStandIn(contract.SketchRouteKey, contract.SketchMinuteKey), "sketches")
+	dyn := NewDynamoStore(dynamotest.NewStandIn(contract.SketchRouteKey, contract.SketchMinuteKey), "sketches")
 	mem.Now, dyn.Now = clock, clock
 	for name, s := range map[string]Store{"memory": mem, "dynamodb": dyn} {
 		if err := s.Merge(ctx, "", parts); err != nil {

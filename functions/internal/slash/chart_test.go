@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -100,7 +101,7 @@ func TestChartLimitAcrossContainers(t *testing.T) {
 	for range 3 {
 		containers = append(containers, &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up,
 			Permit: &permit.Policy{Dir: workspace{}}, ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Log: quiet,
-			ChartClaims: &dedupe.Dynamo{Client: db, Table: table, Lease: ChartWindow}})
+			ChartClaims: &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Lease: ChartWindow}})
 	}
 	refused := 0
 	for i := range 8 {

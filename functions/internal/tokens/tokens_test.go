@@ -15,6 +15,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
@@ -123,8 +124,8 @@ func TestPosterNotInstalledPostsNothing(t *testing.T) {
 // serves the new token.
 func TestRefreshOnce(t *testing.T) {
 	ctx := context.Background()
-	db, cfg, table, key := moto.Get(t).InstallationsTable(t)
-	store := &installstore.Dynamo{Client: db, Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
+	_, cfg, table, key := moto.Get(t).InstallationsTable(t)
+	store := &installstore.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table, Cipher: installstore.KMS{Client: installstore.KMSClient{AWS: cfg}, KeyID: key}}
 	fake := testenv.NewSlack(t, homeToken, nil)
 	fake.SetClient(clientID, clientSecret)
 	fake.AddGrant(testenv.Grant{Code: "c1", Team: alpha.TeamID, BotToken: "xoxe.xoxb-alpha", RefreshToken: "xoxe-1-alpha", ExpiresIn: 43200})
