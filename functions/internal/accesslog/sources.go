@@ -186,7 +186,10 @@ type adder struct {
 	r     *sourceReader
 	stats *IngestStats
 	cache map[string]*routeEntry // logged route -> where it goes
-	err   error                  // the first failed Admit; the batch fails with it
+	// templates finds the entry of a logged route that templating
+	// changed when it is not in cache: one of many (ids in its path).
+	templates map[string]*routeEntry
+	err       error // the first failed Admit; the batch fails with it
 }
 
 // maxRouteCache bounds the logged routes remembered per source: raw ALB
@@ -197,15 +200,20 @@ const maxRouteCache = 4096
 const resolveEvery = 256
 
 func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader, stats *IngestStats) *adder {
-	cache := w.sourceRoutes[r.src.Name]
-	if cache == nil || len(cache) > maxRouteCache {
-		cache = make(map[string]*routeEntry)
-		w.sourceRoutes[r.src.Name] = cache
+	cache, templates := w.sourceRoutes[r.src.Name], w.sourceTemplates[r.src.Name]
+	if cache == nil || len(cache) > maxRouteCache || len(templates) > maxRouteCache {
+		cache, templates = make(map[string]*routeEntry), make(map[string]*routeEntry)
+		w.sourceRoutes[r.src.Name], w.sourceTemplates[r.src.Name] = cache, templates
 	}
 	clear(w.pending)
 	w.pendingOrder = w.pendingOrder[:0]
 	w.epoch++
-	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache}
+	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, templates: templates}
+}
+
+// stale says an entry waits for an answer that came while it was cached.
+func (a *adder) stale(e *routeEntry) bool {
+	return e.state == routePending && !a.w.pending[e.route]
 }
 
 // add counts a hit under its route.
@@ -215,7 +223,7 @@ func (a *adder) add(h hit) {
 		h.route, h.method = a.w.route, nil
 	}
 	e := a.cache[string(h.route)]
-	if e == nil || e.state == routePending && !a.w.pending[e.route] {
+	if e == nil || a.stale(e) {
 		e = a.entry(h.route)
 		if len(a.cache) >= maxRouteCache {
 			clear(a.cache)
@@ -246,16 +254,27 @@ func (a *adder) add(h hit) {
 
 // entry decides where a logged route goes, from what the container knows.
 func (a *adder) entry(logged []byte) *routeEntry {
-	var route string
 	switch {
 	case len(logged) == 0:
 		return &routeEntry{route: contract.OtherRoute, state: routeAdmitted}
-	case a.r.tmpl != nil:
-		a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
-		route = string(a.w.tpl)
-	default:
-		route = string(logged)
+	case a.r.tmpl == nil:
+		return a.decide(string(logged))
 	}
+	a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
+	if e := a.templates[string(a.w.tpl)]; e != nil && !a.stale(e) {
+		return e
+	}
+	e := a.decide(string(a.w.tpl))
+	if len(a.templates) >= maxRouteCache {
+		clear(a.templates)
+	}
+	a.templates[e.route] = e
+	return e
+}
+
+// decide finds where route goes: what the container learnt, or the store's
+// answer to come.
+func (a *adder) decide(route string) *routeEntry {
 	if !utf8.ValidString(route) {
 		route = strings.ToValidUTF8(route, "\uFFFD")
 	}
@@ -319,12 +338,14 @@ func (a *adder) resolve() {
 			w.parts[o] = p
 		}
 	}
-	for _, e := range a.cache {
-		if e.state == routePending && w.pending[e.route] {
-			if ok[e.route] {
-				e.state = routeAdmitted
-			} else {
-				e.route, e.state = contract.OtherRoute, routeRejected
+	for _, m := range []map[string]*routeEntry{a.cache, a.templates} {
+		for _, e := range m {
+			if e.state == routePending && w.pending[e.route] {
+				if ok[e.route] {
+					e.state = routeAdmitted
+				} else {
+					e.route, e.state = contract.OtherRoute, routeRejected
+				}
 			}
 		}
 	}
