@@ -81,8 +81,11 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 // can.
 func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
 	if r := in.groups[string(group)]; r != nil {
-		if r.gateway != nil {
+		switch {
+		case r.gateway != nil:
 			return true, r.gateway.inline
+		case r.fns != nil:
+			return true, reportInline
 		}
 		return true, nil
 	}
