@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -60,15 +59,6 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("api error %s: %s (HTTP %d)", e.Code, e.Message, e.Status)
-}
-
-// ErrorCode is the Code of an *Error in err's chain, or "".
-func ErrorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
 }
 
 // httpClient has no timeout of its own: calls take their deadline from ctx.

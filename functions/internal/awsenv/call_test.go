@@ -2,6 +2,7 @@ package awsenv_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -47,7 +48,7 @@ func TestCall(t *testing.T) {
 			answers, calls = tt.answers, 0
 			var out struct{ KeyId string }
 			err := awsenv.Call(context.Background(), cfg, req, &out)
-			if calls != tt.calls || awsenv.ErrorCode(err) != tt.code {
+			if calls != tt.calls || errorCode(err) != tt.code {
 				t.Fatalf("%d calls, error %v; want %d calls and code %q", calls, err, tt.calls, tt.code)
 			}
 			if err == nil && out.KeyId != "k" {
@@ -71,4 +72,13 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("%v: %q, %v; want %q", tt.env, got, err, tt.want)
 		}
 	}
+}
+
+// errorCode is the Code of the *awsenv.Error in err's chain, or "".
+func errorCode(err error) string {
+	var e *awsenv.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -173,7 +174,7 @@ func TestReadSecretUnknownID(t *testing.T) {
 	if err == nil {
 		t.Fatal("ReadSecret of an unknown secret succeeded")
 	}
-	if code := awsenv.ErrorCode(err); code != "ResourceNotFoundException" {
+	if code := errorCode(err); code != "ResourceNotFoundException" {
 		t.Errorf("error %v has code %q, want ResourceNotFoundException", err, code)
 	}
 	if !strings.Contains(err.Error(), id) {
@@ -327,4 +328,13 @@ func TestGetSecretValueIsTheSDKsRequest(t *testing.T) {
 	if got, want := scope(ours), scope(sdk); got != want || !strings.Contains(got, "/eu-west-1/secretsmanager/aws4_request") {
 		t.Errorf("credential scope %q, want the SDK's %q", got, want)
 	}
+}
+
+// errorCode is the Code of the *awsenv.Error in err's chain, or "".
+func errorCode(err error) string {
+	var e *awsenv.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package selfinvoke_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -98,7 +99,7 @@ func TestDeferrer(t *testing.T) {
 	}
 	api.status, api.answer = http.StatusForbidden, `{"Type":"User","message":"not allowed"}`
 	if err := d.Send(context.Background(), back[deferred.Key]); err == nil || !strings.Contains(err.Error(), "slackbot-dev-commands") ||
-		awsenv.ErrorCode(err) != "AccessDeniedException" {
+		errorCode(err) != "AccessDeniedException" {
 		t.Fatalf("a failed Invoke = %v, want an error naming the function", err)
 	}
 }
@@ -148,4 +149,13 @@ func scope(r *http.Request) string {
 	key, rest, _ := strings.Cut(cred, "/")
 	_, rest, _ = strings.Cut(rest, "/")
 	return key + "/" + rest
+}
+
+// errorCode is the Code of the *awsenv.Error in err's chain, or "".
+func errorCode(err error) string {
+	var e *awsenv.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
