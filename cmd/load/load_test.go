@@ -19,7 +19,7 @@ func TestSmallRun(t *testing.T) {
 	o.ForgedShare = 0.05
 	// 429s in a row eat the reply's budget (eventsapi.Budget, 2.5 s): after
 	// two waits of Retry-After: 1 the third try has a quarter of a second
-	// (notify.CallTimeout takes at most half of what is left), which a busy
+	// (chat.CallTimeout takes at most half of what is left), which a busy
 	// machine can miss, and the bot answers 503 so that Slack retries, by
 	// design. One 429 in a row keeps the retry path exercised with time to
 	// spare.

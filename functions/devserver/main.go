@@ -34,10 +34,10 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
@@ -95,7 +95,7 @@ func run(addr string) error {
 // localResponse takes the dev server's own response_url stand-in, so a
 // local run answers without Slack; a response_url of real Slack (through a
 // tunnel) is left to the handler, which posts it as deployed.
-func localResponse(u string) notify.Poster {
+func localResponse(u string) chat.Poster {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Path != responsePath {
 		return nil
@@ -103,7 +103,7 @@ func localResponse(u string) notify.Poster {
 	if ip := net.ParseIP(pu.Hostname()); pu.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil
 	}
-	return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
+	return &chat.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
 }
 
 // newHandler serves the bot's three routes through the API Gateway stand-in,

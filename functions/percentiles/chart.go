@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
@@ -24,7 +24,7 @@ func (h *Handler) charts() *chart.Charts {
 // series the report was built from, in the report's thread, and says how
 // it went for the Outcome.
 func (h *Handler) chart(ctx context.Context, source string, series *sketchstore.Series, at time.Time, reportTS string) string {
-	up, ok := h.Poster.(notify.Uploader)
+	up, ok := h.Poster.(chat.Uploader)
 	if !ok {
 		return "skipped: an incoming webhook cannot carry a file; reportVia bot (with the files:write scope) uploads charts"
 	}
@@ -40,7 +40,7 @@ func (h *Handler) chart(ctx context.Context, source string, series *sketchstore.
 	if ts == "printed" {
 		ts = "" // the Printer's stand-in, not a real message
 	}
-	err = up.Upload(ctx, notify.File{Channel: h.Channel, Name: "latency.png", Title: title, ThreadTS: ts, Data: png})
+	err = up.Upload(ctx, chat.File{Channel: h.Channel, Name: "latency.png", Title: title, ThreadTS: ts, Data: png})
 	if err != nil {
 		h.Logger.Error("upload the latency chart", "error", err.Error(), "channel", h.Channel)
 		return "failed: " + err.Error()

@@ -16,9 +16,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
@@ -31,7 +31,7 @@ type Handler struct {
 	Ingester *accesslog.Ingester
 	Store    sketchstore.Store
 	Alerts   *alerts.Checker // nil: no alert rules
-	Poster   notify.Poster   // reports, alerts and alarms: the bot or the incoming webhook
+	Poster   chat.Poster     // reports, alerts and alarms: the bot or the incoming webhook
 	Channel  string          // where they go; empty means nowhere (unless the webhook's), with an error in the log
 	Window   time.Duration   // a scheduled report's window
 	// AlarmTopic is the stack's alarm topic (SLACKBOT_ALARM_TOPIC_ARN):
@@ -53,7 +53,7 @@ type Handler struct {
 
 // NewHandler wires a Handler around store. rules may be empty; state keeps
 // their status.
-func NewHandler(store sketchstore.Store, poster notify.Poster, channel string, window time.Duration,
+func NewHandler(store sketchstore.Store, poster chat.Poster, channel string, window time.Duration,
 	rules []contract.AlertRule, state alerts.State, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -190,7 +190,7 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 // canPost says whether reports and alerts have somewhere to go: a channel,
 // or an incoming webhook, whose channel is its own.
 func (h *Handler) canPost() bool {
-	_, webhook := h.Poster.(*notify.Webhook)
+	_, webhook := h.Poster.(*chat.Webhook)
 	return h.Channel != "" || webhook
 }
 
@@ -249,7 +249,7 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	for i, d := range due {
 		d.msg.Channel = h.Channel
 		posted, err := h.Poster.Post(ctx, d.msg)
-		if notify.Unanswered(err) {
+		if chat.Unanswered(err) {
 			// Slack has the report and may have posted it; failing would
 			// make Lambda run the schedule again and post it twice (at
 			// most once).
@@ -283,7 +283,7 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 type due struct {
 	source string
 	series *sketchstore.Series
-	msg    notify.Message
+	msg    chat.Message
 }
 
 // dueReports are the scheduled reports of the window ending at at: one per

@@ -22,25 +22,25 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
 type fakePoster struct {
 	mu   sync.Mutex
-	sent []notify.Message
+	sent []chat.Message
 	err  error
 }
 
-func (p *fakePoster) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+func (p *fakePoster) Post(_ context.Context, m chat.Message) (chat.Posted, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
-		return notify.Posted{}, p.err
+		return chat.Posted{}, p.err
 	}
 	p.sent = append(p.sent, m)
-	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000100"}, nil
+	return chat.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000100"}, nil
 }
 
 // scheduledEvent is an EventBridge schedule's event, as a rule with a
@@ -183,9 +183,9 @@ func TestHandleScheduledReportWithoutAChannel(t *testing.T) {
 
 func TestHandleReportsSlackErrors(t *testing.T) {
 	h, _, poster, _ := newTestHandler("#nowhere")
-	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	poster.err = &chat.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
 	_, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
-	var ne *notify.Error
+	var ne *chat.Error
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
 		t.Errorf("error = %v, want the notify error naming the channel", err)
 	}
@@ -295,9 +295,9 @@ func TestHandleAlarmWithoutAChannel(t *testing.T) {
 // it to the on-failure destination.
 func TestHandleAlarmSlackErrors(t *testing.T) {
 	h, _, poster, _ := newTestHandler("#nowhere")
-	poster.err = &notify.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
+	poster.err = &chat.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
 	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
-	var ne *notify.Error
+	var ne *chat.Error
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
 		t.Errorf("error = %v, want the notify error naming the channel", err)
 	}
@@ -323,10 +323,10 @@ func (s *seriesCounter) Series(ctx context.Context, source string, from, to time
 // uploadingPoster is a bot: it posts and uploads.
 type uploadingPoster struct {
 	fakePoster
-	files []notify.File
+	files []chat.File
 }
 
-func (p *uploadingPoster) Upload(_ context.Context, f notify.File) error {
+func (p *uploadingPoster) Upload(_ context.Context, f chat.File) error {
 	p.files = append(p.files, f)
 	return nil
 }
@@ -466,12 +466,12 @@ type failingAfter struct {
 	n, posts int
 }
 
-func (p *failingAfter) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+func (p *failingAfter) Post(_ context.Context, m chat.Message) (chat.Posted, error) {
 	if p.posts >= p.n {
-		return notify.Posted{}, errors.New("slack is down")
+		return chat.Posted{}, errors.New("slack is down")
 	}
 	p.posts++
-	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000200"}, nil
+	return chat.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000200"}, nil
 }
 
 // sourceBatch is a subscription event from group holding lines.

@@ -28,7 +28,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 // ErrMalformed is a Lambda event that is not valid JSON of an SNS event.
@@ -46,7 +46,7 @@ type Dropped struct {
 
 // Parse decodes a Lambda SNS event and returns the messages of the records
 // that are this stack's alarms (see Messages), and the records dropped.
-func Parse(raw []byte, topicARN string) ([]notify.Message, []Dropped, error) {
+func Parse(raw []byte, topicARN string) ([]chat.Message, []Dropped, error) {
 	var ev events.SNSEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, nil, fmt.Errorf("%w: the Lambda event: %s", ErrMalformed, describe(err))
@@ -60,8 +60,8 @@ func Parse(raw []byte, topicARN string) ([]notify.Message, []Dropped, error) {
 // state change of an alarm in the topic's partition, account and region.
 // Every other record is dropped: another topic, another account or region,
 // plain text, JSON of another shape. An empty topicARN drops everything.
-func Messages(ev events.SNSEvent, topicARN string) ([]notify.Message, []Dropped) {
-	var msgs []notify.Message
+func Messages(ev events.SNSEvent, topicARN string) ([]chat.Message, []Dropped) {
+	var msgs []chat.Message
 	var dropped []Dropped
 	for _, r := range ev.Records {
 		m, err := message(r.SNS, topicARN)
@@ -74,26 +74,26 @@ func Messages(ev events.SNSEvent, topicARN string) ([]notify.Message, []Dropped)
 	return msgs, dropped
 }
 
-func message(s events.SNSEntity, topicARN string) (notify.Message, error) {
+func message(s events.SNSEntity, topicARN string) (chat.Message, error) {
 	if topicARN == "" {
-		return notify.Message{}, errors.New("no alarm topic is configured, so no record is the stack's")
+		return chat.Message{}, errors.New("no alarm topic is configured, so no record is the stack's")
 	}
 	if s.TopicArn != topicARN {
-		return notify.Message{}, errors.New("not published to the stack's alarm topic")
+		return chat.Message{}, errors.New("not published to the stack's alarm topic")
 	}
 	body := strings.TrimSpace(s.Message)
 	if !strings.HasPrefix(body, "{") {
-		return notify.Message{}, errors.New("not a CloudWatch alarm notification: plain text")
+		return chat.Message{}, errors.New("not a CloudWatch alarm notification: plain text")
 	}
 	var p events.CloudWatchAlarmSNSPayload
 	if err := json.Unmarshal([]byte(body), &p); err != nil {
-		return notify.Message{}, fmt.Errorf("not a valid CloudWatch alarm notification: %s", describe(err))
+		return chat.Message{}, fmt.Errorf("not a valid CloudWatch alarm notification: %s", describe(err))
 	}
 	if p.AlarmName == "" || p.NewStateValue == "" || p.AlarmARN == "" {
-		return notify.Message{}, errors.New("not a CloudWatch alarm state change: JSON of another shape")
+		return chat.Message{}, errors.New("not a CloudWatch alarm state change: JSON of another shape")
 	}
 	if !sameAccount(p.AlarmARN, topicARN) {
-		return notify.Message{}, errors.New("an alarm of another partition, account or region than the topic's")
+		return chat.Message{}, errors.New("an alarm of another partition, account or region than the topic's")
 	}
 	return alarmMessage(p), nil
 }
@@ -138,7 +138,7 @@ func stateLook(v string) look {
 	return look{":grey_question:", clip(v, maxField)}
 }
 
-func alarmMessage(p events.CloudWatchAlarmSNSPayload) notify.Message {
+func alarmMessage(p events.CloudWatchAlarmSNSPayload) chat.Message {
 	state := stateLook(p.NewStateValue)
 	name := clip(p.AlarmName, maxName)
 	headline := fmt.Sprintf("%s %s: *%s*", state.emoji, state.label, name)
@@ -187,7 +187,7 @@ func alarmMessage(p events.CloudWatchAlarmSNSPayload) notify.Message {
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(ref)))
 		text = append(text, ref)
 	}
-	return notify.Message{Text: strings.Join(text, "\n"), Blocks: blocks}
+	return chat.Message{Text: strings.Join(text, "\n"), Blocks: blocks}
 }
 
 // mrkdwn is a text object of already escaped text. Verbatim, so Slack does

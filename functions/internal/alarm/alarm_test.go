@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 const consoleLink = "<https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#alarmsV2:alarm/slackbot-dev-events-errors|Open the alarm in the CloudWatch console>"
@@ -32,7 +32,7 @@ func readEvent(t testing.TB, name string) []byte {
 
 // rendered is everything Slack would receive: the fallback text and the
 // blocks as JSON, with < left as it is so a search for "<!" can find it.
-func rendered(t testing.TB, m notify.Message) string {
+func rendered(t testing.TB, m chat.Message) string {
 	t.Helper()
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -376,7 +376,7 @@ func FuzzMessages(f *testing.F) {
 	f.Add([]byte(`not json`), `{"AlarmName":`)
 	f.Add([]byte(`{"Records":[{"Sns":{"Timestamp":"x"}}]}`), "{\"AlarmName\":\"a\xffb\",\"NewStateValue\":\"ALARM\",\"NewStateReason\":\"<<<&&&>>>\"}")
 	f.Fuzz(func(t *testing.T, raw []byte, message string) {
-		check := func(msgs []notify.Message, dropped []Dropped, err error) {
+		check := func(msgs []chat.Message, dropped []Dropped, err error) {
 			for _, d := range dropped {
 				if len(d.Reason)+len(d.MessageID)+len(d.TopicArn) > 600 {
 					t.Fatalf("a dropped record keeps too much of the input: %.200s", d.Reason)

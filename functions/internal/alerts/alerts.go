@@ -25,9 +25,9 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
@@ -56,7 +56,7 @@ type Checker struct {
 	Rules   []contract.AlertRule
 	Store   sketchstore.Store
 	State   State
-	Post    notify.Poster
+	Post    chat.Poster
 	Channel string // where alerts go; ignored by a webhook
 	Log     *slog.Logger
 }
@@ -181,7 +181,7 @@ func (c *Checker) checkRule(ctx context.Context, r contract.AlertRule, data map[
 	msg := Message(r, to, value, count)
 	msg.Channel = c.Channel
 	if _, err := c.Post.Post(ctx, msg); err != nil {
-		var slackSaid *notify.Error
+		var slackSaid *chat.Error
 		if errors.As(err, &slackSaid) && slackSaid.Code != "ratelimited" {
 			// Slack's definite refusal (not_in_channel, invalid_auth, ...):
 			// the same post would be refused again, and failing would make
@@ -220,7 +220,7 @@ func (c *Checker) log() *slog.Logger {
 
 // Message is the alert's message: a line a person reads, and metadata
 // event_type latency_alert with its numbers for programs.
-func Message(r contract.AlertRule, s Status, value float64, count int64) notify.Message {
+func Message(r contract.AlertRule, s Status, value float64, count int64) chat.Message {
 	what, val, th := "", "", ""
 	if r.IsErrorRule() {
 		what, val, th = "5xx share", percent(value), percent(r.ErrorRatio)
@@ -266,7 +266,7 @@ func Message(r contract.AlertRule, s Status, value float64, count int64) notify.
 		payload["quantile"] = r.Quantile
 		payload["threshold_ms"] = r.ThresholdMs
 	}
-	return notify.Message{
+	return chat.Message{
 		Text:     text,
 		Blocks:   []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)},
 		Metadata: &slack.SlackMetadata{EventType: MetadataEventType, EventPayload: payload},

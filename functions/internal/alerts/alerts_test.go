@@ -14,7 +14,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -89,18 +89,18 @@ func TestStateChangesOnce(t *testing.T) {
 // recorder is a Poster that keeps what it posts, or fails while failing.
 type recorder struct {
 	mu      sync.Mutex
-	posts   []notify.Message
+	posts   []chat.Message
 	failing bool
 }
 
-func (r *recorder) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+func (r *recorder) Post(_ context.Context, m chat.Message) (chat.Posted, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.failing {
-		return notify.Posted{}, errors.New("slack is down")
+		return chat.Posted{}, errors.New("slack is down")
 	}
 	r.posts = append(r.posts, m)
-	return notify.Posted{TS: "1"}, nil
+	return chat.Posted{TS: "1"}, nil
 }
 
 var now = time.Date(2025, 11, 25, 14, 0, 0, 0, time.UTC)

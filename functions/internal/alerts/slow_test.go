@@ -11,7 +11,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -51,7 +51,7 @@ func TestCheckerWithSlowSlack(t *testing.T) {
 			slackSrv := testenv.NewSlack(t, "xoxb-alerts", nil)
 			slackSrv.SetMode(tt.mode, testenv.MethodPostMessage)
 			c := &Checker{Rules: rules, Store: store, State: &DynamoState{Client: db, Table: table},
-				Post: notify.NewClient("xoxb-alerts", slackSrv.APIURL(), notify.Retry{}), Channel: "C0000OPS1",
+				Post: chat.NewClient("xoxb-alerts", slackSrv.APIURL(), chat.Retry{}), Channel: "C0000OPS1",
 				Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 			// Three checks: the batch, its retry or the next batch, the schedule.
 			for i := range 3 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
@@ -20,7 +21,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
@@ -32,7 +32,7 @@ import (
 type Bot struct {
 	Config config.Config
 	Log    *slog.Logger
-	Post   notify.Poster
+	Post   chat.Poster
 	// Sketches is where latency reports read from: the sketch table when
 	// one is configured. Nil means reports are not set up; the dev server
 	// sets an in-memory store that it feeds itself.
@@ -160,7 +160,7 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 	}
 	// Only a poster that can share files (the bot token's client, or the
 	// Printer of a local run) can carry a chart; a webhook cannot.
-	if up, ok := b.Post.(notify.Uploader); ok {
+	if up, ok := b.Post.(chat.Uploader); ok {
 		h.Upload = up
 	}
 	if later != nil {
@@ -181,7 +181,7 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 // (the notify allow-lists, read access to the sketches, the dedupe table
 // and the right to invoke itself for slow work), so no fourth function
 // and no second copy of those grants are needed.
-func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) notify.Poster) *interactions.Handler {
+func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) chat.Poster) *interactions.Handler {
 	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
 	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
 	modal := &interactions.NotifyModal{
@@ -192,7 +192,7 @@ func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL stri
 	// Only a bot token's client opens modals (the configured token's, or
 	// each workspace's); without one the shortcut is answered 403.
 	switch p := b.Post.(type) {
-	case *notify.Client:
+	case *chat.Client:
 		modal.Views = p
 	case *tokens.Poster:
 		modal.Views = p

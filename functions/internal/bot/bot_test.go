@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 )
@@ -31,9 +31,9 @@ func TestPosterFollowsTheCredentials(t *testing.T) {
 		token     string
 		want      string
 	}{
-		{"local, no token: printed", "", "", "*notify.Printer"},
-		{"token: Slack", "arn:secret", "xoxb-1", "*notify.Client"},
-		{"deployed, no token: refused", "arn:secret", "", "notify.NoToken"},
+		{"local, no token: printed", "", "", "*chat.Printer"},
+		{"token: Slack", "arn:secret", "xoxb-1", "*chat.Client"},
+		{"deployed, no token: refused", "arn:secret", "", "chat.NoToken"},
 	}
 	for _, tt := range tests {
 		cfg := config.Config{SecretARN: tt.secretARN}
@@ -43,8 +43,8 @@ func TestPosterFollowsTheCredentials(t *testing.T) {
 			t.Errorf("%s: poster %s, want %s", tt.name, got, tt.want)
 		}
 	}
-	_, err := notify.NoToken{}.Post(context.Background(), notify.Message{Channel: "C1", Text: "x"})
-	var e *notify.Error
+	_, err := chat.NoToken{}.Post(context.Background(), chat.Message{Channel: "C1", Text: "x"})
+	var e *chat.Error
 	if !errors.As(err, &e) || e.Code != "not_authed" || e.Hint == "" {
 		t.Fatalf("NoToken error %v: want not_authed with a hint", err)
 	}
@@ -52,12 +52,12 @@ func TestPosterFollowsTheCredentials(t *testing.T) {
 
 func typeName(v any) string {
 	switch v.(type) {
-	case *notify.Printer:
-		return "*notify.Printer"
-	case *notify.Client:
-		return "*notify.Client"
-	case notify.NoToken:
-		return "notify.NoToken"
+	case *chat.Printer:
+		return "*chat.Printer"
+	case *chat.Client:
+		return "*chat.Client"
+	case chat.NoToken:
+		return "chat.NoToken"
 	}
 	return "other"
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
@@ -232,16 +232,16 @@ func LoadWith(ctx context.Context, awsCfg aws.Config) (Config, error) {
 // Poster is how the bot posts with these credentials: Slack with a bot token;
 // without one, printed to w in a local run, and refused in words when
 // deployed (SecretARN set), rather than pretend to post.
-func (c Config) Poster(w io.Writer) notify.Poster {
+func (c Config) Poster(w io.Writer) chat.Poster {
 	if c.BotToken == "" && c.SecretARN != "" {
-		return notify.NoToken{}
+		return chat.NoToken{}
 	}
 	if c.BotToken == "" && c.WebhookURL != "" {
 		// A local run with only SLACK_WEBHOOK_URL: what it can post goes
 		// to the webhook's channel, as a deployed report would.
-		return &notify.Webhook{URL: c.WebhookURL}
+		return &chat.Webhook{URL: c.WebhookURL}
 	}
-	return notify.New(c.BotToken, c.SlackAPIURL, w)
+	return chat.New(c.BotToken, c.SlackAPIURL, w)
 }
 
 // ReportPoster is where scheduled reports and alerts go, by ReportVia:
@@ -249,7 +249,7 @@ func (c Config) Poster(w io.Writer) notify.Poster {
 // otherwise, so a stack with only a signing secret and a webhook URL
 // reports. bot or webhook without its credential is an error, found at
 // start-up rather than at the first report.
-func (c Config) ReportPoster(w io.Writer) (notify.Poster, error) {
+func (c Config) ReportPoster(w io.Writer) (chat.Poster, error) {
 	switch {
 	case c.ReportVia == contract.ReportViaWebhook && c.WebhookURL == "":
 		return nil, fmt.Errorf("%s is %s but there is no webhook URL: set the stack's webhookUrl (pulumi config set --secret webhookUrl https://hooks.slack.com/...)",
@@ -259,7 +259,7 @@ func (c Config) ReportPoster(w io.Writer) (notify.Poster, error) {
 			contract.EnvReportVia, contract.ReportViaBot)
 	case c.ReportVia == contract.ReportViaWebhook,
 		c.ReportVia == contract.ReportViaAuto && c.BotToken == "" && c.WebhookURL != "":
-		return &notify.Webhook{URL: c.WebhookURL}, nil
+		return &chat.Webhook{URL: c.WebhookURL}, nil
 	}
 	return c.Poster(w), nil
 }

@@ -198,14 +198,14 @@ func TestReportPoster(t *testing.T) {
 		cfg  config.Config
 		want string // the Poster's type, or "error"
 	}{
-		{"auto with a token", config.Config{ReportVia: contract.ReportViaAuto, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Client"},
-		{"auto with only a webhook", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn, Secret: contract.Secret{WebhookURL: hook}}, "*notify.Webhook"},
-		{"auto with neither, deployed", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn}, "notify.NoToken"},
-		{"bot", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Client"},
-		{"webhook over a token", config.Config{ReportVia: contract.ReportViaWebhook, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*notify.Webhook"},
+		{"auto with a token", config.Config{ReportVia: contract.ReportViaAuto, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*chat.Client"},
+		{"auto with only a webhook", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn, Secret: contract.Secret{WebhookURL: hook}}, "*chat.Webhook"},
+		{"auto with neither, deployed", config.Config{ReportVia: contract.ReportViaAuto, SecretARN: arn}, "chat.NoToken"},
+		{"bot", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*chat.Client"},
+		{"webhook over a token", config.Config{ReportVia: contract.ReportViaWebhook, Secret: contract.Secret{BotToken: "xoxb-1", WebhookURL: hook}}, "*chat.Webhook"},
 		{"webhook without one", config.Config{ReportVia: contract.ReportViaWebhook, Secret: contract.Secret{BotToken: "xoxb-1"}}, "error"},
 		{"bot without one, deployed", config.Config{ReportVia: contract.ReportViaBot, SecretARN: arn, Secret: contract.Secret{WebhookURL: hook}}, "error"},
-		{"local run with only a webhook", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{WebhookURL: hook}}, "*notify.Webhook"},
+		{"local run with only a webhook", config.Config{ReportVia: contract.ReportViaBot, Secret: contract.Secret{WebhookURL: hook}}, "*chat.Webhook"},
 	} {
 		p, err := c.cfg.ReportPoster(io.Discard)
 		got := fmt.Sprintf("%T", p)

@@ -36,8 +36,8 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
@@ -285,7 +285,7 @@ func (r *Runner) work(ctx context.Context, fn Func, body json.RawMessage) error 
 // and never confirmed, which is taken as delivered (at most once), since a
 // second attempt could post twice.
 func (r *Runner) outcome(log *slog.Logger, err error) error {
-	if notify.Unanswered(err) {
+	if chat.Unanswered(err) {
 		log.Warn("Slack took the deferred job's answer but did not answer; taken as delivered, not repeated", "error", err)
 		return nil
 	}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -42,7 +42,7 @@ func TestJobNeverRunsTwiceWhenSlackHangs(t *testing.T) {
 		if err := json.Unmarshal(body, &text); err != nil {
 			return err
 		}
-		_, err := (&notify.Webhook{URL: slackSrv.ResponseURL()}).Post(ctx, notify.Message{Text: text})
+		_, err := (&chat.Webhook{URL: slackSrv.ResponseURL()}).Post(ctx, chat.Message{Text: text})
 		return err
 	})
 	if err := r.Later(context.Background(), "answer", "1700000000.1", "the report"); err != nil {

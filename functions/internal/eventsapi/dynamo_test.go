@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -92,7 +92,7 @@ func delivery(body []byte, secret string, retry int) events.APIGatewayProxyReque
 func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 	db, table := moto.Get(t).DedupeTable(t)
 	slackSrv := testenv.NewSlack(t, botToken, nil)
-	poster := notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{})
+	poster := chat.NewClient(botToken, slackSrv.APIURL(), chat.Retry{})
 	h := &eventsapi.Handler{
 		Verifier: verify.Verifier{SigningSecret: secret},
 		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
@@ -175,7 +175,7 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
+	h.On("app_mention", eventsapi.AppMention(chat.NewClient(botToken, slackSrv.APIURL(), chat.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 
 	const eventID = "Ev0E2EFORGED1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000300")
@@ -216,7 +216,7 @@ func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, moto.Get(t)), Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
+	h.On("app_mention", eventsapi.AppMention(chat.NewClient(botToken, slackSrv.APIURL(), chat.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 
 	const eventID = "Ev0E2EOUTAGE1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000400")

@@ -16,8 +16,8 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
@@ -157,10 +157,10 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 	// a slow Slack may have spent the request's.
 	settle, settled := dedupe.Settle(ctx)
 	defer settled()
-	var slackSaid *notify.Error
+	var slackSaid *chat.Error
 	switch {
 	case err == nil:
-	case notify.Unanswered(err):
+	case chat.Unanswered(err):
 		// Slack has the reply and may have posted it: a retry could post it
 		// twice, so the event is done (at most once).
 		log.Warn("Slack took the reply but did not answer; taken as delivered, not repeated", "error", err)

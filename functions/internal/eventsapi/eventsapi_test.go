@@ -17,11 +17,11 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat/chattest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
@@ -44,9 +44,9 @@ func signed(body string) events.APIGatewayProxyRequest {
 }
 
 // recorder keeps what the handler posts.
-type recorder = notifytest.Recorder
+type recorder = chattest.Recorder
 
-func newHandler(post notify.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
+func newHandler(post chat.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: &dedupe.Memory{}, Log: quiet}
 	h.On("app_mention", eventsapi.AppMention(post, reports, latency.RequestParser(testSources), time.Hour))
 	return h
@@ -209,9 +209,9 @@ type fakeReports struct {
 	req latency.Request
 }
 
-func (f *fakeReports) Report(_ context.Context, req latency.Request) (notify.Message, error) {
+func (f *fakeReports) Report(_ context.Context, req latency.Request) (chat.Message, error) {
 	f.req = req
-	return notify.Message{Text: "report " + strconv.Itoa(int(req.Window.Minutes())) + " " + req.Route}, nil
+	return chat.Message{Text: "report " + strconv.Itoa(int(req.Window.Minutes())) + " " + req.Route}, nil
 }
 
 func TestMentionLatency(t *testing.T) {
@@ -264,7 +264,7 @@ func TestFailedWorkIsRetriable(t *testing.T) {
 		t.Fatalf("retry after failure: status %d, %d posts; want 200 and 1", resp.StatusCode, len(post.Msgs))
 	}
 	// A definite answer from Slack is not retried.
-	post = &recorder{Err: &notify.Error{Code: "channel_not_found", Hint: "no channel"}}
+	post = &recorder{Err: &chat.Error{Code: "channel_not_found", Hint: "no channel"}}
 	h = newHandler(post, nil)
 	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvG", "<@U0BOT> hi"))); resp.StatusCode != 200 {
 		t.Fatalf("Slack said channel_not_found: status %d, want 200 (a retry gets the same answer)", resp.StatusCode)

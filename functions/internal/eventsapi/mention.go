@@ -9,13 +9,13 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 // Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (chat.Message, error)
 }
 
 // RequestParser reads a latency request's "[source] [window] [route]"
@@ -24,7 +24,7 @@ type RequestParser func(text string, defaultWindow time.Duration) (latency.Reque
 
 // AppMention replies in the mention's thread: a latency report when the text
 // asks for one ("@slackbot latency 1h") and reports is set, help otherwise.
-func AppMention(post notify.Poster, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) EventFunc {
+func AppMention(post chat.Poster, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) EventFunc {
 	return func(ctx context.Context, ev slackevents.EventsAPIEvent) error {
 		m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
 		if !ok {
@@ -47,22 +47,22 @@ func AppMention(post notify.Poster, reports Reporter, parseRequest RequestParser
 	}
 }
 
-func mentionReply(ctx context.Context, text string, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) (notify.Message, error) {
+func mentionReply(ctx context.Context, text string, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) (chat.Message, error) {
 	words := strings.Fields(text)
 	for i, w := range words {
 		if !strings.EqualFold(w, "latency") {
 			continue
 		}
 		if reports == nil {
-			return notify.Message{Text: "Percentile reports are not set up yet."}, nil
+			return chat.Message{Text: "Percentile reports are not set up yet."}, nil
 		}
 		req, err := parseRequest(strings.Join(words[i+1:], " "), defaultWindow)
 		if err != nil {
 			// The error quotes what the user wrote.
-			return notify.Message{Text: slackutilsx.EscapeMessage(err.Error())}, nil
+			return chat.Message{Text: slackutilsx.EscapeMessage(err.Error())}, nil
 		}
 		return reports.Report(ctx, req)
 	}
-	return notify.Message{Text: "Hi! Mention me with `latency` (optionally a source, a window like `15m` and a route) " +
+	return chat.Message{Text: "Hi! Mention me with `latency` (optionally a source, a window like `15m` and a route) " +
 		"for p50/p90/p95/p99 of this bot's API or of the services it watches, `latency sources` for those, or try `/slackbot help`."}, nil
 }

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -44,7 +44,7 @@ func TestSlowSlackPostsOnce(t *testing.T) {
 				Dedupe:   &dedupe.Dynamo{Client: dynamotest.Client(t, m), Table: table},
 				Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 			}
-			h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
+			h.On("app_mention", eventsapi.AppMention(chat.NewClient(botToken, slackSrv.APIURL(), chat.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 			body := mentionAt(t, "Ev0SLOW000"+string(rune('A'+i)), "C0123ABCD", "1700000000.000500")
 
 			// Slack delivers, then retries three times, as it does when an

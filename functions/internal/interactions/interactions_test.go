@@ -17,11 +17,11 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat/chattest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
@@ -148,7 +148,7 @@ type reporter struct {
 }
 
 // Report records "[<source>:]<window> <route>".
-func (r *reporter) Report(_ context.Context, req latency.Request) (notify.Message, error) {
+func (r *reporter) Report(_ context.Context, req latency.Request) (chat.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	call := contract.FormatWindow(req.Window) + " " + req.Route
@@ -157,13 +157,13 @@ func (r *reporter) Report(_ context.Context, req latency.Request) (notify.Messag
 	}
 	r.calls = append(r.calls, call)
 	if r.err != nil {
-		return notify.Message{}, r.err
+		return chat.Message{}, r.err
 	}
-	return notify.Message{Text: "report " + call}, nil
+	return chat.Message{Text: "report " + call}, nil
 }
 
 // recorder keeps what the handler posts.
-type recorder = notifytest.Recorder
+type recorder = chattest.Recorder
 
 // sender keeps sealed jobs instead of sending them.
 type sender struct{ sent []deferred.Sealed }
@@ -174,10 +174,10 @@ func (s *sender) Send(_ context.Context, d deferred.Sealed) error {
 }
 
 // replacing is a Respond that records the posts to Slack's response URLs.
-func replacing(r *recorder) func(string) notify.Poster {
-	return func(u string) notify.Poster {
+func replacing(r *recorder) func(string) chat.Poster {
+	return func(u string) chat.Poster {
 		if strings.HasPrefix(u, "https://hooks.slack.com/") {
-			return posterFunc(func(ctx context.Context, m notify.Message) (notify.Posted, error) {
+			return posterFunc(func(ctx context.Context, m chat.Message) (chat.Posted, error) {
 				return r.Post(ctx, m)
 			})
 		}
@@ -185,9 +185,9 @@ func replacing(r *recorder) func(string) notify.Poster {
 	}
 }
 
-type posterFunc func(context.Context, notify.Message) (notify.Posted, error)
+type posterFunc func(context.Context, chat.Message) (chat.Posted, error)
 
-func (f posterFunc) Post(ctx context.Context, m notify.Message) (notify.Posted, error) {
+func (f posterFunc) Post(ctx context.Context, m chat.Message) (chat.Posted, error) {
 	return f(ctx, m)
 }
 
@@ -354,7 +354,7 @@ func (workspace) ResolveChannel(_ context.Context, ch string) (string, error) {
 	case "C0NEWS0001", "G0SECRET01":
 		return ch, nil
 	}
-	return "", &notify.Error{Code: "channel_not_found", Hint: "no such channel"}
+	return "", &chat.Error{Code: "channel_not_found", Hint: "no such channel"}
 }
 
 func (workspace) IsMember(_ context.Context, id, user string) (bool, error) {

@@ -15,15 +15,15 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
 // Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (chat.Message, error)
 }
 
 // ReportKind is the kind of the deferred jobs of report clicks.
@@ -47,7 +47,7 @@ type Reports struct {
 	// APIURL and Respond are as in slash.Handler: response URLs are
 	// answered only on Slack's host, or SLACK_API_URL's, or by Respond.
 	APIURL  string
-	Respond func(responseURL string) notify.Poster
+	Respond func(responseURL string) chat.Poster
 	Log     *slog.Logger
 }
 
@@ -166,17 +166,17 @@ func (r *Reports) tell(ctx context.Context, c click, text string) error {
 // responder is the Poster for a response_url: Respond's when it takes the
 // URL, else a webhook post, only to Slack's own host, never following a
 // redirect.
-func (r *Reports) responder(responseURL string, replace bool) (notify.Poster, error) {
+func (r *Reports) responder(responseURL string, replace bool) (chat.Poster, error) {
 	if r.Respond != nil {
 		if p := r.Respond(responseURL); p != nil {
-			if w, ok := p.(*notify.Webhook); ok {
+			if w, ok := p.(*chat.Webhook); ok {
 				w.ReplaceOriginal = replace
 			}
 			return p, nil
 		}
 	}
-	if err := notify.CheckResponseURL(responseURL, r.APIURL); err != nil {
+	if err := chat.CheckResponseURL(responseURL, r.APIURL); err != nil {
 		return nil, err
 	}
-	return &notify.Webhook{URL: responseURL, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: replace}, nil
+	return &chat.Webhook{URL: responseURL, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: replace}, nil
 }

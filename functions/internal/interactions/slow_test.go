@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
@@ -20,7 +20,7 @@ func TestNotifyModalWithSwallowingSlack(t *testing.T) {
 	slackSrv := testenv.NewSlack(t, "xoxb-test", nil)
 	slackSrv.SetMembers("C0NEWS0001", "U0123")
 	slackSrv.SetMode(testenv.SwallowFirst, testenv.MethodPostMessage)
-	client := notify.NewClient("xoxb-test", slackSrv.APIURL(), notify.Retry{})
+	client := chat.NewClient("xoxb-test", slackSrv.APIURL(), chat.Retry{})
 	modal := &NotifyModal{Views: client, Notifier: slash.Notifier{Post: client, Permit: &permit.Policy{Dir: client}, Log: quiet},
 		Claims: &dedupe.Memory{}, Log: quiet}
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}

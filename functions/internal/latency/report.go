@@ -14,7 +14,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
 
@@ -86,7 +86,7 @@ func (b *Builder) kind(name string) string {
 // sources, when req asks for it. req.Route "" means all routes; otherwise
 // it may be "POST /slack/events", "/slack/events" or "events". The Message
 // has no Channel: the caller knows where it goes.
-func (b *Builder) Report(ctx context.Context, req Request) (notify.Message, error) {
+func (b *Builder) Report(ctx context.Context, req Request) (chat.Message, error) {
 	if req.ListSources {
 		return b.SourceList(ctx)
 	}
@@ -97,10 +97,10 @@ func (b *Builder) Report(ctx context.Context, req Request) (notify.Message, erro
 // ReportEnding is the report of the window that ends at end, rounded down to
 // the minute. A schedule passes its event's time, so the hour it reports is
 // whole and a retried invocation reports the same one.
-func (b *Builder) ReportEnding(ctx context.Context, end time.Time, req Request) (notify.Message, error) {
+func (b *Builder) ReportEnding(ctx context.Context, end time.Time, req Request) (chat.Message, error) {
 	start, end, err := span(end, req.Window)
 	if err != nil {
-		return notify.Message{}, err
+		return chat.Message{}, err
 	}
 	source := b.source(req.Source)
 	if !isSource(source, b.sources) {
@@ -109,7 +109,7 @@ func (b *Builder) ReportEnding(ctx context.Context, end time.Time, req Request) 
 	}
 	cur, err := sketchstore.Range(ctx, b.store, source, start, end)
 	if err != nil {
-		return notify.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+		return chat.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
 	return b.reportOf(ctx, start, end, req, cur)
 }
@@ -118,22 +118,22 @@ func (b *Builder) ReportEnding(ctx context.Context, end time.Time, req Request) 
 // window ending at end as series, of req's source (the scheduled report,
 // whose chart draws the same window): only the window before it is read
 // again.
-func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, req Request, series *sketchstore.Series) (notify.Message, error) {
+func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, req Request, series *sketchstore.Series) (chat.Message, error) {
 	start, end, err := span(end, req.Window)
 	if err != nil {
-		return notify.Message{}, err
+		return chat.Message{}, err
 	}
 	cur, err := series.Totals()
 	if err != nil {
-		return notify.Message{}, fmt.Errorf("latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+		return chat.Message{}, fmt.Errorf("latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
 	return b.reportOf(ctx, start, end, req, cur)
 }
 
 // unknownSource answers a request for a source that is not configured.
-func unknownSource(name string) notify.Message {
+func unknownSource(name string) chat.Message {
 	text := escape(fmt.Sprintf("There is no latency source named %q here: `latency sources` lists them.", name))
-	return notify.Message{Text: text, Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}}
+	return chat.Message{Text: text, Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}}
 }
 
 // span checks window and returns the report's [start, end), end rounded
@@ -149,11 +149,11 @@ func span(end time.Time, window time.Duration) (time.Time, time.Time, error) {
 
 // reportOf reads the window before [start, end) and builds the report of
 // cur against it.
-func (b *Builder) reportOf(ctx context.Context, start, end time.Time, req Request, cur map[string]*sketchstore.Sketches) (notify.Message, error) {
+func (b *Builder) reportOf(ctx context.Context, start, end time.Time, req Request, cur map[string]*sketchstore.Sketches) (chat.Message, error) {
 	window, source := req.Window, b.source(req.Source)
 	prev, err := sketchstore.Range(ctx, b.store, source, start.Add(-window), start)
 	if err != nil {
-		return notify.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
+		return chat.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
 	}
 	rep := report{Start: start, End: end, Window: window, Query: strings.TrimSpace(req.Route),
 		Source: source, Kind: b.kind(source), Named: len(b.sources) > 0}
@@ -190,7 +190,7 @@ func (rs *routeStats) count(s *sketchstore.Sketches) {
 	rs.Status5xx += s.Status5xx
 }
 
-func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Message {
+func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) chat.Message {
 	selected := func(string) bool { return true }
 	if rep.Query != "" {
 		candidates := make([]string, 0, len(cur)+len(prev)+len(knownRoutes))
@@ -254,7 +254,7 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 	if rep.Total.Cur.Count == 0 && rep.Total.Requests == 0 {
 		return rep.noTraffic()
 	}
-	return notify.Message{Text: rep.fallbackText(), Blocks: rep.blocks(), Metadata: rep.metadata()}
+	return chat.Message{Text: rep.fallbackText(), Blocks: rep.blocks(), Metadata: rep.metadata()}
 }
 
 // MatchRoutes finds the routes among candidates that a person meant by q,
@@ -340,7 +340,7 @@ func (rep *report) measured() string {
 	return "API Gateway responseLatency in ms"
 }
 
-func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) notify.Message {
+func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) chat.Message {
 	active := make([]string, 0, len(cur))
 	for k, s := range cur {
 		if !s.Response.IsEmpty() {
@@ -357,13 +357,13 @@ func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) notify.Mess
 	} else {
 		text += fmt.Sprintf(" No route had traffic in the last %s.", contract.FormatWindow(rep.Window))
 	}
-	return notify.Message{
+	return chat.Message{
 		Text:   escape(text),
 		Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil)},
 	}
 }
 
-func (rep *report) noTraffic() notify.Message {
+func (rep *report) noTraffic() chat.Message {
 	var text string
 	if rep.Query != "" {
 		text = fmt.Sprintf("No requests to %s in the last %s (%s).", rep.subject(), contract.FormatWindow(rep.Window), rep.span())
@@ -375,7 +375,7 @@ func (rep *report) noTraffic() notify.Message {
 	if c := rep.Total.Prev.Count; c > 0 {
 		text += fmt.Sprintf(" The %s before had %s.", contract.FormatWindow(rep.Window), plural(c, "request"))
 	}
-	return notify.Message{
+	return chat.Message{
 		Text:     escape(text),
 		Blocks:   []slack.Block{slack.NewSectionBlock(mrkdwn(escape(text)), nil, nil), rep.actions()},
 		Metadata: rep.metadata(),

@@ -24,8 +24,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
@@ -84,7 +84,7 @@ func fixtureStore() (*sketchstore.MemoryStore, map[string][]float64) {
 	return s, current
 }
 
-func reportFor(t *testing.T, route string) notify.Message {
+func reportFor(t *testing.T, route string) chat.Message {
 	t.Helper()
 	s, _ := fixtureStore()
 	m, err := NewBuilder(s, nil, nil).ReportEnding(context.Background(), reportEnd, Request{Window: time.Hour, Route: route})
@@ -95,9 +95,9 @@ func reportFor(t *testing.T, route string) notify.Message {
 }
 
 // postedJSON is m as the JSON body of chat.postMessage, indented.
-func postedJSON(t *testing.T, m notify.Message) []byte {
+func postedJSON(t *testing.T, m chat.Message) []byte {
 	t.Helper()
-	b, err := json.MarshalIndent(notify.PostMessageBody(m), "", "  ")
+	b, err := json.MarshalIndent(chat.PostMessageBody(m), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ type metaPayload struct {
 }
 
 // sectionTexts are the mrkdwn texts of m's section blocks.
-func sectionTexts(m notify.Message) []string {
+func sectionTexts(m chat.Message) []string {
 	var out []string
 	for _, b := range m.Blocks {
 		if s, ok := b.(*slack.SectionBlock); ok {
@@ -518,10 +518,10 @@ func TestReportAsSentBySlackClient(t *testing.T) {
 	defer srv.Close()
 	m := reportFor(t, "")
 	m.Channel = "C0OPS00001"
-	if _, err := notify.NewClient("xoxb-test", srv.URL+"/", notify.Retry{}).Post(context.Background(), m); err != nil {
+	if _, err := chat.NewClient("xoxb-test", srv.URL+"/", chat.Retry{}).Post(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	body := notify.PostMessageBody(m)
+	body := chat.PostMessageBody(m)
 	for _, field := range []string{"blocks", "metadata"} {
 		want, _ := json.Marshal(body[field])
 		if !jsonEqual(t, []byte(form.Get(field)), want) {

@@ -9,7 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 // noLatencyRecent is how recent a minute of lines without a latency must be
@@ -20,14 +20,14 @@ const noLatencyRecent = 24 * time.Hour
 // how many routes it has and when its latest data is from, naming a source
 // whose log lines carry no latency (an access log in the console's default
 // format, which lacks $context.responseLatency).
-func (b *Builder) SourceList(ctx context.Context) (notify.Message, error) {
+func (b *Builder) SourceList(ctx context.Context) (chat.Message, error) {
 	now := b.now()
 	def := contract.DefaultSourceOf(b.sources)
 	var lines, plain []string
 	for _, name := range b.Sources() {
 		st, err := b.store.SourceStats(ctx, name)
 		if err != nil {
-			return notify.Message{}, fmt.Errorf("latency sources: %s: %w", name, err)
+			return chat.Message{}, fmt.Errorf("latency sources: %s: %w", name, err)
 		}
 		kind := b.kind(name)
 		what := kind
@@ -61,7 +61,7 @@ func (b *Builder) SourceList(ctx context.Context) (notify.Message, error) {
 		slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil),
 		slack.NewContextBlock("", mrkdwn("`latency <source> [window] [route]` reports one; without a source, "+def+".")),
 	}
-	return notify.Message{Text: text, Blocks: blocks}, nil
+	return chat.Message{Text: text, Blocks: blocks}, nil
 }
 
 // ago is t as the list shows it: the UTC time and how long before now.

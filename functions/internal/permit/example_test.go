@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
-// directory is a fixed workspace. A deployed bot uses *notify.Client, which
+// directory is a fixed workspace. A deployed bot uses *chat.Client, which
 // asks Slack (conversations.list and conversations.members).
 type directory struct {
 	ids     map[string]string   // name -> ID
@@ -24,7 +24,7 @@ func (d directory) ResolveChannel(_ context.Context, channel string) (string, er
 	if id, ok := d.ids[strings.TrimPrefix(channel, "#")]; ok {
 		return id, nil
 	}
-	return "", &notify.Error{Code: "channel_not_found", Hint: "no such channel"}
+	return "", &chat.Error{Code: "channel_not_found", Hint: "no such channel"}
 }
 
 func (d directory) IsMember(_ context.Context, channelID, user string) (bool, error) {

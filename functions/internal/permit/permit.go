@@ -17,12 +17,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
-// Directory answers what the policy asks of the workspace. notify.Client
+// Directory answers what the policy asks of the workspace. chat.Client
 // implements it with conversations.list and conversations.members; its
-// errors are *notify.Error when Slack answered.
+// errors are *chat.Error when Slack answered.
 type Directory interface {
 	// ResolveChannel returns the ID of a channel given by ID, name or #name.
 	ResolveChannel(ctx context.Context, channel string) (string, error)
@@ -121,7 +121,7 @@ func (p *Policy) allowedChannel(ctx context.Context, id string) (bool, error) {
 
 // notFound reports Slack's word that a channel does not exist for the bot.
 func notFound(err error) bool {
-	var slackSaid *notify.Error
+	var slackSaid *chat.Error
 	if errors.As(err, &slackSaid) {
 		switch slackSaid.Code {
 		case "channel_not_found", "not_in_channel", "is_archived", "channel_is_archived":

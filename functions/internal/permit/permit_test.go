@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
@@ -28,13 +28,13 @@ func (w workspace) ResolveChannel(_ context.Context, ch string) (string, error) 
 	if id, ok := w.ids[ch]; ok {
 		return id, nil
 	}
-	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named #" + ch}
+	return "", &chat.Error{Code: "channel_not_found", Hint: "I can't find a channel named #" + ch}
 }
 
 func (w workspace) IsMember(_ context.Context, id, user string) (bool, error) {
 	m, ok := w.members[id]
 	if !ok {
-		return false, &notify.Error{Code: "channel_not_found", Hint: "no such channel"}
+		return false, &chat.Error{Code: "channel_not_found", Hint: "no such channel"}
 	}
 	return m[user], nil
 }

@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/awsenv"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
@@ -61,9 +61,9 @@ func start(t *testing.T, api *lambdaAPI) aws.Config {
 // responses keeps what is posted to response_url.
 type responses struct{ texts []string }
 
-func (r *responses) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+func (r *responses) Post(_ context.Context, m chat.Message) (chat.Posted, error) {
 	r.texts = append(r.texts, m.Text)
-	return notify.Posted{}, nil
+	return chat.Posted{}, nil
 }
 
 // TestDeferrer: the event goes to the named function, asynchronously, in
@@ -73,7 +73,7 @@ func TestDeferrer(t *testing.T) {
 	d := selfinvoke.Deferrer{AWS: start(t, api), Function: "slackbot-dev-commands"}
 	resp := &responses{}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := &slash.Handler{Respond: func(string) notify.Poster { return resp }, Log: log}
+	h := &slash.Handler{Respond: func(string) chat.Poster { return resp }, Log: log}
 	runner := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: d, Claims: &dedupe.Memory{}, Log: log}
 	runner.On(slash.Kind, h.FinishJob)
 	cmd, err := slash.Parse([]byte(url.Values{"command": {"/slackbot"}, "user_id": {"U1"}, "text": {"echo hi"},

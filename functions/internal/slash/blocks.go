@@ -6,11 +6,11 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 // ephemeral is an immediate answer only the user sees.
-func ephemeral(m notify.Message) *slack.WebhookMessage {
+func ephemeral(m chat.Message) *slack.WebhookMessage {
 	return &slack.WebhookMessage{
 		ResponseType: slack.ResponseTypeEphemeral,
 		Text:         m.Text,
@@ -19,8 +19,8 @@ func ephemeral(m notify.Message) *slack.WebhookMessage {
 }
 
 // Text is a message of one mrkdwn section, for answers.
-func Text(s string) notify.Message {
-	return notify.Message{
+func Text(s string) chat.Message {
+	return chat.Message{
 		Text:   s,
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, s, false, false), nil, nil)},
 	}
@@ -30,7 +30,7 @@ func Text(s string) notify.Message {
 // The verification token and response_url are left out: both are credentials.
 // Every value came from outside and is escaped; the one mention is ours,
 // made from an ID that userRef checked.
-func echo(cmd slack.SlashCommand) notify.Message {
+func echo(cmd slack.SlashCommand) chat.Message {
 	_, rest := cutWords(cmd.Text, 1)
 	fields := [][2]string{
 		{"command", escape(cmd.Command)},
@@ -51,7 +51,7 @@ func echo(cmd slack.SlashCommand) notify.Message {
 		objs = append(objs, slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s*\n%s", f[0], v), false, false))
 		plain = append(plain, f[0]+": "+v)
 	}
-	return notify.Message{
+	return chat.Message{
 		Text: "echo\n" + strings.Join(plain, "\n"),
 		Blocks: []slack.Block{
 			slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "echo", false, false)),

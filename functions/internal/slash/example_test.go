@@ -15,9 +15,9 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
@@ -37,7 +37,7 @@ func Example() {
 	// A subcommand: `/slackbot ping`, listed by `/slackbot help`.
 	commands.Add(slash.Subcommand{
 		Name: "ping", Usage: "[text]", Summary: "answer pong",
-		Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message {
+		Quick: func(_ context.Context, cmd slack.SlashCommand) chat.Message {
 			return slash.Text("pong")
 		},
 	})

@@ -7,7 +7,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"log/slog"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
@@ -15,7 +15,7 @@ import (
 // point (`/slackbot notify`, the notify modal) does it: only where Permit
 // allows that user, with the user's text escaped and who asked said.
 type Notifier struct {
-	Post   notify.Poster
+	Post   chat.Poster
 	Permit *permit.Policy // nil refuses every post
 	Log    *slog.Logger
 }
@@ -34,11 +34,11 @@ func (n Notifier) Notify(ctx context.Context, user, channel, text, via string) (
 		apigw.Log(n.Log).Error("notify: check permission", "user", user, "error", err)
 		return "Couldn't post: " + UserError(err), false
 	}
-	p, err := n.Post.Post(ctx, notify.Message{
+	p, err := n.Post.Post(ctx, chat.Message{
 		Channel: id,
 		Text:    fmt.Sprintf("%s\n— sent by %s with %s", escape(text), userRef(user), via),
 	})
-	if notify.Unanswered(err) {
+	if chat.Unanswered(err) {
 		// Slack has the message and may have posted it: it counts as
 		// posted, so neither a retry nor a second submit repeats it.
 		apigw.Log(n.Log).Warn("notify: Slack took the post but did not answer; taken as posted", "user", user, "channel", id, "error", err)

@@ -11,9 +11,9 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
@@ -27,13 +27,13 @@ type Subcommand struct {
 	Summary string // what it does, for help
 
 	// Quick is the answer of a quick subcommand.
-	Quick func(ctx context.Context, cmd slack.SlashCommand) notify.Message
+	Quick func(ctx context.Context, cmd slack.SlashCommand) chat.Message
 	// Check, of a deferred subcommand, reads the arguments before anything
 	// is deferred: it returns the acknowledgement, or an error whose text
 	// is the answer. Nil acknowledges with "Working on it…".
 	Check func(cmd slack.SlashCommand) (ack string, err error)
 	// Slow does a deferred subcommand's work; its message is the answer.
-	Slow func(ctx context.Context, cmd slack.SlashCommand) notify.Message
+	Slow func(ctx context.Context, cmd slack.SlashCommand) chat.Message
 }
 
 // Add registers s, replacing a subcommand of the same name.
@@ -46,9 +46,9 @@ func (h *Handler) Add(s Subcommand) {
 func (h *Handler) subcommands() []Subcommand {
 	subs := []Subcommand{
 		{Name: "help", Summary: "this list",
-			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return h.help(cmd.Command, "") }},
+			Quick: func(_ context.Context, cmd slack.SlashCommand) chat.Message { return h.help(cmd.Command, "") }},
 		{Name: "echo", Usage: "<text>", Summary: "show what Slack sent me",
-			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return echo(cmd) }},
+			Quick: func(_ context.Context, cmd slack.SlashCommand) chat.Message { return echo(cmd) }},
 		{Name: "notify", Usage: "<#channel> <text>", Summary: "post to a channel (name or ID), saying you asked",
 			Check: checkNotify, Slow: h.notify},
 		{Name: "latency", Usage: "[source] [window] [route] [chart]", Summary: "p50/p90/p95/p99 of a latency source (the default one, else this bot's API), e.g. `latency 15m events` or `latency orders 1h`; `chart` shares a chart of it in this channel; `latency sources` lists the sources",
@@ -80,7 +80,7 @@ func (h *Handler) lookup(name string) (Subcommand, bool) {
 }
 
 // help lists the registry, after note when there is one.
-func (h *Handler) help(command, note string) notify.Message {
+func (h *Handler) help(command, note string) chat.Message {
 	command = escape(cmp.Or(command, "/slackbot"))
 	var lines []string
 	for _, s := range h.subcommands() {
@@ -94,7 +94,7 @@ func (h *Handler) help(command, note string) notify.Message {
 		fallback = note + "\n" + body
 	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*What I can do*\n"+body, false, false), nil, nil))
-	return notify.Message{Text: fallback, Blocks: blocks}
+	return chat.Message{Text: fallback, Blocks: blocks}
 }
 
 func checkNotify(cmd slack.SlashCommand) (string, error) {
@@ -106,7 +106,7 @@ func checkNotify(cmd slack.SlashCommand) (string, error) {
 }
 
 // notify posts for the user, as the permit policy allows.
-func (h *Handler) notify(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+func (h *Handler) notify(ctx context.Context, cmd slack.SlashCommand) chat.Message {
 	words, msg := cutWords(cmd.Text, 2)
 	if len(words) < 2 || msg == "" {
 		return h.help(cmd.Command, "`notify` needs a channel and a message.")
@@ -148,7 +148,7 @@ func (h *Handler) checkLatency(cmd slack.SlashCommand) (string, error) {
 	return "Drawing the latency chart…", nil
 }
 
-func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) chat.Message {
 	if h.Reports == nil {
 		return Text(errNoReports.Error())
 	}
@@ -206,7 +206,7 @@ func (h *Handler) claimChart(ctx context.Context, user string) (bool, error) {
 // post as the bot, so it follows notify's policy (Permit: the allow-lists
 // and membership), and at most ChartsPerMinute per user. What went wrong is
 // told in words, never as an internal error.
-func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req latency.Request) notify.Message {
+func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req latency.Request) chat.Message {
 	switch {
 	case h.Charts == nil || h.Upload == nil:
 		return Text(errNoCharts.Error())
@@ -246,7 +246,7 @@ func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req la
 	if png == nil {
 		return Text(fmt.Sprintf("There are no requests of %s in the last %s to draw.", what, contract.FormatWindow(window)))
 	}
-	err = h.Upload.Upload(ctx, notify.File{
+	err = h.Upload.Upload(ctx, chat.File{
 		Channel: cmd.ChannelID,
 		Name:    "latency.png",
 		Title:   title,

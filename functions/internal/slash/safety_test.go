@@ -15,10 +15,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -289,7 +289,7 @@ func TestFinishOnlyAnswersSlack(t *testing.T) {
 	}
 }
 
-var _ notify.Poster = (*recorder)(nil)
+var _ chat.Poster = (*recorder)(nil)
 
 // TestChartStaysInItsChannel: `chart` cannot be pointed at another channel.
 // A word after it is refused before anything is deferred, and a command
@@ -360,7 +360,7 @@ func TestChartFailuresInWords(t *testing.T) {
 			t.Errorf("%s failure: answer %q does not say it failed and where the details are", name, got)
 		}
 	}
-	hint := &notify.Error{Code: "not_in_channel", Hint: "Invite me to the channel first."}
+	hint := &chat.Error{Code: "not_in_channel", Hint: "Invite me to the channel first."}
 	if got := run(&charter{png: []byte("png")}, &uploader{err: hint}, "latency 1h chart"); !strings.Contains(got, hint.Hint) {
 		t.Errorf("answer %q lacks what Slack said, in words", got)
 	}

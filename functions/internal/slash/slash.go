@@ -32,17 +32,17 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
 // Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (chat.Message, error)
 }
 
 // Charter draws the latency chart of the last window of source ("" for the
@@ -57,14 +57,14 @@ type Charter interface {
 // Handler serves POST /slack/commands.
 type Handler struct {
 	Verifier verify.Verifier
-	Post     notify.Poster  // chat.postMessage, for notify
+	Post     chat.Poster    // chat.postMessage, for notify
 	Permit   *permit.Policy // who may notify where; nil refuses every notify
 	Reports  Reporter       // nil: latency reports are not set up
 	// Charts and Upload make `latency … chart`: the chart is drawn and
 	// shared in the channel the command was typed in. Either nil: charts
 	// are not offered here (no bot token, or a function that cannot draw).
 	Charts Charter
-	Upload notify.Uploader
+	Upload chat.Uploader
 	// ChartClaims holds the chart limit, ChartsPerMinute per user, across
 	// containers: a Store whose claims have a lease of ChartWindow (the
 	// dedupe table). Nil holds it in this handler's memory.
@@ -84,7 +84,7 @@ type Handler struct {
 	// Respond, when set, returns the Poster for a response_url it takes
 	// (the dev server's local stand-in, tests), or nil to leave it to the
 	// default: an ephemeral post to Slack's host only.
-	Respond func(responseURL string) notify.Poster
+	Respond func(responseURL string) chat.Poster
 	Log     *slog.Logger
 
 	added       []Subcommand
@@ -226,21 +226,21 @@ func (h *Handler) Finish(ctx context.Context, cmd slack.SlashCommand) error {
 
 // responder is the Poster for a response_url: Respond's when it takes the
 // URL, else an ephemeral webhook post, only to Slack's own host
-// (notify.CheckResponseURL), never following a redirect.
-func (h *Handler) responder(responseURL string) (notify.Poster, error) {
+// (chat.CheckResponseURL), never following a redirect.
+func (h *Handler) responder(responseURL string) (chat.Poster, error) {
 	if h.Respond != nil {
 		if p := h.Respond(responseURL); p != nil {
 			return p, nil
 		}
 	}
-	if err := notify.CheckResponseURL(responseURL, h.APIURL); err != nil {
+	if err := chat.CheckResponseURL(responseURL, h.APIURL); err != nil {
 		return nil, err
 	}
-	return &notify.Webhook{URL: responseURL, ResponseType: slack.ResponseTypeEphemeral}, nil
+	return &chat.Webhook{URL: responseURL, ResponseType: slack.ResponseTypeEphemeral}, nil
 }
 
 // result does a subcommand's slow work and says how it went.
-func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Message {
+func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) chat.Message {
 	sub, ok := h.lookup(subcommand(cmd.Text))
 	switch {
 	case ok && sub.Slow != nil:
@@ -299,11 +299,11 @@ func userRef(id string) string {
 // UserError is err in words for the person who asked: what Slack said,
 // in words, or where the details are, never the text of an internal error.
 func UserError(err error) string {
-	var slackSaid *notify.Error
+	var slackSaid *chat.Error
 	if errors.As(err, &slackSaid) {
 		return slackSaid.Hint
 	}
-	if notify.Unanswered(err) {
+	if chat.Unanswered(err) {
 		return "Slack took it but did not confirm in time; it may show up in a moment."
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

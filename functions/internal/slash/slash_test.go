@@ -18,11 +18,11 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat/chattest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify/verifytest"
@@ -52,15 +52,15 @@ func signed(body string) events.APIGatewayProxyRequest {
 }
 
 // recorder keeps what the handler posts.
-type recorder = notifytest.Recorder
+type recorder = chattest.Recorder
 
 type reports struct {
 	req latency.Request
 }
 
-func (r *reports) Report(_ context.Context, req latency.Request) (notify.Message, error) {
+func (r *reports) Report(_ context.Context, req latency.Request) (chat.Message, error) {
 	r.req = req
-	return notify.Message{Text: "the report"}, nil
+	return chat.Message{Text: "the report"}, nil
 }
 
 // testSources are the latency sources the handlers under test know.
@@ -97,7 +97,7 @@ func (workspace) ResolveChannel(_ context.Context, ch string) (string, error) {
 	case "secret", "G0SECRET01":
 		return "G0SECRET01", nil
 	}
-	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
+	return "", &chat.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
 }
 
 func (workspace) IsMember(_ context.Context, id, user string) (bool, error) {
@@ -114,7 +114,7 @@ func (here) ResolveChannel(_ context.Context, ch string) (string, error) {
 	if ch == "C0123ABCD" {
 		return ch, nil
 	}
-	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
+	return "", &chat.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
 }
 
 func (here) IsMember(_ context.Context, id, user string) (bool, error) {
@@ -234,8 +234,8 @@ func TestLatencyNotSetUp(t *testing.T) {
 }
 
 // respondTo collects what Finish posts to response_url.
-func respondTo(r *recorder) func(string) notify.Poster {
-	return func(string) notify.Poster { return r }
+func respondTo(r *recorder) func(string) chat.Poster {
+	return func(string) chat.Poster { return r }
 }
 
 func TestFinish(t *testing.T) {
@@ -263,7 +263,7 @@ func TestFinish(t *testing.T) {
 		}
 	})
 	t.Run("notify error in words", func(t *testing.T) {
-		post := &recorder{Err: &notify.Error{Code: "not_in_channel", Hint: "Invite me first."}}
+		post := &recorder{Err: &chat.Error{Code: "not_in_channel", Hint: "Invite me first."}}
 		resp := &recorder{}
 		h := &Handler{Post: post, Permit: anyone, Respond: respondTo(resp), Log: quiet}
 		h.Finish(context.Background(), cmd("notify #news hi"))
@@ -387,9 +387,9 @@ func FuzzParse(f *testing.F) {
 func TestRegistry(t *testing.T) {
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Later: &deferrer{}, Log: quiet}
 	h.Add(Subcommand{Name: "echo", Usage: "<words>", Summary: "mine now",
-		Quick: func(context.Context, slack.SlashCommand) notify.Message { return Text("my echo") }})
+		Quick: func(context.Context, slack.SlashCommand) chat.Message { return Text("my echo") }})
 	h.Add(Subcommand{Name: "deploy", Summary: "deploy it",
-		Slow: func(context.Context, slack.SlashCommand) notify.Message { return Text("deployed") }})
+		Slow: func(context.Context, slack.SlashCommand) chat.Message { return Text("deployed") }})
 	_, a, _ := serve(t, h, signed(form("help")))
 	for _, want := range []string{"`/slackbot echo <words>` — mine now", "`/slackbot deploy` — deploy it", "`/slackbot notify <#channel> <text>`"} {
 		if !strings.Contains(a.Text, want) {
@@ -424,13 +424,13 @@ func (c *charter) Chart(_ context.Context, source string, window time.Duration, 
 	return c.png, "Latency of all routes", c.err
 }
 
-// uploader is a notify.Uploader that keeps what it was given, or fails.
+// uploader is a chat.Uploader that keeps what it was given, or fails.
 type uploader struct {
-	files []notify.File
+	files []chat.File
 	err   error
 }
 
-func (u *uploader) Upload(_ context.Context, f notify.File) error {
+func (u *uploader) Upload(_ context.Context, f chat.File) error {
 	if u.err != nil {
 		return u.err
 	}

@@ -6,13 +6,13 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
 // Poster talks to Slack with the token of the context's workspace
 // (workspace.With), or of Workspace when the context names none, as a
-// scheduled report does. It is a notify.Poster, notify.Uploader,
+// scheduled report does. It is a chat.Poster, chat.Uploader,
 // permit.Directory and interactions.ViewOpener, so it stands in for the
 // single-token client. Each token gets its own client, so channel names
 // are cached per workspace.
@@ -22,10 +22,10 @@ type Poster struct {
 	Workspace workspace.Workspace
 
 	mu      sync.Mutex
-	clients map[string]*notify.Client // by token
+	clients map[string]*chat.Client // by token
 }
 
-func (p *Poster) forContext(ctx context.Context) (*notify.Client, error) {
+func (p *Poster) forContext(ctx context.Context) (*chat.Client, error) {
 	w, ok := workspace.From(ctx)
 	if !ok {
 		w = p.Workspace
@@ -39,25 +39,25 @@ func (p *Poster) forContext(ctx context.Context) (*notify.Client, error) {
 	c, ok := p.clients[token]
 	if !ok {
 		if p.clients == nil || len(p.clients) > 1000 {
-			p.clients = make(map[string]*notify.Client)
+			p.clients = make(map[string]*chat.Client)
 		}
-		c = notify.NewClient(token, p.APIURL, notify.Retry{})
+		c = chat.NewClient(token, p.APIURL, chat.Retry{})
 		p.clients[token] = c
 	}
 	return c, nil
 }
 
-// Post implements notify.Poster.
-func (p *Poster) Post(ctx context.Context, m notify.Message) (notify.Posted, error) {
+// Post implements chat.Poster.
+func (p *Poster) Post(ctx context.Context, m chat.Message) (chat.Posted, error) {
 	c, err := p.forContext(ctx)
 	if err != nil {
-		return notify.Posted{}, err
+		return chat.Posted{}, err
 	}
 	return c.Post(ctx, m)
 }
 
-// Upload implements notify.Uploader.
-func (p *Poster) Upload(ctx context.Context, f notify.File) error {
+// Upload implements chat.Uploader.
+func (p *Poster) Upload(ctx context.Context, f chat.File) error {
 	c, err := p.forContext(ctx)
 	if err != nil {
 		return err

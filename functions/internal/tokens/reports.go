@@ -5,9 +5,9 @@ import (
 	"log/slog"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
@@ -16,7 +16,7 @@ import (
 // cfg.ReportPoster decides; with no bot token and a ReportTeam, the
 // installation of that team (store nil: there are none) posts them,
 // unless reports go by webhook.
-func ReportPoster(cfg config.Config, store installstore.Store, log *slog.Logger, out io.Writer) (notify.Poster, error) {
+func ReportPoster(cfg config.Config, store installstore.Store, log *slog.Logger, out io.Writer) (chat.Poster, error) {
 	if cfg.BotToken != "" || cfg.ReportTeam == "" || store == nil || cfg.ReportVia == contract.ReportViaWebhook {
 		return cfg.ReportPoster(out)
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
@@ -39,9 +39,9 @@ const (
 )
 
 // ErrNotInstalled answers a workspace without an installation. It is a
-// *notify.Error, Slack-like and definite: the request is acknowledged and
+// *chat.Error, Slack-like and definite: the request is acknowledged and
 // nothing is posted, and a redelivery would get the same answer.
-var ErrNotInstalled error = &notify.Error{Code: "not_installed",
+var ErrNotInstalled error = &chat.Error{Code: "not_installed",
 	Hint: "The app is not installed in this workspace: install it from the stack's installUrl."}
 
 // Resolver finds tokens. Its zero value with Configured set serves one

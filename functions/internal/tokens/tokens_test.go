@@ -14,10 +14,10 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo/dynamotest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -108,8 +108,8 @@ func TestUninstallReachesEveryContainer(t *testing.T) {
 func TestPosterNotInstalledPostsNothing(t *testing.T) {
 	fake := testenv.NewSlack(t, homeToken, map[string]string{"general": "C0GENERAL1"})
 	p := &tokens.Poster{Resolver: &tokens.Resolver{Store: &installstore.Memory{}, APIURL: fake.APIURL()}, APIURL: fake.APIURL()}
-	_, err := p.Post(workspace.With(context.Background(), alpha), notify.Message{Channel: "C0GENERAL1", Text: "hi"})
-	var nerr *notify.Error
+	_, err := p.Post(workspace.With(context.Background(), alpha), chat.Message{Channel: "C0GENERAL1", Text: "hi"})
+	var nerr *chat.Error
 	if !errors.As(err, &nerr) || nerr.Code != "not_installed" {
 		t.Fatalf("Post = %v, want not_installed", err)
 	}
@@ -218,7 +218,7 @@ func TestReportsGoToTheReportTeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Post(ctx, notify.Message{Channel: "latency", Text: "report"}); err != nil {
+	if _, err := p.Post(ctx, chat.Message{Channel: "latency", Text: "report"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg.BotToken = homeToken
@@ -226,7 +226,7 @@ func TestReportsGoToTheReportTeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Post(ctx, notify.Message{Channel: "latency", Text: "report"}); err != nil {
+	if _, err := p.Post(ctx, chat.Message{Channel: "latency", Text: "report"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fake.PostTokens(); len(got) != 2 || got[0] != "xoxb-alpha" || got[1] != homeToken {

@@ -1,4 +1,4 @@
-package notify_test
+package chat_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -17,10 +17,10 @@ func TestPrinterWritesPostMessageJSON(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		msg  notify.Message
+		msg  chat.Message
 	}{
-		{name: "text", msg: notify.Message{Channel: "#general", Text: "hello <world> & \"you\""}},
-		{name: "thread and blocks", msg: notify.Message{
+		{name: "text", msg: chat.Message{Channel: "#general", Text: "hello <world> & \"you\""}},
+		{name: "thread and blocks", msg: chat.Message{
 			Channel: "C0123ABCD", Text: "report", ThreadTS: "1700000000.000100",
 			Blocks:   []slack.Block{slack.NewDividerBlock(), slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*p50* 3 ms", false, false), nil, nil)},
 			Metadata: &slack.SlackMetadata{EventType: "latency_report", EventPayload: map[string]any{"window_seconds": float64(900)}},
@@ -30,7 +30,7 @@ func TestPrinterWritesPostMessageJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			p := &notify.Printer{W: &out}
+			p := &chat.Printer{W: &out}
 			posted, err := p.Post(context.Background(), tt.msg)
 			if err != nil {
 				t.Fatalf("Post: %v", err)
@@ -74,18 +74,18 @@ func TestPrinterWritesPostMessageJSON(t *testing.T) {
 // the Client sends: the same fields, as chat.postMessage receives them.
 func TestPostMessageBodyMatchesClient(t *testing.T) {
 	t.Parallel()
-	msg := notify.Message{
+	msg := chat.Message{
 		Channel: "C0123ABCD", Text: "report", ThreadTS: "1700000000.000100",
 		Blocks:   []slack.Block{slack.NewDividerBlock()},
 		Metadata: &slack.SlackMetadata{EventType: "latency_report", EventPayload: map[string]any{"window_seconds": float64(60)}},
 	}
 	s := testenv.NewSlack(t, botToken, nil)
-	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+	c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 	if _, err := c.Post(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
 	form := s.Posts()[0]
-	for key, v := range notify.PostMessageBody(msg) {
+	for key, v := range chat.PostMessageBody(msg) {
 		want, ok := v.(string)
 		if !ok {
 			b, err := json.Marshal(v)

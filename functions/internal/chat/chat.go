@@ -1,10 +1,13 @@
-// Package notify sends messages to Slack: chat.postMessage (channel by name or
+// Package chat sends messages to Slack: chat.postMessage (channel by name or
 // ID), incoming webhooks, and slash-command response URLs. Every call has a
 // deadline (CallTimeout, and at most half of what is left), a request Slack
 // got and never answered is told apart from a refusal (Unanswered), Slack's
 // 429 answers are retried within a bounded wait, and Slack's error codes
 // become words a person can act on.
-package notify
+//
+// It is not the `notify` subcommand, which posts through it (see package
+// slash); it was named notify until 2026-12-04.
+package chat
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package notify_test
+package chat_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 // hookPath is an incoming webhook's path; its last segment is the secret
@@ -88,30 +88,30 @@ func TestWebhookPostsJSON(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		hook notify.Webhook
-		msg  notify.Message
+		hook chat.Webhook
+		msg  chat.Message
 		want map[string]any // the JSON fields that matter; absent ones must be absent
 	}{
 		{
 			name: "incoming webhook, text",
-			msg:  notify.Message{Channel: "#ignored", Text: "hello & <world>"},
+			msg:  chat.Message{Channel: "#ignored", Text: "hello & <world>"},
 			want: map[string]any{"text": "hello & <world>"},
 		},
 		{
 			name: "incoming webhook, blocks and thread",
-			msg:  notify.Message{Text: "deployed", Blocks: blocks, ThreadTS: "1700000000.000100"},
+			msg:  chat.Message{Text: "deployed", Blocks: blocks, ThreadTS: "1700000000.000100"},
 			want: map[string]any{"text": "deployed", "blocks": blocks, "thread_ts": "1700000000.000100"},
 		},
 		{
 			name: "response_url, ephemeral",
-			hook: notify.Webhook{ResponseType: "ephemeral"},
-			msg:  notify.Message{Text: "only you"},
+			hook: chat.Webhook{ResponseType: "ephemeral"},
+			msg:  chat.Message{Text: "only you"},
 			want: map[string]any{"text": "only you", "response_type": "ephemeral"},
 		},
 		{
 			name: "response_url, in_channel replacing",
-			hook: notify.Webhook{ResponseType: "in_channel", ReplaceOriginal: true},
-			msg:  notify.Message{Text: "everyone", Blocks: blocks},
+			hook: chat.Webhook{ResponseType: "in_channel", ReplaceOriginal: true},
+			msg:  chat.Message{Text: "everyone", Blocks: blocks},
 			want: map[string]any{"text": "everyone", "blocks": blocks, "response_type": "in_channel", "replace_original": true},
 		},
 	}
@@ -174,11 +174,11 @@ func TestWebhookErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		answers   []func(http.ResponseWriter)
-		retry     notify.Retry
+		retry     chat.Retry
 		wantCalls int
 		wantCode  string // "" means success, unless wantPlain is set
 		wantHint  string
-		wantPlain string // a text of an error that is not a *notify.Error
+		wantPlain string // a text of an error that is not a *chat.Error
 	}{
 		{
 			name:    "404 no_service",
@@ -197,7 +197,7 @@ func TestWebhookErrors(t *testing.T) {
 		},
 		{
 			// Slack's own failure is not an answer: a plain error, never a
-			// *notify.Error whose Code is an HTML page.
+			// *chat.Error whose Code is an HTML page.
 			name:      "503 with a page",
 			answers:   []func(http.ResponseWriter){hookAnswer(http.StatusServiceUnavailable, "<html><body>Service Unavailable</body></html>")},
 			wantCalls: 1, wantPlain: "503",
@@ -209,14 +209,14 @@ func TestWebhookErrors(t *testing.T) {
 		},
 		{
 			name:    "429 then 200 is retried",
-			retry:   notify.Retry{Attempts: 3, MaxWait: 2 * time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: 2 * time.Second},
 			answers: []func(http.ResponseWriter){hookAnswer(http.StatusTooManyRequests, "rate_limited", "Retry-After", "1"), hookAnswer(http.StatusOK, "ok")},
 			// Success after exactly one retry.
 			wantCalls: 2,
 		},
 		{
 			name:      "429 past MaxWait is not retried",
-			retry:     notify.Retry{Attempts: 3, MaxWait: time.Second},
+			retry:     chat.Retry{Attempts: 3, MaxWait: time.Second},
 			answers:   []func(http.ResponseWriter){hookAnswer(http.StatusTooManyRequests, "rate_limited", "Retry-After", "30"), hookAnswer(http.StatusOK, "ok")},
 			wantCalls: 1, wantCode: "ratelimited", wantHint: "rate limit",
 		},
@@ -225,13 +225,13 @@ func TestWebhookErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newFakeHook(t, answers(tt.answers...))
-			w := &notify.Webhook{URL: h.url(), Retry: tt.retry}
+			w := &chat.Webhook{URL: h.url(), Retry: tt.retry}
 
-			_, err := w.Post(context.Background(), notify.Message{Text: "hi"})
+			_, err := w.Post(context.Background(), chat.Message{Text: "hi"})
 			if n := h.calls(); n != tt.wantCalls {
 				t.Errorf("webhook calls = %d, want %d", n, tt.wantCalls)
 			}
-			var ne *notify.Error
+			var ne *chat.Error
 			if tt.wantPlain != "" {
 				if err == nil || errors.As(err, &ne) || !strings.Contains(err.Error(), tt.wantPlain) {
 					t.Fatalf("Post error = %v (%T), want a plain error mentioning %q", err, err, tt.wantPlain)
@@ -246,7 +246,7 @@ func TestWebhookErrors(t *testing.T) {
 				return
 			}
 			if !errors.As(err, &ne) {
-				t.Fatalf("Post error = %v (%T), want *notify.Error", err, err)
+				t.Fatalf("Post error = %v (%T), want *chat.Error", err, err)
 			}
 			if ne.Code != tt.wantCode {
 				t.Errorf("Code = %q, want %q", ne.Code, tt.wantCode)
@@ -295,7 +295,7 @@ func TestWebhookErrorsHideURL(t *testing.T) {
 		url       string
 		ctx       context.Context
 		client    *http.Client
-		slackSaid bool // Slack answered, so the error is a *notify.Error
+		slackSaid bool // Slack answered, so the error is a *chat.Error
 	}{
 		{name: "connection refused", url: closedURL},
 		{name: "control character in URL", url: "http://127.0.0.1:1" + hookPath + "\x7f"},
@@ -313,15 +313,15 @@ func TestWebhookErrorsHideURL(t *testing.T) {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			w := &notify.Webhook{URL: tt.url, Client: tt.client, Retry: notify.Retry{Attempts: 1}}
-			_, err := w.Post(ctx, notify.Message{Text: "hi"})
+			w := &chat.Webhook{URL: tt.url, Client: tt.client, Retry: chat.Retry{Attempts: 1}}
+			_, err := w.Post(ctx, chat.Message{Text: "hi"})
 			if err == nil {
 				t.Fatal("Post succeeded, want an error")
 			}
 			assertNoSecret(t, err, hookSecret)
-			var ne *notify.Error
+			var ne *chat.Error
 			if got := errors.As(err, &ne); got != tt.slackSaid {
-				t.Errorf("error %q is a *notify.Error: %v, want %v", err, got, tt.slackSaid)
+				t.Errorf("error %q is a *chat.Error: %v, want %v", err, got, tt.slackSaid)
 			}
 		})
 	}
@@ -361,7 +361,7 @@ func TestWebhookDoesNotFollowRedirects(t *testing.T) {
 		w.Header().Set("Location", target.URL+"/steal")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 	}))
-	_, err := (&notify.Webhook{URL: h.url()}).Post(context.Background(), notify.Message{Text: "secret plans"})
+	_, err := (&chat.Webhook{URL: h.url()}).Post(context.Background(), chat.Message{Text: "secret plans"})
 	if err == nil || !strings.Contains(err.Error(), "redirect") {
 		t.Fatalf("Post to a redirecting URL = %v, want an error about the redirect", err)
 	}
@@ -392,7 +392,7 @@ func TestCheckResponseURL(t *testing.T) {
 		{"::not a url", "", false},
 	}
 	for _, tt := range tests {
-		err := notify.CheckResponseURL(tt.url, tt.apiURL)
+		err := chat.CheckResponseURL(tt.url, tt.apiURL)
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckResponseURL(%q, %q) = %v, want ok=%v", tt.url, tt.apiURL, err, tt.ok)
 		}

@@ -1,4 +1,4 @@
-package notify_test
+package chat_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -48,27 +48,27 @@ func TestPostOutcomes(t *testing.T) {
 				t.Parallel()
 				s := testenv.NewSlack(t, botToken, nil)
 				s.SetMode(tt.mode)
-				var p notify.Poster = notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+				var p chat.Poster = chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 				if via == "webhook" {
-					p = &notify.Webhook{URL: s.WebhookURL()}
+					p = &chat.Webhook{URL: s.WebhookURL()}
 				}
 				if tt.refused {
-					p = notify.NewClient(botToken, closed, notify.Retry{})
+					p = chat.NewClient(botToken, closed, chat.Retry{})
 					if via == "webhook" {
-						p = &notify.Webhook{URL: closed + "webhook"}
+						p = &chat.Webhook{URL: closed + "webhook"}
 					}
 				}
 				// Generous: the call takes at most half of it.
 				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 				defer cancel()
-				_, err := p.Post(ctx, notify.Message{Channel: "C0000GEN1", Text: "hi"})
+				_, err := p.Post(ctx, chat.Message{Channel: "C0000GEN1", Text: "hi"})
 				if (err != nil) != tt.wantErr {
 					t.Fatalf("Post: error %v, want error %v", err, tt.wantErr)
 				}
-				if got := notify.Unanswered(err); got != tt.wantUnanswered {
+				if got := chat.Unanswered(err); got != tt.wantUnanswered {
 					t.Errorf("Unanswered(%v) = %v, want %v", err, got, tt.wantUnanswered)
 				}
-				var slackSaid *notify.Error
+				var slackSaid *chat.Error
 				if got := errors.As(err, &slackSaid); got != (tt.wantCode != "") || (got && slackSaid.Code != tt.wantCode) {
 					t.Errorf("Post: error %v, want Slack's code %q", err, tt.wantCode)
 				}
@@ -90,7 +90,7 @@ func TestPostOutcomes(t *testing.T) {
 func TestChannelNamesExpire(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewSlack(t, botToken, map[string]string{"ops": "C0000OPS1", "random": "C0000RND1"})
-	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+	c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 	now := time.Now()
 	c.Now = func() time.Time { return now }
 	ctx := context.Background()

@@ -1,11 +1,11 @@
-package notify_test
+package chat_test
 
 import (
 	"context"
 	"fmt"
 	"os"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 )
 
 // redirect is a Poster that sends every message to one channel, saying
@@ -14,20 +14,20 @@ import (
 // replies, notify, reports, alarms) without touching any of them.
 type redirect struct {
 	channel string
-	next    notify.Poster
+	next    chat.Poster
 }
 
-func (r redirect) Post(ctx context.Context, m notify.Message) (notify.Posted, error) {
+func (r redirect) Post(ctx context.Context, m chat.Message) (chat.Posted, error) {
 	m.Text = fmt.Sprintf("(for %s) %s", m.Channel, m.Text)
 	m.Channel = r.channel
 	return r.next.Post(ctx, m)
 }
 
 func ExamplePoster() {
-	// On Lambda, next is the *notify.Client of the bot token; the Printer
+	// On Lambda, next is the *chat.Client of the bot token; the Printer
 	// shows what would be sent.
-	var p notify.Poster = redirect{channel: "C0STAGING1", next: &notify.Printer{W: os.Stdout}}
-	if _, err := p.Post(context.Background(), notify.Message{Channel: "#deploys", Text: "Deploy done"}); err != nil {
+	var p chat.Poster = redirect{channel: "C0STAGING1", next: &chat.Printer{W: os.Stdout}}
+	if _, err := p.Post(context.Background(), chat.Message{Channel: "#deploys", Text: "Deploy done"}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

@@ -1,4 +1,4 @@
-package notify_test
+package chat_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
@@ -54,9 +54,9 @@ func TestPostResolvesChannel(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewSlack(t, botToken, nil)
 			s.SetChannels(threePages...)
-			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+			c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 
-			got, err := c.Post(context.Background(), notify.Message{Channel: tt.channel, Text: "hi"})
+			got, err := c.Post(context.Background(), chat.Message{Channel: tt.channel, Text: "hi"})
 			if err != nil {
 				t.Fatalf("Post(%q): %v", tt.channel, err)
 			}
@@ -89,13 +89,13 @@ func TestPostCachesChannelList(t *testing.T) {
 		{{ID: "C0000DEP3", Name: "deploys"}},
 	}
 	s.SetChannels(pages...)
-	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+	c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 	now := time.Now()
 	c.Now = func() time.Time { return now }
 	ctx := context.Background()
 	post := func(channel, wantID string) {
 		t.Helper()
-		p, err := c.Post(ctx, notify.Message{Channel: channel, Text: "hi"})
+		p, err := c.Post(ctx, chat.Message{Channel: channel, Text: "hi"})
 		if err != nil {
 			t.Fatalf("Post(%q): %v", channel, err)
 		}
@@ -119,7 +119,7 @@ func TestPostCachesChannelList(t *testing.T) {
 	pages[2] = append(pages[2], testenv.Channel{ID: "C0000NEW3", Name: "fresh"})
 	s.SetChannels(pages...)
 	for range 5 {
-		if _, err := c.Post(ctx, notify.Message{Channel: "#fresh", Text: "hi"}); err == nil {
+		if _, err := c.Post(ctx, chat.Message{Channel: "#fresh", Text: "hi"}); err == nil {
 			t.Fatal("a miss right after the load found the new channel: it reloaded the list")
 		}
 	}
@@ -159,12 +159,12 @@ func TestPostUnknownChannel(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewSlack(t, botToken, nil)
 			s.SetChannels(threePages...)
-			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+			c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 
-			_, err := c.Post(context.Background(), notify.Message{Channel: tt.channel, Text: "hi"})
-			var ne *notify.Error
+			_, err := c.Post(context.Background(), chat.Message{Channel: tt.channel, Text: "hi"})
+			var ne *chat.Error
 			if !errors.As(err, &ne) {
-				t.Fatalf("Post(%q) error = %v (%T), want *notify.Error", tt.channel, err, err)
+				t.Fatalf("Post(%q) error = %v (%T), want *chat.Error", tt.channel, err, err)
 			}
 			if ne.Code != "channel_not_found" {
 				t.Errorf("Code = %q, want channel_not_found", ne.Code)
@@ -199,20 +199,20 @@ func TestPostSendsMessageFields(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		msg  notify.Message
+		msg  chat.Message
 	}{
-		{name: "text only", msg: notify.Message{Channel: "C0123ABCD", Text: "plain <text> & more"}},
-		{name: "all fields", msg: notify.Message{
+		{name: "text only", msg: chat.Message{Channel: "C0123ABCD", Text: "plain <text> & more"}},
+		{name: "all fields", msg: chat.Message{
 			Channel: "C0123ABCD", Text: "fallback", Blocks: blocks,
 			ThreadTS: "1700000000.000100", Metadata: metadata,
 		}},
-		{name: "thread only", msg: notify.Message{Channel: "C0123ABCD", Text: "reply", ThreadTS: "1600000000.000001"}},
+		{name: "thread only", msg: chat.Message{Channel: "C0123ABCD", Text: "reply", ThreadTS: "1600000000.000001"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewSlack(t, botToken, nil)
-			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+			c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 			if _, err := c.Post(context.Background(), tt.msg); err != nil {
 				t.Fatalf("Post: %v", err)
 			}
@@ -317,45 +317,45 @@ func TestPostRateLimit(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		retry     notify.Retry
+		retry     chat.Retry
 		answers   []func(http.ResponseWriter)
 		wantCalls int
 		wantCode  string // "" means success
 	}{
 		{
 			name:    "Retry-After 1 then success",
-			retry:   notify.Retry{Attempts: 3, MaxWait: 2 * time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: 2 * time.Second},
 			answers: []func(http.ResponseWriter){limited("1"), ok}, wantCalls: 2,
 		},
 		{
 			// Retrying would wait 5s and then succeed with a second call.
 			name:    "Retry-After above MaxWait is not waited for",
-			retry:   notify.Retry{Attempts: 3, MaxWait: time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: time.Second},
 			answers: []func(http.ResponseWriter){limited("5"), ok}, wantCalls: 1, wantCode: "ratelimited",
 		},
 		{
 			name:    "Attempts 3 bounds an endless 429",
-			retry:   notify.Retry{Attempts: 3, MaxWait: time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: time.Second},
 			answers: []func(http.ResponseWriter){limited("0")}, wantCalls: 3, wantCode: "ratelimited",
 		},
 		{
 			name:    "Attempts 1 never retries",
-			retry:   notify.Retry{Attempts: 1, MaxWait: time.Second},
+			retry:   chat.Retry{Attempts: 1, MaxWait: time.Second},
 			answers: []func(http.ResponseWriter){limited("0"), ok}, wantCalls: 1, wantCode: "ratelimited",
 		},
 		{
 			name:    "zero Retry means 3 attempts",
-			retry:   notify.Retry{},
+			retry:   chat.Retry{},
 			answers: []func(http.ResponseWriter){limited("0")}, wantCalls: 3, wantCode: "ratelimited",
 		},
 		{
 			name:    "429 twice then success within 3 attempts",
-			retry:   notify.Retry{Attempts: 3, MaxWait: time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: time.Second},
 			answers: []func(http.ResponseWriter){limited("0"), limited("0"), ok}, wantCalls: 3,
 		},
 		{
 			name:    "a Slack error is not retried",
-			retry:   notify.Retry{Attempts: 3, MaxWait: time.Second},
+			retry:   chat.Retry{Attempts: 3, MaxWait: time.Second},
 			answers: []func(http.ResponseWriter){slackError("invalid_auth"), ok}, wantCalls: 1, wantCode: "invalid_auth",
 		},
 	}
@@ -364,9 +364,9 @@ func TestPostRateLimit(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewSlack(t, botToken, nil)
 			s.AnswerPosts(answers(tt.answers...))
-			c := notify.NewClient(botToken, s.APIURL(), tt.retry)
+			c := chat.NewClient(botToken, s.APIURL(), tt.retry)
 
-			p, err := c.Post(context.Background(), notify.Message{Channel: "C0123ABCD", Text: "hi"})
+			p, err := c.Post(context.Background(), chat.Message{Channel: "C0123ABCD", Text: "hi"})
 			if n := len(s.Posts()); n != tt.wantCalls {
 				t.Errorf("chat.postMessage calls = %d, want %d", n, tt.wantCalls)
 			}
@@ -379,9 +379,9 @@ func TestPostRateLimit(t *testing.T) {
 				}
 				return
 			}
-			var ne *notify.Error
+			var ne *chat.Error
 			if !errors.As(err, &ne) {
-				t.Fatalf("Post error = %v (%T), want *notify.Error", err, err)
+				t.Fatalf("Post error = %v (%T), want *chat.Error", err, err)
 			}
 			if ne.Code != tt.wantCode {
 				t.Errorf("Code = %q, want %q", ne.Code, tt.wantCode)
@@ -430,17 +430,17 @@ func TestPostRateLimitPastDeadline(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewSlack(t, botToken, nil)
 			s.AnswerPosts(answers(limited("3"), ok))
-			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{Attempts: 5, MaxWait: 10 * time.Second})
+			c := chat.NewClient(botToken, s.APIURL(), chat.Retry{Attempts: 5, MaxWait: 10 * time.Second})
 			ctx, cancel := tt.ctx()
 			defer cancel()
 
-			_, err := c.Post(ctx, notify.Message{Channel: "C0123ABCD", Text: "hi"})
+			_, err := c.Post(ctx, chat.Message{Channel: "C0123ABCD", Text: "hi"})
 			if n := len(s.Posts()); n != 1 {
 				t.Errorf("chat.postMessage calls = %d, want 1 (no wait past the deadline)", n)
 			}
-			var ne *notify.Error
+			var ne *chat.Error
 			if !errors.As(err, &ne) || ne.Code != "ratelimited" {
-				t.Fatalf("Post error = %v, want *notify.Error with Code ratelimited", err)
+				t.Fatalf("Post error = %v, want *chat.Error with Code ratelimited", err)
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v is the context's, want Slack's rate limit", err)
@@ -485,12 +485,12 @@ func TestPostSlackErrors(t *testing.T) {
 			if channel == "" {
 				channel = "C0123ABCD"
 			}
-			c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+			c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 
-			_, err := c.Post(context.Background(), notify.Message{Channel: channel, Text: "hi"})
-			var ne *notify.Error
+			_, err := c.Post(context.Background(), chat.Message{Channel: channel, Text: "hi"})
+			var ne *chat.Error
 			if !errors.As(err, &ne) {
-				t.Fatalf("Post error = %v (%T), want *notify.Error", err, err)
+				t.Fatalf("Post error = %v (%T), want *chat.Error", err, err)
 			}
 			if ne.Code != tt.code {
 				t.Errorf("Code = %q, want %q", ne.Code, tt.code)
@@ -522,9 +522,9 @@ func TestMissingScopeNamesTheScope(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewSlack(t, botToken, nil)
 	s.FailList("missing_scope", "groups:read")
-	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
-	_, err := c.Post(context.Background(), notify.Message{Channel: "#general", Text: "hi"})
-	var ne *notify.Error
+	c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
+	_, err := c.Post(context.Background(), chat.Message{Channel: "#general", Text: "hi"})
+	var ne *chat.Error
 	if !errors.As(err, &ne) || ne.Code != "missing_scope" {
 		t.Fatalf("error %v, want missing_scope", err)
 	}
@@ -537,7 +537,7 @@ func TestIsMember(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewSlack(t, botToken, nil)
 	s.SetMembers("C0000GEN1", "U1", "U2", "U3", "U4", "U5")
-	c := notify.NewClient(botToken, s.APIURL(), notify.Retry{})
+	c := chat.NewClient(botToken, s.APIURL(), chat.Retry{})
 	now := time.Now()
 	c.Now = func() time.Time { return now }
 	ctx := context.Background()
@@ -563,7 +563,7 @@ func TestIsMember(t *testing.T) {
 		t.Error("a member who left is still a member after a minute")
 	}
 	_, err := c.IsMember(ctx, "G0SECRET01", "U1")
-	var ne *notify.Error
+	var ne *chat.Error
 	if !errors.As(err, &ne) || ne.Code != "channel_not_found" {
 		t.Errorf("a channel the bot cannot see: %v, want channel_not_found", err)
 	}
@@ -571,17 +571,17 @@ func TestIsMember(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	if _, ok := notify.New("", "http://127.0.0.1:1/", nil).(*notify.Printer); !ok {
+	if _, ok := chat.New("", "http://127.0.0.1:1/", nil).(*chat.Printer); !ok {
 		t.Errorf("New without a token is not a *Printer")
 	}
-	if _, ok := notify.New(botToken, "http://127.0.0.1:1/", nil).(*notify.Client); !ok {
+	if _, ok := chat.New(botToken, "http://127.0.0.1:1/", nil).(*chat.Client); !ok {
 		t.Errorf("New with a token is not a *Client")
 	}
 }
 
 // TestPostTransportErrorsAreNotSlackAnswers checks that a failure in which
 // Slack said nothing (no connection, a 5xx, our own deadline) does not come
-// back as a *notify.Error: callers read *notify.Error as Slack's definite
+// back as a *chat.Error: callers read *chat.Error as Slack's definite
 // answer (the events handler then acknowledges instead of letting Slack
 // retry, and slash commands show its Hint as "what Slack said").
 func TestPostTransportErrorsAreNotSlackAnswers(t *testing.T) {
@@ -629,14 +629,14 @@ func TestPostTransportErrorsAreNotSlackAnswers(t *testing.T) {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			c := notify.NewClient(botToken, tt.apiURL, notify.Retry{Attempts: 1})
-			_, err := c.Post(ctx, notify.Message{Channel: "C0123ABCD", Text: "hi"})
+			c := chat.NewClient(botToken, tt.apiURL, chat.Retry{Attempts: 1})
+			_, err := c.Post(ctx, chat.Message{Channel: "C0123ABCD", Text: "hi"})
 			if err == nil {
 				t.Fatal("Post succeeded, want an error")
 			}
-			var ne *notify.Error
+			var ne *chat.Error
 			if errors.As(err, &ne) {
-				t.Errorf("error %q is a *notify.Error (Code %q), but Slack gave no answer", err, ne.Code)
+				t.Errorf("error %q is a *chat.Error (Code %q), but Slack gave no answer", err, ne.Code)
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %v does not wrap %v", err, tt.is)
