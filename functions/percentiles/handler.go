@@ -14,9 +14,9 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
-	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
+	"github.com/lambda-slackbot/slackbot/functions/internal/cwalarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -344,14 +344,14 @@ func hadTraffic(series *sketchstore.Series) (bool, error) {
 const snsEventSource = "aws:sns"
 
 // alarms posts the CloudWatch alarms of an SNS event that are this stack's
-// (alarm.Messages) to the report channel; every other record is logged and
+// (cwalarm.Messages) to the report channel; every other record is logged and
 // dropped. SNS invokes asynchronously, so an error makes Lambda retry twice
 // and then hand the event to the function's on-failure destination; SNS
 // sends one record per invocation, so a retry does not repeat a message
 // already posted. A post Slack took and never answered fails too, so an
 // alarm is posted at least once.
 func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
-	msgs, dropped, err := alarm.Parse(raw, h.AlarmTopic)
+	msgs, dropped, err := cwalarm.Parse(raw, h.AlarmTopic)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("alarm notification: %w", err)
 	}

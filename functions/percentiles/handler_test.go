@@ -20,9 +20,9 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
-	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
+	"github.com/lambda-slackbot/slackbot/functions/internal/cwalarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 )
@@ -127,7 +127,7 @@ func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
 		{"empty object", `{}`, ErrUnknownEvent},
 		{"not JSON", `hello`, ErrUnknownEvent},
 		{"an SQS event", `{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, ErrUnknownEvent},
-		{"SNS records of the wrong shape", `{"Records":[{"EventSource":"aws:sns","Sns":"{\"AlarmName\":"}]}`, alarm.ErrMalformed},
+		{"SNS records of the wrong shape", `{"Records":[{"EventSource":"aws:sns","Sns":"{\"AlarmName\":"}]}`, cwalarm.ErrMalformed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -198,7 +198,7 @@ const alarmTopic = "arn:aws:sns:ap-northeast-2:123456789012:slackbot-dev-alarms"
 // CloudWatch alarms send through the alarm topic.
 func snsEvent(t *testing.T, name string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile("../internal/alarm/testdata/" + name)
+	b, err := os.ReadFile("../internal/cwalarm/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

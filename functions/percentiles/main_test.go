@@ -216,7 +216,7 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 	)
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), env)
 
-	event, err := os.ReadFile("../internal/alarm/testdata/sns-alarm.json")
+	event, err := os.ReadFile("../internal/cwalarm/testdata/sns-alarm.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package alarm turns CloudWatch alarm notifications, as SNS delivers them to
+// Package cwalarm turns CloudWatch alarm notifications, as SNS delivers them to
 // a Lambda function, into Slack messages: only this stack's alarms, from its
 // own topic. Whoever may publish to a topic (or invoke the function) could
 // otherwise make the bot say anything in the report channel, in the voice
@@ -12,7 +12,10 @@
 // name, description and reason are whatever its author (or CloudWatch,
 // quoting them) wrote. So every value is escaped for Slack mrkdwn before it
 // is placed, and the only markup in a message is the console link built here.
-package alarm
+//
+// The cw prefix keeps it apart from package alerts, the bot's own rules;
+// it was named alarm until 2026-12-04.
+package cwalarm
 
 import (
 	"encoding/json"
