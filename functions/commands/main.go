@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
@@ -42,9 +43,9 @@ func main() {
 	}
 	install := b.Install()
 	fn := deferred.Function{
-		Routes: map[string]deferred.ProxyHandler{
-			contract.CommandsPath:      b.PerWorkspace(b.Commands(later).ServeCommand),
-			contract.InteractionsPath:  b.PerWorkspace(b.Interactions(later, nil).ServeInteraction),
+		Routes: map[string]apigw.Handler{
+			contract.CommandsPath:      b.PerWorkspace(b.Commands(later).Serve),
+			contract.InteractionsPath:  b.PerWorkspace(b.Interactions(later, nil).Serve),
 			contract.InstallPath:       install.ServeInstall,
 			contract.OAuthRedirectPath: install.ServeRedirect,
 		},

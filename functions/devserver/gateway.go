@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -19,16 +18,14 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 )
-
-// ProxyHandler is a Lambda handler for API Gateway's REST proxy integration.
-type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
 // Route is one resource and method, as API Gateway's would be.
 type Route struct {
 	Method  string
 	Path    string
-	Handler ProxyHandler
+	Handler apigw.Handler
 }
 
 // Gateway turns HTTP requests into the events API Gateway's proxy integration

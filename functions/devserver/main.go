@@ -32,6 +32,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
@@ -135,9 +136,9 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	// The browser comes here directly, without a stage in the path.
 	install.BaseURL = func(req events.APIGatewayProxyRequest) string { return "http://" + req.Headers["Host"] }
 	gateway := NewGateway(
-		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: ProxyHandler(b.PerWorkspace(b.Events().ServeEvent))},
-		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: ProxyHandler(b.PerWorkspace(commands.ServeCommand))},
-		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: ProxyHandler(b.PerWorkspace(b.Interactions(later, localResponse).ServeInteraction))},
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: apigw.Handler(b.PerWorkspace(b.Events().Serve))},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: apigw.Handler(b.PerWorkspace(commands.Serve))},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: apigw.Handler(b.PerWorkspace(b.Interactions(later, localResponse).Serve))},
 		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: install.ServeInstall},
 		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: install.ServeRedirect},
 	).WithAccessLog(out)

@@ -20,5 +20,5 @@ func main() {
 	}
 	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
 	// Each event is answered with the token of its workspace's installation.
-	lambda.Start(b.PerWorkspace(b.Events().ServeEvent))
+	lambda.Start(b.PerWorkspace(b.Events().Serve))
 }

@@ -26,7 +26,7 @@ import (
 // are ingested and the alert rules checked over what they touched,
 // EventBridge schedules check the rules and post a report with its chart,
 // and CloudWatch alarm notifications from SNS are posted as they come. It
-// holds no Lambda types, so tests call Handle directly.
+// holds no Lambda types, so tests call Invoke directly.
 type Handler struct {
 	Ingester *accesslog.Ingester
 	Store    sketchstore.Store
@@ -128,8 +128,8 @@ var (
 	awslogsSuffix = []byte(`"}}`)
 )
 
-// Handle dispatches one invocation.
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Outcome, error) {
+// Invoke dispatches one invocation: the function's entry for lambda.Start.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Outcome, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if data, ok := bytes.CutPrefix(trimmed, awslogsPrefix); ok {
 		if data, ok := bytes.CutSuffix(data, awslogsSuffix); ok && bytes.IndexByte(data, '"') < 0 && bytes.IndexByte(data, '\\') < 0 {

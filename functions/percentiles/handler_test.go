@@ -95,7 +95,7 @@ func TestHandleIngestsSubscriptionEvents(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, store, _, _ := newTestHandler("#ops")
-			out, err := h.Handle(context.Background(), c.event)
+			out, err := h.Invoke(context.Background(), c.event)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
-			_, err := h.Handle(context.Background(), json.RawMessage(c.event))
+			_, err := h.Invoke(context.Background(), json.RawMessage(c.event))
 			if !errors.Is(err, c.want) {
 				t.Errorf("error = %v, want %v", err, c.want)
 			}
@@ -146,7 +146,7 @@ func TestHandlePostsTheScheduledReport(t *testing.T) {
 	h, store, poster, _ := newTestHandler("#ops")
 	store.Record(eventsRoute, reportEnd.Add(-30*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
 	store.Record(eventsRoute, reportEnd.Add(10*time.Second), 900*time.Millisecond, 35*time.Millisecond) // after the hour: next report's
-	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd.Add(4*time.Second)))
+	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd.Add(4*time.Second)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestHandlePostsTheScheduledReport(t *testing.T) {
 
 func TestHandleScheduledReportWithoutAChannel(t *testing.T) {
 	h, _, poster, logs := newTestHandler("")
-	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil {
 		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
 	}
@@ -184,7 +184,7 @@ func TestHandleScheduledReportWithoutAChannel(t *testing.T) {
 func TestHandleReportsSlackErrors(t *testing.T) {
 	h, _, poster, _ := newTestHandler("#nowhere")
 	poster.err = &chat.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
-	_, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	_, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	var ne *chat.Error
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
 		t.Errorf("error = %v, want the notify error naming the channel", err)
@@ -216,7 +216,7 @@ func TestHandlePostsAlarmNotifications(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
-			out, err := h.Handle(context.Background(), c.event)
+			out, err := h.Invoke(context.Background(), c.event)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +257,7 @@ func TestHandleDropsForgedAlarms(t *testing.T) {
 				t.Fatal("the forgery changed nothing")
 			}
 			h, _, poster, logs := newTestHandler("#ops")
-			out, err := h.Handle(context.Background(), json.RawMessage(event))
+			out, err := h.Invoke(context.Background(), json.RawMessage(event))
 			if err != nil || len(poster.sent) != 0 || out.Alarms == nil || out.Alarms.Dropped != 1 {
 				t.Fatalf("outcome %+v, %v, %d posted; want it dropped, no error", out.Alarms, err, len(poster.sent))
 			}
@@ -267,18 +267,18 @@ func TestHandleDropsForgedAlarms(t *testing.T) {
 		})
 	}
 	h, _, poster, _ := newTestHandler("#ops")
-	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+	if _, err := h.Invoke(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
 		t.Fatalf("the stack's own alarm: %v, %d posted; want it posted", err, len(poster.sent))
 	}
 	h.AlarmTopic = ""
-	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+	if _, err := h.Invoke(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
 		t.Fatalf("without SLACKBOT_ALARM_TOPIC_ARN: %v, %d posted; want nothing more posted", err, len(poster.sent))
 	}
 }
 
 func TestHandleAlarmWithoutAChannel(t *testing.T) {
 	h, _, poster, logs := newTestHandler("")
-	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	out, err := h.Invoke(context.Background(), snsEvent(t, "sns-alarm.json"))
 	if err != nil {
 		t.Fatalf("error %v: a missing channel must not make Lambda retry", err)
 	}
@@ -296,7 +296,7 @@ func TestHandleAlarmWithoutAChannel(t *testing.T) {
 func TestHandleAlarmSlackErrors(t *testing.T) {
 	h, _, poster, _ := newTestHandler("#nowhere")
 	poster.err = &chat.Error{Code: "channel_not_found", Hint: "I can't find that channel."}
-	out, err := h.Handle(context.Background(), snsEvent(t, "sns-alarm.json"))
+	out, err := h.Invoke(context.Background(), snsEvent(t, "sns-alarm.json"))
 	var ne *chat.Error
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "#nowhere") {
 		t.Errorf("error = %v, want the notify error naming the channel", err)
@@ -341,7 +341,7 @@ func TestScheduledReportReadsItsWindowOnce(t *testing.T) {
 	store := &seriesCounter{Store: mem}
 	poster := &uploadingPoster{}
 	h := NewHandler(store, poster, "#ops", time.Hour, nil, nil, nil)
-	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestScheduledReportPerSource(t *testing.T) {
 	_ = store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{
 		{Source: "workers", Route: "billing", Minute: reportEnd.Add(-2 * time.Hour).Unix()}: p})
 
-	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestScheduledReportPerSource(t *testing.T) {
 
 	// An hour later nothing had traffic: one message, the default source's.
 	poster.sent = nil
-	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd.Add(2*time.Hour)))
+	out, err = h.Invoke(context.Background(), scheduledEvent(reportEnd.Add(2*time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,13 +450,13 @@ func TestScheduledReportPerSourceFailureAfterTheFirst(t *testing.T) {
 	store.Record(eventsRoute, reportEnd.Add(-10*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
 	poster := &failingAfter{n: 1}
 	h.Poster = poster
-	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil || len(out.Reports) != 2 || out.Reports[0].TS == "" || !strings.HasPrefix(out.Reports[1].Skipped, "failed") {
 		t.Fatalf("outcome %+v, %v; want the first posted, the second's failure recorded and no error", out, err)
 	}
 	// The first failing is an error: nothing is out, the retry is safe.
 	h.Poster = &failingAfter{n: 0}
-	if _, err := h.Handle(context.Background(), scheduledEvent(reportEnd)); err == nil {
+	if _, err := h.Invoke(context.Background(), scheduledEvent(reportEnd)); err == nil {
 		t.Fatal("no error when the first report failed")
 	}
 }
@@ -522,7 +522,7 @@ func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
 	for i := range 5 {
 		lines = append(lines, fmt.Sprintf("REPORT RequestId: %08x-e9a3-11e6-939a-754dd98c7be3\tDuration: 250.00 ms\tBilled Duration: 250 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\t", i))
 	}
-	out, err := h.Handle(context.Background(), sourceBatch(t, "/aws/lambda/billing", lines, at))
+	out, err := h.Invoke(context.Background(), sourceBatch(t, "/aws/lambda/billing", lines, at))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +534,7 @@ func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
 		t.Fatalf("alerts %+v, posts %d; want only the workers rule fired", out.Alerts, len(poster.sent))
 	}
 	// The schedule checks every rule: now the bot's own fires too.
-	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd))
+	out, err = h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func main() {
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
 	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
 	watchSources(h, awsCfg, cfg.DedupeTable, cfg.LatencySources, logger)
-	lambda.Start(h.Handle)
+	lambda.Start(h.Invoke)
 }
 
 // watchSources gives h the latency sources (config read and checked them),

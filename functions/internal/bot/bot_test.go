@@ -122,7 +122,7 @@ func TestMentionWithoutReports(t *testing.T) {
 	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
 	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
 	ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-	resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
+	resp, err := b.Events().Serve(context.Background(), events.APIGatewayProxyRequest{
 		HTTPMethod: "POST",
 		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
 		Body:       body,
@@ -159,7 +159,7 @@ func TestMentionOfASource(t *testing.T) {
 		b.Sketches = store
 		body := `{"type":"event_callback","event_id":"EvS` + strconv.Itoa(i) + `","event":{"type":"app_mention","user":"U1","text":"` + text + `","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
 		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-		resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
+		resp, err := b.Events().Serve(context.Background(), events.APIGatewayProxyRequest{
 			HTTPMethod: "POST",
 			Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
 			Body:       body,
@@ -187,7 +187,7 @@ func TestEveryBotEventIsHandled(t *testing.T) {
 		logs.Reset()
 		body := fmt.Sprintf(`{"type":"event_callback","team_id":"T1","event_id":"EvAll%d","event":{"type":%q,"user":"U1","text":"hi","channel":"C1","ts":"1.2","event_ts":"1.2"}}`, i, name)
 		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-		h.ServeEvent(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST",
+		h.Serve(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST",
 			Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body})
 		if strings.Contains(logs.String(), "ignored event type") {
 			t.Errorf("%s: subscribed to in the manifest, but no function handles it:\n%s", name, logs.String())

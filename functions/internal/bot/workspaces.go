@@ -11,7 +11,6 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
-	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/install"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
@@ -26,7 +25,7 @@ import (
 //
 // The signature is checked here too, before the workspace is trusted;
 // a request that fails it goes on to h, which refuses it as before.
-func (b *Bot) PerWorkspace(h deferred.ProxyHandler) deferred.ProxyHandler {
+func (b *Bot) PerWorkspace(h apigw.Handler) apigw.Handler {
 	if b.Tokens == nil {
 		return h
 	}

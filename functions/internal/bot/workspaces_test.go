@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
@@ -67,11 +68,11 @@ func TestEachWorkspaceItsToken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	serveEvent := b.PerWorkspace(b.Events().ServeEvent)
+	serveEvent := b.PerWorkspace(b.Events().Serve)
 	later := b.Deferred()
-	serveInteraction := b.PerWorkspace(b.Interactions(later, nil).ServeInteraction)
+	serveInteraction := b.PerWorkspace(b.Interactions(later, nil).Serve)
 
-	send := func(serve deferred.ProxyHandler, req events.APIGatewayProxyRequest) int {
+	send := func(serve apigw.Handler, req events.APIGatewayProxyRequest) int {
 		t.Helper()
 		resp, err := serve(ctx, req)
 		if err != nil {
@@ -149,7 +150,7 @@ func TestSingleWorkspaceUnchanged(t *testing.T) {
 	if b.Tokens != nil || b.Installs != nil {
 		t.Fatal("installs without a client id or a table")
 	}
-	if resp, _ := b.PerWorkspace(b.Events().ServeEvent)(context.Background(), signed("sig", mention("T0ANY00001"))); resp.StatusCode != 200 {
+	if resp, _ := b.PerWorkspace(b.Events().Serve)(context.Background(), signed("sig", mention("T0ANY00001"))); resp.StatusCode != 200 {
 		t.Fatalf("mention: %d", resp.StatusCode)
 	}
 	if got := slack.PostTokens(); len(got) != 1 || got[0] != homeToken || len(slack.Calls()) != 1 {
@@ -181,7 +182,7 @@ func TestDeferredNotifyKeepsItsWorkspace(t *testing.T) {
 	later := b.Deferred()
 	sent := &sendTo{}
 	later.Send = sent
-	commands := b.PerWorkspace(b.Commands(later).ServeCommand)
+	commands := b.PerWorkspace(b.Commands(later).Serve)
 	form := url.Values{"command": {"/slackbot"}, "text": {"notify #general deploy done"}, "user_id": {"U1"},
 		"team_id": {"T0BETA0001"}, "channel_id": {"C0GENERAL1"}, "trigger_id": {"trig.1"},
 		"response_url": {slack.ResponseURL()}}.Encode()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
@@ -116,7 +117,7 @@ func FuzzInvoke(f *testing.F) {
 	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Claims: &dedupe.Memory{}, Log: quiet}
 	r.On("echo", func(context.Context, json.RawMessage) error { return nil })
 	fn := deferred.Function{
-		Routes: map[string]deferred.ProxyHandler{"/ok": func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		Routes: map[string]apigw.Handler{"/ok": func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 		}},
 		Runner: r,

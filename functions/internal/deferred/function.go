@@ -12,15 +12,12 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 )
 
-// ProxyHandler answers one API Gateway proxy request.
-type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
-
 // Function is the Lambda entry point of a function that defers work to
 // itself. It takes two kinds of event: API Gateway proxy requests, answered
 // by the route of their resource path, and the jobs Lambda (the Sender)
 // sends, run by Runner.
 type Function struct {
-	Routes map[string]ProxyHandler // by resource path, like "/slack/commands"
+	Routes map[string]apigw.Handler // by resource path, like "/slack/commands"
 	Runner *Runner
 }
 

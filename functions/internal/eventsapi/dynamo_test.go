@@ -116,7 +116,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 		req := delivery(body, secret, i)
 		wg.Go(func() {
 			<-start
-			resp, err := h.ServeEvent(context.Background(), req)
+			resp, err := h.Serve(context.Background(), req)
 			statuses[i], errs[i] = resp.StatusCode, err
 		})
 	}
@@ -155,7 +155,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 	}
 
 	// Another event is not a duplicate of the first.
-	resp, err := h.ServeEvent(context.Background(), delivery(mentionAt(t, "Ev0E2EDEDUPE2", channel, "1700000001.000200"), secret, 0))
+	resp, err := h.Serve(context.Background(), delivery(mentionAt(t, "Ev0E2EDEDUPE2", channel, "1700000001.000200"), secret, 0))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("second event = %d, %v; want 200", resp.StatusCode, err)
 	}
@@ -180,14 +180,14 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 	const eventID = "Ev0E2EFORGED1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000300")
 
-	resp, err := h.ServeEvent(context.Background(), delivery(body, "not-the-signing-secret", 0))
+	resp, err := h.Serve(context.Background(), delivery(body, "not-the-signing-secret", 0))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("forged delivery = %d, %v; want 401", resp.StatusCode, err)
 	}
 	if it := testenv.DedupeItem(t, db, table, eventID); it != nil {
 		t.Fatalf("a forged delivery claimed %s: %v", eventID, it)
 	}
-	resp, err = h.ServeEvent(context.Background(), delivery(body, secret, 1))
+	resp, err = h.Serve(context.Background(), delivery(body, secret, 1))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("genuine delivery = %d, %v; want 200", resp.StatusCode, err)
 	}
@@ -221,14 +221,14 @@ func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
 	const eventID = "Ev0E2EOUTAGE1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000400")
 
-	resp, err := h.ServeEvent(context.Background(), delivery(body, secret, 0))
+	resp, err := h.Serve(context.Background(), delivery(body, secret, 0))
 	if err != nil || resp.StatusCode < 500 {
 		t.Fatalf("delivery during the outage = %d, %v; want a 5xx so Slack retries", resp.StatusCode, err)
 	}
 	if it := testenv.DedupeItem(t, db, table, eventID); it != nil {
 		t.Fatalf("the failed delivery kept its claim on %s: %v", eventID, it)
 	}
-	resp, err = h.ServeEvent(context.Background(), delivery(body, secret, 1))
+	resp, err = h.Serve(context.Background(), delivery(body, secret, 1))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("Slack's retry = %d, %v; want 200", resp.StatusCode, err)
 	}

@@ -72,13 +72,13 @@ type envelope struct {
 	} `json:"event"`
 }
 
-// ServeEvent answers one API Gateway proxy request. Refusals are answered
+// Serve answers one API Gateway proxy request. Refusals are answered
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
 //
 // A body that can never be handled (malformed, too large) is answered with
 // X-Slack-No-Retry: 1, so Slack does not send it again; a bad signature is
 // not, since a retry signed after a secret rotation may pass.
-func (h *Handler) ServeEvent(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (h *Handler) Serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	resp, _ := apigw.Verified(h.Verifier, h.Log, h.serve)(ctx, req)
 	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge {
 		if resp.Headers == nil {

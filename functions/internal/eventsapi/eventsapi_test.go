@@ -130,9 +130,9 @@ func TestAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			post := &recorder{}
-			resp, err := newHandler(post, nil).ServeEvent(context.Background(), tt.req)
+			resp, err := newHandler(post, nil).Serve(context.Background(), tt.req)
 			if err != nil {
-				t.Fatalf("ServeEvent returned an error to Lambda: %v", err)
+				t.Fatalf("Serve returned an error to Lambda: %v", err)
 			}
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tt.status, resp.Body)
@@ -164,7 +164,7 @@ func TestAnswers(t *testing.T) {
 func TestMentionRepliesInThread(t *testing.T) {
 	post := &recorder{}
 	h := newHandler(post, nil)
-	resp, _ := h.ServeEvent(context.Background(), signed(mention("EvT", "<@U0BOT> help")))
+	resp, _ := h.Serve(context.Background(), signed(mention("EvT", "<@U0BOT> help")))
 	if resp.StatusCode != 200 || len(post.Msgs) != 1 {
 		t.Fatalf("status %d, %d posts", resp.StatusCode, len(post.Msgs))
 	}
@@ -178,7 +178,7 @@ func TestMentionRepliesInThread(t *testing.T) {
 	// Slack's retry of the same event does nothing.
 	retry := signed(mention("EvT", "<@U0BOT> help"))
 	retry.Headers["X-Slack-Retry-Num"] = "1"
-	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
+	if resp, _ := h.Serve(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
 		t.Fatalf("retry: status %d, %d posts, want 200 and still 1", resp.StatusCode, len(post.Msgs))
 	}
 }
@@ -196,7 +196,7 @@ func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
 	} {
 		post := &recorder{}
 		h := newHandler(post, latency.NewBuilder(store, nil, time.Now))
-		h.ServeEvent(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
+		h.Serve(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
 		if len(post.Msgs) != 1 {
 			t.Fatalf("%q: %d replies", text, len(post.Msgs))
 		}
@@ -231,7 +231,7 @@ func TestMentionLatency(t *testing.T) {
 	for i, tt := range tests {
 		post, reports := &recorder{}, &fakeReports{}
 		h := newHandler(post, reports)
-		resp, _ := h.ServeEvent(context.Background(), signed(mention("EvL"+strconv.Itoa(i), tt.text)))
+		resp, _ := h.Serve(context.Background(), signed(mention("EvL"+strconv.Itoa(i), tt.text)))
 		if resp.StatusCode != 200 || len(post.Msgs) != 1 {
 			t.Fatalf("%q: status %d, %d posts", tt.text, resp.StatusCode, len(post.Msgs))
 		}
@@ -244,7 +244,7 @@ func TestMentionLatency(t *testing.T) {
 	}
 	// Without a reporter the answer says so plainly.
 	post := &recorder{}
-	newHandler(post, nil).ServeEvent(context.Background(), signed(mention("EvN", "<@U0BOT> latency")))
+	newHandler(post, nil).Serve(context.Background(), signed(mention("EvN", "<@U0BOT> latency")))
 	if len(post.Msgs) != 1 || !strings.Contains(post.Msgs[0].Text, "not set up") {
 		t.Fatalf("no reporter: got %+v", post.Msgs)
 	}
@@ -253,20 +253,20 @@ func TestMentionLatency(t *testing.T) {
 func TestFailedWorkIsRetriable(t *testing.T) {
 	post := &recorder{Err: errors.New("connection reset")}
 	h := newHandler(post, nil)
-	resp, _ := h.ServeEvent(context.Background(), signed(mention("EvF", "<@U0BOT> hi")))
+	resp, _ := h.Serve(context.Background(), signed(mention("EvF", "<@U0BOT> hi")))
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("transient failure: status %d, want 503 so Slack retries", resp.StatusCode)
 	}
 	post.Err = nil
 	retry := signed(mention("EvF", "<@U0BOT> hi"))
 	retry.Headers["X-Slack-Retry-Num"] = "1"
-	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
+	if resp, _ := h.Serve(context.Background(), retry); resp.StatusCode != 200 || len(post.Msgs) != 1 {
 		t.Fatalf("retry after failure: status %d, %d posts; want 200 and 1", resp.StatusCode, len(post.Msgs))
 	}
 	// A definite answer from Slack is not retried.
 	post = &recorder{Err: &chat.Error{Code: "channel_not_found", Hint: "no channel"}}
 	h = newHandler(post, nil)
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvG", "<@U0BOT> hi"))); resp.StatusCode != 200 {
+	if resp, _ := h.Serve(context.Background(), signed(mention("EvG", "<@U0BOT> hi"))); resp.StatusCode != 200 {
 		t.Fatalf("Slack said channel_not_found: status %d, want 200 (a retry gets the same answer)", resp.StatusCode)
 	}
 }
@@ -289,13 +289,13 @@ func TestRetryWhileInProgress(t *testing.T) {
 	body := `{"type":"event_callback","event_id":"EvSlow","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`
 	first := make(chan events.APIGatewayProxyResponse)
 	go func() {
-		resp, _ := h.ServeEvent(context.Background(), signed(body))
+		resp, _ := h.Serve(context.Background(), signed(body))
 		first <- resp
 	}()
 	<-started
 	retry := signed(body)
 	retry.Headers["X-Slack-Retry-Num"] = "1"
-	resp, _ := h.ServeEvent(context.Background(), retry)
+	resp, _ := h.Serve(context.Background(), retry)
 	if resp.StatusCode != http.StatusConflict || resp.Headers["X-Slack-No-Retry"] != "" {
 		t.Fatalf("retry during the first attempt: %d %v %s; want 409 without X-Slack-No-Retry", resp.StatusCode, resp.Headers, resp.Body)
 	}
@@ -305,7 +305,7 @@ func TestRetryWhileInProgress(t *testing.T) {
 	}
 	retry = signed(body)
 	retry.Headers["X-Slack-Retry-Num"] = "2"
-	if resp, _ := h.ServeEvent(context.Background(), retry); resp.StatusCode != http.StatusOK || calls != 1 {
+	if resp, _ := h.Serve(context.Background(), retry); resp.StatusCode != http.StatusOK || calls != 1 {
 		t.Fatalf("retry after the first attempt: %d, %d calls; want 200 and the work done once", resp.StatusCode, calls)
 	}
 }
@@ -323,14 +323,14 @@ func TestCrashedAttemptIsTakenOver(t *testing.T) {
 	if c, err := store.Claim(context.Background(), "EvCrash"); err != nil || c.State != dedupe.Acquired {
 		t.Fatalf("the crashed attempt's claim: %v %v", c.State, err)
 	}
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusConflict || len(post.Msgs) != 0 {
+	if resp, _ := h.Serve(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusConflict || len(post.Msgs) != 0 {
 		t.Fatalf("retry inside the lease: %d, %d posts; want 409 and none", resp.StatusCode, len(post.Msgs))
 	}
 	now = now.Add(time.Minute)
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
+	if resp, _ := h.Serve(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
 		t.Fatalf("retry after the lease: %d, %d posts; want 200 and the reply", resp.StatusCode, len(post.Msgs))
 	}
-	if resp, _ := h.ServeEvent(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
+	if resp, _ := h.Serve(context.Background(), signed(mention("EvCrash", "<@U0BOT> hi"))); resp.StatusCode != http.StatusOK || len(post.Msgs) != 1 {
 		t.Fatalf("a later retry: %d, %d posts; want 200 and no second reply", resp.StatusCode, len(post.Msgs))
 	}
 }
@@ -342,7 +342,7 @@ func TestRegistryAddsAnEventWithOneFunction(t *testing.T) {
 		got = ev.InnerEvent.Data.(*slackevents.ReactionAddedEvent).Reaction
 		return nil
 	})
-	resp, _ := h.ServeEvent(context.Background(), signed(`{"type":"event_callback","event_id":"EvR","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`))
+	resp, _ := h.Serve(context.Background(), signed(`{"type":"event_callback","event_id":"EvR","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`))
 	if resp.StatusCode != 200 || got != "tada" {
 		t.Fatalf("status %d, reaction %q", resp.StatusCode, got)
 	}
@@ -354,16 +354,16 @@ func BenchmarkURLVerification(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, _ := h.ServeEvent(ctx, req)
+		resp, _ := h.Serve(ctx, req)
 		if resp.StatusCode != 200 {
 			b.Fatal(resp.StatusCode)
 		}
 	}
 }
 
-// FuzzServeEvent sends signed bodies of any shape: bad input gets a 4xx with
+// FuzzServe sends signed bodies of any shape: bad input gets a 4xx with
 // a JSON error or a 200, never a 5xx or a panic.
-func FuzzServeEvent(f *testing.F) {
+func FuzzServe(f *testing.F) {
 	f.Add(`{"type":"url_verification","challenge":"c"}`, false)
 	f.Add(mention("EvZ", "<@U0BOT> latency 15m events"), false)
 	f.Add(`{"type":"event_callback","event_id":"E","event":{"type":"app_mention","text":{}}}`, false)
@@ -375,7 +375,7 @@ func FuzzServeEvent(f *testing.F) {
 		if encode {
 			req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(body)), true
 		}
-		resp, err := h.ServeEvent(context.Background(), req)
+		resp, err := h.Serve(context.Background(), req)
 		if err != nil || resp.StatusCode >= 500 {
 			t.Fatalf("body %q: status %d, err %v", body, resp.StatusCode, err)
 		}
@@ -400,14 +400,14 @@ func TestZeroValueIsSafe(t *testing.T) {
 	})
 	forged := signed(`{"type":"url_verification","challenge":"c"}`)
 	forged.Headers["X-Slack-Signature"] = "v0=00"
-	if resp, _ := h.ServeEvent(context.Background(), forged); resp.StatusCode != http.StatusUnauthorized {
+	if resp, _ := h.Serve(context.Background(), forged); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("forged: %d %s, want 401", resp.StatusCode, resp.Body)
 	}
 	body := `{"type":"event_callback","event_id":"EvZero","event":{"type":"reaction_added","user":"U1","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.2"},"event_ts":"1.3"}}`
 	for retry := range 3 {
 		req := signed(body)
 		req.Headers["X-Slack-Retry-Num"] = strconv.Itoa(retry)
-		if resp, _ := h.ServeEvent(context.Background(), req); resp.StatusCode != http.StatusOK {
+		if resp, _ := h.Serve(context.Background(), req); resp.StatusCode != http.StatusOK {
 			t.Fatalf("delivery %d: %d %s", retry, resp.StatusCode, resp.Body)
 		}
 	}

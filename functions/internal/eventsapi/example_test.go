@@ -31,7 +31,7 @@ func ExampleHandler_On() {
 		fmt.Printf("%s reacted :%s: to %s\n", r.User, r.Reaction, r.Item.Timestamp)
 		return nil
 	})
-	// On Lambda: lambda.Start(h.ServeEvent).
+	// On Lambda: lambda.Start(h.Serve).
 
 	body := `{"type":"event_callback","event_id":"Ev0001","event":{"type":"reaction_added","user":"U0123ABCD",` +
 		`"reaction":"tada","item":{"type":"message","channel":"C0123ABCD","ts":"1700000000.000100"},"event_ts":"1700000001.000200"}}`
@@ -43,7 +43,7 @@ func ExampleHandler_On() {
 		Body:       body,
 	}
 	for range 2 { // the delivery, then Slack's retry of it
-		resp, _ := h.ServeEvent(context.Background(), req)
+		resp, _ := h.Serve(context.Background(), req)
 		fmt.Println(resp.StatusCode)
 	}
 	// Output:

@@ -22,7 +22,7 @@ func TestSlackDocumentedPayloads(t *testing.T) {
 	}
 
 	t.Run("url_verification", func(t *testing.T) {
-		resp, err := newHandler(&recorder{}, nil).ServeEvent(context.Background(), signed(read("url_verification.json")))
+		resp, err := newHandler(&recorder{}, nil).Serve(context.Background(), signed(read("url_verification.json")))
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("status %d, %v; want 200", resp.StatusCode, err)
 		}
@@ -41,7 +41,7 @@ func TestSlackDocumentedPayloads(t *testing.T) {
 		h := newHandler(post, nil)
 		body := read("app_mention.json")
 		for attempt := range 2 { // the delivery, then Slack's retry of it
-			resp, err := h.ServeEvent(context.Background(), signed(body))
+			resp, err := h.Serve(context.Background(), signed(body))
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatalf("attempt %d: status %d, %v; want 200", attempt, resp.StatusCode, err)
 			}

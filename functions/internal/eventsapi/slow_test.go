@@ -52,7 +52,7 @@ func TestSlowSlackPostsOnce(t *testing.T) {
 			// invocation with Lambda's deadline.
 			for retry := range 4 {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				resp, err := h.ServeEvent(ctx, delivery(body, secret, retry))
+				resp, err := h.Serve(ctx, delivery(body, secret, retry))
 				cancel()
 				want := http.StatusOK
 				if retry == 0 {

@@ -59,10 +59,10 @@ func (h *Handler) On(typ slack.InteractionType, id string, fn Func) {
 
 func key(typ slack.InteractionType, id string) string { return string(typ) + "/" + id }
 
-// ServeInteraction answers one API Gateway proxy request. Refusals are
+// Serve answers one API Gateway proxy request. Refusals are
 // answered with their 4xx; the error return is for the Lambda runtime and
 // is always nil.
-func (h *Handler) ServeInteraction(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (h *Handler) Serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return apigw.Verified(h.Verifier, h.Log, h.serve)(ctx, req)
 }
 

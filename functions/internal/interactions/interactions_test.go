@@ -79,7 +79,7 @@ func sourceChoice(source, window, route string) string {
 
 func serve(t *testing.T, h *Handler, req events.APIGatewayProxyRequest) (int, string) {
 	t.Helper()
-	resp, err := h.ServeInteraction(context.Background(), req)
+	resp, err := h.Serve(context.Background(), req)
 	if err != nil {
 		t.Fatalf("error returned to Lambda: %v", err)
 	}

@@ -58,7 +58,7 @@ func Example() {
 	for _, text := range []string{"ping", "help"} {
 		body := url.Values{"command": {"/slackbot"}, "user_id": {"U1"}, "text": {text}}.Encode()
 		ts, sig := verifytest.Signature("example-secret", time.Now(), []byte(body))
-		resp, _ := commands.ServeCommand(context.Background(), events.APIGatewayProxyRequest{
+		resp, _ := commands.Serve(context.Background(), events.APIGatewayProxyRequest{
 			Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body})
 		fmt.Println(resp.StatusCode, strings.Contains(resp.Body, `"text":"pong"`), strings.Contains(resp.Body, "`/slackbot ping [text]` — answer pong"))
 	}

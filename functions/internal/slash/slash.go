@@ -95,9 +95,9 @@ type Handler struct {
 // Kind is the kind of the deferred jobs of slow subcommands.
 const Kind = "command"
 
-// ServeCommand answers one API Gateway proxy request. Refusals are answered
+// Serve answers one API Gateway proxy request. Refusals are answered
 // with their 4xx; the error return is for the Lambda runtime and is always nil.
-func (h *Handler) ServeCommand(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (h *Handler) Serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	// Slack checks the URL's certificate now and then with ssl_check=1; it
 	// wants a 200 and nothing is done, so there is nothing to verify.
 	if body, err := apigw.Body(req); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat/chattest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
@@ -132,7 +133,7 @@ type answer struct {
 
 func serve(t *testing.T, h *Handler, req events.APIGatewayProxyRequest) (int, answer, string) {
 	t.Helper()
-	resp, err := h.ServeCommand(context.Background(), req)
+	resp, err := h.Serve(context.Background(), req)
 	if err != nil {
 		t.Fatalf("error returned to Lambda: %v", err)
 	}
@@ -325,7 +326,7 @@ func TestInvokeDispatch(t *testing.T) {
 func function(h *Handler, claims dedupe.Store) deferred.Function {
 	r := &deferred.Runner{Sealer: deferred.NewSealer(secret), Claims: claims, Log: quiet}
 	r.On(Kind, h.FinishJob)
-	return deferred.Function{Routes: map[string]deferred.ProxyHandler{contract.CommandsPath: h.ServeCommand}, Runner: r}
+	return deferred.Function{Routes: map[string]apigw.Handler{contract.CommandsPath: h.Serve}, Runner: r}
 }
 
 // seal is c sealed as the commands function sends it to itself.

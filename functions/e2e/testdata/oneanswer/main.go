@@ -29,6 +29,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	resp, _ := h.ServeEvent(ctx, req)
+	resp, _ := h.Serve(ctx, req)
 	json.NewEncoder(os.Stdout).Encode(resp)
 }
