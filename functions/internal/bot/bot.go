@@ -136,7 +136,7 @@ func (b *Bot) Deferred() *deferred.Runner {
 // reports builds latency reports, when reports are set up. Without them
 // it is a nil interface, which every handler's Reporter reads as "not set
 // up" (a nil interface converts to a nil interface).
-func (b *Bot) reports() slash.Reporter {
+func (b *Bot) reports() latency.Reporter {
 	if b.Sketches == nil {
 		return nil
 	}

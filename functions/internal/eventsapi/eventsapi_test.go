@@ -46,7 +46,7 @@ func signed(body string) events.APIGatewayProxyRequest {
 // recorder keeps what the handler posts.
 type recorder = chattest.Recorder
 
-func newHandler(post chat.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
+func newHandler(post chat.Poster, reports latency.Reporter) *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: &dedupe.Memory{}, Log: quiet}
 	h.On("app_mention", eventsapi.AppMention(post, reports, latency.RequestParser(testSources), time.Hour))
 	return h

@@ -13,18 +13,13 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 )
 
-// Reporter builds the latency report req asks for (latency.Builder).
-type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (chat.Message, error)
-}
-
 // RequestParser reads a latency request's "[source] [window] [route]"
 // (latency.Builder.ParseRequest, which knows the sources).
 type RequestParser func(text string, defaultWindow time.Duration) (latency.Request, error)
 
 // AppMention replies in the mention's thread: a latency report when the text
 // asks for one ("@slackbot latency 1h") and reports is set, help otherwise.
-func AppMention(post chat.Poster, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) EventFunc {
+func AppMention(post chat.Poster, reports latency.Reporter, parseRequest RequestParser, defaultWindow time.Duration) EventFunc {
 	return func(ctx context.Context, ev slackevents.EventsAPIEvent) error {
 		m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
 		if !ok {
@@ -47,7 +42,7 @@ func AppMention(post chat.Poster, reports Reporter, parseRequest RequestParser, 
 	}
 }
 
-func mentionReply(ctx context.Context, text string, reports Reporter, parseRequest RequestParser, defaultWindow time.Duration) (chat.Message, error) {
+func mentionReply(ctx context.Context, text string, reports latency.Reporter, parseRequest RequestParser, defaultWindow time.Duration) (chat.Message, error) {
 	words := strings.Fields(text)
 	for i, w := range words {
 		if !strings.EqualFold(w, "latency") {

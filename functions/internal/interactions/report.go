@@ -21,11 +21,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
-// Reporter builds the latency report req asks for (latency.Builder).
-type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (chat.Message, error)
-}
-
 // ReportKind is the kind of the deferred jobs of report clicks.
 const ReportKind = "report-click"
 
@@ -42,7 +37,7 @@ const maxRoute = 200
 // metadata, stays as it was. Building a report reads up to days of
 // sketches, so it is deferred.
 type Reports struct {
-	Reports Reporter
+	Reports latency.Reporter
 	Later   deferred.Later // nil: the report is built before the answer
 	// APIURL and Respond are as in slash.Handler: response URLs are
 	// answered only on Slack's host, or SLACK_API_URL's, or by Respond.

@@ -33,8 +33,15 @@ var knownRoutes = []string{
 	"POST " + contract.CommandsPath,
 }
 
-// Builder builds latency reports from a sketch store. Its Report method is
-// what the mention, the slash command and the report buttons ask for.
+// Reporter builds the latency report req asks for: a *Builder, or a
+// test's stand-in. The mention, the slash command and the report buttons
+// take one.
+type Reporter interface {
+	Report(ctx context.Context, req Request) (chat.Message, error)
+}
+
+// Builder builds latency reports from a sketch store: the Reporter of a
+// deployment.
 type Builder struct {
 	store   sketchstore.Store
 	sources []contract.LatencySource

@@ -40,11 +40,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
-// Reporter builds the latency report req asks for (latency.Builder).
-type Reporter interface {
-	Report(ctx context.Context, req latency.Request) (chat.Message, error)
-}
-
 // Charter draws the latency chart of the last window of source ("" for the
 // default one) as a PNG, with the title to show beside it; route "" means
 // every route. A window without requests to draw is a nil PNG and no
@@ -57,9 +52,9 @@ type Charter interface {
 // Handler serves POST /slack/commands.
 type Handler struct {
 	Verifier verify.Verifier
-	Post     chat.Poster    // chat.postMessage, for notify
-	Permit   *permit.Policy // who may notify where; nil refuses every notify
-	Reports  Reporter       // nil: latency reports are not set up
+	Post     chat.Poster      // chat.postMessage, for notify
+	Permit   *permit.Policy   // who may notify where; nil refuses every notify
+	Reports  latency.Reporter // nil: latency reports are not set up
 	// Charts and Upload make `latency … chart`: the chart is drawn and
 	// shared in the channel the command was typed in. Either nil: charts
 	// are not offered here (no bot token, or a function that cannot draw).
