@@ -22,7 +22,7 @@ type watched struct {
 	// Functions by name: each gets an Errors and a Throttles alarm.
 	Functions map[string]*GoFunction
 	// API gets a 5XXError alarm on its stage.
-	API *SlackAPI
+	API *Gateway
 	// Queues of failed events, by logical name: any message in one is an alarm.
 	Queues map[string]*sqs.Queue
 	// Notify is subscribed to the alarm topic and posts its messages to Slack.

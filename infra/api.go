@@ -26,8 +26,8 @@ type Route struct {
 	Function *GoFunction
 }
 
-// SlackAPIArgs describes a SlackAPI.
-type SlackAPIArgs struct {
+// GatewayArgs describes a Gateway.
+type GatewayArgs struct {
 	Routes []Route
 	// StageName is the stage and the last element of the API's URL.
 	StageName string
@@ -44,9 +44,13 @@ type SlackAPIArgs struct {
 	AccountID string
 }
 
-// SlackAPI is the REST API Slack calls: its routes, their Lambda integrations and
+// gatewayType is Gateway's Pulumi type token, from when the type was named
+// SlackAPI (until 2026-12-04).
+const gatewayType = "slackbot:index:SlackAPI"
+
+// Gateway is the REST API Slack calls: its routes, their Lambda integrations and
 // invoke permissions, the deployment, the stage with its access log and throttling.
-type SlackAPI struct {
+type Gateway struct {
 	pulumi.ResourceState
 
 	RestAPI        *apigateway.RestApi
@@ -57,18 +61,21 @@ type SlackAPI struct {
 }
 
 // RouteURL is the full URL of path on the stage.
-func (a *SlackAPI) RouteURL(path string) pulumi.StringOutput {
+func (a *Gateway) RouteURL(path string) pulumi.StringOutput {
 	return pulumi.Sprintf("%s%s", a.URL, path)
 }
 
-// NewSlackAPI declares the REST API Slack calls: one /slack resource with a
+// NewGateway declares the REST API Slack calls: one /slack resource with a
 // child per route, each child with a POST method, its AWS_PROXY integration and
 // the function's permission to be invoked by it; a deployment of them; and the
 // stage, with its access log and throttling. Its children are named after it:
 // name+"-rest-api", name+"-deployment", name+"-stage", name+"-access", and so on.
-func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...pulumi.ResourceOption) (*SlackAPI, error) {
-	a := &SlackAPI{}
-	if err := ctx.RegisterComponentResource("slackbot:index:SlackAPI", name, a, opts...); err != nil {
+func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	a := &Gateway{}
+	// The type token keeps the component's first name: it is part of every
+	// child's URN, and a new one would replace the API (and its URL) on the
+	// next `pulumi up`. TestURNsAreUnchanged holds it.
+	if err := ctx.RegisterComponentResource(gatewayType, name, a, opts...); err != nil {
 		return nil, fmt.Errorf("api %s: %w", name, err)
 	}
 	parent := pulumi.Parent(a)
@@ -76,6 +83,8 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 	// children were named apart still know by the component's bare name, so
 	// they update it in place rather than replace it: a new REST API would
 	// have a new URL, which Slack's app configuration still points at.
+	// Added 2026-11-25; to go after 2027-06-01, when every stack has been
+	// updated since (an update records the new names in its state).
 	formerly := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
 	wrap := func(what string, err error) error { return fmt.Errorf("api %s: %s: %w", name, what, err) }
 
@@ -184,7 +193,7 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 // integration, and the function's permission to be invoked by them. It
 // returns what the deployment serves of it and the resources the deployment
 // must wait for.
-func (a *SlackAPI) route(ctx *pulumi.Context, name string, slack *apigateway.Resource, r Route, parent pulumi.ResourceOption) (served []any, deps []pulumi.Resource, err error) {
+func (a *Gateway) route(ctx *pulumi.Context, name string, slack *apigateway.Resource, r Route, parent pulumi.ResourceOption) (served []any, deps []pulumi.Resource, err error) {
 	part, ok := strings.CutPrefix(r.Path, "/slack/")
 	if !ok || part == "" || strings.Contains(part, "/") {
 		return nil, nil, errors.New("want one name under /slack/")

@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestSlackAPIChildrenAreNamedAfterIt: each resource NewSlackAPI makes is
+// TestGatewayChildrenAreNamedAfterIt: each resource NewGateway makes is
 // named "<component>-<part>" and parented to the component, and the three
 // that stacks deployed earlier know by the component's bare name (the REST
 // API, its deployment and its stage) carry that name as an alias, so
 // `pulumi up` updates them in place: without it Pulumi would replace the REST
 // API, and with it the URL Slack's app configuration points at.
-func TestSlackAPIChildrenAreNamedAfterIt(t *testing.T) {
+func TestGatewayChildrenAreNamedAfterIt(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	const api = "slack"
 	children := []struct {
@@ -33,8 +33,8 @@ func TestSlackAPIChildrenAreNamedAfterIt(t *testing.T) {
 	}
 	for _, c := range children {
 		child := r.named(t, c.typ, c.name)
-		if !child.parentIs(tSlackAPI, api) {
-			t.Errorf("%s: parent %s, want the SlackAPI %s", child.Name, child.Parent, api)
+		if !child.parentIs(tGateway, api) {
+			t.Errorf("%s: parent %s, want the Gateway %s", child.Name, child.Parent, api)
 		}
 		var want []string
 		if c.aliased {

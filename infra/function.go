@@ -73,6 +73,8 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 	// formerly is the alias of a child that stacks deployed before the
 	// children were named apart still know by the component's bare name, so
 	// they update it in place rather than replace it.
+	// Added 2026-11-25; to go after 2027-06-01, when every stack has been
+	// updated since (an update records the new names in its state).
 	formerly := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
 
 	// The log group exists before the function, so Lambda never creates one

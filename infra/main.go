@@ -225,7 +225,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 	}
 
-	api, err := NewSlackAPI(ctx, "slack", &SlackAPIArgs{
+	api, err := NewGateway(ctx, "slack", &GatewayArgs{
 		Routes: []Route{
 			{Path: contract.EventsPath, Function: fns[contract.EventsFunction]},
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},

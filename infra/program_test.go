@@ -48,7 +48,7 @@ const (
 	tTopicPolicy  = "aws:sns/topicPolicy:TopicPolicy"
 	tAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tGoFunction   = "slackbot:index:GoFunction"
-	tSlackAPI     = "slackbot:index:SlackAPI"
+	tGateway      = "slackbot:index:SlackAPI"
 )
 
 var functionNames = []string{contract.EventsFunction, contract.CommandsFunction, contract.PercentilesFunction}
@@ -56,7 +56,7 @@ var functionNames = []string{contract.EventsFunction, contract.CommandsFunction,
 func TestResourceCounts(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	want := map[string]int{
-		tGoFunction: 3, tSlackAPI: 1,
+		tGoFunction: 3, tGateway: 1,
 		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 8,
 		tTable: 3, tKMSKey: 1, tSecret: 1, tSecretVer: 1,
 		tRestAPI: 1, tAPIResource: 6, tMethod: 5, tIntegration: 5, tDeployment: 1, tStage: 1,
@@ -286,8 +286,8 @@ func TestAPIRoutes(t *testing.T) {
 			t.Errorf("%s: integration %v, want AWS_PROXY POST to %s", path, in.Inputs, fn.outStr("invokeArn"))
 		}
 		for _, x := range []*registered{m, in, byPath[path]} {
-			if !x.parentIs(tSlackAPI, "slack") {
-				t.Errorf("%s %s: parent %s, want the SlackAPI component", x.Type, x.Name, x.Parent)
+			if !x.parentIs(tGateway, "slack") {
+				t.Errorf("%s %s: parent %s, want the Gateway component", x.Type, x.Name, x.Parent)
 			}
 		}
 	}

@@ -19,7 +19,7 @@ const (
 // newReports feeds the API's access log to the percentiles function and invokes
 // it on the report schedule. It returns the queue of schedule events that could
 // not be delivered.
-func newReports(ctx *pulumi.Context, s *settings, prefix string, api *SlackAPI, fn *GoFunction) (*sqs.Queue, error) {
+func newReports(ctx *pulumi.Context, s *settings, prefix string, api *Gateway, fn *GoFunction) (*sqs.Queue, error) {
 	logsPerm, err := fn.AllowInvoke(ctx, "percentiles-access-log", "logs.amazonaws.com",
 		pulumi.Sprintf("%s:*", api.AccessLogGroup.Arn))
 	if err != nil {
