@@ -22,6 +22,8 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
 func main() {
@@ -30,26 +32,28 @@ func main() {
 		slog.Error("configuration", "error", err)
 		os.Exit(1)
 	}
-	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
-	if b.Sketches != nil {
-		// Here rather than in bot, so only this function links the plotting
-		// library: `/slackbot latency … chart` is drawn in its deferred half.
-		b.Charts = &chart.Charts{Store: b.Sketches, Sources: cfg.LatencySources, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
-	}
-	later := b.Deferred()
+	var send deferred.Sender
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
-		later.Send = selfinvoke.Deferrer{AWS: awsCfg, Function: name}
+		send = selfinvoke.Deferrer{AWS: awsCfg, Function: name}
 	}
-	install := b.Install()
+	h := bot.New(bot.Options{
+		Config: cfg, AWS: awsCfg, Log: cfg.Logger(), Out: os.Stdout,
+		// Here rather than in bot, so only this function links the plotting
+		// library: `/slackbot latency … chart` is drawn in its deferred half.
+		Draw: func(s sketchstore.Store) slash.Charter {
+			return &chart.Charts{Store: s, Sources: cfg.LatencySources, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
+		},
+		Send: send,
+	})
 	fn := deferred.Function{
 		Routes: map[string]apigw.Handler{
-			contract.CommandsPath:      b.PerWorkspace(b.Commands(later).Serve),
-			contract.InteractionsPath:  b.PerWorkspace(b.Interactions(later, nil).Serve),
-			contract.InstallPath:       install.ServeInstall,
-			contract.OAuthRedirectPath: install.ServeRedirect,
+			contract.CommandsPath:      h.Commands,
+			contract.InteractionsPath:  h.Interactions,
+			contract.InstallPath:       h.Install,
+			contract.OAuthRedirectPath: h.OAuthRedirect,
 		},
-		Runner: later,
+		Runner: h.Jobs,
 	}
 	lambda.Start(fn.Invoke)
 }

@@ -115,8 +115,8 @@ func TestDevServer(t *testing.T) {
 	out := &syncBuffer{}
 	cfg := config.Config{ReportWindow: time.Hour}
 	cfg.SigningSecret = "dev-secret"
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
-	srv := httptest.NewServer(newHandler(b, out))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Out: out}
+	srv := httptest.NewServer(newHandler(o, out))
 	defer srv.Close()
 
 	post := func(path, body string) (int, string) { return signedPost(t, srv.URL+path, body) }
@@ -241,8 +241,8 @@ func TestDevServerAlerts(t *testing.T) {
 	out := &syncBuffer{}
 	cfg := config.Config{ReportWindow: time.Hour, AlertRules: rules, ReportChannel: "#ops"}
 	cfg.SigningSecret = "dev-secret"
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), out)
-	srv := httptest.NewServer(newHandler(b, out))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Out: out}
+	srv := httptest.NewServer(newHandler(o, out))
 	defer srv.Close()
 	signedPost(t, srv.URL+contract.EventsPath, `{"type":"url_verification","challenge":"c"}`)
 	alert := waitFor(t, out, `"channel": "#ops"`)
@@ -276,8 +276,8 @@ func TestDevServerAlertsFollowReportVia(t *testing.T) {
 	cfg := config.Config{ReportWindow: time.Hour, AlertRules: rules, ReportChannel: "C0OPS0001",
 		ReportVia: contract.ReportViaWebhook, SlackAPIURL: slackAPI.URL + "/"}
 	cfg.SigningSecret, cfg.BotToken, cfg.WebhookURL = "dev-secret", "xoxb-1", hook.URL
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler), io.Discard)
-	srv := httptest.NewServer(newHandler(b, io.Discard))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	srv := httptest.NewServer(newHandler(o, io.Discard))
 	defer srv.Close()
 	signedPost(t, srv.URL+contract.EventsPath, `{"type":"url_verification","challenge":"c"}`)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {

@@ -50,8 +50,8 @@ func TestDevServerInstall(t *testing.T) {
 	logs, out := &syncBuffer{}, &syncBuffer{}
 	cfg := config.Config{ReportWindow: time.Hour, SlackAPIURL: slack.APIURL()}
 	cfg.SigningSecret, cfg.ClientID, cfg.ClientSecret = "dev-secret", "111.222", "dev-client-secret"
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewJSONHandler(logs, nil)), out)
-	srv := httptest.NewServer(newHandler(b, out))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(logs, nil)), Out: out}
+	srv := httptest.NewServer(newHandler(o, out))
 	defer srv.Close()
 	slack.AddGrant(testenv.Grant{Code: "dev-code", Team: "T0DEV00001", TeamName: "Dev & <Co>", BotToken: "xoxb-dev-installed",
 		BotUserID: "U0BOT", Installer: "U0ME", RedirectURI: srv.URL + contract.OAuthRedirectPath})
@@ -102,8 +102,8 @@ func TestDevServerInstall(t *testing.T) {
 func TestDevServerWithoutClientID(t *testing.T) {
 	cfg := config.Config{ReportWindow: time.Hour}
 	cfg.SigningSecret = "dev-secret"
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler), io.Discard)
-	srv := httptest.NewServer(newHandler(b, io.Discard))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	srv := httptest.NewServer(newHandler(o, io.Discard))
 	defer srv.Close()
 	for _, path := range []string{contract.InstallPath, contract.OAuthRedirectPath} {
 		resp := get(t, srv.URL+path, "")

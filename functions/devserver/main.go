@@ -32,14 +32,13 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
-	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
-	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
@@ -77,7 +76,7 @@ func run(addr string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           newHandler(bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout), os.Stdout),
+		Handler:           newHandler(bot.Options{Config: cfg, AWS: awsCfg, Log: cfg.Logger(), Out: os.Stdout}, os.Stdout),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	printWelcome(os.Stdout, "http://"+ln.Addr().String(), cfg, generated)
@@ -107,40 +106,44 @@ func localResponse(u string) chat.Poster {
 	return &chat.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
 }
 
-// newHandler serves the bot's three routes through the API Gateway stand-in,
-// and the local response_url, writing access logs and messages to out.
-func newHandler(b *bot.Bot, out io.Writer) http.Handler {
+// newHandler serves the bot's routes, assembled from o, through the API
+// Gateway stand-in, and the local response_url, writing access logs and
+// messages to out.
+func newHandler(o bot.Options, out io.Writer) http.Handler {
 	// Without a sketch table, the dev server's own requests are the traffic
 	// `/slackbot latency` reports on, statuses included, so its 4xx and 5xx
 	// rates are those of the requests just sent.
+	var mem *sketchstore.MemoryStore
+	if o.Config.SketchTable == "" && o.Sketches == nil {
+		mem = sketchstore.NewMemoryStore()
+		o.Sketches = mem
+	}
+	// As the commands function does: `latency … chart` is drawn here, and
+	// the Printer of a run without a bot token writes the PNG to a
+	// temporary directory and prints its path.
+	o.Draw = func(s sketchstore.Store) slash.Charter {
+		return &chart.Charts{Store: s, Sources: o.Config.LatencySources, Rules: o.Config.AlertRules, Match: latency.MatchRoutes}
+	}
+	o.InProcess, o.Respond = true, localResponse
+	// The browser comes here directly, without a stage in the path.
+	o.InstallBaseURL = func(req events.APIGatewayProxyRequest) string { return "http://" + req.Headers["Host"] }
+	h := bot.New(o)
 	var observe func(string, time.Time, int, time.Duration, time.Duration)
-	if b.Sketches == nil {
-		mem := sketchstore.NewMemoryStore()
-		b.Sketches, observe = mem, mem.RecordStatus
-		if check := alertLoop(b, mem, out); check != nil {
+	if mem != nil {
+		observe = mem.RecordStatus
+		if check := alertLoop(h.Bot, mem, out); check != nil {
 			observe = func(route string, at time.Time, status int, response, integration time.Duration) {
 				mem.RecordStatus(route, at, status, response, integration)
 				check()
 			}
 		}
 	}
-	// As the commands function does: `latency … chart` is drawn here, and
-	// the Printer of a run without a bot token writes the PNG to a
-	// temporary directory and prints its path.
-	b.Charts = &chart.Charts{Store: b.Sketches, Sources: b.Config.LatencySources, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
-	later := b.Deferred()
-	later.Send = deferred.Goroutine{Runner: later}
-	commands := b.Commands(later)
-	commands.Respond = localResponse
-	install := b.Install()
-	// The browser comes here directly, without a stage in the path.
-	install.BaseURL = func(req events.APIGatewayProxyRequest) string { return "http://" + req.Headers["Host"] }
 	gateway := NewGateway(
-		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: apigw.Handler(b.PerWorkspace(b.Events().Serve))},
-		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: apigw.Handler(b.PerWorkspace(commands.Serve))},
-		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: apigw.Handler(b.PerWorkspace(b.Interactions(later, localResponse).Serve))},
-		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: install.ServeInstall},
-		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: install.ServeRedirect},
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: h.Events},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: h.Commands},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: h.Interactions},
+		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: h.Install},
+		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: h.OAuthRedirect},
 	).WithAccessLog(out)
 	gateway.Observe = observe
 	mux := http.NewServeMux()

@@ -23,8 +23,8 @@ func TestDevServerWithSlowSlack(t *testing.T) {
 	slackSrv := testenv.NewSlack(t, "xoxb-dev", nil)
 	cfg := config.Config{ReportWindow: time.Hour, SlackAPIURL: slackSrv.APIURL()}
 	cfg.SigningSecret, cfg.BotToken = "dev-secret", "xoxb-dev"
-	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewTextHandler(t.Output(), nil)), io.Discard)
-	srv := httptest.NewServer(newHandler(b, io.Discard))
+	o := bot.Options{Config: cfg, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewTextHandler(t.Output(), nil)), Out: io.Discard}
+	srv := httptest.NewServer(newHandler(o, io.Discard))
 	defer srv.Close()
 	for i, c := range []struct {
 		name      string

@@ -18,7 +18,7 @@ func main() {
 		slog.Error("configuration", "error", err)
 		os.Exit(1)
 	}
-	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
+	h := bot.New(bot.Options{Config: cfg, AWS: awsCfg, Log: cfg.Logger(), Out: os.Stdout})
 	// Each event is answered with the token of its workspace's installation.
-	lambda.Start(b.PerWorkspace(b.Events().Serve))
+	lambda.Start(h.Events)
 }

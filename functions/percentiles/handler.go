@@ -51,23 +51,49 @@ type Handler struct {
 	Claims  dedupe.Store
 }
 
-// NewHandler wires a Handler around store. rules may be empty; state keeps
-// their status.
-func NewHandler(store sketchstore.Store, poster chat.Poster, channel string, window time.Duration,
-	rules []contract.AlertRule, state alerts.State, logger *slog.Logger) *Handler {
+// Options is what NewHandler needs.
+type Options struct {
+	Store   sketchstore.Store
+	Poster  chat.Poster   // reports, alerts and alarms: the bot or the incoming webhook
+	Channel string        // where they go
+	Window  time.Duration // a scheduled report's window
+	// Rules are the alert rules (may be empty), State keeps their status.
+	Rules []contract.AlertRule
+	State alerts.State
+	// AlarmTopic, Sources, Objects and Claims are the Handler's fields of
+	// the same names; OwnLogGroup is the bot's own access-log group
+	// (accesslog.Ingester.SetSources).
+	AlarmTopic  string
+	OwnLogGroup string
+	Sources     []contract.LatencySource
+	Objects     ObjectGetter
+	Claims      dedupe.Store
+	Log         *slog.Logger // nil discards
+	Now         func() time.Time
+}
+
+// NewHandler assembles a Handler from o in one call.
+func NewHandler(o Options) *Handler {
+	logger := o.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{
-		Ingester: accesslog.NewIngester(store, logger),
-		Store:    store,
-		Poster:   poster,
-		Channel:  channel,
-		Window:   window,
-		Logger:   logger,
+		Ingester:   accesslog.NewIngester(o.Store, logger),
+		Store:      o.Store,
+		Poster:     o.Poster,
+		Channel:    o.Channel,
+		Window:     o.Window,
+		AlarmTopic: o.AlarmTopic,
+		Logger:     logger,
+		Now:        o.Now,
+		Sources:    o.Sources,
+		Objects:    o.Objects,
+		Claims:     o.Claims,
 	}
-	if len(rules) > 0 {
-		h.Alerts = &alerts.Checker{Rules: rules, Store: store, State: state, Post: poster, Channel: channel, Log: logger}
+	h.Ingester.SetSources(o.OwnLogGroup, o.Sources)
+	if len(o.Rules) > 0 {
+		h.Alerts = &alerts.Checker{Rules: o.Rules, Store: o.Store, State: o.State, Post: o.Poster, Channel: o.Channel, Log: logger}
 	}
 	return h
 }

@@ -65,8 +65,8 @@ func newTestHandler(channel string) (*Handler, *sketchstore.MemoryStore, *fakePo
 	store.Now = func() time.Time { return reportEnd }
 	poster := &fakePoster{}
 	var logs bytes.Buffer
-	h := NewHandler(store, poster, channel, time.Hour, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
-	h.AlarmTopic = alarmTopic
+	h := NewHandler(Options{Store: store, Poster: poster, Channel: channel, Window: time.Hour, AlarmTopic: alarmTopic,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	return h, store, poster, &logs
 }
 
@@ -340,7 +340,7 @@ func TestScheduledReportReadsItsWindowOnce(t *testing.T) {
 	mem.Record(eventsRoute, reportEnd.Add(-90*time.Minute), 20*time.Millisecond, 15*time.Millisecond)
 	store := &seriesCounter{Store: mem}
 	poster := &uploadingPoster{}
-	h := NewHandler(store, poster, "#ops", time.Hour, nil, nil, nil)
+	h := NewHandler(Options{Store: store, Poster: poster, Channel: "#ops", Window: time.Hour})
 	out, err := h.Invoke(context.Background(), scheduledEvent(reportEnd))
 	if err != nil {
 		t.Fatal(err)
@@ -512,9 +512,8 @@ func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
 	store := sketchstore.NewMemoryStore()
 	store.Now = func() time.Time { return reportEnd }
 	poster := &fakePoster{}
-	h := NewHandler(store, poster, "#ops", time.Hour, rules, &alerts.MemoryState{}, nil)
-	h.Sources = sources
-	h.Ingester.SetSources("/aws/apigateway/slackbot-dev/access", sources)
+	h := NewHandler(Options{Store: store, Poster: poster, Channel: "#ops", Window: time.Hour, Rules: rules, State: &alerts.MemoryState{},
+		Sources: sources, OwnLogGroup: "/aws/apigateway/slackbot-dev/access"})
 	at := reportEnd.Add(-2 * time.Minute)
 	store.Record(eventsRoute, at, 40*time.Millisecond, 30*time.Millisecond) // over the bot's own 10 ms
 

@@ -13,7 +13,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
@@ -57,27 +56,27 @@ func main() {
 		store = sketchstore.NewMemoryStore()
 		state = &alerts.MemoryState{}
 	}
-	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
-	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
-	watchSources(h, awsCfg, cfg.DedupeTable, cfg.LatencySources, logger)
-	lambda.Start(h.Invoke)
-}
-
-// watchSources gives h the latency sources (config read and checked them),
-// the S3 client their ALB objects are read with, and the claims that read
-// each object once.
-func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, sources []contract.LatencySource, logger *slog.Logger) {
 	own := os.Getenv(contract.EnvAccessLogGroup)
-	if own == "" && len(sources) > 0 {
+	if own == "" && len(cfg.LatencySources) > 0 {
 		logger.Warn(contract.EnvAccessLogGroup + " is unset: every batch of no latency source is read as the bot's own access log")
 	}
-	h.Sources = sources
-	h.Ingester.SetSources(own, sources)
-	h.Objects = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		// An endpoint of one's own (moto, MinIO) names buckets in the path.
-		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	})
-	if dedupeTable != "" {
-		h.Claims = &dedupe.Dynamo{Client: dynamo.New(awsCfg), Table: dedupeTable, Lease: ObjectLease}
+	var claims dedupe.Store
+	if cfg.DedupeTable != "" {
+		claims = &dedupe.Dynamo{Client: dynamo.New(awsCfg), Table: cfg.DedupeTable, Lease: ObjectLease}
 	}
+	h := NewHandler(Options{
+		Store: store, Poster: poster, Channel: cfg.ReportChannel, Window: cfg.ReportWindow,
+		Rules: cfg.AlertRules, State: state,
+		AlarmTopic:  os.Getenv(contract.EnvAlarmTopicARN),
+		OwnLogGroup: own,
+		Sources:     cfg.LatencySources,
+		// The ALB log objects of alb sources, each read once.
+		Objects: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			// An endpoint of one's own (moto, MinIO) names buckets in the path.
+			o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+		}),
+		Claims: claims,
+		Log:    logger,
+	})
+	lambda.Start(h.Invoke)
 }

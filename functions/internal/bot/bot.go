@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
@@ -28,19 +30,83 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
+// Options is everything New needs. Nothing is set on what it returns.
+type Options struct {
+	Config config.Config
+	AWS    aws.Config   // awsenv.Load on Lambda
+	Log    *slog.Logger // nil discards
+	// Out receives the messages of a local run without a bot token; nil
+	// discards them.
+	Out io.Writer
+	// Sketches is the store latency reports read; nil: the sketch table
+	// when one is configured, else reports are not set up. The dev server
+	// gives the memory store it feeds itself.
+	Sketches sketchstore.Store
+	// Draw returns what draws `/slackbot latency … chart` from the
+	// sketches (a *chart.Charts); nil: charts are not offered. A main
+	// passes it, so that only the functions that draw link the plotting
+	// library.
+	Draw func(sketchstore.Store) slash.Charter
+	// Send delivers the work commands and interactions finish after
+	// answering (selfinvoke.Deferrer on Lambda); nil: it runs before the
+	// answer, unless InProcess.
+	Send deferred.Sender
+	// InProcess runs that work in a goroutine of this process, through the
+	// same sealed path (the dev server).
+	InProcess bool
+	// Respond, when set, answers the response URLs Slack's host would not
+	// (the dev server's stand-in), or returns nil to leave one to Slack.
+	Respond func(responseURL string) chat.Poster
+	// InstallBaseURL, when set, is the base of the install pages' URLs
+	// (the dev server, which has no stage in its paths).
+	InstallBaseURL func(events.APIGatewayProxyRequest) string
+}
+
+// Handlers are the bot's ready handlers: the API Gateway routes, each
+// answering with the token of the request's workspace, and the runner of
+// their deferred work.
+type Handlers struct {
+	Events, Commands, Interactions apigw.Handler
+	Install, OAuthRedirect         apigw.Handler
+	// Jobs runs the sealed jobs the handlers defer (deferred.Function's
+	// Runner on Lambda).
+	Jobs *deferred.Runner
+	// Bot is what they share, for the dev server's alert loop and tests.
+	Bot *Bot
+}
+
+// New assembles the handlers from o in one call.
+func New(o Options) *Handlers {
+	b := newBot(o)
+	jobs := b.runner(o.Send)
+	if o.InProcess {
+		jobs.Send = deferred.Goroutine{Runner: jobs}
+	}
+	inst := b.installHandler()
+	if o.InstallBaseURL != nil {
+		inst.BaseURL = o.InstallBaseURL
+	}
+	return &Handlers{
+		Events:        b.PerWorkspace(b.eventsHandler().Serve),
+		Commands:      b.PerWorkspace(b.commands(jobs, o.Respond).Serve),
+		Interactions:  b.PerWorkspace(b.interactions(jobs, o.Respond).Serve),
+		Install:       inst.ServeInstall,
+		OAuthRedirect: inst.ServeRedirect,
+		Jobs:          jobs,
+		Bot:           b,
+	}
+}
+
 // Bot holds what the handlers share.
 type Bot struct {
 	Config config.Config
 	Log    *slog.Logger
 	Post   chat.Poster
-	// Sketches is where latency reports read from: the sketch table when
-	// one is configured. Nil means reports are not set up; the dev server
-	// sets an in-memory store that it feeds itself.
+	// Sketches is where latency reports read from (Options.Sketches). Nil
+	// means reports are not set up.
 	Sketches sketchstore.Store
-	// Charts draws `/slackbot latency … chart`; nil: the command says charts
-	// are not offered. The commands function and the dev server set it (a
-	// *chart.Charts over Sketches) from their mains, so this package, and
-	// with it the events function, does not link the plotting library.
+	// Charts draws `/slackbot latency … chart` (Options.Draw); nil: the
+	// command says charts are not offered.
 	Charts slash.Charter
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
@@ -58,16 +124,26 @@ type Bot struct {
 	dynamo *dynamo.Client
 }
 
-// New builds a Bot. Nothing here does I/O: clients connect on first use, so
-// a Lambda's INIT stays short. out receives printed messages when there is
-// no bot token.
-func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
+// newBot builds what the handlers share. Nothing here does I/O: clients
+// connect on first use, so a Lambda's INIT stays short.
+func newBot(o Options) *Bot {
+	cfg, awsCfg, log := o.Config, o.AWS, apigw.Log(o.Log)
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
 	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
 	if cfg.DedupeTable != "" || cfg.SketchTable != "" || cfg.InstallationsTable != "" {
 		b.dynamo = dynamo.New(awsCfg)
 	}
-	if cfg.SketchTable != "" {
+	switch {
+	case o.Sketches != nil:
+		b.Sketches = o.Sketches
+	case cfg.SketchTable != "":
 		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)
+	}
+	if o.Draw != nil && b.Sketches != nil {
+		b.Charts = o.Draw(b.Sketches)
 	}
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
 	b.ChartClaims = &dedupe.Memory{Lease: slash.ChartWindow}
@@ -102,8 +178,8 @@ func (b *Bot) Verifier() verify.Verifier {
 	return verify.Verifier{SigningSecret: b.Config.SigningSecret, VerificationToken: b.Config.VerificationToken}
 }
 
-// Events returns the Events API handler with its events registered.
-func (b *Bot) Events() *eventsapi.Handler {
+// eventsHandler is the Events API handler with its events registered.
+func (b *Bot) eventsHandler() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
 	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.RequestParser(b.Config.LatencySources), b.Config.ReportWindow))
 	h.On("app_uninstalled", b.uninstalled)
@@ -121,13 +197,13 @@ func (b *Bot) Permit() *permit.Policy {
 	return &permit.Policy{Users: b.Config.NotifyUsers, Channels: b.Config.NotifyChannels, Dir: dir}
 }
 
-// Deferred returns the runner of the work commands and interactions finish
-// after answering, sealed with a key from the signing secret and claimed in
-// Claims. Set its Send (where it runs), then hand it to Commands and
-// Interactions, which register their kinds of work with it.
-func (b *Bot) Deferred() *deferred.Runner {
+// runner is the runner of the work commands and interactions finish after
+// answering, sealed with a key from the signing secret and claimed in
+// Claims, sent through send (nil: slow work runs before the answer).
+func (b *Bot) runner(send deferred.Sender) *deferred.Runner {
 	return &deferred.Runner{
 		Sealer: deferred.NewSealer(cmp.Or(b.Config.SigningSecret, b.Config.VerificationToken)),
+		Send:   send,
 		Claims: b.Claims,
 		Log:    b.Log,
 	}
@@ -143,9 +219,10 @@ func (b *Bot) reports() latency.Reporter {
 	return latency.NewBuilder(b.Sketches, b.Config.LatencySources, time.Now)
 }
 
-// Commands returns the slash command handler. Its slow work runs through
-// later when later has a Sender, else before the answer.
-func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
+// commands is the slash command handler. Its slow work runs through later
+// when later has a Sender, else before the answer; respond is as for
+// Options.
+func (b *Bot) commands(later *deferred.Runner, respond func(responseURL string) chat.Poster) *slash.Handler {
 	h := &slash.Handler{
 		Verifier:      b.Verifier(),
 		Post:          b.Post,
@@ -156,6 +233,7 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		ParseRequest:  latency.RequestParser(b.Config.LatencySources),
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,
+		Respond:       respond,
 		Log:           b.Log,
 	}
 	// Only a poster that can share files (the bot token's client, or the
@@ -172,16 +250,15 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 	return h
 }
 
-// Interactions returns the interactivity handler with the latency report's
-// buttons and the notify modal registered; later is as for Commands.
-// respond, when set, answers response URLs Slack's host would not (the dev
-// server's stand-in).
+// interactions is the interactivity handler with the latency report's
+// buttons and the notify modal registered; later and respond are as for
+// commands.
 //
 // The commands function serves it: it holds what the interactions need
 // (the notify allow-lists, read access to the sketches, the dedupe table
 // and the right to invoke itself for slow work), so no fourth function
 // and no second copy of those grants are needed.
-func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) chat.Poster) *interactions.Handler {
+func (b *Bot) interactions(later *deferred.Runner, respond func(responseURL string) chat.Poster) *interactions.Handler {
 	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
 	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
 	modal := &interactions.NotifyModal{

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
@@ -38,7 +37,7 @@ func TestPosterFollowsTheCredentials(t *testing.T) {
 	for _, tt := range tests {
 		cfg := config.Config{SecretARN: tt.secretARN}
 		cfg.BotToken = tt.token
-		b := New(cfg, aws.Config{}, quiet, io.Discard)
+		b := newBot(Options{Config: cfg, Log: quiet, Out: io.Discard})
 		if got := typeName(b.Post); got != tt.want {
 			t.Errorf("%s: poster %s, want %s", tt.name, got, tt.want)
 		}
@@ -77,7 +76,7 @@ func TestLegacyTokenWarning(t *testing.T) {
 		var logs strings.Builder
 		cfg := config.Config{}
 		cfg.SigningSecret, cfg.VerificationToken = tt.secret, tt.token
-		New(cfg, aws.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)), io.Discard)
+		newBot(Options{Config: cfg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Out: io.Discard})
 		if tt.want == "" && logs.Len() != 0 || !strings.Contains(logs.String(), tt.want) {
 			t.Errorf("%s: logged %q, want %q", tt.name, logs.String(), tt.want)
 		}
@@ -94,9 +93,9 @@ func TestHandlersShareOneClaimStore(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	cfg := config.Config{ClaimLease: 7 * time.Second, NotifyUsers: []string{"U1"}}
 	cfg.SigningSecret = "sig"
-	b := New(cfg, aws.Config{}, quiet, io.Discard)
-	later := b.Deferred()
-	cmds, evs := b.Commands(later), b.Events()
+	b := newBot(Options{Config: cfg, Log: quiet, Out: io.Discard})
+	later := b.runner(nil)
+	cmds, evs := b.commands(later, nil), b.eventsHandler()
 	if later.Claims == nil || later.Claims != evs.Dedupe {
 		t.Fatalf("deferred work claims in %v, events in %v: want one store", later.Claims, evs.Dedupe)
 	}
@@ -107,7 +106,7 @@ func TestHandlersShareOneClaimStore(t *testing.T) {
 		t.Fatalf("permit %+v: want the allow-list and a directory", cmds.Permit)
 	}
 	cfg.DedupeTable = "tbl"
-	if d, ok := New(cfg, aws.Config{}, quiet, io.Discard).Claims.(*dedupe.Dynamo); !ok || d.Table != "tbl" || d.Lease != 7*time.Second {
+	if d, ok := newBot(Options{Config: cfg, Log: quiet, Out: io.Discard}).Claims.(*dedupe.Dynamo); !ok || d.Table != "tbl" || d.Lease != 7*time.Second {
 		t.Fatalf("with a table: claims %#v, want DynamoDB with the lease", d)
 	}
 }
@@ -119,10 +118,10 @@ func TestMentionWithoutReports(t *testing.T) {
 	var out strings.Builder
 	cfg := config.Config{ReportWindow: time.Hour}
 	cfg.SigningSecret = "sig"
-	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
+	b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: &out})
 	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
 	ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-	resp, err := b.Events().Serve(context.Background(), events.APIGatewayProxyRequest{
+	resp, err := b.eventsHandler().Serve(context.Background(), events.APIGatewayProxyRequest{
 		HTTPMethod: "POST",
 		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
 		Body:       body,
@@ -155,11 +154,10 @@ func TestMentionOfASource(t *testing.T) {
 		var out strings.Builder
 		cfg := config.Config{ReportWindow: time.Hour, LatencySources: sources}
 		cfg.SigningSecret = "sig"
-		b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
-		b.Sketches = store
+		b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: &out, Sketches: store})
 		body := `{"type":"event_callback","event_id":"EvS` + strconv.Itoa(i) + `","event":{"type":"app_mention","user":"U1","text":"` + text + `","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
 		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-		resp, err := b.Events().Serve(context.Background(), events.APIGatewayProxyRequest{
+		resp, err := b.eventsHandler().Serve(context.Background(), events.APIGatewayProxyRequest{
 			HTTPMethod: "POST",
 			Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
 			Body:       body,
@@ -182,12 +180,12 @@ func TestEveryBotEventIsHandled(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Config{}
 	cfg.SigningSecret = "sig"
-	h := New(cfg, aws.Config{}, log, io.Discard).Events()
+	h := New(Options{Config: cfg, Log: log}).Events
 	for i, name := range contract.BotEvents {
 		logs.Reset()
 		body := fmt.Sprintf(`{"type":"event_callback","team_id":"T1","event_id":"EvAll%d","event":{"type":%q,"user":"U1","text":"hi","channel":"C1","ts":"1.2","event_ts":"1.2"}}`, i, name)
 		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-		h.Serve(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST",
+		h(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST",
 			Headers: map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}, Body: body})
 		if strings.Contains(logs.String(), "ignored event type") {
 			t.Errorf("%s: subscribed to in the manifest, but no function handles it:\n%s", name, logs.String())

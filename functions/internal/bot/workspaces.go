@@ -92,9 +92,9 @@ func (b *Bot) forget(ctx context.Context, ev slackevents.EventsAPIEvent, why str
 	return nil
 }
 
-// Install returns the handler of the two install routes. Without a client
-// id and secret they answer 404.
-func (b *Bot) Install() *install.Handler {
+// installHandler is the handler of the two install routes. Without a
+// client id and secret they answer 404.
+func (b *Bot) installHandler() *install.Handler {
 	h := &install.Handler{
 		Scopes: contract.BotScopes,
 		Claims: b.Claims,

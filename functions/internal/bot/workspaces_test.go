@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
@@ -61,16 +60,16 @@ func TestEachWorkspaceItsToken(t *testing.T) {
 	var logs bytes.Buffer
 	cfg := config.Config{SlackAPIURL: slack.APIURL(), ReportWindow: time.Hour}
 	cfg.SigningSecret, cfg.BotToken, cfg.ClientID, cfg.ClientSecret = "sig", homeToken, "1.2", clientSecret
-	b := New(cfg, aws.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)), io.Discard)
+	b := newBot(Options{Config: cfg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Out: io.Discard})
 	ctx := context.Background()
 	for team, token := range map[string]string{"T0ALPHA001": alphaToken, "T0BETA0001": betaToken} {
 		if _, err := b.Installs.Save(ctx, installstore.Installation{TeamID: team, BotToken: token}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	serveEvent := b.PerWorkspace(b.Events().Serve)
-	later := b.Deferred()
-	serveInteraction := b.PerWorkspace(b.Interactions(later, nil).Serve)
+	serveEvent := b.PerWorkspace(b.eventsHandler().Serve)
+	later := b.runner(nil)
+	serveInteraction := b.PerWorkspace(b.interactions(later, nil).Serve)
 
 	send := func(serve apigw.Handler, req events.APIGatewayProxyRequest) int {
 		t.Helper()
@@ -146,11 +145,11 @@ func TestSingleWorkspaceUnchanged(t *testing.T) {
 	slack := testenv.NewSlack(t, homeToken, nil)
 	cfg := config.Config{SlackAPIURL: slack.APIURL(), ReportWindow: time.Hour}
 	cfg.SigningSecret, cfg.BotToken = "sig", homeToken
-	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: io.Discard})
 	if b.Tokens != nil || b.Installs != nil {
 		t.Fatal("installs without a client id or a table")
 	}
-	if resp, _ := b.PerWorkspace(b.Events().Serve)(context.Background(), signed("sig", mention("T0ANY00001"))); resp.StatusCode != 200 {
+	if resp, _ := b.PerWorkspace(b.eventsHandler().Serve)(context.Background(), signed("sig", mention("T0ANY00001"))); resp.StatusCode != 200 {
 		t.Fatalf("mention: %d", resp.StatusCode)
 	}
 	if got := slack.PostTokens(); len(got) != 1 || got[0] != homeToken || len(slack.Calls()) != 1 {
@@ -174,15 +173,14 @@ func TestDeferredNotifyKeepsItsWorkspace(t *testing.T) {
 	slack.SetMembers("C0GENERAL1", "U1")
 	cfg := config.Config{SlackAPIURL: slack.APIURL(), ReportWindow: time.Hour}
 	cfg.SigningSecret, cfg.BotToken, cfg.ClientID, cfg.ClientSecret = "sig", homeToken, "1.2", clientSecret
-	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: io.Discard})
 	ctx := context.Background()
 	if _, err := b.Installs.Save(ctx, installstore.Installation{TeamID: "T0BETA0001", BotToken: betaToken}); err != nil {
 		t.Fatal(err)
 	}
-	later := b.Deferred()
 	sent := &sendTo{}
-	later.Send = sent
-	commands := b.PerWorkspace(b.Commands(later).Serve)
+	later := b.runner(sent)
+	commands := b.PerWorkspace(b.commands(later, nil).Serve)
 	form := url.Values{"command": {"/slackbot"}, "text": {"notify #general deploy done"}, "user_id": {"U1"},
 		"team_id": {"T0BETA0001"}, "channel_id": {"C0GENERAL1"}, "trigger_id": {"trig.1"},
 		"response_url": {slack.ResponseURL()}}.Encode()

@@ -23,12 +23,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout).Events()
+	h := bot.New(bot.Options{Config: cfg, AWS: awsCfg, Log: cfg.Logger(), Out: os.Stdout}).Events
 	var req events.APIGatewayProxyRequest
 	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	resp, _ := h.Serve(ctx, req)
+	resp, _ := h(ctx, req)
 	json.NewEncoder(os.Stdout).Encode(resp)
 }
