@@ -12,6 +12,7 @@ import (
 	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -116,7 +117,38 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	albLogs, err := albLogsGrant(ctx, s.Sources)
+	if err != nil {
+		return nil, err
+	}
+	specs := functionSpecs(s, prefix, creds, tbl, alarmTopic, inst, albLogs)
+	fns, err := newFunctions(ctx, s, prefix, caller.AccountId, arts, specs)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newSlackGateway(ctx, s, prefix, caller.AccountId, fns)
+	if err != nil {
+		return nil, err
+	}
+	if err := watchFailures(ctx, s, prefix, caller.AccountId, alarmTopic, api, fns); err != nil {
+		return nil, err
+	}
+	return stackOutputs(s, api, creds, tbl, inst, alarmTopic), nil
+}
 
+// functionSpec is what differs between the three functions.
+type functionSpec struct {
+	name       string
+	timeout    int
+	env        pulumi.StringMap
+	grants     []grant
+	selfInvoke bool
+	async      *AsyncInvoke
+}
+
+// functionSpecs are the functions' environments and grants: each gets the
+// variables and the rights of what it does, and no more.
+func functionSpecs(s *settings, prefix string, creds *credentials, tbl *tables, alarmTopic *sns.Topic, inst *installs, albLogs *grant) []functionSpec {
 	secretGrant := grant{Sid: "ReadSlackCredentials", Actions: secretActions,
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
 	readSketches := grant{Sid: "ReadSketches", Actions: sketchReadActions,
@@ -151,10 +183,6 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	maps.Copy(percentilesEnv, inst.env())
 	percentilesGrants := append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
 		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...)
-	albLogs, err := albLogsGrant(ctx, s.Sources)
-	if err != nil {
-		return nil, err
-	}
 	if albLogs != nil {
 		// A log object is claimed once by its bucket, key and version, so
 		// an event EventBridge delivers twice is counted once.
@@ -185,14 +213,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		commandsEnv[contract.EnvNotifyChannels] = pulumi.String(s.NotifyChannels)
 	}
 
-	specs := []struct {
-		name       string
-		timeout    int
-		env        pulumi.StringMap
-		grants     []grant
-		selfInvoke bool
-		async      *AsyncInvoke
-	}{
+	return []functionSpec{
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
 			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
@@ -201,6 +222,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
 			grants: percentilesGrants, async: percentilesAsync},
 	}
+}
+
+// newFunctions declares the functions of specs.
+func newFunctions(ctx *pulumi.Context, s *settings, prefix, accountID string, arts map[string]*lambdabuild.Artifact, specs []functionSpec) (map[string]*GoFunction, error) {
+	var err error
 	fns := map[string]*GoFunction{}
 	for _, sp := range specs {
 		fnName := prefix + "-" + sp.name
@@ -209,7 +235,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 		fns[sp.name], err = NewGoFunction(ctx, sp.name, &GoFunctionArgs{
 			FunctionName:     fnName,
-			AccountID:        caller.AccountId,
+			AccountID:        accountID,
 			Artifact:         arts[sp.name],
 			Architecture:     s.Architecture,
 			MemorySize:       s.MemorySize,
@@ -225,11 +251,17 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 	}
 
-	api, err := NewGateway(ctx, "slack", &GatewayArgs{
+	return fns, nil
+}
+
+// newSlackGateway declares the REST API Slack calls, each route on the
+// function that serves it.
+func newSlackGateway(ctx *pulumi.Context, s *settings, prefix, accountID string, fns map[string]*GoFunction) (*Gateway, error) {
+	return NewGateway(ctx, "slack", &GatewayArgs{
 		Routes: []Route{
 			{Path: contract.EventsPath, Function: fns[contract.EventsFunction]},
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},
-			// The commands function holds what interactions need: see bot.Interactions.
+			// The commands function holds what interactions need: see bot.New.
 			{Path: contract.InteractionsPath, Function: fns[contract.CommandsFunction]},
 			// A browser's GETs, for the OAuth install: see package install.
 			{Path: contract.InstallPath, Method: "GET", Function: fns[contract.CommandsFunction]},
@@ -241,20 +273,22 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		ThrottlingRateLimit:  s.ThrottlingRateLimit,
 		ThrottlingBurstLimit: s.ThrottlingBurstLimit,
 		ManageAccount:        s.ManageAPIGatewayAccount,
-		AccountID:            caller.AccountId,
+		AccountID:            accountID,
 	})
-	if err != nil {
-		return nil, err
-	}
+}
 
+// watchFailures declares where failures go: the report's and the sources'
+// dead-letter queues, and the alarms on the functions, the API and every
+// queue, which reach Slack through the percentiles function.
+func watchFailures(ctx *pulumi.Context, s *settings, prefix, accountID string, alarmTopic *sns.Topic, api *Gateway, fns map[string]*GoFunction) error {
 	reportFailures, err := newReports(ctx, s, prefix, api, fns[contract.PercentilesFunction])
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	sourceFailures, err := newSources(ctx, s, prefix, caller.AccountId, fns[contract.PercentilesFunction])
+	sourceFailures, err := newSources(ctx, s, prefix, accountID, fns[contract.PercentilesFunction])
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	queues := map[string]*sqs.Queue{"latency-report-failures": reportFailures}
@@ -264,16 +298,17 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			queues[name+"-failures"] = fn.FailureQueue
 		}
 	}
-	err = newAlarms(ctx, prefix, alarmTopic, watched{
+	return newAlarms(ctx, prefix, alarmTopic, watched{
 		Functions: fns,
 		API:       api,
 		Queues:    queues,
 		Notify:    fns[contract.PercentilesFunction],
 	})
-	if err != nil {
-		return nil, err
-	}
+}
 
+// stackOutputs are the stack's outputs: the URLs and manifest the Slack app
+// needs, and the resources an operator looks for.
+func stackOutputs(s *settings, api *Gateway, creds *credentials, tbl *tables, inst *installs, alarmTopic *sns.Topic) pulumi.Map {
 	eventsURL := api.RouteURL(contract.EventsPath)
 	commandsURL := api.RouteURL(contract.CommandsPath)
 	interactionsURL := api.RouteURL(contract.InteractionsPath)
@@ -292,7 +327,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		"sketchTable":        tbl.Sketches.Name,
 		"accessLogGroup":     api.AccessLogGroup.Name,
 		"alarmTopicArn":      alarmTopic.Arn,
-	}, nil
+	}
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
