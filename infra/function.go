@@ -77,6 +77,29 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 	// updated since (an update records the new names in its state).
 	formerly := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
 
+	policy, err := f.newRole(ctx, name, args, parent, formerly)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.newFunction(ctx, name, args, policy, parent, formerly); err != nil {
+		return nil, err
+	}
+	if err := f.newInvokeRules(ctx, name, args, parent); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+		"functionName": f.Function.Name,
+		"functionArn":  f.Function.Arn,
+		"logGroup":     f.LogGroup.Name,
+	}); err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// newRole declares the function's log group, its failure queue when it is
+// invoked asynchronously, and its role with the policy of its grants.
+func (f *GoFunction) newRole(ctx *pulumi.Context, name string, args *GoFunctionArgs, parent, formerly pulumi.ResourceOption) (*iam.RolePolicy, error) {
 	// The log group exists before the function, so Lambda never creates one
 	// without retention and the role needs no logs:CreateLogGroup.
 	var err error
@@ -122,7 +145,12 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("function %s: role policy: %w", name, err)
 	}
+	return policy, nil
+}
 
+// newFunction declares the Lambda function itself, once its role may act.
+func (f *GoFunction) newFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, policy *iam.RolePolicy, parent, formerly pulumi.ResourceOption) error {
+	var err error
 	f.Function, err = lambda.NewFunction(ctx, name+"-function", &lambda.FunctionArgs{
 		Name:          pulumi.String(args.FunctionName),
 		Runtime:       pulumi.String("provided.al2023"),
@@ -143,9 +171,16 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		},
 	}, parent, formerly, pulumi.DependsOn([]pulumi.Resource{policy}))
 	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", name, err)
+		return fmt.Errorf("function %s: %w", name, err)
 	}
+	return nil
+}
 
+// newInvokeRules declares who else may invoke the function and what
+// becomes of its asynchronous events: the right to invoke itself, and the
+// event invoke config with its failure destination.
+func (f *GoFunction) newInvokeRules(ctx *pulumi.Context, name string, args *GoFunctionArgs, parent pulumi.ResourceOption) error {
+	var err error
 	if args.SelfInvoke {
 		// A policy of its own: it names the function's ARN, which exists only
 		// once the function does.
@@ -158,7 +193,7 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 			}}),
 		}, parent)
 		if err != nil {
-			return nil, fmt.Errorf("function %s: self-invoke policy: %w", name, err)
+			return fmt.Errorf("function %s: self-invoke policy: %w", name, err)
 		}
 	}
 
@@ -179,18 +214,10 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 		// config is made; the function already waits for the role policy.
 		_, err = lambda.NewFunctionEventInvokeConfig(ctx, name+"-async", invoke, parent)
 		if err != nil {
-			return nil, fmt.Errorf("function %s: event invoke config: %w", name, err)
+			return fmt.Errorf("function %s: event invoke config: %w", name, err)
 		}
 	}
-
-	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
-		"functionName": f.Function.Name,
-		"functionArn":  f.Function.Arn,
-		"logGroup":     f.LogGroup.Name,
-	}); err != nil {
-		return nil, fmt.Errorf("function %s: %w", name, err)
-	}
-	return f, nil
+	return nil
 }
 
 // AllowInvoke lets an AWS service invoke the function, only from sourceArn.
