@@ -37,6 +37,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 // AuthorizeURL is Slack's authorize page.
@@ -249,7 +250,9 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 	}
 	// Spent whatever happens next: a code is good once at Slack too.
 	defer func() {
-		if err := h.Claims.Complete(context.WithoutCancel(ctx), claim); err != nil {
+		settle, settled := dedupe.Settle(ctx)
+		defer settled()
+		if err := h.Claims.Complete(settle, claim); err != nil {
 			log.Error("mark install state used", "error", err)
 		}
 	}()
@@ -289,6 +292,10 @@ func (h *Handler) exchange(ctx context.Context, code, redirectURI string) (insta
 	if h.APIURL != "" {
 		opts = append(opts, slack.OAuthOptionAPIURL(h.APIURL))
 	}
+	// A Slack that never answers must not hold the browser, and the
+	// state's claim, until the invocation ends.
+	ctx, cancel := context.WithTimeout(ctx, notify.CallTimeout)
+	defer cancel()
 	r, err := slack.GetOAuthV2ResponseContext(ctx, client, h.ClientID, h.ClientSecret, code, redirectURI, opts...)
 	if err != nil {
 		return installstore.Installation{}, fmt.Errorf("oauth.v2.access: %w", err)
