@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -205,6 +206,9 @@ func (h *Handler) checkState(state string, header http.Header, now time.Time) er
 	return nil
 }
 
+// slackCode is the shape of Slack's error codes, such as access_denied.
+var slackCode = regexp.MustCompile(`^[a-z0-9_.]{1,64}$`)
+
 // ServeRedirect answers GET /slack/oauth_redirect.
 func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	if resp, off := h.notSetUp(); off {
@@ -219,9 +223,10 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 		}
 	}
 	if e := q.Get("error"); e != "" {
-		// Anyone can put anything here: keep the log line short.
-		if len(e) > 64 {
-			e = e[:64]
+		// Anyone can put anything here (a link sent to an admin): only an
+		// error code of Slack's shape reaches the log and the page.
+		if !slackCode.MatchString(e) {
+			e = "an unrecognised error"
 		}
 		log.Info("install not granted", "slackError", e)
 		if e == "access_denied" {
