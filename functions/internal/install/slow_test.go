@@ -3,13 +3,13 @@ package install_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
 
 // TestExchangeHasADeadline: when Slack takes the code and never answers,
@@ -17,15 +17,7 @@ import (
 // page, and the state stays spent.
 func TestExchangeHasADeadline(t *testing.T) {
 	f := newFixture(t)
-	quit := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-quit:
-		}
-	}))
-	t.Cleanup(func() { close(quit); hang.Close() })
-	f.h.APIURL = hang.URL + "/api/"
+	f.h.APIURL = testenv.Unanswering(t)
 	state, cookie := f.start(t)
 	q := url.Values{"code": {"code-1"}, "state": {state}}
 	// The invocation's deadline: far beyond one Slack call's.

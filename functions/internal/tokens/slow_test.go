@@ -2,29 +2,14 @@ package tokens_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
+	"github.com/lambda-slackbot/slackbot/internal/testenv"
 )
-
-// hangingSlack takes every Web API call and never answers, until the test
-// ends.
-func hangingSlack(t *testing.T) string {
-	quit := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-quit:
-		}
-	}))
-	t.Cleanup(func() { close(quit); s.Close() })
-	return s.URL + "/api/"
-}
 
 // TestSlackCallsHaveDeadlines: the resolver's own Slack calls (auth.test of
 // the configured token, the refresh of a rotating one) give up on a Slack
@@ -32,7 +17,7 @@ func hangingSlack(t *testing.T) string {
 // still answered: the configured token serves as when auth.test fails, and
 // a token due for a refresh serves until the refresh succeeds.
 func TestSlackCallsHaveDeadlines(t *testing.T) {
-	api := hangingSlack(t)
+	api := testenv.Unanswering(t)
 	store := &installstore.Memory{}
 	store.Save(context.Background(), installstore.Installation{TeamID: alpha.TeamID, BotToken: "xoxe.xoxb-alpha",
 		RefreshToken: "xoxe-1-alpha", ExpiresAt: time.Now().Add(30 * time.Minute)})
