@@ -230,7 +230,13 @@ func (r *Resolver) refresh(ctx context.Context, in installstore.Installation) (i
 	now := r.now()
 	log := r.log().With("installation", in.Key())
 	if now.Before(in.RefreshingUntil) {
-		return r.awaitRefresh(ctx, in)
+		// A refresh in flight ends within refreshWait (its Slack call has
+		// a deadline); a lease older than that is one that failed, and
+		// waiting for it would only spend the request's time.
+		if now.Before(in.RefreshingUntil.Add(refreshWait - refreshLease)) {
+			return r.awaitRefresh(ctx, in)
+		}
+		return r.stale(in, fmt.Errorf("a refresh of %s failed lately; the next is tried when its lease ends", in.Key()))
 	}
 	claim := in
 	claim.RefreshingUntil = now.Add(refreshLease)
