@@ -2,7 +2,9 @@ package accesslog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strings"
 	"time"
 )
@@ -38,14 +40,14 @@ type albParser struct {
 // written into route; empty for a request without a method or path.
 func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	var f [albFields][]byte
+	var pos [albFields]int
+	if spaces(b, pos[:]) < albFields {
+		return hit{}, errALBShort
+	}
 	i := 0
-	for k := range albFields {
-		j := bytes.IndexByte(b[i:], ' ')
-		if j < 0 {
-			return hit{}, errALBShort
-		}
-		f[k] = b[i : i+j]
-		i += j + 1
+	for k, p := range pos {
+		f[k] = b[i:p]
+		i = p + 1
 	}
 	h := hit{init: -1}
 	var err error
@@ -58,12 +60,12 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 			h.latency = -1
 			continue
 		}
-		s, ok := decimal(v)
+		ms, ok := albMillis(v)
 		if !ok {
 			return hit{}, errALBLatency
 		}
 		if h.latency >= 0 {
-			h.latency += s * 1000
+			h.latency += ms
 		}
 	}
 	if h.latency >= maxLatencyMillis {
@@ -79,21 +81,22 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	if i >= len(b) || b[i] != '"' {
 		return hit{}, errALBRequest
 	}
+	// The method runs to a space, the URL to another or the closing quote,
+	// which must come.
 	req := b[i+1:]
-	end := bytes.IndexByte(req, '"')
-	if end < 0 {
-		return hit{}, errALBRequest
+	sp := 0
+	for sp < len(req) && req[sp] != ' ' && req[sp] != '"' {
+		sp++
 	}
-	req = req[:end]
-	sp := bytes.IndexByte(req, ' ')
-	if sp <= 0 {
+	if sp == 0 || sp >= len(req) || req[sp] != ' ' {
 		return hit{}, errALBRequest
 	}
 	method, rest := req[:sp], req[sp+1:]
-	url := rest
-	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
-		url = rest[:sp]
+	u := spaceOrQuote(rest)
+	if u >= len(rest) || rest[u] == ' ' && bytes.IndexByte(rest[u:], '"') < 0 {
+		return hit{}, errALBRequest
 	}
+	url := rest[:u]
 	if path := urlPath(url); len(path) > 0 && string(method) != "-" {
 		*route = append(append(append((*route)[:0], method...), ' '), path...)
 		h.route = *route
@@ -101,10 +104,86 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	return h, nil
 }
 
+// albMillis reads seconds as the ALB writes them, with three decimals,
+// into milliseconds: exactly, without a division, in the usual case.
+func albMillis(v []byte) (float64, bool) {
+	if len(v) == 5 && v[1] == '.' {
+		d := [4]byte{v[0], v[2], v[3], v[4]}
+		if d[0]-'0' <= 9 && d[1]-'0' <= 9 && d[2]-'0' <= 9 && d[3]-'0' <= 9 {
+			return float64(int(d[0]-'0')*1000 + int(d[1]-'0')*100 + int(d[2]-'0')*10 + int(d[3]-'0')), true
+		}
+	}
+	s, ok := decimal(v)
+	return s * 1000, ok
+}
+
+// spaceOrQuote is the index of b's first space or '"', or len(b), found
+// eight bytes at a time as spaces does.
+func spaceOrQuote(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y, z := x^(' '*ones), x^('"'*ones)
+		if m := ^(((y & low7) + low7) | y | low7) | ^(((z & low7) + low7) | z | low7); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == ' ' || b[i] == '"' {
+			return i
+		}
+	}
+	return i
+}
+
+func letters(b []byte) bool {
+	for _, c := range b {
+		if (c|0x20) < 'a' || (c|0x20) > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+const low7 = 0x7f7f7f7f7f7f7f7f
+
+// spaces finds the first len(pos) spaces of b, eight bytes at a time, and
+// says how many it found. A byte of y = x ^ '   …' is zero exactly where x
+// has a space, and ^(((y & low7) + low7) | y | low7) has the high bit of
+// exactly those bytes set: no carry crosses a byte.
+func spaces(b []byte, pos []int) int {
+	n, i := 0, 0
+	for ; i+8 <= len(b) && n < len(pos); i += 8 {
+		y := binary.LittleEndian.Uint64(b[i:]) ^ (' ' * ones)
+		for m := ^(((y & low7) + low7) | y | low7); m != 0 && n < len(pos); m &= m - 1 {
+			pos[n] = i + bits.TrailingZeros64(m)/8
+			n++
+		}
+	}
+	for ; i < len(b) && n < len(pos); i++ {
+		if b[i] == ' ' {
+			pos[n] = i
+			n++
+		}
+	}
+	return n
+}
+
 // urlPath is the path of an absolute URL (http://host:port/path?query) or
 // of a path with a query; empty when there is none.
 func urlPath(url []byte) []byte {
-	if k := bytes.Index(url, []byte("://")); k >= 0 {
+	// A scheme of letters (http, https, ws, wss) cannot hold an earlier
+	// "://".
+	k := -1
+	switch {
+	case len(url) > 7 && string(url[4:7]) == "://" && letters(url[:4]):
+		k = 4
+	case len(url) > 8 && string(url[5:8]) == "://" && letters(url[:5]):
+		k = 5
+	default:
+		k = bytes.Index(url, []byte("://"))
+	}
+	if k >= 0 {
 		rest := url[k+3:]
 		s := bytes.IndexByte(rest, '/')
 		if s < 0 {
@@ -115,8 +194,10 @@ func urlPath(url []byte) []byte {
 	if len(url) == 0 || url[0] != '/' {
 		return nil
 	}
-	if q := bytes.IndexAny(url, "?#"); q >= 0 {
-		url = url[:q]
+	for i, c := range url {
+		if c == '?' || c == '#' {
+			return url[:i]
+		}
 	}
 	return url
 }

@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -83,8 +82,8 @@ type decoder struct {
 	compressed []byte
 	plain      bytes.Buffer
 	gz         *gzip.Reader
-	br         *bufio.Reader // an S3 object's lines
-	env        delivery
+
+	env delivery
 }
 
 // reader says how the scanner reads a log group's messages: the bot's own

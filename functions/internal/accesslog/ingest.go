@@ -98,10 +98,13 @@ type batchWork struct {
 	key    []byte
 
 	// A source's batch (see sourceBatch).
-	sourceRoutes     map[string]map[string]routeEntry // source -> where each logged route goes
-	pending          map[string]bool                  // routes new to this container, for Admit
-	pendingOrder     []string                         // the same, in the order they came
-	text, route, tpl []byte                           // scratch: a decoded line, a route as logged, its template
+	sourceRoutes     map[string]map[string]*routeEntry // source -> where each logged route goes
+	sourceTemplates  map[string]map[string]*routeEntry // source -> where each templated route goes
+	epoch            uint64                            // bumped when parts are merged or moved, so no entry's part is stale
+	pending          map[string]bool                   // routes new to this container, for Admit
+	pendingOrder     []string                          // the same, in the order they came
+	text, route, tpl []byte                            // scratch: a decoded line, a route as logged, its template
+	carry            []byte                            // an ALB object's line cut between two writes
 	alb              albParser
 }
 
@@ -110,7 +113,8 @@ func (in *Ingester) work() *batchWork {
 		return w
 	}
 	return &batchWork{parts: make(map[sketchstore.Key]*sketchstore.Sketches), routes: make(map[string]string),
-		sourceRoutes: make(map[string]map[string]routeEntry), pending: make(map[string]bool)}
+		sourceRoutes: make(map[string]map[string]*routeEntry), sourceTemplates: make(map[string]map[string]*routeEntry),
+		pending: make(map[string]bool)}
 }
 
 // Ingest decodes data, the "data" field of an "awslogs" event (base64 of gzip

@@ -333,6 +333,13 @@ func number(f rawField) (v float64, missing bool, err error) {
 		if i == len(t) && (t[0] != '0' || len(t) == 1) {
 			return float64(n), false, nil
 		}
+		// Next most common: digits, a point, digits, as Lambda's
+		// durationMs; exact as strconv.ParseFloat, see decimal.
+		if i < len(t) && t[i] == '.' && i > 0 && (t[0] != '0' || i == 1) {
+			if v, ok := decimal(t); ok {
+				return v, false, nil
+			}
+		}
 	}
 	if !isJSONNumber(t) {
 		return 0, false, errBadLatency

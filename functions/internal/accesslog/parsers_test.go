@@ -414,6 +414,15 @@ func FuzzReportLine(f *testing.F) {
 		}
 		got, err = parseReport(escapeJSON(line), true, &text)
 		agree(t, "escaped", got, err, want, wantErr)
+		// Read in place, the line ends at its string's closing quote.
+		esc := escapeJSON(line)
+		var ev logEvent
+		if end, ok := reportInline(append(esc, `"},{"id":"1"}]}`...), &ev); ok {
+			if end != len(esc) {
+				t.Fatalf("in place: ends at %d, want %d", end, len(esc))
+			}
+			agree(t, "in place", ev.h, ev.err, want, wantErr)
+		}
 	})
 }
 

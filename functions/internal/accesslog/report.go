@@ -84,52 +84,126 @@ func reportText(b []byte, escaped bool) (hit, error) {
 		if first {
 			continue // the request id
 		}
-		// The last field ends the line.
-		for {
-			if escaped && (bytes.HasSuffix(field, []byte(`\n`)) || bytes.HasSuffix(field, []byte(`\r`))) {
-				field = field[:len(field)-2]
-			} else if !escaped && (bytes.HasSuffix(field, []byte("\n")) || bytes.HasSuffix(field, []byte("\r"))) {
-				field = field[:len(field)-1]
-			} else {
-				break
-			}
+		if err := reportField(&h, field, escaped, &sawDuration); err != nil {
+			return hit{}, err
 		}
-		var dst *float64
-		var v []byte
-		switch {
-		case bytes.HasPrefix(field, []byte("Duration: ")):
-			dst, v, sawDuration = &h.latency, field[len("Duration: "):], true
-		case bytes.HasPrefix(field, []byte("Init Duration: ")):
-			dst, v = &h.init, field[len("Init Duration: "):]
-		case bytes.HasPrefix(field, []byte("Status: ")):
-			if escaped && bytes.IndexByte(field, '\\') >= 0 {
-				return hit{}, errUnusual
-			}
-			switch string(field[len("Status: "):]) {
-			case "timeout", "error":
-				h.status = 500
-			}
-			continue
-		default:
-			continue
-		}
-		if escaped && bytes.IndexByte(v, '\\') >= 0 {
-			return hit{}, errUnusual
-		}
-		v, ok := bytes.CutSuffix(v, []byte(" ms"))
-		if !ok {
-			return hit{}, errBadLatency
-		}
-		ms, ok := decimal(v)
-		if !ok {
-			return hit{}, errBadLatency
-		}
-		*dst = ms
 	}
 	if !sawDuration {
 		return hit{}, errLacksLatency
 	}
 	return h, nil
+}
+
+// reportInline reads a REPORT line, text or JSON, where it lies in the
+// batch (see inlineFunc), checking its escapes as simpleString does. Other
+// lines, and anything unusual, it leaves to be found and read later.
+func reportInline(b []byte, ev *logEvent) (int, bool) {
+	if len(b) > 0 && b[0] == '{' {
+		h, end, err := reportJSONAt(b, true)
+		if err == errUnusual {
+			return 0, false
+		}
+		ev.h, ev.err = h, err
+		return end, true
+	}
+	if !bytes.HasPrefix(b, reportPrefix) {
+		return 0, false
+	}
+	h := hit{latency: -1, init: -1, status: 200}
+	sawDuration, first := false, true
+	start := len(reportPrefix)
+	for i := start; ; {
+		j := i + plainPrefix(b[i:])
+		if j+1 >= len(b) {
+			return 0, false
+		}
+		if b[j] == '"' || b[j] == '\\' && b[j+1] == 't' {
+			if !first {
+				if err := reportField(&h, b[start:j], true, &sawDuration); err == errUnusual {
+					return 0, false
+				} else if err != nil {
+					ev.h, ev.err = hit{}, err
+					return stringEnd(b, j)
+				}
+			}
+			if b[j] == '"' {
+				ev.h, ev.err = h, nil
+				if !sawDuration {
+					ev.h, ev.err = hit{}, errLacksLatency
+				}
+				return j, true
+			}
+			first, i, start = false, j+2, j+2
+			continue
+		}
+		if b[j] != '\\' {
+			return 0, false // a control byte or raw UTF-8: simpleString's to refuse
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r':
+			i = j + 2
+		case 'u':
+			if getu4(b[j:]) < 0 {
+				return 0, false
+			}
+			i = j + 6
+		default:
+			return 0, false
+		}
+	}
+}
+
+// stringEnd finds the end of the string whose content starts b, from j on,
+// as simpleString does.
+func stringEnd(b []byte, j int) (int, bool) {
+	end, ok := simpleString(b[j:])
+	return j + end, ok
+}
+
+// reportField reads one field of a text REPORT line into h.
+func reportField(h *hit, field []byte, escaped bool, sawDuration *bool) error {
+	// The last field ends the line.
+	for {
+		if escaped && (bytes.HasSuffix(field, []byte(`\n`)) || bytes.HasSuffix(field, []byte(`\r`))) {
+			field = field[:len(field)-2]
+		} else if !escaped && (bytes.HasSuffix(field, []byte("\n")) || bytes.HasSuffix(field, []byte("\r"))) {
+			field = field[:len(field)-1]
+		} else {
+			break
+		}
+	}
+	var dst *float64
+	var v []byte
+	switch {
+	case bytes.HasPrefix(field, []byte("Duration: ")):
+		dst, v, *sawDuration = &h.latency, field[len("Duration: "):], true
+	case bytes.HasPrefix(field, []byte("Init Duration: ")):
+		dst, v = &h.init, field[len("Init Duration: "):]
+	case bytes.HasPrefix(field, []byte("Status: ")):
+		if escaped && bytes.IndexByte(field, '\\') >= 0 {
+			return errUnusual
+		}
+		switch string(field[len("Status: "):]) {
+		case "timeout", "error":
+			h.status = 500
+		}
+		return nil
+	default:
+		return nil
+	}
+	if escaped && bytes.IndexByte(v, '\\') >= 0 {
+		return errUnusual
+	}
+	v, ok := bytes.CutSuffix(v, []byte(" ms"))
+	if !ok {
+		return errBadLatency
+	}
+	ms, ok := decimal(v)
+	if !ok {
+		return errBadLatency
+	}
+	*dst = ms
+	return nil
 }
 
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
@@ -173,9 +247,16 @@ func decimal(b []byte) (float64, bool) {
 // each quote is \"), walking it once; anything it does not handle is
 // errUnusual.
 func reportJSON(b []byte, escaped bool) (hit, error) {
+	h, _, err := reportJSONAt(b, escaped)
+	return h, err
+}
+
+// reportJSONAt is reportJSON for a record that ends at the end of b or,
+// escaped, at its string's closing quote, whose index is end.
+func reportJSONAt(b []byte, escaped bool) (h hit, end int, err error) {
 	w := jsonWalker{b: b, escaped: escaped}
 	var typ, status, duration, initDuration rawField
-	err := w.object(func(k []byte) error {
+	err = w.object(func(k []byte) error {
 		switch string(k) {
 		case "type":
 			return w.value(&typ)
@@ -209,13 +290,16 @@ func reportJSON(b []byte, escaped bool) (hit, error) {
 		}
 		return w.skip()
 	})
-	if err == nil && w.ws() != len(b) {
-		err = errUnusual
+	if err == nil {
+		if end = w.ws(); end != len(b) && !(escaped && b[end] == '"') {
+			err = errUnusual
+		}
 	}
 	if err != nil {
-		return hit{}, err
+		return hit{}, 0, err
 	}
-	return interpretReport(typ, status, duration, initDuration)
+	h, err = interpretReport(typ, status, duration, initDuration)
+	return h, end, err
 }
 
 // reportJSONReference is reportJSON by encoding/json, for what the walker
@@ -294,6 +378,13 @@ type jsonWalker struct {
 }
 
 func (w *jsonWalker) ws() int {
+	if w.escaped {
+		// A tab or newline is escaped too, and so unusual here.
+		for w.i < len(w.b) && w.b[w.i] == ' ' {
+			w.i++
+		}
+		return w.i
+	}
 	w.i = skipWS(w.b, w.i)
 	return w.i
 }

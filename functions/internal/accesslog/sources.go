@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -82,8 +81,11 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 // can.
 func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
 	if r := in.groups[string(group)]; r != nil {
-		if r.gateway != nil {
+		switch {
+		case r.gateway != nil:
 			return true, r.gateway.inline
+		case r.fns != nil:
+			return true, reportInline
 		}
 		return true, nil
 	}
@@ -168,6 +170,11 @@ const (
 type routeEntry struct {
 	route string // as stored: templated, interned
 	state int
+	// sk is the route's part of minute, valid while epoch is the batch
+	// work's: a line of a route seen lately costs no lookup of its part.
+	sk     *sketchstore.Sketches
+	minute int64
+	epoch  uint64
 }
 
 // adder puts a source's hits into w.parts, each under its route: the route
@@ -181,12 +188,11 @@ type adder struct {
 	w     *batchWork
 	r     *sourceReader
 	stats *IngestStats
-	cache map[string]routeEntry // logged route -> where it goes
-
-	last       *sketchstore.Sketches
-	lastRoute  string
-	lastMinute int64
-	err        error // the first failed Admit; the batch fails with it
+	cache map[string]*routeEntry // logged route -> where it goes
+	// templates finds the entry of a logged route that templating
+	// changed when it is not in cache: one of many (ids in its path).
+	templates map[string]*routeEntry
+	err       error // the first failed Admit; the batch fails with it
 }
 
 // maxRouteCache bounds the logged routes remembered per source: raw ALB
@@ -197,14 +203,20 @@ const maxRouteCache = 4096
 const resolveEvery = 256
 
 func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader, stats *IngestStats) *adder {
-	cache := w.sourceRoutes[r.src.Name]
-	if cache == nil || len(cache) > maxRouteCache {
-		cache = make(map[string]routeEntry)
-		w.sourceRoutes[r.src.Name] = cache
+	cache, templates := w.sourceRoutes[r.src.Name], w.sourceTemplates[r.src.Name]
+	if cache == nil || len(cache) > maxRouteCache || len(templates) > maxRouteCache {
+		cache, templates = make(map[string]*routeEntry), make(map[string]*routeEntry)
+		w.sourceRoutes[r.src.Name], w.sourceTemplates[r.src.Name] = cache, templates
 	}
 	clear(w.pending)
 	w.pendingOrder = w.pendingOrder[:0]
-	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, lastMinute: -1}
+	w.epoch++
+	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, templates: templates}
+}
+
+// stale says an entry waits for an answer that came while it was cached.
+func (a *adder) stale(e *routeEntry) bool {
+	return e.state == routePending && !a.w.pending[e.route]
 }
 
 // add counts a hit under its route.
@@ -213,31 +225,30 @@ func (a *adder) add(h hit) {
 		a.w.route = append(append(append(a.w.route[:0], h.method...), ' '), h.route...)
 		h.route, h.method = a.w.route, nil
 	}
-	e, ok := a.cache[string(h.route)]
-	if !ok || e.state == routePending && !a.w.pending[e.route] {
+	e := a.cache[string(h.route)]
+	if e == nil || a.stale(e) {
 		e = a.entry(h.route)
 		if len(a.cache) >= maxRouteCache {
 			clear(a.cache)
 		}
 		a.cache[string(h.route)] = e
 	}
-	route := e.route
 	minute := floorMinute(h.ms)
-	if a.last == nil || minute != a.lastMinute || route != a.lastRoute {
-		k := sketchstore.Key{Source: a.r.src.Name, Route: route, Minute: minute}
-		a.last = a.w.parts[k]
-		if a.last == nil {
-			a.last = sketchstore.NewSketches()
-			a.w.parts[k] = a.last
+	if e.epoch != a.w.epoch || e.minute != minute || e.sk == nil {
+		k := sketchstore.Key{Source: a.r.src.Name, Route: e.route, Minute: minute}
+		sk := a.w.parts[k]
+		if sk == nil {
+			sk = sketchstore.NewSketches()
+			a.w.parts[k] = sk
 		}
-		a.lastRoute, a.lastMinute = route, minute
+		e.sk, e.minute, e.epoch = sk, minute, a.w.epoch
 	}
 	if h.latency >= 0 {
 		// Parsers checked it is finite, non-negative and below
 		// maxLatencyMillis, which the sketch takes without error.
-		_ = a.last.Response.Add(h.latency)
+		_ = e.sk.Response.Add(h.latency)
 	}
-	a.last.CountStatus(h.status)
+	e.sk.CountStatus(h.status)
 	a.stats.Added++
 	if len(a.w.pending) >= resolveEvery {
 		a.resolve()
@@ -245,35 +256,46 @@ func (a *adder) add(h hit) {
 }
 
 // entry decides where a logged route goes, from what the container knows.
-func (a *adder) entry(logged []byte) routeEntry {
-	var route string
+func (a *adder) entry(logged []byte) *routeEntry {
 	switch {
 	case len(logged) == 0:
-		return routeEntry{contract.OtherRoute, routeAdmitted}
-	case a.r.tmpl != nil:
-		a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
-		route = string(a.w.tpl)
-	default:
-		route = string(logged)
+		return &routeEntry{route: contract.OtherRoute, state: routeAdmitted}
+	case a.r.tmpl == nil:
+		return a.decide(string(logged))
 	}
+	a.w.tpl = a.r.tmpl.route(a.w.tpl, logged)
+	if e := a.templates[string(a.w.tpl)]; e != nil && !a.stale(e) {
+		return e
+	}
+	e := a.decide(string(a.w.tpl))
+	if len(a.templates) >= maxRouteCache {
+		clear(a.templates)
+	}
+	a.templates[e.route] = e
+	return e
+}
+
+// decide finds where route goes: what the container learnt, or the store's
+// answer to come.
+func (a *adder) decide(route string) *routeEntry {
 	if !utf8.ValidString(route) {
 		route = strings.ToValidUTF8(route, "\uFFFD")
 	}
 	if a.w.pending[route] {
-		return routeEntry{route, routePending}
+		return &routeEntry{route: route, state: routePending}
 	}
 	a.r.mu.Lock()
 	admitted, rejected := a.r.admitted[route], a.r.rejected[route]
 	a.r.mu.Unlock()
 	switch {
 	case admitted:
-		return routeEntry{route, routeAdmitted}
+		return &routeEntry{route: route, state: routeAdmitted}
 	case rejected:
-		return routeEntry{contract.OtherRoute, routeRejected}
+		return &routeEntry{route: contract.OtherRoute, state: routeRejected}
 	}
 	a.w.pending[route] = true
 	a.w.pendingOrder = append(a.w.pendingOrder, route)
-	return routeEntry{route, routePending}
+	return &routeEntry{route: route, state: routePending}
 }
 
 // resolve asks the store to admit the pending routes, and moves the
@@ -319,18 +341,20 @@ func (a *adder) resolve() {
 			w.parts[o] = p
 		}
 	}
-	for logged, e := range a.cache {
-		if e.state == routePending && w.pending[e.route] {
-			if ok[e.route] {
-				a.cache[logged] = routeEntry{e.route, routeAdmitted}
-			} else {
-				a.cache[logged] = routeEntry{contract.OtherRoute, routeRejected}
+	for _, m := range []map[string]*routeEntry{a.cache, a.templates} {
+		for _, e := range m {
+			if e.state == routePending && w.pending[e.route] {
+				if ok[e.route] {
+					e.state = routeAdmitted
+				} else {
+					e.route, e.state = contract.OtherRoute, routeRejected
+				}
 			}
 		}
 	}
 	clear(w.pending)
 	w.pendingOrder = w.pendingOrder[:0]
-	a.last, a.lastMinute = nil, -1
+	w.epoch++ // parts moved
 }
 
 // reject counts a line that is no hit.
@@ -377,7 +401,7 @@ func (a *adder) flush(batch string) error {
 		return fmt.Errorf("merge batch %s of %s into the sketch store: %w", batch, a.r.src.Name, err)
 	}
 	clear(w.parts)
-	a.last, a.lastMinute = nil, -1
+	w.epoch++
 	return nil
 }
 
@@ -389,7 +413,8 @@ var ErrUnknownSource = errors.New("no such alb latency source")
 // reached by a file of lines from far apart, whose memory it bounds.
 const maxObjectParts = 4096
 
-// maxALBLine bounds a line of an ALB log; a longer one is skipped.
+// maxALBLine bounds a line of an ALB log; a longer one is skipped, and
+// only this much of it kept meanwhile.
 const maxALBLine = 64 << 10
 
 var errLongLine = errors.New("line longer than 64 KiB")
@@ -408,50 +433,111 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 	defer in.pool.Put(w)
 	clear(w.parts)
 	stats := IngestStats{Batch: object, Source: source}
-	zr, err := w.dec.gunzip(r)
-	if err != nil {
+	if _, err := w.dec.gunzip(r); err != nil {
 		return stats, fmt.Errorf("%s: not gzip: %w", object, err)
 	}
-	br := w.dec.lines(zr)
 	a := in.newAdder(ctx, w, src, &stats)
 	flushes := 0
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			stats.Events++
+	sp := lineSplitter{carry: w.carry[:0], line: func(line []byte) error {
+		stats.Events++
+		if len(line) > maxALBLine {
 			a.reject(errLongLine, 0, line)
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
+		} else if h, err := w.alb.parse(line, &w.route); err != nil {
+			a.reject(err, 0, line)
+		} else {
+			a.add(h)
+		}
+		if len(w.parts) >= maxObjectParts {
+			if err := a.flush(fmt.Sprintf("%s#%d", object, flushes)); err != nil {
+				return err
 			}
-			continue
+			flushes++
 		}
-		if len(line) > 0 {
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			stats.Events++
-			if h, perr := w.alb.parse(line, &w.route); perr != nil {
-				a.reject(perr, 0, line)
-			} else {
-				a.add(h)
-			}
-			if len(w.parts) >= maxObjectParts {
-				if ferr := a.flush(fmt.Sprintf("%s#%d", object, flushes)); ferr != nil {
-					return stats, ferr
-				}
-				flushes++
-			}
+		return nil
+	}}
+	// The decompressor writes each run of output straight from its window
+	// into the splitter: no copy into a reader's buffer between them.
+	if _, err := w.dec.gz.WriteTo(&sp); err != nil {
+		if errors.Is(err, errStopped) {
+			return stats, sp.err
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return stats, fmt.Errorf("read %s: %w", object, err)
-		}
+		return stats, fmt.Errorf("read %s: %w", object, err)
 	}
+	if err := sp.end(); err != nil {
+		return stats, err
+	}
+	w.carry = sp.carry
 	return stats, a.flush(fmt.Sprintf("%s#%d", object, flushes))
 }
 
+// lineSplitter calls line for each line of what is written to it, without
+// its newline. A line longer than maxALBLine is passed on cut short, for
+// line to refuse.
+type lineSplitter struct {
+	carry []byte // the start of a line a Write cut
+	long  bool   // carry was cut short
+	line  func([]byte) error
+	err   error // line's error, which stopped the writes
+}
+
+var errStopped = errors.New("stopped by a line")
+
+func (s *lineSplitter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(s.carry) > 0 || s.long {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.keep(p)
+			return n, nil
+		}
+		s.keep(p[:i])
+		if err := s.emit(s.carry); err != nil {
+			return 0, err
+		}
+		s.carry, s.long = s.carry[:0], false
+		p = p[i+1:]
+	}
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		if err := s.emit(p[:i]); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	s.keep(p)
+	return n, nil
+}
+
+func (s *lineSplitter) keep(p []byte) {
+	if room := maxALBLine + 1 - len(s.carry); len(p) > room {
+		p, s.long = p[:room], true
+	}
+	s.carry = append(s.carry, p...)
+}
+
+func (s *lineSplitter) emit(line []byte) error {
+	if err := s.line(line); err != nil {
+		s.err = err
+		return errStopped
+	}
+	return nil
+}
+
+// end passes on a last line without a newline.
+func (s *lineSplitter) end() error {
+	if len(s.carry) == 0 {
+		return nil
+	}
+	err := s.line(s.carry)
+	s.carry = s.carry[:0]
+	return err
+}
+
 // gunzip returns d's gzip reader reset to r.
-func (d *decoder) gunzip(r io.Reader) (io.Reader, error) {
+func (d *decoder) gunzip(r io.Reader) (*gzip.Reader, error) {
 	var err error
 	if d.gz == nil {
 		d.gz, err = gzip.NewReader(r)
@@ -459,14 +545,4 @@ func (d *decoder) gunzip(r io.Reader) (io.Reader, error) {
 		err = d.gz.Reset(r)
 	}
 	return d.gz, err
-}
-
-// lines returns d's line reader reset to r.
-func (d *decoder) lines(r io.Reader) *bufio.Reader {
-	if d.br == nil {
-		d.br = bufio.NewReaderSize(r, maxALBLine)
-	} else {
-		d.br.Reset(r)
-	}
-	return d.br
 }

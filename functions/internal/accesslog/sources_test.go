@@ -353,3 +353,31 @@ func TestAccuracyOfEachKind(t *testing.T) {
 		})
 	}
 }
+
+// Lines cut anywhere between writes come out whole; a line too long is
+// passed on cut short, for the caller to refuse; the last needs no newline.
+func TestLineSplitter(t *testing.T) {
+	long := strings.Repeat("x", maxALBLine+10)
+	text := "a\nbb\n\n" + long + "\nccc\ndd"
+	for _, size := range []int{1, 2, 3, 7, 4096, len(text)} {
+		var got []string
+		sp := lineSplitter{line: func(l []byte) error { got = append(got, string(l)); return nil }}
+		for p := text; len(p) > 0; {
+			n := min(size, len(p))
+			if _, err := sp.Write([]byte(p[:n])); err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+		}
+		if err := sp.end(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 6 || got[0] != "a" || got[1] != "bb" || got[2] != "" || len(got[3]) <= maxALBLine || got[4] != "ccc" || got[5] != "dd" {
+			lens := []int{}
+			for _, g := range got {
+				lens = append(lens, len(g))
+			}
+			t.Errorf("writes of %d: lines of lengths %v", size, lens)
+		}
+	}
+}
