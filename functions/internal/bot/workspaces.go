@@ -90,11 +90,8 @@ func (b *Bot) forget(ctx context.Context, ev slackevents.EventsAPIEvent, why str
 	// failed, so this one may be older than a reinstall since: it is
 	// about the installation it saw, not a newer one.
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.EventTime > 0 {
-		in, err := b.Installs.Get(ctx, w.Key())
-		if err != nil && !errors.Is(err, installstore.ErrNotFound) {
-			return err
-		}
-		if err == nil && in.InstalledAt.After(time.Unix(int64(cb.EventTime), 0)) {
+		// Should the installation not be read, the uninstall wins.
+		if in, err := b.Installs.Get(ctx, w.Key()); err == nil && in.InstalledAt.After(time.Unix(int64(cb.EventTime), 0)) {
 			b.Log.Info(why+" before the installation stored: kept", "installation", w.Key())
 			return nil
 		}
