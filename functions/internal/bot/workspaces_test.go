@@ -232,3 +232,22 @@ func TestLateUninstallKeepsTheReinstall(t *testing.T) {
 		}
 	}
 }
+
+// TestOrgWideUninstall: an org-wide install's app_uninstalled names the
+// org and no team, and removes the org's installation.
+func TestOrgWideUninstall(t *testing.T) {
+	cfg := config.Config{ReportWindow: time.Hour}
+	cfg.SigningSecret, cfg.ClientID, cfg.ClientSecret = "sig", "1.2", clientSecret
+	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	ctx := context.Background()
+	if _, err := b.Installs.Save(ctx, installstore.Installation{EnterpriseID: "E0ORG00001", EnterpriseInstall: true, BotToken: "xoxb-org"}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"type":"event_callback","team_id":"","enterprise_id":"E0ORG00001","event_id":"EvOrgGone","event":{"type":"app_uninstalled"}}`
+	if resp, err := b.PerWorkspace(b.Events().ServeEvent)(ctx, signed("sig", body)); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("app_uninstalled: %d, %v", resp.StatusCode, err)
+	}
+	if _, err := b.Installs.Get(ctx, "E:E0ORG00001"); err == nil {
+		t.Error("the org's installation outlived its app_uninstalled")
+	}
+}
