@@ -16,12 +16,16 @@ import (
 // EnvAlertRules (a JSON array of them):
 //
 //	[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},
-//	 {"route":"POST /slack/events","error_ratio":0.01,"window":"15m"}]
+//	 {"route":"POST /slack/events","error_ratio":0.01,"window":"15m"},
+//	 {"source":"orders","route":"GET /orders","quantile":0.9,"threshold_ms":300,"window":"15m"}]
 //
 // A rule fires when its window's quantile (or share of 5xx responses) is
 // above the threshold, and resolves when it is back under
 // AlertResolveFraction of it.
 type AlertRule struct {
+	// Source is the latency source the rule watches; empty means the
+	// default one (see DefaultSourceOf). ResolveAlertSources fills it in.
+	Source string `json:"source,omitempty"`
 	// Route is "*" for every route together, or a route as `latency` takes
 	// it: "POST /slack/events", "/slack/events" or "events".
 	Route string `json:"route"`
@@ -61,13 +65,58 @@ func (r AlertRule) Threshold() float64 {
 
 // ID names the rule's alert state. It is made of everything that defines
 // the rule, so a changed rule starts afresh instead of inheriting the old
-// one's state.
+// one's state. A rule on the bot's own API has the ID it had before rules
+// had sources, so its state carries over.
 func (r AlertRule) ID() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	if r.IsErrorRule() {
-		return strings.Join([]string{r.Route, "5xx", f(r.ErrorRatio), FormatWindow(r.WindowDuration)}, "|")
+	var parts []string
+	if r.Source != "" && r.Source != DefaultSource {
+		parts = append(parts, "@"+r.Source)
 	}
-	return strings.Join([]string{r.Route, "p" + f(r.Quantile*100), f(r.ThresholdMs), FormatWindow(r.WindowDuration)}, "|")
+	if r.IsErrorRule() {
+		parts = append(parts, r.Route, "5xx", f(r.ErrorRatio), FormatWindow(r.WindowDuration))
+	} else {
+		parts = append(parts, r.Route, "p"+f(r.Quantile*100), f(r.ThresholdMs), FormatWindow(r.WindowDuration))
+	}
+	return strings.Join(parts, "|")
+}
+
+// ResolveAlertSources gives each rule without a source the default source
+// of sources (DefaultSourceOf) and refuses a rule whose source is neither
+// a configured one nor DefaultSource. The stack config and the functions
+// both call it, so a rule on a source that is not there fails the preview
+// rather than never firing. An error names the rule by its index.
+func ResolveAlertSources(rules []AlertRule, sources []LatencySource) ([]AlertRule, error) {
+	known := map[string]bool{DefaultSource: true}
+	names := []string{}
+	for _, s := range sources {
+		known[s.Name] = true
+		names = append(names, s.Name)
+	}
+	names = append(names, DefaultSource)
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	def := DefaultSourceOf(sources)
+	out := make([]AlertRule, len(rules))
+	seen := map[string]int{}
+	for i, r := range rules {
+		if r.Source == "" {
+			r.Source = def
+		}
+		if !known[r.Source] {
+			return nil, fmt.Errorf("alert rule %d: source %q is not a latency source: want one of %s",
+				i, r.Source, strings.Join(names, ", "))
+		}
+		// Two rules can differ only in one naming the default source and
+		// the other leaving it out.
+		if j, dup := seen[r.ID()]; dup {
+			return nil, fmt.Errorf("alert rule %d: the same as rule %d", i, j)
+		}
+		seen[r.ID()] = i
+		out[i] = r
+	}
+	return out, nil
 }
 
 // ParseAlertRules reads EnvAlertRules (or the stack's latencyAlerts). Empty
@@ -96,10 +145,14 @@ func ParseAlertRules(s string) ([]AlertRule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("alert rule %d: %w", i, err)
 		}
-		if j, dup := seen[rule.ID()]; dup {
+		// Keyed by the source as written too: a rule without a source and
+		// one on DefaultSource differ until ResolveAlertSources says which
+		// source the first means.
+		key := rule.Source + "|" + rule.ID()
+		if j, dup := seen[key]; dup {
 			return nil, fmt.Errorf("alert rule %d: the same as rule %d", i, j)
 		}
-		seen[rule.ID()] = i
+		seen[key] = i
 		rules = append(rules, rule)
 	}
 	return rules, nil
@@ -111,6 +164,9 @@ func parseAlertRule(b []byte) (AlertRule, error) {
 	var r AlertRule
 	if err := dec.Decode(&r); err != nil {
 		return AlertRule{}, fmt.Errorf("want an object with route, window, and quantile with threshold_ms or error_ratio: %w", err)
+	}
+	if r.Source != "" && !SourceNamePattern.MatchString(r.Source) {
+		return AlertRule{}, fmt.Errorf("source %q: want a latency source's name, 1 to 32 of a-z, 0-9 and -", r.Source)
 	}
 	r.Route = strings.TrimSpace(r.Route)
 	if r.Route == "" {

@@ -65,3 +65,64 @@ func FuzzParseAlertRules(f *testing.F) {
 		}
 	})
 }
+
+func TestResolveAlertSources(t *testing.T) {
+	sources, err := ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"},
+		{"name":"web","kind":"alb","bucket":"logs"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ParseAlertRules(`[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},
+		{"source":"web","route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},
+		{"source":"slackbot","route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ResolveAlertSources(rules, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"orders", "web", "slackbot"} {
+		if got[i].Source != want {
+			t.Errorf("rule %d: source %q, want %q", i, got[i].Source, want)
+		}
+	}
+	// The bot's own rules keep the IDs their state was stored under.
+	if id := got[2].ID(); id != "*|p99|800|5m" {
+		t.Errorf("the bot's own rule has ID %q, want the one it had before sources", id)
+	}
+	if got[0].ID() == got[1].ID() || got[1].ID() == got[2].ID() {
+		t.Errorf("rules on different sources share an ID: %q %q %q", got[0].ID(), got[1].ID(), got[2].ID())
+	}
+	// With no sources configured the default is the bot's own API.
+	own, err := ResolveAlertSources(rules[:1], nil)
+	if err != nil || own[0].Source != DefaultSource || own[0].ID() != "*|p99|800|5m" {
+		t.Errorf("no sources: %+v, %v", own, err)
+	}
+}
+
+func TestResolveAlertSourcesErrors(t *testing.T) {
+	sources, err := ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ in, want string }{
+		{`[{"route":"*","error_ratio":0.1,"window":"5m"},{"source":"billing","route":"*","error_ratio":0.1,"window":"5m"}]`,
+			`alert rule 1: source "billing" is not a latency source: want one of orders, slackbot`},
+		// The first rule means orders, the default source, as the second says.
+		{`[{"route":"*","error_ratio":0.1,"window":"5m"},{"source":"orders","route":"*","error_ratio":0.1,"window":"5m"}]`,
+			"alert rule 1: the same as rule 0"},
+	} {
+		rules, err := ParseAlertRules(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ResolveAlertSources(rules, sources); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ResolveAlertSources(%s) = %v, want an error saying %q", c.in, err, c.want)
+		}
+	}
+	if _, err := ParseAlertRules(`[{"source":"Orders!","route":"*","error_ratio":0.1,"window":"5m"}]`); err == nil ||
+		!strings.Contains(err.Error(), `alert rule 0: source "Orders!"`) {
+		t.Errorf("a malformed source: %v", err)
+	}
+}

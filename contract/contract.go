@@ -11,6 +11,11 @@ const (
 	EventsPath       = "/slack/events"
 	CommandsPath     = "/slack/commands"
 	InteractionsPath = "/slack/interactions"
+	// InstallPath and OAuthRedirectPath are the two GET routes of Slack's
+	// OAuth v2 install: the first sends the browser to Slack, the second is
+	// where Slack sends it back with a code (the app's redirect URL).
+	InstallPath       = "/slack/install"
+	OAuthRedirectPath = "/slack/oauth_redirect"
 )
 
 // Block Kit action IDs of the latency report: buttons that choose the window
@@ -39,6 +44,10 @@ const NotifyShortcut = "notify"
 type ReportChoice struct {
 	Window string `json:"w"`           // like "15m", "1h", "7d"
 	Route  string `json:"r,omitempty"` // "" means all routes
+	// Source is the latency source reported. It is left out for the
+	// bot's own API (DefaultSource), so buttons posted before sources
+	// existed still mean the same report.
+	Source string `json:"s,omitempty"`
 }
 
 // Function names: each is a directory under functions/ holding a package main
@@ -79,6 +88,21 @@ const (
 	EnvAlarmTopicARN = "SLACKBOT_ALARM_TOPIC_ARN"
 	EnvLogLevel      = "LOG_LEVEL"
 
+	// EnvClientID and EnvClientSecret are the app's OAuth credentials for
+	// local runs, as the secret's client_id and client_secret are deployed.
+	// Without a client id the install routes answer 404.
+	EnvClientID     = "SLACK_CLIENT_ID"
+	EnvClientSecret = "SLACK_CLIENT_SECRET"
+	// EnvInstallationsTable is the DynamoDB table of the workspaces that
+	// installed the app (key InstallationKey); unset: in memory.
+	EnvInstallationsTable = "SLACKBOT_INSTALLATIONS_TABLE"
+	// EnvTokenKey is the KMS key (id or ARN) that encrypts the tokens in the
+	// installations table.
+	EnvTokenKey = "SLACKBOT_TOKEN_KEY"
+	// EnvReportTeam is the workspace (team ID) whose installation posts
+	// scheduled reports and alerts when no bot token is configured.
+	EnvReportTeam = "SLACKBOT_REPORT_TEAM"
+
 	// EnvNotifyUsers and EnvNotifyChannels are comma-separated allow-lists
 	// of who may post as the bot with `notify` (user IDs) and where to
 	// (channel IDs or names). Empty means any member, any channel; either
@@ -105,6 +129,9 @@ const (
 	SketchRouteKey  = "route"
 	SketchMinuteKey = "minute"
 	TTLAttribute    = "expires_at"
+	// InstallationKey (S) keys the installations table: "T:<team id>" for
+	// a workspace, "E:<enterprise id>" for an org-wide install.
+	InstallationKey = "installation"
 )
 
 // Values of EnvReportVia (the stack's reportVia): ReportViaAuto uses the
@@ -122,6 +149,10 @@ type Secret struct {
 	VerificationToken string `json:"verification_token,omitempty"`
 	BotToken          string `json:"bot_token,omitempty"`
 	WebhookURL        string `json:"webhook_url,omitempty"`
+	// ClientID and ClientSecret are the app's OAuth credentials, for
+	// installs through /slack/install.
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // Secret JSON keys, for error messages that name a missing key.

@@ -70,6 +70,16 @@ const (
 // creates. Sketch items written before sources existed belong to it.
 const DefaultSource = "slackbot"
 
+// DefaultSourceOf is the source a command, a report button or an alert
+// rule means when it names none: the first configured source, since a team
+// that lists its services mostly wants those, else the bot's own API.
+func DefaultSourceOf(sources []LatencySource) string {
+	if len(sources) > 0 {
+		return sources[0].Name
+	}
+	return DefaultSource
+}
+
 // OtherRoute is the route that counts a source's requests beyond its
 // MaxRoutes distinct routes, so totals stay exact while the table and the
 // reports stay bounded whatever paths clients send.
@@ -215,6 +225,11 @@ func parseLatencySource(b []byte) (LatencySource, error) {
 			return LatencySource{}, errors.New(`functions is missing: the function names, like ["billing"]`)
 		}
 		for _, f := range s.Functions {
+			if strings.Contains(f, "*") {
+				// An account-wide subscription would also read the bot's
+				// own functions and every other team's: list them instead.
+				return LatencySource{}, fmt.Errorf("function %q: a wildcard is not supported: list the function names", f)
+			}
 			if strings.TrimSpace(f) == "" || strings.ContainsAny(f, " /:") {
 				return LatencySource{}, fmt.Errorf("function %q: want a function name, not an ARN or a path", f)
 			}

@@ -34,6 +34,7 @@ func TestParseLatencySources(t *testing.T) {
 		{`[{"name":"slackbot","kind":"apigateway","logGroup":"g"}]`, "bot's own API"},
 		{`[{"name":"a","kind":"apigateway"}]`, "logGroup is missing"},
 		{`[{"name":"a","kind":"lambda"}]`, "functions is missing"},
+		{`[{"name":"a","kind":"lambda","functions":["*"]}]`, `latency source 0: function "*": a wildcard is not supported`},
 		{`[{"name":"a","kind":"alb"}]`, "bucket is missing"},
 		{`[{"name":"a","kind":"nginx"}]`, `kind "nginx"`},
 		{`[{"name":"a"}]`, "kind is missing"},

@@ -17,10 +17,12 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// Route sends POST requests for Path to Function. Path is one name under
-// /slack, like contract.EventsPath: all the API serves.
+// Route sends Method (POST when empty) requests for Path to Function.
+// Path is one name under /slack, like contract.EventsPath: all the API
+// serves.
 type Route struct {
 	Path     string
+	Method   string
 	Function *GoFunction
 }
 
@@ -37,6 +39,9 @@ type SlackAPIArgs struct {
 	// ManageAccount sets the region's API Gateway CloudWatch role, without which
 	// API Gateway writes no access log.
 	ManageAccount bool
+	// AccountID is the stack's account: only API Gateway acting for it may
+	// assume that role.
+	AccountID string
 }
 
 // SlackAPI is the REST API Slack calls: its routes, their Lambda integrations and
@@ -128,7 +133,7 @@ func NewSlackAPI(ctx *pulumi.Context, name string, args *SlackAPIArgs, opts ...p
 
 	var stageDeps []pulumi.Resource
 	if args.ManageAccount {
-		account, err := newAPIGatewayAccount(ctx, name+"-account", parent)
+		account, err := newAPIGatewayAccount(ctx, name+"-account", args.AccountID, parent)
 		if err != nil {
 			return nil, wrap("account", err)
 		}
@@ -185,6 +190,12 @@ func (a *SlackAPI) route(ctx *pulumi.Context, name string, slack *apigateway.Res
 		return nil, nil, errors.New("want one name under /slack/")
 	}
 	child := name + "-slack-" + part
+	verb := r.Method
+	if verb == "" {
+		verb = "POST"
+	}
+	// POST routes keep the names they had before routes had methods.
+	methodName := child + "-" + strings.ToLower(verb)
 	res, err := apigateway.NewResource(ctx, child, &apigateway.ResourceArgs{
 		RestApi:  a.RestAPI.ID(),
 		ParentId: slack.ID(),
@@ -194,17 +205,18 @@ func (a *SlackAPI) route(ctx *pulumi.Context, name string, slack *apigateway.Res
 		return nil, nil, fmt.Errorf("resource: %w", err)
 	}
 	// Slack authenticates each request with its signing secret, which the
-	// function verifies; API Gateway has no authorizer that could.
-	method, err := apigateway.NewMethod(ctx, child+"-post", &apigateway.MethodArgs{
+	// function verifies; API Gateway has no authorizer that could. The
+	// install's GETs come from browsers, checked by the OAuth state.
+	method, err := apigateway.NewMethod(ctx, methodName, &apigateway.MethodArgs{
 		RestApi:       a.RestAPI.ID(),
 		ResourceId:    res.ID(),
-		HttpMethod:    pulumi.String("POST"),
+		HttpMethod:    pulumi.String(verb),
 		Authorization: pulumi.String("NONE"),
 	}, parent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("method: %w", err)
 	}
-	integration, err := apigateway.NewIntegration(ctx, child+"-post", &apigateway.IntegrationArgs{
+	integration, err := apigateway.NewIntegration(ctx, methodName, &apigateway.IntegrationArgs{
 		RestApi:               a.RestAPI.ID(),
 		ResourceId:            res.ID(),
 		HttpMethod:            method.HttpMethod,
@@ -215,10 +227,11 @@ func (a *SlackAPI) route(ctx *pulumi.Context, name string, slack *apigateway.Res
 	if err != nil {
 		return nil, nil, fmt.Errorf("integration: %w", err)
 	}
-	// Only this API, only POST, only this path may invoke the function; the
-	// stage is left open ("*") so the console's test invocations work too.
+	// Only this API, only this method, only this path may invoke the
+	// function; the stage is left open ("*") so the console's test
+	// invocations work too.
 	_, err = r.Function.AllowInvoke(ctx, child+"-invoke", "apigateway.amazonaws.com",
-		pulumi.Sprintf("%s/*/POST%s", a.RestAPI.ExecutionArn, r.Path))
+		pulumi.Sprintf("%s/*/%s%s", a.RestAPI.ExecutionArn, verb, r.Path))
 	if err != nil {
 		return nil, nil, fmt.Errorf("permission: %w", err)
 	}
@@ -244,14 +257,14 @@ func hashJSON(vals []any) pulumi.StringOutput {
 // serves every REST API there, so its role carries AWS's managed policy for the
 // purpose rather than a policy narrowed to this stack's log group, which would
 // break the logs of any other API in the region.
-func newAPIGatewayAccount(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*apigateway.Account, error) {
+func newAPIGatewayAccount(ctx *pulumi.Context, name, accountID string, opts ...pulumi.ResourceOption) (*apigateway.Account, error) {
 	partition, err := aws.GetPartition(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("partition: %w", err)
 	}
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.String("Lets API Gateway write access and execution logs to CloudWatch Logs"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("apigateway.amazonaws.com")),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("apigateway.amazonaws.com", accountID)),
 	}, opts...)
 	if err != nil {
 		return nil, err

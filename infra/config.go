@@ -25,6 +25,8 @@ const (
 	keyReportWindow            = "reportWindow"
 	keyReportVia               = "reportVia"
 	keyLatencyAlerts           = "latencyAlerts"
+	keyLatencySources          = "latencySources"
+	keyManageBucketNotes       = "manageBucketNotifications"
 	keyArchitecture            = "architecture"
 	keyMemorySize              = "memorySize"
 	keyLogRetentionDays        = "logRetentionDays"
@@ -35,6 +37,10 @@ const (
 	keyCommandName             = "commandName"
 	keyNotifyUsers             = "notifyUsers"
 	keyNotifyChannels          = "notifyChannels"
+	keyClientID                = "clientId"
+	keyClientSecret            = "clientSecret"
+	keyTokenRotation           = "tokenRotation"
+	keyReportTeam              = "reportTeam"
 	// keySlackAppID is cmd/slackapp's: it records the app it created, so
 	// it updates that app afterwards. The program does not read it.
 	keySlackAppID = "slackAppId"
@@ -42,7 +48,7 @@ const (
 
 // secretKeys are read only as secret Outputs, so their values never reach the
 // state or the preview in plaintext.
-var secretKeys = []string{keySigningSecret, keyBotToken, keyWebhookURL, keyVerificationToken}
+var secretKeys = []string{keySigningSecret, keyBotToken, keyWebhookURL, keyVerificationToken, keyClientSecret}
 
 // defaults are the values used when a key is unset. The Pulumi CLI applies
 // Pulumi.yaml's defaults before the program runs; the program applies the same
@@ -56,6 +62,8 @@ var defaults = map[string]any{
 	keyReportWindow:            "1h",
 	keyReportVia:               contract.ReportViaAuto,
 	keyLatencyAlerts:           "",
+	keyLatencySources:          "",
+	keyManageBucketNotes:       false,
 	keyArchitecture:            "arm64",
 	keyMemorySize:              256,
 	keyLogRetentionDays:        14,
@@ -67,6 +75,10 @@ var defaults = map[string]any{
 	keyNotifyUsers:             "",
 	keyNotifyChannels:          "",
 	keySlackAppID:              "",
+	keyClientID:                "",
+	keyClientSecret:            "",
+	keyTokenRotation:           false,
+	keyReportTeam:              "",
 }
 
 // settings is the validated stack configuration.
@@ -85,6 +97,13 @@ type settings struct {
 	ReportVia      string
 	// AlertRules is latencyAlerts as compact JSON; empty for none.
 	AlertRules string
+	// LatencySources is latencySources as compact JSON, empty for none,
+	// and Sources the same parsed.
+	LatencySources string
+	Sources        []contract.LatencySource
+	// ManageBucketNotifications turns on EventBridge notifications of the
+	// alb sources' buckets, replacing their other notification settings.
+	ManageBucketNotifications bool
 
 	Architecture            string // arm64 or x86_64, as Lambda names them
 	GOARCH                  string
@@ -101,6 +120,15 @@ type settings struct {
 	// and comma-separated; empty allows any member or channel.
 	NotifyUsers    string
 	NotifyChannels string
+
+	// ClientID and ClientSecret are the app's OAuth credentials, for
+	// installs through the install URL; TokenRotation turns on Slack's
+	// token rotation in the manifest. ReportTeam is the workspace whose
+	// installation posts reports when no botToken is set.
+	ClientID      string
+	ClientSecret  pulumi.StringOutput
+	TokenRotation bool
+	ReportTeam    string
 }
 
 // retentionDays are the values CloudWatch Logs accepts for a log group's retention.
@@ -113,6 +141,9 @@ var (
 	userIDRE      = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	channelIDRE   = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 	channelNameRE = regexp.MustCompile(`^#?[a-z0-9_-]{1,80}$`)
+	// Slack's client ids are two numbers joined by a dot; team IDs start with T.
+	clientIDRE = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	teamIDRE   = regexp.MustCompile(`^T[A-Z0-9]{2,}$`)
 )
 
 // stackConfig reads the project's namespace of the stack configuration. It is
@@ -145,6 +176,7 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	s.BotToken = cfg.GetSecret(keyBotToken)
 	s.WebhookURL = cfg.GetSecret(keyWebhookURL)
 	s.VerificationToken = cfg.GetSecret(keyVerificationToken)
+	s.ClientSecret = cfg.GetSecret(keyClientSecret)
 	if w := cfg.Get(keyWebhookURL); w != "" {
 		s.HasWebhook = true
 		// The value itself stays out of the error: it is a secret.
@@ -183,6 +215,7 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 		return b
 	}
 
+	var err error
 	s.ReportChannel = str(keyReportChannel)
 	s.ReportSchedule = str(keyReportSchedule)
 	if err := checkSchedule(s.ReportSchedule); err != nil {
@@ -198,7 +231,16 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	if err := checkReportVia(s.ReportVia, s.HasWebhook); err != nil {
 		fail(keyReportVia, "%v", err)
 	}
-	rules, err := alertRulesEnv(cfg.Get(keyLatencyAlerts))
+	// Sources come first: a rule's source must be one of them.
+	prefix := safeName(ctx.Project() + "-" + ctx.Stack())
+	sourcesOK := true
+	s.LatencySources, s.Sources, err = latencySourcesEnv(cfg.Get(keyLatencySources), prefix)
+	if err != nil {
+		fail(keyLatencySources, "%v", err)
+		sourcesOK = false
+	}
+	s.ManageBucketNotifications = boolean(keyManageBucketNotes)
+	rules, err := alertRulesEnv(cfg.Get(keyLatencyAlerts), s.Sources, sourcesOK)
 	if err != nil {
 		fail(keyLatencyAlerts, "%v", err)
 	}
@@ -264,6 +306,24 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 	s.NotifyUsers = list(keyNotifyUsers, "Slack user IDs like U0123ABCD", userIDRE.MatchString)
 	s.NotifyChannels = list(keyNotifyChannels, "channel IDs like C0123ABCDE or names like #general",
 		func(c string) bool { return channelIDRE.MatchString(c) || channelNameRE.MatchString(c) })
+
+	s.ClientID = strings.TrimSpace(cfg.Get(keyClientID))
+	switch hasSecret := cfg.Get(keyClientSecret) != ""; {
+	case s.ClientID != "" && !clientIDRE.MatchString(s.ClientID):
+		fail(keyClientID, "%q: want the app's Client ID from Basic Information, like 1234567890.1234567890", s.ClientID)
+	case s.ClientID != "" && !hasSecret:
+		fail(keyClientSecret, "required with %s: the app's Client Secret (pulumi config set --secret %s <value>)", keyClientID, keyClientSecret)
+	case s.ClientID == "" && hasSecret:
+		fail(keyClientID, "required with %s: the app's Client ID", keyClientSecret)
+	}
+	s.TokenRotation = boolean(keyTokenRotation)
+	if s.TokenRotation && s.ClientID == "" {
+		fail(keyTokenRotation, "rotating tokens are refreshed with the app's credentials: set %s and %s", keyClientID, keyClientSecret)
+	}
+	s.ReportTeam = strings.TrimSpace(cfg.Get(keyReportTeam))
+	if s.ReportTeam != "" && !teamIDRE.MatchString(s.ReportTeam) {
+		fail(keyReportTeam, "%q: want the team ID (T0123ABCD) of the workspace reportChannel is in", s.ReportTeam)
+	}
 
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("stack config: %s", strings.Join(errs, "; "))

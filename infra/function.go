@@ -40,6 +40,9 @@ type GoFunctionArgs struct {
 	// FunctionName is the Lambda function's name; its log group is
 	// /aws/lambda/<FunctionName>, where Lambda and the console look for it.
 	FunctionName string
+	// AccountID is the stack's account: only Lambda acting for it may
+	// assume the function's role.
+	AccountID    string
 	Artifact     *lambdabuild.Artifact
 	Architecture string
 	MemorySize   int
@@ -85,7 +88,7 @@ func NewGoFunction(ctx *pulumi.Context, name string, args *GoFunctionArgs, opts 
 
 	f.Role, err = iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("Runs the %s Lambda function", args.FunctionName),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("lambda.amazonaws.com")),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("lambda.amazonaws.com", args.AccountID)),
 	}, parent, formerly)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: role: %w", name, err)

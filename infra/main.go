@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -101,6 +102,20 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	// Before the functions: the percentiles function posts only what comes
+	// from it, so it is told its ARN.
+	alarmTopic, err := newAlarmTopic(ctx, prefix, caller.AccountId)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := newInstalls(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
 
 	secretGrant := grant{Sid: "ReadSlackCredentials", Actions: secretActions,
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
@@ -119,12 +134,33 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			contract.EnvSketchTable:   tbl.Sketches.Name,
 			contract.EnvReportWindow:  pulumi.String(s.ReportWindow),
 		}
+		// Events and commands read the sources too: `latency orders` names
+		// a source only where the sources are known.
+		if s.LatencySources != "" {
+			m[contract.EnvLatencySources] = pulumi.String(s.LatencySources)
+		}
 		for k, v := range extra {
 			m[k] = v
 		}
 		return m
 	}
-	percentilesEnv := map[string]pulumi.StringInput{}
+	percentilesEnv := map[string]pulumi.StringInput{
+		contract.EnvAccessLogGroup: pulumi.String(accessLogGroupName(prefix)),
+		contract.EnvAlarmTopicARN:  alarmTopic.Arn,
+	}
+	maps.Copy(percentilesEnv, inst.env())
+	percentilesGrants := append([]grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
+		Resources: []pulumi.StringInput{tbl.Sketches.Arn}}}, inst.grants(refreshActions)...)
+	albLogs, err := albLogsGrant(ctx, s.Sources)
+	if err != nil {
+		return nil, err
+	}
+	if albLogs != nil {
+		// A log object is claimed once by its bucket, key and version, so
+		// an event EventBridge delivers twice is counted once.
+		percentilesGrants = append(percentilesGrants, *albLogs, dedupe)
+		maps.Copy(percentilesEnv, dedupeEnv)
+	}
 	if s.ReportChannel != "" {
 		percentilesEnv[contract.EnvReportChannel] = pulumi.String(s.ReportChannel)
 	}
@@ -136,7 +172,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if s.AlertRules != "" {
 		percentilesEnv[contract.EnvAlertRules] = pulumi.String(s.AlertRules)
 	}
+	if s.ReportTeam != "" {
+		percentilesEnv[contract.EnvReportTeam] = pulumi.String(s.ReportTeam)
+	}
 	// Set only when configured, so stacks without allow-lists preview no change.
+	maps.Copy(dedupeEnv, inst.env())
 	commandsEnv := maps.Clone(dedupeEnv)
 	if s.NotifyUsers != "" {
 		commandsEnv[contract.EnvNotifyUsers] = pulumi.String(s.NotifyUsers)
@@ -154,13 +194,12 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		async      *AsyncInvoke
 	}{
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}},
+			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
-			grants: []grant{secretGrant, readSketches, dedupe}, selfInvoke: true, async: commandsAsync},
+			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(refreshActions)...),
+			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
-			grants: []grant{secretGrant, {Sid: "ReadWriteSketches", Actions: sketchWriteActions,
-				Resources: []pulumi.StringInput{tbl.Sketches.Arn}}},
-			async: percentilesAsync},
+			grants: percentilesGrants, async: percentilesAsync},
 	}
 	fns := map[string]*GoFunction{}
 	for _, sp := range specs {
@@ -170,6 +209,7 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		}
 		fns[sp.name], err = NewGoFunction(ctx, sp.name, &GoFunctionArgs{
 			FunctionName:     fnName,
+			AccountID:        caller.AccountId,
 			Artifact:         arts[sp.name],
 			Architecture:     s.Architecture,
 			MemorySize:       s.MemorySize,
@@ -191,13 +231,17 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 			{Path: contract.CommandsPath, Function: fns[contract.CommandsFunction]},
 			// The commands function holds what interactions need: see bot.Interactions.
 			{Path: contract.InteractionsPath, Function: fns[contract.CommandsFunction]},
+			// A browser's GETs, for the OAuth install: see package install.
+			{Path: contract.InstallPath, Method: "GET", Function: fns[contract.CommandsFunction]},
+			{Path: contract.OAuthRedirectPath, Method: "GET", Function: fns[contract.CommandsFunction]},
 		},
 		StageName:            safeName(ctx.Stack()),
-		AccessLogGroupName:   "/aws/apigateway/" + prefix + "/access",
+		AccessLogGroupName:   accessLogGroupName(prefix),
 		LogRetentionDays:     s.LogRetentionDays,
 		ThrottlingRateLimit:  s.ThrottlingRateLimit,
 		ThrottlingBurstLimit: s.ThrottlingBurstLimit,
 		ManageAccount:        s.ManageAPIGatewayAccount,
+		AccountID:            caller.AccountId,
 	})
 	if err != nil {
 		return nil, err
@@ -208,13 +252,19 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 		return nil, err
 	}
 
+	sourceFailures, err := newSources(ctx, s, prefix, caller.AccountId, fns[contract.PercentilesFunction])
+	if err != nil {
+		return nil, err
+	}
+
 	queues := map[string]*sqs.Queue{"latency-report-failures": reportFailures}
+	maps.Copy(queues, sourceFailures)
 	for name, fn := range fns {
 		if fn.FailureQueue != nil {
 			queues[name+"-failures"] = fn.FailureQueue
 		}
 	}
-	alarmTopic, err := newAlarms(ctx, prefix, watched{
+	err = newAlarms(ctx, prefix, alarmTopic, watched{
 		Functions: fns,
 		API:       api,
 		Queues:    queues,
@@ -227,17 +277,21 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	eventsURL := api.RouteURL(contract.EventsPath)
 	commandsURL := api.RouteURL(contract.CommandsPath)
 	interactionsURL := api.RouteURL(contract.InteractionsPath)
+	redirectURL := api.RouteURL(contract.OAuthRedirectPath)
 	return pulumi.Map{
-		"apiUrl":           api.URL,
-		"eventsUrl":        eventsURL,
-		"commandsUrl":      commandsURL,
-		"interactionsUrl":  interactionsURL,
-		"slackAppManifest": manifestJSON(s, eventsURL, commandsURL, interactionsURL),
-		"secretArn":        creds.Secret.Arn,
-		"dedupeTable":      tbl.Dedupe.Name,
-		"sketchTable":      tbl.Sketches.Name,
-		"accessLogGroup":   api.AccessLogGroup.Name,
-		"alarmTopicArn":    alarmTopic.Arn,
+		"installUrl":         api.RouteURL(contract.InstallPath),
+		"oauthRedirectUrl":   redirectURL,
+		"installationsTable": inst.Table.Name,
+		"apiUrl":             api.URL,
+		"eventsUrl":          eventsURL,
+		"commandsUrl":        commandsURL,
+		"interactionsUrl":    interactionsURL,
+		"slackAppManifest":   manifestJSON(s, eventsURL, commandsURL, interactionsURL, redirectURL),
+		"secretArn":          creds.Secret.Arn,
+		"dedupeTable":        tbl.Dedupe.Name,
+		"sketchTable":        tbl.Sketches.Name,
+		"accessLogGroup":     api.AccessLogGroup.Name,
+		"alarmTopicArn":      alarmTopic.Arn,
 	}, nil
 }
 

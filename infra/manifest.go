@@ -10,8 +10,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 )
 
-// mentionEvent is the only bot event the app subscribes to.
-const mentionEvent = "app_mention"
+// botEvents are the bot events the app subscribes to: mentions, and the
+// two that end an installation (see package bot).
+var botEvents = []string{"app_mention", "app_uninstalled", "tokens_revoked"}
 
 // webhookScope is Slack's scope for incoming webhooks, asked for only when one is
 // configured.
@@ -20,7 +21,7 @@ const webhookScope = "incoming-webhook"
 // slackManifest is the Slack app manifest for this stack: paste it into the app's
 // "App Manifest" page (or let cmd/slackapp send it) and Slack sends events,
 // commands and interactions to this stack's URLs.
-func slackManifest(s *settings, eventsURL, commandsURL, interactionsURL string) slack.Manifest {
+func slackManifest(s *settings, eventsURL, commandsURL, interactionsURL, redirectURL string) slack.Manifest {
 	scopes := append([]string(nil), contract.BotScopes...)
 	var webhooks *slack.ManifestIncomingWebhooks
 	if s.HasWebhook {
@@ -49,22 +50,23 @@ func slackManifest(s *settings, eventsURL, commandsURL, interactionsURL string) 
 				Type:        slack.GlobalShortcut,
 			}},
 		},
-		OAuthConfig: slack.OAuthConfig{Scopes: slack.OAuthScopes{Bot: scopes}},
+		OAuthConfig: slack.OAuthConfig{RedirectUrls: []string{redirectURL}, Scopes: slack.OAuthScopes{Bot: scopes}},
 		Settings: slack.Settings{
 			EventSubscriptions: &slack.EventSubscriptions{
 				RequestUrl: eventsURL,
-				BotEvents:  []string{mentionEvent},
+				BotEvents:  botEvents,
 			},
-			IncomingWebhooks: webhooks,
-			Interactivity:    &slack.Interactivity{IsEnabled: true, RequestUrl: interactionsURL},
+			IncomingWebhooks:     webhooks,
+			Interactivity:        &slack.Interactivity{IsEnabled: true, RequestUrl: interactionsURL},
+			TokenRotationEnabled: s.TokenRotation,
 		},
 	}
 }
 
 // manifestJSON renders the manifest once the URLs are known.
-func manifestJSON(s *settings, eventsURL, commandsURL, interactionsURL pulumi.StringOutput) pulumi.StringOutput {
-	return pulumi.All(eventsURL, commandsURL, interactionsURL).ApplyT(func(v []any) (string, error) {
-		b, err := json.MarshalIndent(slackManifest(s, v[0].(string), v[1].(string), v[2].(string)), "", "  ")
+func manifestJSON(s *settings, eventsURL, commandsURL, interactionsURL, redirectURL pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(eventsURL, commandsURL, interactionsURL, redirectURL).ApplyT(func(v []any) (string, error) {
+		b, err := json.MarshalIndent(slackManifest(s, v[0].(string), v[1].(string), v[2].(string), v[3].(string)), "", "  ")
 		if err != nil {
 			return "", fmt.Errorf("slack app manifest: %w", err)
 		}

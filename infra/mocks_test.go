@@ -132,6 +132,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:cloudwatch/logGroup:LogGroup":
 		set("name", name)
 		set("arn", arn("logs", "log-group:"+name))
+	case "aws:kms/key:Key":
+		id = "0a1b2c3d-4e5f-4a6b-8c7d-000000000001"
+		set("keyId", id)
+		set("arn", arn("kms", "key/"+id))
 	case "aws:dynamodb/table:Table":
 		set("name", name)
 		set("arn", arn("dynamodb", "table/"+name))
@@ -180,6 +184,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = arn("sns", name)
 		set("name", name)
 		set("arn", id)
+	case "aws:sns/topicPolicy:TopicPolicy":
+		id = get("arn")
 	case "aws:sns/topicSubscription:TopicSubscription":
 		id = get("topic") + ":00000000-0000-4000-8000-0000000000a1"
 		set("arn", id)
@@ -209,6 +215,14 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	switch args.Token {
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": testAccount, "accountId": testAccount, "arn": "arn:aws:iam::" + testAccount + ":user/deployer", "userId": "AIDAEXAMPLE",
+		}), nil
+	case "aws:index/getRegion:getRegion":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": testRegion, "name": testRegion, "endpoint": "ec2." + testRegion + ".amazonaws.com", "description": "test region",
+		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
@@ -268,7 +282,12 @@ var testSecrets = map[string]string{
 	keyBotToken:          "xoxb-0000-1111-bot-token-for-tests",
 	keyWebhookURL:        "https://hooks.slack.com/services/T000/B000/webhook5ecret",
 	keyVerificationToken: "legacy-verification-token-for-tests",
+	keyClientSecret:      "0auth-client-5ecret-for-tests-9d8c7b",
 }
+
+// testClientID is the app's client id: not a secret, and in the secret's
+// document beside the client secret.
+const testClientID = "1234567890.9876543210"
 
 // baseConfig is a full configuration: every credential set.
 func baseConfig() map[string]string {
@@ -276,6 +295,7 @@ func baseConfig() map[string]string {
 	for k, v := range testSecrets {
 		c["slackbot:"+k] = v
 	}
+	c["slackbot:"+keyClientID] = testClientID
 	return c
 }
 

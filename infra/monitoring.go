@@ -76,14 +76,22 @@ func checkReportVia(via string, hasWebhook bool) error {
 
 // alertRulesEnv checks the latencyAlerts config, a list of rules as
 // contract.AlertRule describes, and returns it as compact JSON for
-// SLACKBOT_ALERT_RULES; an error names the rule's index and its fault.
-func alertRulesEnv(raw string) (string, error) {
+// SLACKBOT_ALERT_RULES; an error names the rule's index and its fault. With
+// checkSources, a rule's source must be one of sources (or the bot's own);
+// without, the sources are wrong already and that is the error to read.
+func alertRulesEnv(raw string, sources []contract.LatencySource, checkSources bool) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", nil
 	}
-	if _, err := contract.ParseAlertRules(raw); err != nil {
+	rules, err := contract.ParseAlertRules(raw)
+	if err != nil {
 		return "", err
+	}
+	if checkSources {
+		if _, err := contract.ResolveAlertSources(rules, sources); err != nil {
+			return "", err
+		}
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, []byte(raw)); err != nil {

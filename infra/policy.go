@@ -62,14 +62,17 @@ func policyJSON(grants []grant) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// assumeRolePolicy lets one AWS service assume a role.
-func assumeRolePolicy(service string) string {
+// assumeRolePolicy lets one AWS service assume a role, on behalf of this
+// account only: without aws:SourceAccount, the service acting for another
+// account could be led to assume it (the confused deputy).
+func assumeRolePolicy(service, account string) string {
 	b, err := json.Marshal(policyDocument{
 		Version: "2012-10-17",
 		Statement: []policyStatement{{
 			Effect:    "Allow",
 			Principal: map[string]string{"Service": service},
 			Action:    []string{"sts:AssumeRole"},
+			Condition: map[string]map[string]string{"StringEquals": {"aws:SourceAccount": account}},
 		}},
 	})
 	if err != nil {

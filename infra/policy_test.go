@@ -38,16 +38,22 @@ func TestPolicies(t *testing.T) {
 	sketches, dedupe := arn(tTable, "sketches"), arn(tTable, "dedupe")
 	read := on(sketches, "dynamodb:GetItem", "dynamodb:Query")
 	claim := on(dedupe, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+	installs, key := arn(tTable, "installations"), arn(tKMSKey, "tokens")
+	tokens := on(key, "kms:Encrypt", "kms:Decrypt")
+	// Events removes installations (uninstalls); commands adds them.
+	uninstall := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tokens)
+	install := slices.Concat(on(installs, "dynamodb:GetItem", "dynamodb:PutItem"), tokens)
 	// Lambda sends a failed asynchronous event to the destination with the
 	// function's role: each may send to its own queue, and no other.
 	failures := func(fn string) []string { return on(arn(tQueue, fn+"-failures"), "sqs:SendMessage") }
 	want := map[string][]string{ // role's logical name -> "action resource"
-		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim),
-		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim,
+		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim, uninstall),
+		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim, install,
 			on(arn(tFunction, contract.CommandsFunction+"-function"), "lambda:InvokeFunction"),
 			failures(contract.CommandsFunction)),
 		contract.PercentilesFunction + "-role": slices.Concat(logs(contract.PercentilesFunction), secret,
 			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			install,
 			failures(contract.PercentilesFunction)),
 		"slack-account": nil, // AWS's managed policy, checked below
 	}
@@ -115,7 +121,7 @@ func TestTrustPolicies(t *testing.T) {
 }
 
 // checkTrustPolicy fails unless doc is exactly one statement letting service,
-// and only service, assume the role.
+// and only service, acting for the stack's own account, assume the role.
 func checkTrustPolicy(t *testing.T, role, doc, service string) {
 	t.Helper()
 	var raw map[string]any
@@ -132,9 +138,58 @@ func checkTrustPolicy(t *testing.T, role, doc, service string) {
 		"Effect":    "Allow",
 		"Principal": map[string]any{"Service": service},
 		"Action":    []any{"sts:AssumeRole"},
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": testAccount}},
 	}
 	if !reflect.DeepEqual(st[0], want) {
 		t.Errorf("role %s: trust statement %v, want exactly %v", role, st[0], want)
+	}
+}
+
+// TestAlarmTopicPolicy wants the alarm topic's policy to let CloudWatch
+// alone publish to it, acting for the stack's account and its alarms only:
+// the percentiles function posts what arrives there to Slack.
+func TestAlarmTopicPolicy(t *testing.T) {
+	r := mustRun(t, baseConfig())
+	policies := r.ofType(tTopicPolicy)
+	if len(policies) != 1 || policies[0].Name != "alarms-policy" {
+		t.Fatalf("topic policies %v, want only alarms-policy", policies)
+	}
+	topic := r.named(t, tTopic, "alarms")
+	p := policies[0]
+	if p.str("arn") != topic.outStr("arn") {
+		t.Errorf("topic policy on %q, want %q", p.str("arn"), topic.outStr("arn"))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(p.str("policy")), &doc); err != nil {
+		t.Fatalf("topic policy is not JSON: %v\n%s", err, p.str("policy"))
+	}
+	want := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "CloudWatchAlarmsOfThisStack",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Action":    []any{"sns:Publish"},
+			"Resource":  []any{topic.outStr("arn")},
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": testAccount},
+				"ArnLike":      map[string]any{"aws:SourceArn": "arn:aws:cloudwatch:" + testRegion + ":" + testAccount + ":alarm:slackbot-dev-*"},
+			},
+		}},
+	}
+	if !reflect.DeepEqual(doc, want) {
+		t.Errorf("topic policy\n %v\nwant\n %v", doc, want)
+	}
+	// Every alarm the stack makes is one the policy lets publish.
+	for _, a := range r.ofType(tAlarm) {
+		if !strings.HasPrefix(a.str("name"), "slackbot-dev-") {
+			t.Errorf("alarm %s is named %q, outside the policy's slackbot-dev-*", a.Name, a.str("name"))
+		}
+	}
+	// The function is told the topic, and posts only what comes from it.
+	env := r.named(t, tFunction, contract.PercentilesFunction+"-function").in("environment").(map[string]any)["variables"].(map[string]any)
+	if env[contract.EnvAlarmTopicARN] != topic.outStr("arn") {
+		t.Errorf("percentiles %s = %v, want %s", contract.EnvAlarmTopicARN, env[contract.EnvAlarmTopicARN], topic.outStr("arn"))
 	}
 }
 
@@ -215,6 +270,12 @@ func checkPolicyDocument(t *testing.T, name, doc string) []string {
 				// A log stream suffix ":*" is the one wildcard: Lambda names the
 				// streams at run time. Anything else must be a whole ARN.
 				trimmed := strings.TrimSuffix(res, ":*")
+				// The other: S3 object reads of one bucket's key prefix, the
+				// files an alb source's load balancer writes.
+				if (a == "s3:GetObject" || a == "s3:GetObjectVersion") && strings.HasPrefix(res, "arn:aws:s3:::") &&
+					strings.Count(res, "*") == 1 && strings.HasSuffix(res, "*") && strings.Contains(res, "/") {
+					trimmed = strings.TrimSuffix(res, "*")
+				}
 				if strings.Contains(trimmed, "*") || !strings.HasPrefix(res, "arn:aws:") {
 					t.Errorf("policy %s: resource %q is not one named resource", name, res)
 				}
@@ -237,6 +298,7 @@ func TestGrantsMatchTheStores(t *testing.T) {
 	// sketch store and the alert states it keeps there.
 	for dirs, granted := range map[string][]string{
 		"../functions/internal/dedupe":                                   dedupeActions,
+		"../functions/internal/installstore":                             installActions,
 		"../functions/internal/sketchstore ../functions/internal/alerts": sketchWriteActions,
 	} {
 		var calls []string
@@ -252,6 +314,19 @@ func TestGrantsMatchTheStores(t *testing.T) {
 		got := slices.Sorted(slices.Values(granted))
 		if !slices.Equal(got, calls) {
 			t.Errorf("%s: DynamoAPI calls %v, granted %v", dir, calls, got)
+		}
+	}
+	var kmsCalls []string
+	for _, c := range interfaceMethods(t, "../functions/internal/installstore", "KMSAPI") {
+		kmsCalls = append(kmsCalls, "kms:"+c)
+	}
+	if got := slices.Sorted(slices.Values(tokenKeyActions)); !slices.Equal(got, kmsCalls) {
+		t.Errorf("installstore: KMSAPI calls %v, granted %v", kmsCalls, got)
+	}
+	// Refreshing a token reads and writes an installation, never deletes one.
+	for _, a := range refreshActions {
+		if !slices.Contains(installActions, a) {
+			t.Errorf("the refresh may %s, which the installation store never calls", a)
 		}
 	}
 	for _, a := range sketchReadActions {

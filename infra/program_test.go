@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -28,6 +29,7 @@ const (
 	tEventRule    = "aws:cloudwatch/eventRule:EventRule"
 	tEventTarget  = "aws:cloudwatch/eventTarget:EventTarget"
 	tTable        = "aws:dynamodb/table:Table"
+	tKMSKey       = "aws:kms/key:Key"
 	tSecret       = "aws:secretsmanager/secret:Secret"
 	tSecretVer    = "aws:secretsmanager/secretVersion:SecretVersion"
 	tRestAPI      = "aws:apigateway/restApi:RestApi"
@@ -43,6 +45,7 @@ const (
 	tQueuePolicy  = "aws:sqs/queuePolicy:QueuePolicy"
 	tTopic        = "aws:sns/topic:Topic"
 	tTopicSub     = "aws:sns/topicSubscription:TopicSubscription"
+	tTopicPolicy  = "aws:sns/topicPolicy:TopicPolicy"
 	tAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tGoFunction   = "slackbot:index:GoFunction"
 	tSlackAPI     = "slackbot:index:SlackAPI"
@@ -54,14 +57,14 @@ func TestResourceCounts(t *testing.T) {
 	r := mustRun(t, baseConfig())
 	want := map[string]int{
 		tGoFunction: 3, tSlackAPI: 1,
-		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 6,
-		tTable: 2, tSecret: 1, tSecretVer: 1,
-		tRestAPI: 1, tAPIResource: 4, tMethod: 3, tIntegration: 3, tDeployment: 1, tStage: 1,
+		tFunction: 3, tLogGroup: 4, tRole: 4, tRolePolicy: 4, tAttachment: 1, tPermission: 8,
+		tTable: 3, tKMSKey: 1, tSecret: 1, tSecretVer: 1,
+		tRestAPI: 1, tAPIResource: 6, tMethod: 5, tIntegration: 5, tDeployment: 1, tStage: 1,
 		tMethodSet: 1, tAccount: 1,
 		tSubscription: 1, tEventRule: 1, tEventTarget: 1,
 		// A failure queue and event invoke config for commands and percentiles,
 		// and one for the schedule; 3 functions x 2 + API + 3 queues = 10 alarms.
-		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicSub: 1, tAlarm: 10,
+		tInvokeConfig: 2, tQueue: 3, tQueuePolicy: 1, tTopic: 1, tTopicPolicy: 1, tTopicSub: 1, tAlarm: 10,
 	}
 	got := map[string]int{}
 	custom := 0
@@ -84,11 +87,13 @@ func TestFunctions(t *testing.T) {
 	sketches := r.named(t, tTable, "sketches").outStr("name")
 	timeouts := map[string]float64{contract.EventsFunction: 10, contract.CommandsFunction: 10, contract.PercentilesFunction: 60}
 	common := map[string]any{
-		contract.EnvSecretARN:     secretArn,
-		contract.EnvSecretVersion: "00000000-0000-4000-8000-000000000001",
-		contract.EnvLogLevel:      "info",
-		contract.EnvSketchTable:   sketches,
-		contract.EnvReportWindow:  "1h",
+		contract.EnvSecretARN:          secretArn,
+		contract.EnvSecretVersion:      "00000000-0000-4000-8000-000000000001",
+		contract.EnvLogLevel:           "info",
+		contract.EnvSketchTable:        sketches,
+		contract.EnvReportWindow:       "1h",
+		contract.EnvInstallationsTable: r.named(t, tTable, "installations").outStr("name"),
+		contract.EnvTokenKey:           r.named(t, tKMSKey, "tokens").outStr("arn"),
 	}
 	withEnv := func(extra map[string]any) map[string]any {
 		m := maps.Clone(common)
@@ -97,9 +102,13 @@ func TestFunctions(t *testing.T) {
 	}
 	// This config sets no notify allow-lists and no reportChannel.
 	envs := map[string]map[string]any{
-		contract.EventsFunction:      withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.CommandsFunction:    withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.PercentilesFunction: withEnv(nil),
+		contract.EventsFunction:   withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.CommandsFunction: withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		// The percentiles function tells the bot's own access log from a
+		// stranger's by its name.
+		contract.PercentilesFunction: withEnv(map[string]any{
+			contract.EnvAccessLogGroup: r.named(t, tLogGroup, "slack-access").outStr("name"),
+			contract.EnvAlarmTopicARN:  r.named(t, tTopic, "alarms").outStr("arn")}),
 	}
 
 	for _, name := range functionNames {
@@ -235,13 +244,17 @@ func TestAPIRoutes(t *testing.T) {
 			t.Fatalf("resources do not form a tree from the root: %v", ids)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(byPath)); !slices.Equal(got, []string{"/slack", contract.CommandsPath, contract.EventsPath, contract.InteractionsPath}) {
+	if got := slices.Sorted(maps.Keys(byPath)); !slices.Equal(got, []string{"/slack", contract.CommandsPath, contract.EventsPath,
+		contract.InstallPath, contract.InteractionsPath, contract.OAuthRedirectPath}) {
 		t.Fatalf("paths %v", got)
 	}
 
-	// The commands function serves interactivity too (see bot.Interactions).
+	// The commands function serves interactivity too (see bot.Interactions),
+	// and the install's two GETs.
 	routes := map[string]string{contract.EventsPath: contract.EventsFunction, contract.CommandsPath: contract.CommandsFunction,
-		contract.InteractionsPath: contract.CommandsFunction}
+		contract.InteractionsPath: contract.CommandsFunction, contract.InstallPath: contract.CommandsFunction,
+		contract.OAuthRedirectPath: contract.CommandsFunction}
+	verbs := map[string]string{contract.InstallPath: "GET", contract.OAuthRedirectPath: "GET"}
 	methods := r.ofType(tMethod)
 	integrations := r.ofType(tIntegration)
 	for path, fnName := range routes {
@@ -263,12 +276,13 @@ func TestAPIRoutes(t *testing.T) {
 		if m == nil || in == nil {
 			t.Fatalf("%s: method %v, integration %v", path, m, in)
 		}
-		if m.str("httpMethod") != "POST" || m.str("authorization") != "NONE" || m.str("restApi") != testAPIID {
-			t.Errorf("%s: method %v", path, m.Inputs)
+		verb := cmp.Or(verbs[path], "POST")
+		if m.str("httpMethod") != verb || m.str("authorization") != "NONE" || m.str("restApi") != testAPIID {
+			t.Errorf("%s: method %v, want %s", path, m.Inputs, verb)
 		}
 		fn := r.named(t, tFunction, fnName+"-function")
 		if in.str("type") != "AWS_PROXY" || in.str("integrationHttpMethod") != "POST" ||
-			in.str("httpMethod") != "POST" || in.str("uri") != fn.outStr("invokeArn") {
+			in.str("httpMethod") != verb || in.str("uri") != fn.outStr("invokeArn") {
 			t.Errorf("%s: integration %v, want AWS_PROXY POST to %s", path, in.Inputs, fn.outStr("invokeArn"))
 		}
 		for _, x := range []*registered{m, in, byPath[path]} {
@@ -290,10 +304,12 @@ func TestDeploymentAndStage(t *testing.T) {
 	// The trigger is a hash of exactly what the stage serves, so a change to any
 	// route or integration replaces the deployment, and nothing else does.
 	var served []any
-	for _, path := range []string{contract.EventsPath, contract.CommandsPath, contract.InteractionsPath} {
-		suffix := strings.ReplaceAll(path, "/", "-")
-		m := r.named(t, tMethod, "slack"+suffix+"-post")
-		in := r.named(t, tIntegration, "slack"+suffix+"-post")
+	for _, route := range []string{"POST " + contract.EventsPath, "POST " + contract.CommandsPath, "POST " + contract.InteractionsPath,
+		"GET " + contract.InstallPath, "GET " + contract.OAuthRedirectPath} {
+		verb, path, _ := strings.Cut(route, " ")
+		suffix := strings.ReplaceAll(path, "/", "-") + "-" + strings.ToLower(verb)
+		m := r.named(t, tMethod, "slack"+suffix)
+		in := r.named(t, tIntegration, "slack"+suffix)
 		served = append(served, path, m.str("resourceId"), m.ID, m.str("authorization"),
 			in.ID, in.str("type"), in.str("uri"))
 	}
@@ -372,6 +388,10 @@ func TestPermissions(t *testing.T) {
 		"slack-slack-commands-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com", execArn + "/*/POST" + contract.CommandsPath},
 		"slack-slack-interactions-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com",
 			execArn + "/*/POST" + contract.InteractionsPath},
+		"slack-slack-install-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com",
+			execArn + "/*/GET" + contract.InstallPath},
+		"slack-slack-oauth_redirect-invoke": {contract.CommandsFunction, "apigateway.amazonaws.com",
+			execArn + "/*/GET" + contract.OAuthRedirectPath},
 		"percentiles-access-log": {contract.PercentilesFunction, "logs.amazonaws.com",
 			r.named(t, tLogGroup, "slack-access").outStr("arn") + ":*"},
 		"percentiles-schedule": {contract.PercentilesFunction, "events.amazonaws.com",
@@ -647,6 +667,7 @@ func TestSecret(t *testing.T) {
 	want := contract.Secret{
 		SigningSecret: testSecrets[keySigningSecret], BotToken: testSecrets[keyBotToken],
 		WebhookURL: testSecrets[keyWebhookURL], VerificationToken: testSecrets[keyVerificationToken],
+		ClientID: testClientID, ClientSecret: testSecrets[keyClientSecret],
 	}
 	if doc != want {
 		t.Errorf("secret document %+v, want %+v", doc, want)
@@ -720,20 +741,24 @@ func TestNoPlaintextSecrets(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	r := mustRun(t, baseConfig())
-	want := []string{"accessLogGroup", "alarmTopicArn", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "interactionsUrl", "secretArn", "sketchTable", "slackAppManifest"}
+	want := []string{"accessLogGroup", "alarmTopicArn", "apiUrl", "commandsUrl", "dedupeTable", "eventsUrl", "installUrl",
+		"installationsTable", "interactionsUrl", "oauthRedirectUrl", "secretArn", "sketchTable", "slackAppManifest"}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, want) {
 		t.Fatalf("outputs %v, want %v", got, want)
 	}
 	apiURL := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/dev", testAPIID, testRegion)
 	for name, w := range map[string]string{
-		"apiUrl":          apiURL,
-		"eventsUrl":       apiURL + contract.EventsPath,
-		"commandsUrl":     apiURL + contract.CommandsPath,
-		"interactionsUrl": apiURL + contract.InteractionsPath,
-		"dedupeTable":     r.named(t, tTable, "dedupe").outStr("name"),
-		"sketchTable":     r.named(t, tTable, "sketches").outStr("name"),
-		"accessLogGroup":  "/aws/apigateway/slackbot-dev/access",
-		"alarmTopicArn":   r.named(t, tTopic, "alarms").outStr("arn"),
+		"apiUrl":             apiURL,
+		"eventsUrl":          apiURL + contract.EventsPath,
+		"commandsUrl":        apiURL + contract.CommandsPath,
+		"interactionsUrl":    apiURL + contract.InteractionsPath,
+		"installUrl":         apiURL + contract.InstallPath,
+		"oauthRedirectUrl":   apiURL + contract.OAuthRedirectPath,
+		"installationsTable": r.named(t, tTable, "installations").outStr("name"),
+		"dedupeTable":        r.named(t, tTable, "dedupe").outStr("name"),
+		"sketchTable":        r.named(t, tTable, "sketches").outStr("name"),
+		"accessLogGroup":     "/aws/apigateway/slackbot-dev/access",
+		"alarmTopicArn":      r.named(t, tTopic, "alarms").outStr("arn"),
 	} {
 		if got := r.output(t, name); got != w {
 			t.Errorf("output %s = %q, want %q", name, got, w)
@@ -743,18 +768,20 @@ func TestOutputs(t *testing.T) {
 
 func TestManifest(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		cfg     func(map[string]string)
-		webhook bool
-		app     string
-		command string
+		name     string
+		cfg      func(map[string]string)
+		webhook  bool
+		app      string
+		command  string
+		rotation bool
 	}{
-		{"defaults, with webhook", func(map[string]string) {}, true, "latencybot", contract.SlashCommand},
-		{"no webhook, renamed", func(c map[string]string) {
+		{"defaults, with webhook", func(map[string]string) {}, true, "latencybot", contract.SlashCommand, false},
+		{"no webhook, renamed, rotating", func(c map[string]string) {
 			delete(c, "slackbot:"+keyWebhookURL)
 			c["slackbot:appName"] = "Latency Bot"
 			c["slackbot:commandName"] = "/latency-bot"
-		}, false, "Latency Bot", "/latency-bot"},
+			c["slackbot:"+keyTokenRotation] = "true"
+		}, false, "Latency Bot", "/latency-bot", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := baseConfig()
@@ -766,8 +793,14 @@ func TestManifest(t *testing.T) {
 			}
 			if m.Settings.EventSubscriptions == nil || m.Settings.EventSubscriptions.RequestUrl != r.output(t, "eventsUrl") {
 				t.Errorf("event request_url %+v, want the eventsUrl output %q", m.Settings.EventSubscriptions, r.output(t, "eventsUrl"))
-			} else if !slices.Equal(m.Settings.EventSubscriptions.BotEvents, []string{"app_mention"}) {
-				t.Errorf("bot events %v, want [app_mention]", m.Settings.EventSubscriptions.BotEvents)
+			} else if !slices.Equal(m.Settings.EventSubscriptions.BotEvents, []string{"app_mention", "app_uninstalled", "tokens_revoked"}) {
+				t.Errorf("bot events %v, want app_mention and the two that end an installation", m.Settings.EventSubscriptions.BotEvents)
+			}
+			if !slices.Equal(m.OAuthConfig.RedirectUrls, []string{r.output(t, "oauthRedirectUrl")}) {
+				t.Errorf("redirect URLs %v, want the oauthRedirectUrl output", m.OAuthConfig.RedirectUrls)
+			}
+			if m.Settings.TokenRotationEnabled != tc.rotation {
+				t.Errorf("token_rotation_enabled %v, want %v", m.Settings.TokenRotationEnabled, tc.rotation)
 			}
 			if len(m.Features.SlashCommands) != 1 {
 				t.Fatalf("slash commands %+v, want one", m.Features.SlashCommands)

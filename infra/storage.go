@@ -41,13 +41,15 @@ func newCredentials(ctx *pulumi.Context, s *settings) (*credentials, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
-	doc := pulumi.All(s.SigningSecret, s.VerificationToken, s.BotToken, s.WebhookURL).ApplyT(
+	doc := pulumi.All(s.SigningSecret, s.VerificationToken, s.BotToken, s.WebhookURL, s.ClientSecret).ApplyT(
 		func(v []any) (string, error) {
 			b, err := json.Marshal(contract.Secret{
 				SigningSecret:     v[0].(string),
 				VerificationToken: v[1].(string),
 				BotToken:          v[2].(string),
 				WebhookURL:        v[3].(string),
+				ClientID:          s.ClientID,
+				ClientSecret:      v[4].(string),
 			})
 			if err != nil {
 				return "", fmt.Errorf("secret document: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 const (
 	keyAppID         = "slackAppId"
 	keySigningSecret = "signingSecret"
+	keyClientID      = "clientId"
+	keyClientSecret  = "clientSecret"
 	keyAppName       = "appName"
 	// defaultAppName is Pulumi.yaml's default of appName; a test keeps the
 	// two equal.
@@ -129,16 +132,28 @@ func (d deps) create(ctx context.Context, t *configTokens, m *slack.Manifest, de
 		errs = append(errs, fmt.Errorf("created the Slack app %s but could not store its signing secret (%w); regenerate it at https://api.slack.com/apps/%s/general (App Credentials) and run: pulumi config set --secret %s <secret>",
 			resp.AppId, err, resp.AppId, keySigningSecret))
 	}
+	// The OAuth credentials let the stack's install URL take installs.
+	if c := resp.Credentials; c.ClientId != "" && c.ClientSecret != "" {
+		if err := d.Pulumi.ConfigSet(ctx, keyClientID, c.ClientId, false); err != nil {
+			errs = append(errs, fmt.Errorf("created the Slack app %s but could not store its client id (%w); run: pulumi config set %s %s",
+				resp.AppId, err, keyClientID, c.ClientId))
+		}
+		if err := d.Pulumi.ConfigSet(ctx, keyClientSecret, c.ClientSecret, true); err != nil {
+			errs = append(errs, fmt.Errorf("created the Slack app %s but could not store its client secret (%w); copy it from https://api.slack.com/apps/%s/general (App Credentials) and run: pulumi config set --secret %s <secret>",
+				resp.AppId, err, resp.AppId, keyClientSecret))
+		}
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 
 	fmt.Fprintf(d.Out, "Created the Slack app %s (%q), without request URLs yet.\n", resp.AppId, first.Display.Name)
-	fmt.Fprintf(d.Out, "Stored its id as %s and its signing secret as %s (encrypted) in the stack config.\n", keyAppID, keySigningSecret)
+	fmt.Fprintf(d.Out, "Stored its id as %s, and its signing secret, client id and client secret as %s, %s and %s (the secrets encrypted) in the stack config.\n",
+		keyAppID, keySigningSecret, keyClientID, keyClientSecret)
 	fmt.Fprintf(d.Out, "Next:\n")
-	fmt.Fprintf(d.Out, "  pulumi up        # the functions get the new signing secret\n")
+	fmt.Fprintf(d.Out, "  pulumi up        # the functions get the new credentials\n")
 	fmt.Fprintf(d.Out, "  make slack-app   # sets the request URLs; Slack checks them against the functions\n")
-	fmt.Fprintf(d.Out, "Then install the app: %s\n", resp.OAuthAuthorizeUrl)
+	fmt.Fprintf(d.Out, "Then install the app from the stack's install URL: pulumi stack output installUrl\n")
 	return nil
 }
 
@@ -167,10 +182,33 @@ func (d deps) update(ctx context.Context, t *configTokens, m *slack.Manifest, ap
 	if resp.PermissionsUpdated {
 		fmt.Fprintf(d.Out, "Its scopes changed: reinstall it to grant them.\n")
 	}
+	if u := d.installURL(ctx); u != "" {
+		fmt.Fprintf(d.Out, "Install (or reinstall) it in a workspace by opening %s\n", u)
+		return nil
+	}
 	fmt.Fprintf(d.Out, "Install (or reinstall) it: https://api.slack.com/apps/%s/install-on-team → Install to Workspace.\n", appID)
 	fmt.Fprintf(d.Out, "Then copy the Bot User OAuth Token (https://api.slack.com/apps/%s/oauth) and run:\n", appID)
 	fmt.Fprintf(d.Out, "  pulumi config set --secret botToken xoxb-...\n  pulumi up\n")
 	return nil
+}
+
+// installURL is the stack's installUrl output when its install routes are
+// on (clientId set), else "".
+func (d deps) installURL(ctx context.Context) string {
+	if id, err := d.Pulumi.ConfigGet(ctx, keyClientID); err != nil || id == "" {
+		return ""
+	}
+	b, err := d.Pulumi.StackOutputs(ctx)
+	if err != nil {
+		return ""
+	}
+	var out struct {
+		InstallURL string `json:"installUrl"`
+	}
+	if json.Unmarshal(b, &out) != nil {
+		return ""
+	}
+	return out.InstallURL
 }
 
 // validate asks Slack whether it accepts the manifest, before anything is

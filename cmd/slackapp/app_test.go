@@ -77,7 +77,8 @@ func (p *fakePulumi) deploy(t *testing.T, m slack.Manifest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := json.Marshal(map[string]any{"apiUrl": "https://api.example/dev/", outputManifest: string(manifest)})
+	out, err := json.Marshal(map[string]any{"apiUrl": "https://api.example/dev/", outputManifest: string(manifest),
+		"installUrl": "https://api.example/dev/slack/install"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +221,19 @@ func TestFirstRunThenLaterRun(t *testing.T) {
 	if e.pulumi.secret[keyAppID] {
 		t.Error("slackAppId stored as a secret; it is an id")
 	}
-	out := e.out.String()
-	if strings.Contains(out, app.SigningSecret) {
-		t.Error("the first run printed the signing secret")
+	// As the signing secret: the OAuth credentials that let the stack's
+	// install URL take installs, the secret one encrypted.
+	if e.pulumi.get(keyClientID) != "1234.5678" || e.pulumi.secret[keyClientID] {
+		t.Errorf("clientId stored %q (secret=%v), want the app's, in the clear", e.pulumi.get(keyClientID), e.pulumi.secret[keyClientID])
 	}
-	for _, want := range []string{"https://slack.com/oauth/v2/authorize?", "pulumi up", "make slack-app", appID} {
+	if e.pulumi.get(keyClientSecret) != "client-secret-"+appID || !e.pulumi.secret[keyClientSecret] {
+		t.Errorf("clientSecret stored %v as secret=%v, want the app's, as a secret", e.pulumi.get(keyClientSecret) != "", e.pulumi.secret[keyClientSecret])
+	}
+	out := e.out.String()
+	if strings.Contains(out, app.SigningSecret) || strings.Contains(out, "client-secret-") {
+		t.Error("the first run printed a secret")
+	}
+	for _, want := range []string{"installUrl", "pulumi up", "make slack-app", appID} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first run's output lacks %q:\n%s", want, out)
 		}
@@ -255,11 +264,11 @@ func TestFirstRunThenLaterRun(t *testing.T) {
 	if got := len(urlFields(app.Manifest)); got != 4 {
 		t.Errorf("the updated app has %d of the 4 parts with URLs", got)
 	}
-	if got := e.pulumi.sets; !slices.Equal(got, []string{keyAppID, keySigningSecret}) {
+	if got := e.pulumi.sets; !slices.Equal(got, []string{keyAppID, keySigningSecret, keyClientID, keyClientSecret}) {
 		t.Errorf("config sets %v: the later run must set nothing", got)
 	}
-	if !strings.Contains(e.out.String(), "install-on-team") {
-		t.Errorf("later run does not say where to install:\n%s", e.out.String())
+	if !strings.Contains(e.out.String(), "by opening https://api.example/dev/slack/install") || strings.Contains(e.out.String(), "botToken") {
+		t.Errorf("later run does not send to the install URL:\n%s", e.out.String())
 	}
 }
 

@@ -1,7 +1,8 @@
 // Command commands is the Lambda behind POST /slack/commands and POST
 // /slack/interactions: slash commands, and the clicks, shortcuts and modal
 // submissions of interactivity, which need the same grants (see
-// bot.Interactions). Slow work finishes in a second, asynchronous
+// bot.Interactions); and GET /slack/install and /slack/oauth_redirect,
+// the OAuth install, which claims its state in the same dedupe table. Slow work finishes in a second, asynchronous
 // invocation of this same function (selfinvoke.Deferrer), which
 // deferred.Function tells apart from API Gateway's requests.
 package main
@@ -33,17 +34,20 @@ func main() {
 	if b.Sketches != nil {
 		// Here rather than in bot, so only this function links the plotting
 		// library: `/slackbot latency … chart` is drawn in its deferred half.
-		b.Charts = &chart.Charts{Store: b.Sketches, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
+		b.Charts = &chart.Charts{Store: b.Sketches, Sources: cfg.LatencySources, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
 	}
 	later := b.Deferred()
 	// Lambda sets the function's own name.
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
 		later.Send = selfinvoke.Deferrer{Client: awslambda.NewFromConfig(awsCfg), Function: name}
 	}
+	install := b.Install()
 	fn := deferred.Function{
 		Routes: map[string]deferred.ProxyHandler{
-			contract.CommandsPath:     b.Commands(later).ServeCommand,
-			contract.InteractionsPath: b.Interactions(later, nil).ServeInteraction,
+			contract.CommandsPath:      b.PerWorkspace(b.Commands(later).ServeCommand),
+			contract.InteractionsPath:  b.PerWorkspace(b.Interactions(later, nil).ServeInteraction),
+			contract.InstallPath:       install.ServeInstall,
+			contract.OAuthRedirectPath: install.ServeRedirect,
 		},
 		Runner: later,
 	}

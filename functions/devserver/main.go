@@ -1,7 +1,9 @@
 // Command devserver runs the bot on this machine: a stand-in for API
 // Gateway's REST proxy integration that serves POST /slack/events, POST
-// /slack/commands and POST /slack/interactions with the same handler code
-// the Lambdas run.
+// /slack/commands and POST /slack/interactions, and the install's GET
+// /slack/install and /slack/oauth_redirect, with the same handler code the
+// Lambdas run. With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, the
+// installations it takes live in its memory.
 //
 // With nothing configured it makes a signing secret for the session and
 // prints messages instead of sending them; with SLACK_* set (and a tunnel
@@ -24,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/slack-go/slack"
 
@@ -36,6 +39,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -102,16 +106,6 @@ func localResponse(u string) notify.Poster {
 	return &notify.Webhook{URL: u, ResponseType: slack.ResponseTypeEphemeral}
 }
 
-// localReplace is localResponse for a click, whose answer replaces the
-// message clicked.
-func localReplace(u string) notify.Poster {
-	if w, ok := localResponse(u).(*notify.Webhook); ok {
-		w.ReplaceOriginal = true
-		return w
-	}
-	return nil
-}
-
 // newHandler serves the bot's three routes through the API Gateway stand-in,
 // and the local response_url, writing access logs and messages to out.
 func newHandler(b *bot.Bot, out io.Writer) http.Handler {
@@ -132,15 +126,20 @@ func newHandler(b *bot.Bot, out io.Writer) http.Handler {
 	// As the commands function does: `latency … chart` is drawn here, and
 	// the Printer of a run without a bot token writes the PNG to a
 	// temporary directory and prints its path.
-	b.Charts = &chart.Charts{Store: b.Sketches, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
+	b.Charts = &chart.Charts{Store: b.Sketches, Sources: b.Config.LatencySources, Rules: b.Config.AlertRules, Match: latency.MatchRoutes}
 	later := b.Deferred()
 	later.Send = deferred.Goroutine{Runner: later}
 	commands := b.Commands(later)
 	commands.Respond = localResponse
+	install := b.Install()
+	// The browser comes here directly, without a stage in the path.
+	install.BaseURL = func(req events.APIGatewayProxyRequest) string { return "http://" + req.Headers["Host"] }
 	gateway := NewGateway(
-		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: b.Events().ServeEvent},
-		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: commands.ServeCommand},
-		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: b.Interactions(later, localReplace).ServeInteraction},
+		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: ProxyHandler(b.PerWorkspace(b.Events().ServeEvent))},
+		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: ProxyHandler(b.PerWorkspace(commands.ServeCommand))},
+		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: ProxyHandler(b.PerWorkspace(b.Interactions(later, localResponse).ServeInteraction))},
+		Route{Method: http.MethodGet, Path: contract.InstallPath, Handler: install.ServeInstall},
+		Route{Method: http.MethodGet, Path: contract.OAuthRedirectPath, Handler: install.ServeRedirect},
 	).WithAccessLog(out)
 	gateway.Observe = observe
 	mux := http.NewServeMux()
@@ -161,7 +160,7 @@ func alertLoop(b *bot.Bot, mem *sketchstore.MemoryStore, out io.Writer) func() {
 	if len(b.Config.AlertRules) == 0 {
 		return nil
 	}
-	post, err := b.Config.ReportPoster(out)
+	post, err := tokens.ReportPoster(b.Config, b.Installs, b.Log, out)
 	if err != nil {
 		b.Log.Error("alert rules are not checked", "error", err)
 		return nil

@@ -73,7 +73,12 @@ func printWelcome(w io.Writer, base string, cfg config.Config, generated bool) {
 	fmt.Fprintf(w, "slackbot dev server on %s\n", base)
 	fmt.Fprintf(w, "  POST %s%s  (Slack Events API)\n", base, contract.EventsPath)
 	fmt.Fprintf(w, "  POST %s%s  (slash commands)\n", base, contract.CommandsPath)
-	fmt.Fprintf(w, "  POST %s%s  (buttons, shortcuts, modals)\n\n", base, contract.InteractionsPath)
+	fmt.Fprintf(w, "  POST %s%s  (buttons, shortcuts, modals)\n", base, contract.InteractionsPath)
+	if cfg.ClientID != "" {
+		fmt.Fprintf(w, "  GET  %s%s  (open it to install the app in a workspace; redirect URL %s%s)\n",
+			base, contract.InstallPath, base, contract.OAuthRedirectPath)
+	}
+	fmt.Fprintln(w)
 	if generated {
 		fmt.Fprintf(w, "No %s set: this session's signing secret is\n  %s\n\n", contract.EnvSigningSecret, cfg.SigningSecret)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/infra/lambdabuild"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -322,10 +323,20 @@ func TestCommandsLambda(t *testing.T) {
 
 	// A payload altered on the way (or made by anyone who may invoke the
 	// function) is refused: an error for the on-failure queue, and no post.
-	forged := bytes.Replace(calls[0].Payload, []byte("deploy done"), []byte("send money"), 1)
+	// The job is encrypted: neither the text nor the response_url shows.
+	if bytes.Contains(calls[0].Payload, []byte("deploy done")) || bytes.Contains(calls[0].Payload, []byte("response_url")) {
+		t.Fatalf("the sealed job shows what it carries: %s", calls[0].Payload)
+	}
+	var sealed map[string]deferred.Sealed
+	if err := json.Unmarshal(calls[0].Payload, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	box, _ := base64.StdEncoding.DecodeString(sealed[deferred.Key].Box)
+	box[len(box)/2] ^= 1
+	forged, _ := json.Marshal(map[string]deferred.Sealed{deferred.Key: {Box: base64.StdEncoding.EncodeToString(box)}})
 	out, err := fn.Invoke(ctx, forged)
-	if err != nil || !strings.Contains(string(out), "errorMessage") || !strings.Contains(string(out), "MAC") {
-		t.Fatalf("forged deferred command: %s, %v; want a function error about the MAC", out, err)
+	if err != nil || !strings.Contains(string(out), "errorMessage") || !strings.Contains(string(out), "not sent by this app") {
+		t.Fatalf("forged deferred command: %s, %v; want a function error: not sent by this app", out, err)
 	}
 	if len(slack.Posts()) != 1 {
 		t.Fatal("a forged deferred command posted")

@@ -19,5 +19,6 @@ func main() {
 		os.Exit(1)
 	}
 	b := bot.New(cfg, awsCfg, cfg.Logger(), os.Stdout)
-	lambda.Start(b.Events().ServeEvent)
+	// Each event is answered with the token of its workspace's installation.
+	lambda.Start(b.PerWorkspace(b.Events().ServeEvent))
 }

@@ -13,7 +13,7 @@ import (
 // charts is the chart of the scheduled report, with the latency rules'
 // thresholds.
 func (h *Handler) charts() *chart.Charts {
-	c := &chart.Charts{Store: h.Store, Match: latency.MatchRoutes}
+	c := &chart.Charts{Store: h.Store, Sources: h.Sources, Match: latency.MatchRoutes}
 	if h.Alerts != nil {
 		c.Rules = h.Alerts.Rules
 	}
@@ -23,15 +23,15 @@ func (h *Handler) charts() *chart.Charts {
 // chart uploads the chart of the scheduled report's window, drawn from the
 // series the report was built from, in the report's thread, and says how
 // it went for the Outcome.
-func (h *Handler) chart(ctx context.Context, series *sketchstore.Series, at time.Time, reportTS string) string {
+func (h *Handler) chart(ctx context.Context, source string, series *sketchstore.Series, at time.Time, reportTS string) string {
 	up, ok := h.Poster.(notify.Uploader)
 	if !ok {
 		return "skipped: an incoming webhook cannot carry a file; reportVia bot (with the files:write scope) uploads charts"
 	}
-	png, title, err := h.charts().Draw(series, at, h.Window, "")
+	png, title, err := h.charts().Draw(series, source, at, h.Window, "")
 	switch {
 	case err != nil:
-		h.Logger.Error("latency chart", "error", err.Error())
+		h.Logger.Error("latency chart", "source", source, "error", err.Error())
 		return "failed: " + err.Error()
 	case png == nil:
 		return "skipped: no requests to draw"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,17 +29,21 @@ import (
 // holds no Lambda types, so tests call Handle directly.
 type Handler struct {
 	Ingester *accesslog.Ingester
-	Reports  *latency.Builder
 	Store    sketchstore.Store
 	Alerts   *alerts.Checker // nil: no alert rules
 	Poster   notify.Poster   // reports, alerts and alarms: the bot or the incoming webhook
 	Channel  string          // where they go; empty means nowhere (unless the webhook's), with an error in the log
 	Window   time.Duration   // a scheduled report's window
-	Logger   *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	// AlarmTopic is the stack's alarm topic (SLACKBOT_ALARM_TOPIC_ARN):
+	// only CloudWatch alarms published to it, of its account and region,
+	// are posted. Empty: no SNS record is.
+	AlarmTopic string
+	Logger     *slog.Logger
+	Now        func() time.Time // nil: time.Now
 
 	// Sources are the latency sources beyond the bot's own; their log
-	// groups are the Ingester's (accesslog.Ingester.SetSources).
+	// groups are the Ingester's (accesslog.Ingester.SetSources). The
+	// schedule reports each that had traffic.
 	Sources []contract.LatencySource
 	// Objects reads the ALB log objects of alb sources; Claims makes each
 	// read once (nil: claimed in memory, for this container only).
@@ -55,7 +60,6 @@ func NewHandler(store sketchstore.Store, poster notify.Poster, channel string, w
 	}
 	h := &Handler{
 		Ingester: accesslog.NewIngester(store, logger),
-		Reports:  latency.NewBuilder(store, time.Now),
 		Store:    store,
 		Poster:   poster,
 		Channel:  channel,
@@ -68,6 +72,9 @@ func NewHandler(store sketchstore.Store, poster notify.Poster, channel string, w
 	return h
 }
 
+// reports builds the reports of every source.
+func (h *Handler) reports() *latency.Builder { return latency.NewBuilder(h.Store, h.Sources, h.Now) }
+
 func (h *Handler) now() time.Time {
 	if h.Now != nil {
 		return h.Now()
@@ -78,27 +85,36 @@ func (h *Handler) now() time.Time {
 // Outcome is what an invocation did; Lambda logs it as the result.
 type Outcome struct {
 	Ingested *accesslog.IngestStats `json:"ingested,omitempty"`
-	Reported *ReportResult          `json:"reported,omitempty"`
-	Alarms   *AlarmResult           `json:"alarms,omitempty"`
-	Alerts   []alerts.Change        `json:"alerts,omitempty"`
-	Object   *ObjectResult          `json:"object,omitempty"`
+	// Reported is the schedule's first report, the default source's or
+	// the first with traffic; Reports has every source's that was posted.
+	Reported *ReportResult   `json:"reported,omitempty"`
+	Reports  []ReportResult  `json:"reports,omitempty"`
+	Alarms   *AlarmResult    `json:"alarms,omitempty"`
+	Alerts   []alerts.Change `json:"alerts,omitempty"`
+	Object   *ObjectResult   `json:"object,omitempty"`
 }
 
 // AlarmResult says how many SNS notifications were posted, and where, or
-// why none was.
+// why none was; Dropped counts the records that were not this stack's
+// alarms.
 type AlarmResult struct {
 	Posted  int    `json:"posted"`
+	Dropped int    `json:"dropped,omitempty"`
 	Channel string `json:"channel,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
 }
 
 // ReportResult says where a scheduled report went, or why it did not.
 type ReportResult struct {
+	Source  string `json:"source,omitempty"`
 	Channel string `json:"channel,omitempty"`
 	TS      string `json:"ts,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
 	// Chart is "uploaded", or why there is none.
 	Chart string `json:"chart,omitempty"`
+	// Unconfirmed says Slack took the report and never answered: it is
+	// taken as posted, since a retry would post it again.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // ErrUnknownEvent is an invocation that is neither a log subscription, a
@@ -166,7 +182,8 @@ func (h *Handler) ingest(ctx context.Context, data []byte) (Outcome, error) {
 	}
 	// The rules' windows end with the last minute the batch touched. An
 	// error makes Lambda retry the batch, which the store takes once.
-	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0))
+	// A batch is one source's: only that source's rules can change.
+	out.Alerts, err = h.checkAlerts(ctx, time.Unix(stats.LastMinute+60, 0), cmp.Or(stats.Source, contract.DefaultSource))
 	return out, err
 }
 
@@ -180,7 +197,9 @@ func (h *Handler) canPost() bool {
 const noChannel = "no channel for the latency report, alerts and alarms: set the stack's reportChannel config (it becomes " +
 	contract.EnvReportChannel + "), e.g. pulumi config set reportChannel '#ops', then pulumi up"
 
-func (h *Handler) checkAlerts(ctx context.Context, end time.Time) ([]alerts.Change, error) {
+// checkAlerts checks the rules of sources, or every rule when none is
+// given: a batch can change only its own source's.
+func (h *Handler) checkAlerts(ctx context.Context, end time.Time, sources ...string) ([]alerts.Change, error) {
 	if h.Alerts == nil {
 		return nil, nil
 	}
@@ -188,7 +207,19 @@ func (h *Handler) checkAlerts(ctx context.Context, end time.Time) ([]alerts.Chan
 		h.Logger.Error(noChannel)
 		return nil, nil
 	}
-	changes, err := h.Alerts.Check(ctx, end)
+	var changes []alerts.Change
+	var err error
+	if len(sources) == 0 {
+		changes, err = h.Alerts.Check(ctx, end)
+	}
+	for _, s := range sources {
+		var ch []alerts.Change
+		ch, err = h.Alerts.CheckSource(ctx, end, s)
+		changes = append(changes, ch...)
+		if err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return changes, fmt.Errorf("alert rules: %w", err)
 	}
@@ -210,26 +241,101 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 	if err != nil {
 		return Outcome{Alerts: changes}, err
 	}
-	// The report and its chart show the same window: it is read once.
-	series, err := h.charts().Read(ctx, at, h.Window)
+	due, err := h.dueReports(ctx, at)
 	if err != nil {
-		return Outcome{Alerts: changes}, fmt.Errorf("scheduled latency report: %w", err)
+		return Outcome{Alerts: changes}, err
 	}
-	msg, err := h.Reports.ReportOfSeries(ctx, at, h.Window, "", series)
+	out := Outcome{Alerts: changes}
+	for i, d := range due {
+		d.msg.Channel = h.Channel
+		posted, err := h.Poster.Post(ctx, d.msg)
+		if notify.Unanswered(err) {
+			// Slack has the report and may have posted it; failing would
+			// make Lambda run the schedule again and post it twice (at
+			// most once).
+			h.Logger.Warn("Slack took the latency report but did not answer; taken as posted", "source", d.source, "channel", h.Channel, "error", err.Error())
+			out.Reports = append(out.Reports, ReportResult{Source: d.source, Channel: h.Channel, Unconfirmed: true, Chart: "skipped: the report was not confirmed"})
+			continue
+		}
+		if err != nil && i == 0 {
+			return out, fmt.Errorf("post the scheduled latency report of %s to %s: %w", d.source, h.Channel, err)
+		}
+		if err != nil {
+			// A retry would post the reports already out again: the
+			// rest are logged, not retried.
+			h.Logger.Error("post the scheduled latency report", "source", d.source, "channel", h.Channel, "error", err.Error())
+			out.Reports = append(out.Reports, ReportResult{Source: d.source, Skipped: "failed: " + err.Error()})
+			continue
+		}
+		h.Logger.Info("posted latency report", "source", d.source, "channel", h.Channel, "window", contract.FormatWindow(h.Window), "ts", posted.TS)
+		res := ReportResult{Source: d.source, Channel: posted.ChannelID, TS: posted.TS}
+		// The report is out: a chart that fails is logged, not retried, or
+		// the retry would post the report again.
+		res.Chart = h.chart(ctx, d.source, d.series, at, posted.TS)
+		out.Reports = append(out.Reports, res)
+	}
+	out.Reported = &out.Reports[0]
+	return out, nil
+}
+
+// due is one scheduled report to post: its source, its window as read, and
+// the message.
+type due struct {
+	source string
+	series *sketchstore.Series
+	msg    notify.Message
+}
+
+// dueReports are the scheduled reports of the window ending at at: one per
+// source with traffic in it, the default source first, or, when no source
+// had any, the default source's, which says so. Each report and its chart
+// show the same window, read once.
+func (h *Handler) dueReports(ctx context.Context, at time.Time) ([]due, error) {
+	reports, charts := h.reports(), h.charts()
+	var out []due
+	var quiet *due
+	for _, source := range reports.Sources() {
+		series, err := charts.Read(ctx, source, at, h.Window)
+		if err != nil {
+			return nil, fmt.Errorf("scheduled latency report of %s: %w", source, err)
+		}
+		traffic, err := hadTraffic(series)
+		if err != nil {
+			return nil, fmt.Errorf("scheduled latency report of %s: %w", source, err)
+		}
+		if !traffic && (quiet != nil || len(out) > 0) {
+			continue
+		}
+		msg, err := reports.ReportOfSeries(ctx, at, latency.Request{Source: source, Window: h.Window}, series)
+		if err != nil {
+			return nil, fmt.Errorf("scheduled latency report of %s: %w", source, err)
+		}
+		d := due{source: source, series: series, msg: msg}
+		if !traffic {
+			quiet = &d // the default source's: the first read
+			continue
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 && quiet != nil {
+		out = append(out, *quiet)
+	}
+	return out, nil
+}
+
+// hadTraffic says whether series holds any request: latencies, or
+// responses counted without one (an ALB line with -1).
+func hadTraffic(series *sketchstore.Series) (bool, error) {
+	totals, err := series.Totals()
 	if err != nil {
-		return Outcome{Alerts: changes}, fmt.Errorf("scheduled latency report: %w", err)
+		return false, err
 	}
-	msg.Channel = h.Channel
-	posted, err := h.Poster.Post(ctx, msg)
-	if err != nil {
-		return Outcome{Alerts: changes}, fmt.Errorf("post the scheduled latency report to %s: %w", h.Channel, err)
+	for _, s := range totals {
+		if s.Requests > 0 || !s.Response.IsEmpty() {
+			return true, nil
+		}
 	}
-	h.Logger.Info("posted latency report", "channel", h.Channel, "window", contract.FormatWindow(h.Window), "ts", posted.TS)
-	res := &ReportResult{Channel: posted.ChannelID, TS: posted.TS}
-	// The report is out: a chart that fails is logged, not retried, or the
-	// retry would post the report again.
-	res.Chart = h.chart(ctx, series, at, posted.TS)
-	return Outcome{Reported: res, Alerts: changes}, nil
+	return false, nil
 }
 
 // snsEventSource is what Lambda's SNS event puts in each record's
@@ -237,15 +343,24 @@ func (h *Handler) report(ctx context.Context, at time.Time) (Outcome, error) {
 // "eventSource").
 const snsEventSource = "aws:sns"
 
-// alarms posts each notification of an SNS event, CloudWatch alarms through
-// the alarm topic, to the report channel. SNS invokes asynchronously, so an
-// error makes Lambda retry twice and then hand the event to the function's
-// on-failure destination; SNS sends one record per invocation, so a retry
-// does not repeat a message already posted.
+// alarms posts the CloudWatch alarms of an SNS event that are this stack's
+// (alarm.Messages) to the report channel; every other record is logged and
+// dropped. SNS invokes asynchronously, so an error makes Lambda retry twice
+// and then hand the event to the function's on-failure destination; SNS
+// sends one record per invocation, so a retry does not repeat a message
+// already posted. A post Slack took and never answered fails too, so an
+// alarm is posted at least once.
 func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
-	msgs, err := alarm.Parse(raw)
+	msgs, dropped, err := alarm.Parse(raw, h.AlarmTopic)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("alarm notification: %w", err)
+	}
+	for _, d := range dropped {
+		h.Logger.Warn("SNS record not posted: not one of this stack's alarms", "messageId", d.MessageID,
+			"topicArn", d.TopicArn, "alarmTopic", h.AlarmTopic, "reason", d.Reason)
+	}
+	if len(msgs) == 0 {
+		return Outcome{Alarms: &AlarmResult{Dropped: len(dropped)}}, nil
 	}
 	if !h.canPost() {
 		// As with the report, a retry would not find a channel either; the
@@ -255,7 +370,7 @@ func (h *Handler) alarms(ctx context.Context, raw []byte) (Outcome, error) {
 		}
 		return Outcome{Alarms: &AlarmResult{Skipped: contract.EnvReportChannel + " is not set"}}, nil
 	}
-	res := &AlarmResult{Channel: h.Channel}
+	res := &AlarmResult{Channel: h.Channel, Dropped: len(dropped)}
 	for i, m := range msgs {
 		m.Channel = h.Channel
 		posted, err := h.Poster.Post(ctx, m)

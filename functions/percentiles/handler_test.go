@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -13,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alarm"
+	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -60,6 +66,7 @@ func newTestHandler(channel string) (*Handler, *sketchstore.MemoryStore, *fakePo
 	poster := &fakePoster{}
 	var logs bytes.Buffer
 	h := NewHandler(store, poster, channel, time.Hour, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h.AlarmTopic = alarmTopic
 	return h, store, poster, &logs
 }
 
@@ -120,7 +127,7 @@ func TestHandleFailsOnMalformedEnvelopes(t *testing.T) {
 		{"empty object", `{}`, ErrUnknownEvent},
 		{"not JSON", `hello`, ErrUnknownEvent},
 		{"an SQS event", `{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, ErrUnknownEvent},
-		{"SNS with a broken alarm", `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"AlarmName\":"}}]}`, alarm.ErrMalformed},
+		{"SNS records of the wrong shape", `{"Records":[{"EventSource":"aws:sns","Sns":"{\"AlarmName\":"}]}`, alarm.ErrMalformed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -184,6 +191,9 @@ func TestHandleReportsSlackErrors(t *testing.T) {
 	}
 }
 
+// alarmTopic is the stack's alarm topic in the alarm package's testdata.
+const alarmTopic = "arn:aws:sns:ap-northeast-2:123456789012:slackbot-dev-alarms"
+
 // snsEvent is an SNS delivery from the alarm package's testdata: what
 // CloudWatch alarms send through the alarm topic.
 func snsEvent(t *testing.T, name string) json.RawMessage {
@@ -203,8 +213,6 @@ func TestHandlePostsAlarmNotifications(t *testing.T) {
 	}{
 		{"alarm", snsEvent(t, "sns-alarm.json"), []string{":rotating_light: ALARM: *slackbot-dev-events-errors*", "alarmsV2:alarm/slackbot-dev-events-errors"}},
 		{"resolved", snsEvent(t, "sns-ok.json"), []string{"OK (resolved): *slackbot-dev-events-errors*", "(was ALARM)"}},
-		{"a plain publish", json.RawMessage(`{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","Subject":"<!channel> hi","Message":"Hello from SNS!"}}]}`),
-			[]string{"*&lt;!channel&gt; hi*", "Hello from SNS!"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, _, poster, _ := newTestHandler("#ops")
@@ -228,6 +236,43 @@ func TestHandlePostsAlarmNotifications(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandleDropsForgedAlarms: records that are not this stack's alarms
+// (an alarm of another account, another topic, plain text) post nothing
+// and fail nothing; the log says why. The stack's own alarm posts.
+func TestHandleDropsForgedAlarms(t *testing.T) {
+	own := string(snsEvent(t, "sns-alarm.json"))
+	forged := map[string]string{
+		"another account": strings.ReplaceAll(own, `alarm:slackbot-dev-events-errors`, `alarm:prod-payments-db-down`),
+		"another topic":   strings.Replace(own, `"TopicArn": "`+alarmTopic, `"TopicArn": "arn:aws:sns:ap-northeast-2:123456789012:elsewhere`, 1),
+		"plain text": `{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","TopicArn":"` + alarmTopic +
+			`","Subject":"ALARM: prod-payments-db-down","Message":"Reply here with your 2FA code"}}]}`,
+	}
+	forged["another account"] = strings.ReplaceAll(forged["another account"], `123456789012:alarm`, `999999999999:alarm`)
+	for name, event := range forged {
+		t.Run(name, func(t *testing.T) {
+			if event == own {
+				t.Fatal("the forgery changed nothing")
+			}
+			h, _, poster, logs := newTestHandler("#ops")
+			out, err := h.Handle(context.Background(), json.RawMessage(event))
+			if err != nil || len(poster.sent) != 0 || out.Alarms == nil || out.Alarms.Dropped != 1 {
+				t.Fatalf("outcome %+v, %v, %d posted; want it dropped, no error", out.Alarms, err, len(poster.sent))
+			}
+			if !strings.Contains(logs.String(), "not one of this stack's alarms") || strings.Contains(logs.String(), "2FA") {
+				t.Errorf("the log does not say why, or repeats the text:\n%s", logs)
+			}
+		})
+	}
+	h, _, poster, _ := newTestHandler("#ops")
+	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+		t.Fatalf("the stack's own alarm: %v, %d posted; want it posted", err, len(poster.sent))
+	}
+	h.AlarmTopic = ""
+	if _, err := h.Handle(context.Background(), json.RawMessage(own)); err != nil || len(poster.sent) != 1 {
+		t.Fatalf("without SLACKBOT_ALARM_TOPIC_ARN: %v, %d posted; want nothing more posted", err, len(poster.sent))
 	}
 }
 
@@ -312,5 +357,188 @@ func TestScheduledReportReadsItsWindowOnce(t *testing.T) {
 	}
 	if !strings.Contains(poster.sent[0].Text, "(▲") {
 		t.Errorf("text %q, want the change against the hour before", poster.sent[0].Text)
+	}
+}
+
+// mergeSource adds n requests of ms milliseconds (status 200, or 503 when
+// ms is negative: a -1 ALB line, counted without a latency) to route of
+// source, half an hour before reportEnd.
+func mergeSource(t *testing.T, s sketchstore.Store, source, route string, n int, ms float64) {
+	t.Helper()
+	p := sketchstore.NewSketches()
+	for range n {
+		if ms < 0 {
+			p.CountStatus(503)
+			continue
+		}
+		_ = p.Response.Add(ms)
+		p.CountStatus(200)
+	}
+	key := sketchstore.Key{Source: source, Route: route, Minute: reportEnd.Add(-30 * time.Minute).Unix()}
+	if err := s.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{key: p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScheduledReportPerSource: the schedule posts one message per source
+// with traffic in the window, the default source first, each with its own
+// numbers and latency_report metadata naming it; a source without traffic
+// posts nothing; when none had any, the default source says so.
+func TestScheduledReportPerSource(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"},
+		{"name":"workers","kind":"lambda","functions":["billing"]},
+		{"name":"web","kind":"alb","bucket":"logs"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, store, poster, _ := newTestHandler("#ops")
+	h.Sources = sources
+	mergeSource(t, store, "orders", "GET /orders", 30, 120)
+	mergeSource(t, store, "web", "GET /files/{name}", 4, -1) // requests, none with a latency
+	store.Record(eventsRoute, reportEnd.Add(-10*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	// workers had traffic two hours ago only: not in the window.
+	p := sketchstore.NewSketches()
+	_ = p.Response.Add(5)
+	p.CountStatus(200)
+	_ = store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{
+		{Source: "workers", Route: "billing", Minute: reportEnd.Add(-2 * time.Hour).Unix()}: p})
+
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		source        string
+		requests, s5x int64
+	}
+	var posted []got
+	for _, m := range poster.sent {
+		meta := m.Metadata.EventPayload
+		total := meta["total"].(map[string]any)
+		posted = append(posted, got{meta["source"].(string), total["count"].(int64), total["status_5xx"].(int64)})
+		if m.Channel != "#ops" || m.Metadata.EventType != latency.MetadataEventType {
+			t.Errorf("%v: channel %q, type %q", meta["source"], m.Channel, m.Metadata.EventType)
+		}
+	}
+	want := []got{{"orders", 30, 0}, {"web", 0, 4}, {"slackbot", 1, 0}}
+	if !slices.Equal(posted, want) {
+		t.Errorf("posted (source, latency count, 5xx) %v, want %v", posted, want)
+	}
+	if len(out.Reports) != 3 || out.Reported == nil || out.Reported.Source != "orders" || out.Reports[2].Source != "slackbot" {
+		t.Errorf("outcome %+v", out)
+	}
+
+	// An hour later nothing had traffic: one message, the default source's.
+	poster.sent = nil
+	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd.Add(2*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(poster.sent) != 1 || poster.sent[0].Metadata.EventPayload["source"] != "orders" ||
+		!strings.HasPrefix(poster.sent[0].Text, "No traffic to orders in the last 1h") || len(out.Reports) != 1 {
+		t.Fatalf("quiet hour: %d messages, first %+v; want only the default source's no-traffic message", len(poster.sent), poster.sent)
+	}
+}
+
+// After the first report is out, a failed post of another is logged, not
+// retried: a retry would post the first again.
+func TestScheduledReportPerSourceFailureAfterTheFirst(t *testing.T) {
+	sources, _ := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`)
+	h, store, _, _ := newTestHandler("#ops")
+	h.Sources = sources
+	mergeSource(t, store, "orders", "GET /orders", 3, 120)
+	store.Record(eventsRoute, reportEnd.Add(-10*time.Minute), 40*time.Millisecond, 35*time.Millisecond)
+	poster := &failingAfter{n: 1}
+	h.Poster = poster
+	out, err := h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil || len(out.Reports) != 2 || out.Reports[0].TS == "" || !strings.HasPrefix(out.Reports[1].Skipped, "failed") {
+		t.Fatalf("outcome %+v, %v; want the first posted, the second's failure recorded and no error", out, err)
+	}
+	// The first failing is an error: nothing is out, the retry is safe.
+	h.Poster = &failingAfter{n: 0}
+	if _, err := h.Handle(context.Background(), scheduledEvent(reportEnd)); err == nil {
+		t.Fatal("no error when the first report failed")
+	}
+}
+
+// failingAfter posts n messages, then fails.
+type failingAfter struct {
+	n, posts int
+}
+
+func (p *failingAfter) Post(_ context.Context, m notify.Message) (notify.Posted, error) {
+	if p.posts >= p.n {
+		return notify.Posted{}, errors.New("slack is down")
+	}
+	p.posts++
+	return notify.Posted{ChannelID: "C0123ABCD", TS: "1700000000.000200"}, nil
+}
+
+// sourceBatch is a subscription event from group holding lines.
+func sourceBatch(t *testing.T, group string, lines []string, at time.Time) json.RawMessage {
+	t.Helper()
+	d := events.CloudwatchLogsData{Owner: "123456789012", LogGroup: group, LogStream: "2026/12/04/[$LATEST]0f1e2d3c",
+		SubscriptionFilters: []string{"slackbot-dev-latency-workers"}, MessageType: accesslog.DataMessage}
+	for i, l := range lines {
+		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{
+			ID: fmt.Sprintf("%022d%034d", at.UnixMilli(), i), Timestamp: at.UnixMilli() + int64(i), Message: l})
+	}
+	plain, _ := json.Marshal(d)
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	_, _ = w.Write(plain)
+	_ = w.Close()
+	ev, _ := json.Marshal(events.CloudwatchLogsEvent{AWSLogs: events.CloudwatchLogsRawData{Data: base64.StdEncoding.EncodeToString(z.Bytes())}})
+	return ev
+}
+
+// After a source's batch only that source's rules are checked: the
+// bot's own rule, which its own data would fire, waits for the bot's own
+// batch or the schedule.
+func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"workers","kind":"lambda","functions":["billing"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := contract.ParseAlertRules(`[{"route":"*","quantile":0.5,"threshold_ms":100,"window":"5m"},
+		{"source":"slackbot","route":"*","quantile":0.5,"threshold_ms":10,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := contract.ResolveAlertSources(parsed, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return reportEnd }
+	poster := &fakePoster{}
+	h := NewHandler(store, poster, "#ops", time.Hour, rules, &alerts.MemoryState{}, nil)
+	h.Sources = sources
+	h.Ingester.SetSources("/aws/apigateway/slackbot-dev/access", sources)
+	at := reportEnd.Add(-2 * time.Minute)
+	store.Record(eventsRoute, at, 40*time.Millisecond, 30*time.Millisecond) // over the bot's own 10 ms
+
+	var lines []string
+	for i := range 5 {
+		lines = append(lines, fmt.Sprintf("REPORT RequestId: %08x-e9a3-11e6-939a-754dd98c7be3\tDuration: 250.00 ms\tBilled Duration: 250 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\t", i))
+	}
+	out, err := h.Handle(context.Background(), sourceBatch(t, "/aws/lambda/billing", lines, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Ingested == nil || out.Ingested.Source != "workers" || out.Ingested.Added != 5 {
+		t.Fatalf("ingested %+v, want 5 REPORT lines of workers", out.Ingested)
+	}
+	if len(out.Alerts) != 1 || !strings.HasPrefix(out.Alerts[0].Rule, "@workers|") || len(poster.sent) != 1 ||
+		poster.sent[0].Metadata.EventPayload["source"] != "workers" {
+		t.Fatalf("alerts %+v, posts %d; want only the workers rule fired", out.Alerts, len(poster.sent))
+	}
+	// The schedule checks every rule: now the bot's own fires too.
+	out, err = h.Handle(context.Background(), scheduledEvent(reportEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Alerts) != 1 || out.Alerts[0].Rule != "*|p50|10|5m" {
+		t.Errorf("schedule alerts %+v, want the bot's own rule", out.Alerts)
 	}
 }

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -22,7 +21,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 )
 
 func main() {
@@ -33,7 +34,13 @@ func main() {
 		os.Exit(1)
 	}
 	logger := cfg.Logger()
-	poster, err := cfg.ReportPoster(os.Stdout)
+	// Reports go to the report channel's workspace: the configured bot
+	// token's, or the installation of reportTeam.
+	var installs installstore.Store
+	if cfg.InstallationsTable != "" {
+		installs = installstore.Open(dynamodb.NewFromConfig(awsCfg), awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	}
+	poster, err := tokens.ReportPoster(cfg, installs, logger, os.Stdout)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
@@ -50,21 +57,15 @@ func main() {
 		state = &alerts.MemoryState{}
 	}
 	h := NewHandler(store, poster, cfg.ReportChannel, cfg.ReportWindow, cfg.AlertRules, state, logger)
-	if err := watchSources(h, awsCfg, cfg.DedupeTable, logger); err != nil {
-		logger.Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
+	h.AlarmTopic = os.Getenv(contract.EnvAlarmTopicARN)
+	watchSources(h, awsCfg, cfg.DedupeTable, cfg.LatencySources, logger)
 	lambda.Start(h.Handle)
 }
 
-// watchSources gives h the latency sources of the environment, the S3
-// client their ALB objects are read with, and the claims that read each
-// object once.
-func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, logger *slog.Logger) error {
-	sources, err := contract.ParseLatencySources(os.Getenv(contract.EnvLatencySources))
-	if err != nil {
-		return fmt.Errorf("%s: %w", contract.EnvLatencySources, err)
-	}
+// watchSources gives h the latency sources (config read and checked them),
+// the S3 client their ALB objects are read with, and the claims that read
+// each object once.
+func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, sources []contract.LatencySource, logger *slog.Logger) {
 	own := os.Getenv(contract.EnvAccessLogGroup)
 	if own == "" && len(sources) > 0 {
 		logger.Warn(contract.EnvAccessLogGroup + " is unset: every batch of no latency source is read as the bot's own access log")
@@ -78,5 +79,4 @@ func watchSources(h *Handler, awsCfg aws.Config, dedupeTable string, logger *slo
 	if dedupeTable != "" {
 		h.Claims = &dedupe.Dynamo{Client: dynamodb.NewFromConfig(awsCfg), Table: dedupeTable, Lease: ObjectLease}
 	}
-	return nil
 }

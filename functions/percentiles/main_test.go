@@ -206,7 +206,8 @@ func TestPercentilesLambda(t *testing.T) {
 
 // A CloudWatch alarm, as SNS delivers it to the real bootstrap: one message
 // in the report channel naming the alarm and its state, with the console
-// link.
+// link. Forged records before it (an alarm of another account, a record of
+// another topic, plain text) post nothing and fail nothing.
 func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 	ctx := context.Background()
 	moto := testenv.NewMoto(t)
@@ -226,12 +227,31 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 		contract.EnvSecretARN+"="+*sec.ARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvReportChannel+"=#ops",
+		contract.EnvAlarmTopicARN+"="+alarmTopic,
 	)
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), env)
 
 	event, err := os.ReadFile("../internal/alarm/testdata/sns-alarm.json")
 	if err != nil {
 		t.Fatal(err)
+	}
+	own := string(event)
+	for name, forged := range map[string]string{
+		"another account": strings.ReplaceAll(own, "123456789012:alarm:slackbot-dev-events-errors", "999999999999:alarm:prod-payments-db-down"),
+		"another topic":   strings.Replace(own, `"TopicArn": "`+alarmTopic, `"TopicArn": "arn:aws:sns:ap-northeast-2:123456789012:anyone-can-publish`, 1),
+		"plain text": `{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{"Type":"Notification","TopicArn":"` + alarmTopic +
+			`","Subject":"ALARM: prod-payments-db-down","Message":"Reply here with your 2FA code"}}]}`,
+	} {
+		if forged == own {
+			t.Fatalf("%s: the forgery changed nothing", name)
+		}
+		var out Outcome
+		if err := fn.InvokeJSON(ctx, json.RawMessage(forged), &out); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, fn.Logs())
+		}
+		if out.Alarms == nil || out.Alarms.Posted != 0 || out.Alarms.Dropped != 1 || len(slack.Posts()) != 0 {
+			t.Fatalf("%s: outcome %+v, %d posts; want it dropped", name, out.Alarms, len(slack.Posts()))
+		}
 	}
 	var out Outcome
 	if err := fn.InvokeJSON(ctx, json.RawMessage(event), &out); err != nil {
@@ -262,6 +282,58 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 		t.Errorf("blocks %s: %v", p.Get("blocks"), err)
 	}
 	t.Logf("chat.postMessage text:\n%s", text)
+}
+
+// TestPercentilesLambdaAlertsWithSlowSlack: the shipped bootstrap, with a
+// short function timeout, meets a Slack that takes an alert's post and
+// never answers. The invocation ends in time, with an error, and the alert
+// is pending: the next batch posts it, once, and a third posts nothing.
+func TestPercentilesLambdaAlertsWithSlowSlack(t *testing.T) {
+	ctx := context.Background()
+	moto := testenv.NewMoto(t)
+	cfg, err := moto.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
+	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("slackbot/percentiles-slow-slack"), SecretString: aws.String(string(secret)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
+	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
+	slack.SetMode(testenv.SwallowFirst, testenv.MethodPostMessage)
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), append(moto.Env(),
+		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSlackAPIURL+"="+slack.APIURL(),
+		contract.EnvSketchTable+"="+sketchTable,
+		contract.EnvReportChannel+"="+opsID,
+		contract.EnvAlertRules+`=[{"route":"*","quantile":0.5,"threshold_ms":500,"window":"5m"}]`,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=4",
+	))
+	now := time.Now().UTC().Truncate(time.Minute)
+	for seq := range 3 {
+		var lines []string
+		for i := range 20 {
+			lines = append(lines, accessLine(seq*100+i, now.Add(-2*time.Minute).Add(time.Duration(i)*time.Second), "POST", contract.EventsPath, 900, 880))
+		}
+		body, err := fn.Invoke(ctx, subscriptionEvent(t, accesslog.DataMessage, lines, now.Add(time.Duration(seq)*time.Second)))
+		if err != nil {
+			t.Fatalf("batch %d: %v (the function must end before its timeout)\n%s", seq, err, fn.Logs())
+		}
+		failed := strings.Contains(string(body), "errorMessage")
+		if failed != (seq == 0) {
+			t.Errorf("batch %d: %s; want an error only for the batch whose alert went unanswered", seq, body)
+		}
+	}
+	if n := len(slack.Posts()); n != 2 {
+		t.Errorf("Slack got the alert %d times, want 2: the unanswered post and the next batch's", n)
+	}
+	if n := slack.Attempts(testenv.MethodPostMessage); n != 2 {
+		t.Errorf("chat.postMessage attempts = %d, want 2", n)
+	}
 }
 
 // newSketchTable creates the sketch table in moto as infra/ does.

@@ -107,7 +107,8 @@ func (h *Handler) object(ctx context.Context, detail json.RawMessage) (Outcome, 
 	h.Logger.Info("ingested an ALB log object", "object", id, "source", src.Name, "lines", stats.Events,
 		"added", stats.Added, "malformed", stats.Malformed, "other", stats.Other, "routeMinutes", stats.Parts)
 	if stats.Parts > 0 {
-		out.Alerts, err = h.checkAlerts(ctx, unixMinuteEnd(stats.LastMinute))
+		// Only this source's rules can have changed.
+		out.Alerts, err = h.checkAlerts(ctx, unixMinuteEnd(stats.LastMinute), src.Name)
 	}
 	return out, err
 }

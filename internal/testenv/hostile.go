@@ -59,3 +59,14 @@ func PlainJSON(t testing.TB, v any) string {
 	}
 	return b.String()
 }
+
+// NoSecretsIn fails the test when out holds any of the secrets: tokens
+// and client secrets are never logged.
+func NoSecretsIn(t testing.TB, where, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("%s holds a secret (%.8s…)", where, s)
+		}
+	}
+}

@@ -31,9 +31,10 @@ type Channel struct{ ID, Name string }
 type Slack struct {
 	*httptest.Server
 
-	token string
-
 	mu          sync.Mutex
+	tokens      map[string]team // accepted bot tokens and their workspace: slack_oauth.go
+	calls       []Call
+	oauth       oauth
 	pages       [][]Channel
 	listCursors []string
 	listErr     string // conversations.list answers {"ok":false,"error":listErr}
@@ -41,17 +42,20 @@ type Slack struct {
 	members     map[string][]string
 	memberCalls map[string]int
 	posts       []url.Values
+	postTokens  []string
 	answer      func(n int, w http.ResponseWriter)
 	badTokens   int
 	responses   []map[string]any
 	interactive interactive // chat.update and views.open: slack_interactive.go
 	files       files       // uploads and the incoming webhook: slack_files.go
+	modes       modes       // late, swallowed and refused answers: slack_modes.go
+	quit        chan struct{}
 }
 
 // NewSlack starts a Slack that accepts token and lists channels (name -> ID)
 // on one page, sorted by name, and stops it when the test ends.
 func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
-	s := &Slack{token: token, members: map[string][]string{}, memberCalls: map[string]int{}}
+	s := &Slack{tokens: map[string]team{token: {ID: HomeTeam}}, members: map[string][]string{}, memberCalls: map[string]int{}, quit: make(chan struct{})}
 	var page []Channel
 	for name, id := range channels {
 		page = append(page, Channel{ID: id, Name: name})
@@ -65,6 +69,7 @@ func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
 	mux.HandleFunc("POST /api/conversations.members", s.conversationsMembers)
 	mux.HandleFunc("POST /api/chat.update", s.chatUpdate)
 	mux.HandleFunc("POST /api/views.open", s.viewsOpen)
+	s.serveOAuth(mux)
 	s.serveFiles(mux)
 	mux.HandleFunc("POST /response_url", func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
@@ -72,16 +77,27 @@ func NewSlack(t testing.TB, token string, channels map[string]string) *Slack {
 			t.Errorf("response_url body: %v", err)
 		}
 		s.mu.Lock()
+		a := s.answerOf(MethodResponseURL)
+		if !a.takes() {
+			s.mu.Unlock()
+			a.refuse(w, false)
+			return
+		}
 		s.responses = append(s.responses, m)
 		s.mu.Unlock()
-		w.Write([]byte("ok"))
+		if s.wait(a, r) {
+			w.Write([]byte("ok"))
+		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("unexpected Slack call %s %s", r.Method, r.URL.Path)
 		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
 	})
 	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		close(s.quit) // lets go of swallowed requests, so Close returns
+		s.Close()
+	})
 	return s
 }
 
@@ -169,12 +185,11 @@ func (s *Slack) authorized(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return false
 	}
-	if r.PostForm.Get("token") != s.token && r.Header.Get("Authorization") != "Bearer "+s.token {
-		s.badTokens++
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
-		return false
+	token := r.PostForm.Get("token")
+	if token == "" {
+		token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
-	return true
+	return s.accept(w, r, token)
 }
 
 func (s *Slack) chatPostMessage(w http.ResponseWriter, r *http.Request) {
@@ -183,10 +198,20 @@ func (s *Slack) chatPostMessage(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
+	a := s.answerOf(MethodPostMessage)
+	if !a.takes() {
+		s.mu.Unlock()
+		a.refuse(w, true)
+		return
+	}
 	n := len(s.posts)
 	s.posts = append(s.posts, r.PostForm)
+	s.postTokens = append(s.postTokens, s.calls[len(s.calls)-1].Token)
 	answer := s.answer
 	s.mu.Unlock()
+	if !s.wait(a, r) {
+		return
+	}
 	if answer != nil {
 		answer(n, w)
 		return

@@ -35,9 +35,17 @@ func (s *Slack) serveFiles(mux *http.ServeMux) {
 			return
 		}
 		s.mu.Lock()
+		a := s.answerOf(MethodWebhook)
+		if !a.takes() {
+			s.mu.Unlock()
+			a.refuse(w, false)
+			return
+		}
 		s.files.webhooks = append(s.files.webhooks, m)
 		s.mu.Unlock()
-		w.Write([]byte("ok"))
+		if s.wait(a, r) {
+			w.Write([]byte("ok"))
+		}
 	})
 }
 

@@ -1,11 +1,17 @@
 // Package alarm turns CloudWatch alarm notifications, as SNS delivers them to
-// a Lambda function, into Slack messages.
+// a Lambda function, into Slack messages: only this stack's alarms, from its
+// own topic. Whoever may publish to a topic (or invoke the function) could
+// otherwise make the bot say anything in the report channel, in the voice
+// of an alarm ("ALARM: prod-db-down, reply with your 2FA code"), so a
+// record is posted only when it came through the stack's topic and is a
+// CloudWatch alarm state change of an alarm in the topic's partition,
+// account and region. Everything else is dropped, with the reason, for the
+// log.
 //
-// Everything in a notification is outside text: an alarm's name, description
-// and reason are whatever its author (or CloudWatch, quoting them) wrote, and
-// anyone allowed to publish to the topic can send anything at all. So every
-// value is escaped for Slack mrkdwn before it is placed, and the only markup
-// in a message is the console link built here.
+// Everything in a notification is outside text all the same: an alarm's
+// name, description and reason are whatever its author (or CloudWatch,
+// quoting them) wrote. So every value is escaped for Slack mrkdwn before it
+// is placed, and the only markup in a message is the console link built here.
 package alarm
 
 import (
@@ -25,63 +31,95 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
-// ErrMalformed is an event or an alarm notification that is not valid JSON
-// of the expected shape. Retrying will not fix it, but failing sends it to
-// the function's on-failure destination, where a person can look at it.
+// ErrMalformed is a Lambda event that is not valid JSON of an SNS event.
+// Retrying will not fix it, but failing sends it to the function's
+// on-failure destination, where a person can look at it.
 var ErrMalformed = errors.New("malformed SNS notification")
 
-// Parse decodes a Lambda SNS event and returns one message per record.
-func Parse(raw []byte) ([]notify.Message, error) {
-	var ev events.SNSEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("%w: the Lambda event: %s", ErrMalformed, describe(err))
-	}
-	return Messages(ev)
+// Dropped is a record that is not posted, and why. MessageID and TopicArn
+// are the record's, cut short; nothing of its message is kept.
+type Dropped struct {
+	MessageID string
+	TopicArn  string
+	Reason    string
 }
 
-// Messages returns one message per record, without a channel: an alarm
-// notification as an alarm, anything else published to the topic as a plain
-// notice, so nothing sent there is lost. A record whose Message looks like
-// JSON but is not valid fails the whole event.
-func Messages(ev events.SNSEvent) ([]notify.Message, error) {
-	msgs := make([]notify.Message, 0, len(ev.Records))
-	for i, r := range ev.Records {
-		m, err := message(r.SNS)
+// Parse decodes a Lambda SNS event and returns the messages of the records
+// that are this stack's alarms (see Messages), and the records dropped.
+func Parse(raw []byte, topicARN string) ([]notify.Message, []Dropped, error) {
+	var ev events.SNSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, nil, fmt.Errorf("%w: the Lambda event: %s", ErrMalformed, describe(err))
+	}
+	msgs, dropped := Messages(ev, topicARN)
+	return msgs, dropped, nil
+}
+
+// Messages returns one message, without a channel, per record published to
+// topicARN (the stack's alarm topic) whose message is a CloudWatch alarm
+// state change of an alarm in the topic's partition, account and region.
+// Every other record is dropped: another topic, another account or region,
+// plain text, JSON of another shape. An empty topicARN drops everything.
+func Messages(ev events.SNSEvent, topicARN string) ([]notify.Message, []Dropped) {
+	var msgs []notify.Message
+	var dropped []Dropped
+	for _, r := range ev.Records {
+		m, err := message(r.SNS, topicARN)
 		if err != nil {
-			return nil, fmt.Errorf("record %d (SNS message %q): %w", i, short(r.SNS.MessageID, 80), err)
+			dropped = append(dropped, Dropped{MessageID: short(r.SNS.MessageID, 80), TopicArn: short(r.SNS.TopicArn, 200), Reason: err.Error()})
+			continue
 		}
 		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs, dropped
 }
 
-func message(s events.SNSEntity) (notify.Message, error) {
+func message(s events.SNSEntity, topicARN string) (notify.Message, error) {
+	if topicARN == "" {
+		return notify.Message{}, errors.New("no alarm topic is configured, so no record is the stack's")
+	}
+	if s.TopicArn != topicARN {
+		return notify.Message{}, errors.New("not published to the stack's alarm topic")
+	}
 	body := strings.TrimSpace(s.Message)
 	if !strings.HasPrefix(body, "{") {
-		return notice(s), nil
+		return notify.Message{}, errors.New("not a CloudWatch alarm notification: plain text")
 	}
 	var p events.CloudWatchAlarmSNSPayload
 	if err := json.Unmarshal([]byte(body), &p); err != nil {
-		return notify.Message{}, fmt.Errorf("%w: its Message starts like JSON but is not a valid CloudWatch alarm notification: %s", ErrMalformed, describe(err))
+		return notify.Message{}, fmt.Errorf("not a valid CloudWatch alarm notification: %s", describe(err))
 	}
-	if p.AlarmName == "" || p.NewStateValue == "" {
-		// Valid JSON of some other shape (an EventBridge event, a test
-		// publish): show it rather than guess.
-		return notice(s), nil
+	if p.AlarmName == "" || p.NewStateValue == "" || p.AlarmARN == "" {
+		return notify.Message{}, errors.New("not a CloudWatch alarm state change: JSON of another shape")
+	}
+	if !sameAccount(p.AlarmARN, topicARN) {
+		return notify.Message{}, errors.New("an alarm of another partition, account or region than the topic's")
 	}
 	return alarmMessage(p), nil
+}
+
+// sameAccount reports whether the alarm ARN,
+// arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>, is in the
+// partition, region and account of the topic ARN,
+// arn:<partition>:sns:<region>:<account>:<name>.
+func sameAccount(alarmARN, topicARN string) bool {
+	a := strings.SplitN(alarmARN, ":", 7)
+	t := strings.SplitN(topicARN, ":", 6)
+	if len(a) != 7 || len(t) != 6 || a[0] != "arn" || a[2] != "cloudwatch" || a[5] != "alarm" || a[6] == "" ||
+		t[0] != "arn" || t[2] != "sns" || !accountID.MatchString(a[4]) || !regionCode.MatchString(a[3]) {
+		return false
+	}
+	return a[1] == t[1] && a[3] == t[3] && a[4] == t[4]
 }
 
 // Limits, in bytes of escaped text, that keep every block under Slack's
 // (3,000 characters for a section's text, 2,000 for a field) whatever the
 // payload holds.
 const (
-	maxName    = 300
-	maxDesc    = 600
-	maxReason  = 1500
-	maxField   = 300
-	maxSubject = 300
-	maxBody    = 2500
+	maxName   = 300
+	maxDesc   = 600
+	maxReason = 1500
+	maxField  = 300
 )
 
 // look is how a state reads at a glance.
@@ -150,25 +188,6 @@ func alarmMessage(p events.CloudWatchAlarmSNSPayload) notify.Message {
 		text = append(text, ref)
 	}
 	return notify.Message{Text: strings.Join(text, "\n"), Blocks: blocks}
-}
-
-// notice is anything else published to the topic, shown as it came.
-func notice(s events.SNSEntity) notify.Message {
-	subject := clip(s.Subject, maxSubject)
-	if subject == "" {
-		subject = "(no subject)"
-	}
-	headline := ":information_source: SNS notification: *" + subject + "*"
-	if i := strings.LastIndexByte(s.TopicArn, ':'); i >= 0 && i < len(s.TopicArn)-1 {
-		headline += " from topic " + clip(s.TopicArn[i+1:], maxField)
-	}
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(headline), nil, nil)}
-	text := headline
-	if body := clip(strings.TrimSpace(s.Message), maxBody); body != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(body), nil, nil))
-		text += "\n" + body
-	}
-	return notify.Message{Text: text, Blocks: blocks}
 }
 
 // mrkdwn is a text object of already escaped text. Verbatim, so Slack does

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -83,11 +84,14 @@ func withAlarm(t testing.TB, change map[string]any) events.SNSEvent {
 	return ev
 }
 
+// topic is the stack's alarm topic of the testdata.
+const topic = "arn:aws:sns:ap-northeast-2:123456789012:slackbot-dev-alarms"
+
 func publish(subject, message string) events.SNSEvent {
 	return events.SNSEvent{Records: []events.SNSEventRecord{{
 		EventSource: "aws:sns", EventVersion: "1.0",
 		SNS: events.SNSEntity{Type: "Notification", MessageID: "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-			TopicArn: "arn:aws:sns:ap-northeast-2:123456789012:slackbot-dev-alarms", Subject: subject, Message: message},
+			TopicArn: topic, Subject: subject, Message: message},
 	}}}
 }
 
@@ -113,12 +117,12 @@ func TestParseRealNotifications(t *testing.T) {
 		},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			msgs, err := Parse(readEvent(t, c.file))
+			msgs, dropped, err := Parse(readEvent(t, c.file), topic)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(msgs) != 1 {
-				t.Fatalf("%d messages, want 1", len(msgs))
+			if len(msgs) != 1 || len(dropped) != 0 {
+				t.Fatalf("%d messages, dropped %+v; want 1 message", len(msgs), dropped)
 			}
 			m := msgs[0]
 			if m.Text != c.text {
@@ -179,14 +183,12 @@ func TestMessagesEscapeOutsideText(t *testing.T) {
 			"Trigger": map[string]any{"MetricName": evil, "Namespace": evil, "Dimensions": []map[string]string{{"name": evil, "value": evil}}},
 		})},
 		{"alarm in an unknown state", withAlarm(t, map[string]any{"NewStateValue": evil})},
-		{"alarm whose ARN carries markup", withAlarm(t, map[string]any{"AlarmName": evil, "AlarmArn": "arn:aws:cloudwatch:<!channel>:123456789012:alarm:" + evil})},
-		{"plain publish", publish(evil, evil)},
-		{"JSON publish", publish(evil, `{"detail-type":"`+evil+`"}`)},
+		{"alarm whose ARN carries markup", withAlarm(t, map[string]any{"AlarmName": evil, "AlarmArn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:" + evil})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			msgs, err := Messages(c.ev)
-			if err != nil || len(msgs) != 1 {
-				t.Fatalf("%d messages, %v", len(msgs), err)
+			msgs, dropped := Messages(c.ev, topic)
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages, dropped %+v", len(msgs), dropped)
 			}
 			out := rendered(t, msgs[0])
 			for _, h := range hostile {
@@ -202,53 +204,71 @@ func TestMessagesEscapeOutsideText(t *testing.T) {
 	}
 }
 
-func TestMessagesShowOtherPublishes(t *testing.T) {
+// TestOnlyThisStacksAlarms: of what reaches the function, only a
+// CloudWatch alarm state change published to the stack's topic, about an
+// alarm of the topic's partition, account and region, is posted. Forged
+// alarms (another account, another region, another topic), plain text and
+// JSON of other shapes are dropped with a reason, and none of their text is
+// kept.
+func TestOnlyThisStacksAlarms(t *testing.T) {
+	forged := "ALARM: prod-payments-db-down. Reply here with your 2FA code"
+	otherTopic := func(ev events.SNSEvent) events.SNSEvent {
+		ev.Records[0].SNS.TopicArn = "arn:aws:sns:ap-northeast-2:123456789012:someone-elses-topic"
+		return ev
+	}
 	for _, c := range []struct {
-		name    string
-		subject string
-		message string
-		want    string
+		name  string
+		ev    events.SNSEvent
+		topic string
+		want  string // in the reason
 	}{
-		{"text", "TestInvoke", "Hello from SNS!", ":information_source: SNS notification: *TestInvoke* from topic slackbot-dev-alarms\nHello from SNS!"},
-		{"no subject", "", "deploy finished", ":information_source: SNS notification: *(no subject)* from topic slackbot-dev-alarms\ndeploy finished"},
-		{"no body", "ping", "  ", ":information_source: SNS notification: *ping* from topic slackbot-dev-alarms"},
-		{"JSON of another shape", "state change", `{"detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"x"}}`,
-			":information_source: SNS notification: *state change* from topic slackbot-dev-alarms\n" + `{"detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"x"}}`},
-		{"alarm fields missing", "", `{"AlarmName":"half"}`, ":information_source: SNS notification: *(no subject)* from topic slackbot-dev-alarms\n" + `{"AlarmName":"half"}`},
+		{"another account", withAlarm(t, map[string]any{"AlarmName": forged, "AlarmArn": "arn:aws:cloudwatch:ap-northeast-2:999999999999:alarm:prod-payments-db-down"}), topic, "another partition, account or region"},
+		{"another region", withAlarm(t, map[string]any{"AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x"}), topic, "another partition, account or region"},
+		{"another partition", withAlarm(t, map[string]any{"AlarmArn": "arn:aws-cn:cloudwatch:ap-northeast-2:123456789012:alarm:x"}), topic, "another partition, account or region"},
+		{"no alarm ARN", withAlarm(t, map[string]any{"AlarmArn": ""}), topic, "another shape"},
+		{"an ARN that is not an alarm's", withAlarm(t, map[string]any{"AlarmArn": "arn:aws:sns:ap-northeast-2:123456789012:alarm:x"}), topic, "another partition, account or region"},
+		{"another topic", otherTopic(withAlarm(t, nil)), topic, "not published to the stack's alarm topic"},
+		{"no topic configured", withAlarm(t, nil), "", "no alarm topic"},
+		{"plain text", publish("TestInvoke", forged), topic, "plain text"},
+		{"JSON of another shape", publish("state change", `{"detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"x"}}`), topic, "another shape"},
+		{"alarm fields missing", publish("", `{"AlarmName":"half"}`), topic, "another shape"},
+		{"message cut off", publish("x", `{"AlarmName":"`+forged), topic, "not a valid CloudWatch alarm notification"},
+		{"field of the wrong type", publish("x", `{"AlarmName":["x"],"NewStateValue":"ALARM"}`), topic, "AlarmName"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			msgs, err := Messages(publish(c.subject, c.message))
-			if err != nil || len(msgs) != 1 {
-				t.Fatalf("%d messages, %v", len(msgs), err)
+			msgs, dropped := Messages(c.ev, c.topic)
+			if len(msgs) != 0 || len(dropped) != 1 {
+				t.Fatalf("%d messages (%+v), %d dropped; want it dropped", len(msgs), msgs, len(dropped))
 			}
-			if msgs[0].Text != c.want {
-				t.Errorf("text\n%s\nwant\n%s", msgs[0].Text, c.want)
+			if !strings.Contains(dropped[0].Reason, c.want) {
+				t.Errorf("reason %q, want %q", dropped[0].Reason, c.want)
 			}
-			if len(msgs[0].Blocks) == 0 {
-				t.Error("no blocks")
+			if strings.Contains(fmt.Sprintf("%+v", dropped[0]), "2FA") {
+				t.Errorf("the dropped record keeps its text: %+v", dropped[0])
 			}
 		})
+	}
+	msgs, dropped := Messages(withAlarm(t, nil), topic)
+	if len(msgs) != 1 || len(dropped) != 0 || !strings.Contains(msgs[0].Text, "slackbot-dev-events-errors") {
+		t.Fatalf("the stack's own alarm: %d messages, dropped %+v; want it posted", len(msgs), dropped)
 	}
 }
 
 func TestMessagesOnePerRecord(t *testing.T) {
 	ev := withAlarm(t, nil)
 	ev.Records = append(ev.Records, publish("second", "two").Records...)
-	msgs, err := Messages(ev)
-	if err != nil {
-		t.Fatal(err)
+	ev.Records = append(ev.Records, withAlarm(t, map[string]any{"NewStateValue": "OK"}).Records...)
+	msgs, dropped := Messages(ev, topic)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "ALARM") || !strings.Contains(msgs[1].Text, "OK") || len(dropped) != 1 {
+		t.Errorf("messages %+v, dropped %+v; want the two alarms, the publish dropped", msgs, dropped)
 	}
-	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "ALARM") || !strings.Contains(msgs[1].Text, "*second*") {
-		t.Errorf("messages %+v, want the alarm then the publish", msgs)
-	}
-	if msgs, err := Messages(events.SNSEvent{}); err != nil || len(msgs) != 0 {
-		t.Errorf("no records: %d messages, %v", len(msgs), err)
+	if msgs, dropped := Messages(events.SNSEvent{}, topic); len(msgs) != 0 || len(dropped) != 0 {
+		t.Errorf("no records: %d messages, %d dropped", len(msgs), len(dropped))
 	}
 }
 
 func TestParseRejectsMalformedJSON(t *testing.T) {
 	secret := strings.Repeat("SECRET-PAYLOAD-", 100)
-	alarm := string(readEvent(t, "sns-alarm.json"))
 	for _, c := range []struct {
 		name  string
 		event string
@@ -257,12 +277,9 @@ func TestParseRejectsMalformedJSON(t *testing.T) {
 		{"event not JSON", "Records: " + secret, []string{"Lambda event", "invalid character", "at byte"}},
 		{"records not a list", `{"Records":{"Sns":"` + secret + `"}}`, []string{"Lambda event", "cannot unmarshal"}},
 		{"bad timestamp", `{"Records":[{"Sns":{"Timestamp":"` + secret + `"}}]}`, []string{"Lambda event", "Timestamp"}},
-		{"message cut off", mustEvent(t, publish("x", `{"AlarmName":"`+secret)), []string{"record 0", "95df01b4-ee98-5cb9-9903-4c221d41eb5e", "not a valid CloudWatch alarm", "unexpected end"}},
-		{"field of the wrong type", mustEvent(t, publish("x", `{"AlarmName":["`+secret+`"],"NewStateValue":"ALARM"}`)), []string{"record 0", "AlarmName"}},
-		{"testdata with a broken Message", strings.Replace(alarm, `\"AlarmName\":`, `\"AlarmName\"`, 1), []string{"record 0", "c8e9d2a1-5f3b-5e7c-9d41-6a2b8f0e7c13", "invalid character"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			msgs, err := Parse([]byte(c.event))
+			msgs, _, err := Parse([]byte(c.event), topic)
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("Parse: %d messages, error %v; want ErrMalformed", len(msgs), err)
 			}
@@ -276,15 +293,6 @@ func TestParseRejectsMalformedJSON(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustEvent(t testing.TB, ev events.SNSEvent) string {
-	t.Helper()
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestConsole(t *testing.T) {
@@ -352,7 +360,8 @@ func TestStateTime(t *testing.T) {
 
 // FuzzMessages feeds any bytes as a whole Lambda event and as the SNS
 // Message and Subject of a well-formed one: no panic, every failure is
-// ErrMalformed and short, and nothing from the input becomes Slack markup.
+// ErrMalformed and short, every reason for a drop short, and nothing from
+// the input becomes Slack markup.
 func FuzzMessages(f *testing.F) {
 	for _, name := range []string{"sns-alarm.json", "sns-ok.json"} {
 		ev := readEvent(f, name)
@@ -367,7 +376,12 @@ func FuzzMessages(f *testing.F) {
 	f.Add([]byte(`not json`), `{"AlarmName":`)
 	f.Add([]byte(`{"Records":[{"Sns":{"Timestamp":"x"}}]}`), "{\"AlarmName\":\"a\xffb\",\"NewStateValue\":\"ALARM\",\"NewStateReason\":\"<<<&&&>>>\"}")
 	f.Fuzz(func(t *testing.T, raw []byte, message string) {
-		check := func(msgs []notify.Message, err error) {
+		check := func(msgs []notify.Message, dropped []Dropped, err error) {
+			for _, d := range dropped {
+				if len(d.Reason)+len(d.MessageID)+len(d.TopicArn) > 600 {
+					t.Fatalf("a dropped record keeps too much of the input: %.200s", d.Reason)
+				}
+			}
 			if err != nil {
 				if !errors.Is(err, ErrMalformed) {
 					t.Fatalf("error %v is not ErrMalformed", err)
@@ -388,7 +402,8 @@ func FuzzMessages(f *testing.F) {
 				markupIsOurs(t, out)
 			}
 		}
-		check(Parse(raw))
-		check(Messages(publish(message, message)))
+		check(Parse(raw, topic))
+		msgs, dropped := Messages(publish(message, message), topic)
+		check(msgs, dropped, nil)
 	})
 }

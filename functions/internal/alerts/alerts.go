@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -60,36 +61,66 @@ type Checker struct {
 	Log     *slog.Logger
 }
 
-// Change is one rule's change of state that was posted.
+// Change is one rule's change of state: posted, or refused by Slack for
+// good (Refused is Slack's error code).
 type Change struct {
-	Rule   string  `json:"rule"`
-	Status Status  `json:"status"`
-	Value  float64 `json:"value"`
+	Rule    string  `json:"rule"`
+	Status  Status  `json:"status"`
+	Value   float64 `json:"value"`
+	Refused string  `json:"refused,omitempty"`
 }
 
 // Check evaluates every rule over its window ending at end (a minute
-// start, exclusive) and posts each change of state. A post that fails
-// puts the state back and returns the error, so the invocation's retry
-// posts it.
+// start, exclusive) and posts each change of state. A post that fails for
+// now, or that Slack took and never answered, puts the state back and
+// returns the error, so the invocation's retry, or the next check, posts it.
+// A post Slack refused for good is logged and the change stands.
 func (c *Checker) Check(ctx context.Context, end time.Time) ([]Change, error) {
+	return c.check(ctx, end, func(contract.AlertRule) bool { return true })
+}
+
+// CheckSource is Check of source's rules only: after an ingest, the rules
+// of the source the batch came from, the only ones it can change.
+func (c *Checker) CheckSource(ctx context.Context, end time.Time, source string) ([]Change, error) {
+	return c.check(ctx, end, func(r contract.AlertRule) bool { return ruleSource(r) == source })
+}
+
+// ruleSource is r's source; the functions resolve every rule's
+// (contract.ResolveAlertSources), and "" is read as the bot's own.
+func ruleSource(r contract.AlertRule) string {
+	if r.Source == "" {
+		return contract.DefaultSource
+	}
+	return r.Source
+}
+
+func (c *Checker) check(ctx context.Context, end time.Time, checked func(contract.AlertRule) bool) ([]Change, error) {
 	if len(c.Rules) == 0 {
 		return nil, nil
 	}
 	end = time.Unix(sketchstore.MinuteOf(end.Add(time.Minute-time.Nanosecond)), 0).UTC()
-	windows := map[time.Duration]map[string]*sketchstore.Sketches{}
+	type window struct {
+		source string
+		d      time.Duration
+	}
+	windows := map[window]map[string]*sketchstore.Sketches{}
 	var changes []Change
 	var errs []error
 	for _, r := range c.Rules {
-		data, ok := windows[r.WindowDuration]
+		if !checked(r) {
+			continue
+		}
+		w := window{ruleSource(r), r.WindowDuration}
+		data, ok := windows[w]
 		if !ok {
 			var err error
-			data, err = sketchstore.Range(ctx, c.Store, contract.DefaultSource, end.Add(-r.WindowDuration), end)
+			data, err = sketchstore.Range(ctx, c.Store, w.source, end.Add(-r.WindowDuration), end)
 			if err != nil {
-				return changes, fmt.Errorf("alert rules: read the last %s: %w", r.Window, err)
+				return changes, fmt.Errorf("alert rules: read the last %s of %s: %w", r.Window, w.source, err)
 			}
-			windows[r.WindowDuration] = data
+			windows[w] = data
 		}
-		ch, err := c.check(ctx, r, data, end)
+		ch, err := c.checkRule(ctx, r, data, end)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -128,7 +159,7 @@ func measure(r contract.AlertRule, data map[string]*sketchstore.Sketches) (value
 	return v, int64(math.Round(sel.Response.GetCount()))
 }
 
-func (c *Checker) check(ctx context.Context, r contract.AlertRule, data map[string]*sketchstore.Sketches, end time.Time) (*Change, error) {
+func (c *Checker) checkRule(ctx context.Context, r contract.AlertRule, data map[string]*sketchstore.Sketches, end time.Time) (*Change, error) {
 	value, count := measure(r, data)
 	var from []Status
 	var to Status
@@ -150,20 +181,41 @@ func (c *Checker) check(ctx context.Context, r contract.AlertRule, data map[stri
 	msg := Message(r, to, value, count)
 	msg.Channel = c.Channel
 	if _, err := c.Post.Post(ctx, msg); err != nil {
-		// Put the state back, so the retry finds the change to post.
+		var slackSaid *notify.Error
+		if errors.As(err, &slackSaid) && slackSaid.Code != "ratelimited" {
+			// Slack's definite refusal (not_in_channel, invalid_auth, ...):
+			// the same post would be refused again, and failing would make
+			// every ingest fail and be retried while the rule holds. The
+			// change stands, so this is said once, here.
+			c.log().Error("alert not posted: Slack refused it; the change stands and is not posted again",
+				"rule", r.ID(), "status", to, "code", slackSaid.Code, "error", err)
+			return &Change{Rule: r.ID(), Status: to, Value: value, Refused: slackSaid.Code}, nil
+		}
+		// Slack refused for now (a 5xx, a 429, no connection), or took the
+		// post and never answered. Losing an alert is worse than repeating
+		// one, so the change goes back to pending: the next check posts it
+		// (at least once). On a context of its own: a slow Slack may have
+		// spent ctx, and a put-back that fails would lose the alert.
+		settle, settled := dedupe.Settle(ctx)
+		defer settled()
 		back := Resolved
 		if to == Resolved {
 			back = Firing
 		}
-		if _, undo := c.State.Change(ctx, r.ID(), []Status{to}, back, end); undo != nil {
+		if _, undo := c.State.Change(settle, r.ID(), []Status{to}, back, end); undo != nil {
 			err = errors.Join(err, fmt.Errorf("put the state back: %w", undo))
 		}
 		return nil, fmt.Errorf("alert %s: post %s: %w", r.ID(), to, err)
 	}
-	if c.Log != nil {
-		c.Log.Info("alert", "rule", r.ID(), "status", to, "value", value, "count", count)
-	}
+	c.log().Info("alert", "rule", r.ID(), "status", to, "value", value, "count", count)
 	return &Change{Rule: r.ID(), Status: to, Value: value}, nil
+}
+
+func (c *Checker) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
 }
 
 // Message is the alert's message: a line a person reads, and metadata
@@ -178,6 +230,9 @@ func Message(r contract.AlertRule, s Status, value float64, count int64) notify.
 	subject := r.Route
 	if subject == "*" {
 		subject = "all routes"
+	}
+	if src := ruleSource(r); src != contract.DefaultSource {
+		subject += " of " + src
 	}
 	var text string
 	if s == Firing {
@@ -197,6 +252,7 @@ func Message(r contract.AlertRule, s Status, value float64, count int64) notify.
 	// access log; like every text the bot repeats, it goes out escaped.
 	text = slackutilsx.EscapeMessage(text)
 	payload := map[string]any{
+		"source":         ruleSource(r),
 		"route":          r.Route,
 		"value":          value,
 		"state":          string(s),

@@ -225,3 +225,64 @@ func TestMessageEscapes(t *testing.T) {
 	testenv.NoRawMarkup(t, "alert text", m.Text)
 	testenv.NoRawMarkupIn(t, "alert blocks", m.Blocks)
 }
+
+// TestCheckerPerSource: a rule reads its own source's data only; a rule
+// without a source watches the default (the first configured); CheckSource
+// checks one source's rules; the message and metadata name the source.
+func TestCheckerPerSource(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := contract.ParseAlertRules(`[{"route":"*","quantile":0.5,"threshold_ms":100,"window":"5m"},
+		{"source":"slackbot","route":"*","quantile":0.5,"threshold_ms":100,"window":"5m"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := contract.ResolveAlertSources(parsed, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return now }
+	// The bot's own API is slow; orders is fast, then slow.
+	traffic(store, now, 20, 500, 0)
+	orders := func(ms float64) {
+		p := sketchstore.NewSketches()
+		for range 20 {
+			_ = p.Response.Add(ms)
+			p.CountStatus(200)
+		}
+		key := sketchstore.Key{Source: "orders", Route: "GET /orders", Minute: now.Add(-time.Minute).Unix()}
+		if err := store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{key: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders(20)
+	post := &recorder{}
+	c := &Checker{Rules: rules, Store: store, State: &MemoryState{}, Post: post}
+
+	// After a batch of orders only its rules are checked: fast, no change.
+	if ch, err := c.CheckSource(context.Background(), now, "orders"); err != nil || len(ch) != 0 || len(post.posts) != 0 {
+		t.Fatalf("orders checked: %v, %v, %d posts; want nothing", ch, err, len(post.posts))
+	}
+	// The bot's own rule fires on the bot's own data, not orders'.
+	if ch, err := c.CheckSource(context.Background(), now, contract.DefaultSource); err != nil || len(ch) != 1 || len(post.posts) != 1 {
+		t.Fatalf("slackbot checked: %v, %v, %d posts; want its rule fired", ch, err, len(post.posts))
+	}
+	p := post.posts[0].Metadata.EventPayload
+	if p["source"] != contract.DefaultSource || strings.Contains(post.posts[0].Text, " of orders") {
+		t.Errorf("the bot's own alert: %q, metadata %v", post.posts[0].Text, p)
+	}
+	// orders gets slow: its rule fires, named.
+	orders(1000)
+	orders(1000)
+	ch, err := c.Check(context.Background(), now)
+	if err != nil || len(ch) != 1 || len(post.posts) != 2 {
+		t.Fatalf("all checked: %v, %v, %d posts; want the orders rule fired", ch, err, len(post.posts))
+	}
+	p = post.posts[1].Metadata.EventPayload
+	if p["source"] != "orders" || !strings.Contains(post.posts[1].Text, "p50 of all routes of orders over the last 5m") || !strings.HasPrefix(ch[0].Rule, "@orders|") {
+		t.Errorf("the orders alert: %q, metadata %v, rule %s", post.posts[1].Text, p, ch[0].Rule)
+	}
+}

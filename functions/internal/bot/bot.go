@@ -16,12 +16,14 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
+	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/interactions"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
+	"github.com/lambda-slackbot/slackbot/functions/internal/tokens"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
@@ -42,6 +44,15 @@ type Bot struct {
 	// Claims makes event handling and deferred commands happen once: the
 	// dedupe table when one is configured, else this process's memory.
 	Claims dedupe.Store
+	// ChartClaims hold the chart limit: the same place as Claims, with a
+	// lease of slash.ChartWindow.
+	ChartClaims dedupe.Store
+	// Installs keeps the workspaces that installed the app by OAuth, and
+	// Tokens picks each request's token from them; both nil without
+	// installs (no installations table, no client id), when the
+	// configured bot token answers every request as before.
+	Installs installstore.Store
+	Tokens   *tokens.Resolver
 
 	dynamo *dynamodb.Client
 }
@@ -51,15 +62,29 @@ type Bot struct {
 // no bot token.
 func New(cfg config.Config, awsCfg aws.Config, log *slog.Logger, out io.Writer) *Bot {
 	b := &Bot{Config: cfg, Log: log, Post: cfg.Poster(out)}
-	if cfg.DedupeTable != "" || cfg.SketchTable != "" {
+	if cfg.DedupeTable != "" || cfg.SketchTable != "" || cfg.InstallationsTable != "" {
 		b.dynamo = dynamodb.NewFromConfig(awsCfg)
 	}
 	if cfg.SketchTable != "" {
 		b.Sketches = sketchstore.NewDynamoStore(b.dynamo, cfg.SketchTable)
 	}
 	b.Claims = &dedupe.Memory{Lease: cfg.ClaimLease}
+	b.ChartClaims = &dedupe.Memory{Lease: slash.ChartWindow}
 	if cfg.DedupeTable != "" {
 		b.Claims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: cfg.ClaimLease}
+		b.ChartClaims = &dedupe.Dynamo{Client: b.dynamo, Table: cfg.DedupeTable, Lease: slash.ChartWindow}
+	}
+	switch {
+	case cfg.InstallationsTable != "":
+		b.Installs = installstore.Open(b.dynamo, awsCfg, cfg.InstallationsTable, cfg.TokenKey)
+	case cfg.ClientID != "":
+		// A local run: installs last as long as the process.
+		b.Installs = &installstore.Memory{}
+	}
+	if b.Installs != nil {
+		b.Tokens = &tokens.Resolver{Store: b.Installs, Configured: cfg.BotToken, ClientID: cfg.ClientID,
+			ClientSecret: cfg.ClientSecret, APIURL: cfg.SlackAPIURL, Log: log}
+		b.Post = &tokens.Poster{Resolver: b.Tokens, APIURL: cfg.SlackAPIURL}
 	}
 	switch v := b.Verifier(); {
 	case v.Legacy():
@@ -79,7 +104,9 @@ func (b *Bot) Verifier() verify.Verifier {
 // Events returns the Events API handler with its events registered.
 func (b *Bot) Events() *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: b.Verifier(), Dedupe: b.Claims, Log: b.Log}
-	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.ParseRequest, b.Config.ReportWindow))
+	h.On("app_mention", eventsapi.AppMention(b.Post, b.reports(), latency.RequestParser(b.Config.LatencySources), b.Config.ReportWindow))
+	h.On("app_uninstalled", b.uninstalled)
+	h.On("tokens_revoked", b.tokensRevoked)
 	return h
 }
 
@@ -112,7 +139,7 @@ func (b *Bot) reports() slash.Reporter {
 	if b.Sketches == nil {
 		return nil
 	}
-	return latency.NewBuilder(b.Sketches, time.Now)
+	return latency.NewBuilder(b.Sketches, b.Config.LatencySources, time.Now)
 }
 
 // Commands returns the slash command handler. Its slow work runs through
@@ -124,7 +151,8 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 		Permit:        b.Permit(),
 		Reports:       b.reports(),
 		Charts:        b.Charts,
-		ParseRequest:  latency.ParseRequest,
+		ChartClaims:   b.ChartClaims,
+		ParseRequest:  latency.RequestParser(b.Config.LatencySources),
 		DefaultWindow: b.Config.ReportWindow,
 		APIURL:        b.Config.SlackAPIURL,
 		Log:           b.Log,
@@ -154,19 +182,19 @@ func (b *Bot) Commands(later *deferred.Runner) *slash.Handler {
 // and no second copy of those grants are needed.
 func (b *Bot) Interactions(later *deferred.Runner, respond func(responseURL string) notify.Poster) *interactions.Handler {
 	h := &interactions.Handler{Verifier: b.Verifier(), Log: b.Log}
-	var api *interactions.SlackAPI
-	if b.Config.BotToken != "" {
-		api = interactions.NewSlackAPI(b.Config.BotToken, b.Config.SlackAPIURL)
-	}
 	reports := &interactions.Reports{Reports: b.reports(), APIURL: b.Config.SlackAPIURL, Respond: respond, Log: b.Log}
 	modal := &interactions.NotifyModal{
 		Notifier: slash.Notifier{Post: b.Post, Permit: b.Permit(), Log: b.Log},
 		Claims:   b.Claims,
 		Log:      b.Log,
 	}
-	// Interfaces holding a nil pointer are not nil: set them only with a client.
-	if api != nil {
-		reports.Update, modal.Views = api, api
+	// Only a bot token's client opens modals (the configured token's, or
+	// each workspace's); without one the shortcut is answered 403.
+	switch p := b.Post.(type) {
+	case *notify.Client:
+		modal.Views = p
+	case *tokens.Poster:
+		modal.Views = p
 	}
 	if later != nil {
 		later.On(interactions.ReportKind, reports.FinishJob)

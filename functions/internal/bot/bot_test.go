@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
@@ -127,5 +130,43 @@ func TestMentionWithoutReports(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "not set up") {
 		t.Fatalf("reply %q, want that reports are not set up", out.String())
+	}
+}
+
+// TestMentionOfASource: the events function knows the sources, so
+// "latency orders" by mention reports orders, not a route named "orders"
+// of the bot's own API; and "latency" alone the first source.
+func TestMentionOfASource(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sketchstore.NewMemoryStore()
+	p := sketchstore.NewSketches()
+	_ = p.Response.Add(120)
+	p.CountStatus(200)
+	minute := sketchstore.MinuteOf(time.Now().Add(-2 * time.Minute))
+	if err := store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{{Source: "orders", Route: "GET /orders", Minute: minute}: p}); err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range []string{"<@U0BOT> latency orders 1h", "<@U0BOT> latency"} {
+		var out strings.Builder
+		cfg := config.Config{ReportWindow: time.Hour, LatencySources: sources}
+		cfg.SigningSecret = "sig"
+		b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
+		b.Sketches = store
+		body := `{"type":"event_callback","event_id":"EvS` + strconv.Itoa(i) + `","event":{"type":"app_mention","user":"U1","text":"` + text + `","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
+		ts, sig := verify.Signature("sig", time.Now(), []byte(body))
+		resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
+			HTTPMethod: "POST",
+			Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
+			Body:       body,
+		})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%q: status %d, %v: %s", text, resp.StatusCode, err, resp.Body)
+		}
+		if !strings.Contains(out.String(), "Latency of orders") || !strings.Contains(out.String(), "GET /orders") {
+			t.Errorf("%q: reply %q, want the report of orders", text, out.String())
+		}
 	}
 }

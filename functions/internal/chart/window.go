@@ -19,8 +19,12 @@ import (
 // … chart` share, so both draw the same thing for the same window.
 type Charts struct {
 	Store sketchstore.Store
-	// Rules are the alert rules; the latency rules over exactly the
-	// routes drawn become threshold lines.
+	// Sources are the latency sources besides the bot's own: a chart
+	// without a source draws the default one (contract.DefaultSourceOf),
+	// and with sources the title names the one drawn.
+	Sources []contract.LatencySource
+	// Rules are the alert rules; the latency rules on the source drawn
+	// and over exactly the routes drawn become threshold lines.
 	Rules []contract.AlertRule
 	// Match resolves a route as a user types it ("events") among the
 	// routes with data, as latency.MatchRoutes does for reports and alert
@@ -30,46 +34,57 @@ type Charts struct {
 	Now   func() time.Time // nil: time.Now
 }
 
-// Chart draws the last window up to now, the current minute included, as
-// latency.Builder.Report reports it. route "" means every route, merged.
-// A window without requests to draw is a nil PNG and no error, so a caller
-// can say so in words.
-func (c *Charts) Chart(ctx context.Context, window time.Duration, route string) (png []byte, title string, err error) {
+// Chart draws the last window of source ("" for the default one) up to
+// now, the current minute included, as latency.Builder.Report reports it.
+// route "" means every route, merged. A window without requests to draw is
+// a nil PNG and no error, so a caller can say so in words.
+func (c *Charts) Chart(ctx context.Context, source string, window time.Duration, route string) (png []byte, title string, err error) {
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
 	}
-	return c.ChartEnding(ctx, time.Unix(sketchstore.MinuteOf(now())+60, 0), window, route)
+	return c.ChartEnding(ctx, source, time.Unix(sketchstore.MinuteOf(now())+60, 0), window, route)
 }
 
 // ChartEnding is Chart of the window ending at end, rounded down to the
 // minute: a schedule passes its event's time, as for its report.
-func (c *Charts) ChartEnding(ctx context.Context, end time.Time, window time.Duration, route string) ([]byte, string, error) {
-	series, err := c.Read(ctx, end, window)
+func (c *Charts) ChartEnding(ctx context.Context, source string, end time.Time, window time.Duration, route string) ([]byte, string, error) {
+	source = c.source(source)
+	series, err := c.Read(ctx, source, end, window)
 	if err != nil {
 		return nil, "", err
 	}
-	return c.Draw(series, end, window, route)
+	return c.Draw(series, source, end, window, route)
 }
 
-// Read reads the window ending at end (rounded down to the minute) in the
-// chart's buckets (Step), for Draw. A caller that also reports the window
-// (the scheduled report) reads it once and passes the series to both.
-func (c *Charts) Read(ctx context.Context, end time.Time, window time.Duration) (*sketchstore.Series, error) {
+func (c *Charts) source(name string) string {
+	if name == "" {
+		return contract.DefaultSourceOf(c.Sources)
+	}
+	return name
+}
+
+// Read reads source's window ending at end (rounded down to the minute) in
+// the chart's buckets (Step), for Draw. A caller that also reports the
+// window (the scheduled report) reads it once and passes the series to
+// both.
+func (c *Charts) Read(ctx context.Context, source string, end time.Time, window time.Duration) (*sketchstore.Series, error) {
 	if window < contract.MinWindow || window > contract.MaxWindow || window%time.Minute != 0 {
 		return nil, fmt.Errorf("chart window %s: want whole minutes from %s to %s",
 			window, contract.FormatWindow(contract.MinWindow), contract.FormatWindow(contract.MaxWindow))
 	}
 	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
-	series, err := c.Store.Series(ctx, contract.DefaultSource, end.Add(-window), end, Step(window))
+	series, err := c.Store.Series(ctx, c.source(source), end.Add(-window), end, Step(window))
 	if err != nil {
 		return nil, fmt.Errorf("read the chart's window: %w", err)
 	}
 	return series, nil
 }
 
-// Draw draws series, which Read returned for the same end and window.
-func (c *Charts) Draw(series *sketchstore.Series, end time.Time, window time.Duration, route string) ([]byte, string, error) {
+// Draw draws series, which Read returned for the same source, end and
+// window.
+func (c *Charts) Draw(series *sketchstore.Series, source string, end time.Time, window time.Duration, route string) ([]byte, string, error) {
+	source = c.source(source)
 	end = time.Unix(sketchstore.MinuteOf(end), 0).UTC()
 	step := series.Step
 	if step <= 0 {
@@ -89,11 +104,14 @@ func (c *Charts) Draw(series *sketchstore.Series, end time.Time, window time.Dur
 	case route != "":
 		subject = route
 	}
+	if len(c.Sources) > 0 {
+		subject = source + ": " + subject
+	}
 	title := "Latency of " + subject + ": last " + contract.FormatWindow(window) + ", to " + end.Format("Jan 2 15:04") + " UTC"
 	if len(drawn) == 0 {
 		return nil, title, nil
 	}
-	png, err := Render(title, series.Start, step, total, c.thresholds(route, drawn, all))
+	png, err := Render(title, series.Start, step, total, c.thresholds(source, route, drawn, all))
 	if errors.Is(err, ErrNoData) {
 		return nil, title, nil
 	}
@@ -129,11 +147,12 @@ func (c *Charts) match(query string, routes []string) []string {
 
 // thresholds are the latency rules that measure exactly what is drawn: a
 // "*" rule on the chart of all routes, a rule naming the drawn route on
-// that route's. A line from a rule over other data would mislead.
-func (c *Charts) thresholds(query string, drawn, all []string) []Threshold {
+// that route's, each on the source drawn. A line from a rule over other
+// data would mislead.
+func (c *Charts) thresholds(source, query string, drawn, all []string) []Threshold {
 	var lines []Threshold
 	for _, r := range c.Rules {
-		if r.IsErrorRule() {
+		if r.IsErrorRule() || c.source(r.Source) != source {
 			continue
 		}
 		applies := r.Route == "*" && query == ""

@@ -42,7 +42,7 @@ func TestChartsDrawAWindow(t *testing.T) {
 	c := &Charts{Store: lastHour(end), Match: latency.MatchRoutes, Now: func() time.Time { return end.Add(-30 * time.Second) }}
 	ctx := context.Background()
 
-	b, title, err := c.Chart(ctx, time.Hour, "")
+	b, title, err := c.Chart(ctx, "", time.Hour, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestChartsDrawAWindow(t *testing.T) {
 		t.Errorf("title %q", title)
 	}
 
-	b, title, err = c.ChartEnding(ctx, end, 15*time.Minute, "events")
+	b, title, err = c.ChartEnding(ctx, "", end, 15*time.Minute, "events")
 	if err != nil || b == nil {
 		t.Fatalf("chart of events: %d bytes, %v", len(b), err)
 	}
@@ -61,14 +61,14 @@ func TestChartsDrawAWindow(t *testing.T) {
 		t.Errorf("title %q: want the matched route only", title)
 	}
 
-	b, title, err = c.ChartEnding(ctx, end, time.Hour, "nosuchroute")
+	b, title, err = c.ChartEnding(ctx, "", end, time.Hour, "nosuchroute")
 	if b != nil || err != nil || !strings.Contains(title, "nosuchroute") {
 		t.Errorf("unknown route: %d bytes, %q, %v; want no PNG and no error", len(b), title, err)
 	}
-	if b, _, err := c.ChartEnding(ctx, end.Add(48*time.Hour), time.Hour, ""); b != nil || err != nil {
+	if b, _, err := c.ChartEnding(ctx, "", end.Add(48*time.Hour), time.Hour, ""); b != nil || err != nil {
 		t.Errorf("a window without requests: %d bytes, %v; want no PNG and no error", len(b), err)
 	}
-	if _, _, err := c.Chart(ctx, 30*time.Second, ""); err == nil {
+	if _, _, err := c.Chart(ctx, "", 30*time.Second, ""); err == nil {
 		t.Error("a 30 s window was drawn")
 	}
 }
@@ -117,13 +117,58 @@ func TestThresholdsOfWhatIsDrawn(t *testing.T) {
 		}
 		return out
 	}
-	if got := labels(c.thresholds("", all, all)); !slices.Equal(got, []string{"alert p99 > 800 ms"}) {
+	if got := labels(c.thresholds(contract.DefaultSource, "", all, all)); !slices.Equal(got, []string{"alert p99 > 800 ms"}) {
 		t.Errorf("all routes: %q", got)
 	}
-	if got := labels(c.thresholds("/slack/events", []string{events}, all)); !slices.Equal(got, []string{"alert p90 > 50 ms"}) {
+	if got := labels(c.thresholds(contract.DefaultSource, "/slack/events", []string{events}, all)); !slices.Equal(got, []string{"alert p90 > 50 ms"}) {
 		t.Errorf("events: %q", got)
 	}
-	if got := labels(c.thresholds("commands", []string{commands}, all)); len(got) != 0 {
+	if got := labels(c.thresholds(contract.DefaultSource, "commands", []string{commands}, all)); len(got) != 0 {
 		t.Errorf("commands: %q, want none", got)
+	}
+
+	// Per source: a rule is drawn on its source's chart only, and a rule
+	// without a source is on the default source, the first configured.
+	c = &Charts{Match: latency.MatchRoutes, Sources: []contract.LatencySource{{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/g"}},
+		Rules: []contract.AlertRule{
+			{Source: "orders", Route: "*", Quantile: 0.99, ThresholdMs: 300},
+			{Route: "*", Quantile: 0.5, ThresholdMs: 100},
+			{Source: contract.DefaultSource, Route: "*", Quantile: 0.99, ThresholdMs: 800},
+		}}
+	if got := labels(c.thresholds("orders", "", all, all)); !slices.Equal(got, []string{"alert p99 > 300 ms", "alert p50 > 100 ms"}) {
+		t.Errorf("orders: %q", got)
+	}
+	if got := labels(c.thresholds(contract.DefaultSource, "", all, all)); !slices.Equal(got, []string{"alert p99 > 800 ms"}) {
+		t.Errorf("the bot's own: %q", got)
+	}
+}
+
+// TestChartOfASource draws a source's data, titled with its name, and the
+// default source when none is named.
+func TestChartOfASource(t *testing.T) {
+	end := time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := lastHour(end) // the bot's own
+	p := sketchstore.NewSketches()
+	for i := range 50 {
+		_ = p.Response.Add(float64(100 + i))
+	}
+	if err := store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{
+		{Source: "orders", Route: "GET /orders", Minute: end.Add(-5 * time.Minute).Unix()}: p}); err != nil {
+		t.Fatal(err)
+	}
+	c := &Charts{Store: store, Match: latency.MatchRoutes, Sources: []contract.LatencySource{
+		{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/g"}, {Name: "web", Kind: contract.SourceALB, Bucket: "b"}}}
+	for _, tc := range []struct{ source, title string }{
+		{"", "Latency of orders: all routes: last 1h"},
+		{"orders", "Latency of orders: all routes: last 1h"},
+		{"slackbot", "Latency of slackbot: all routes: last 1h"},
+	} {
+		b, title, err := c.ChartEnding(context.Background(), tc.source, end, time.Hour, "")
+		if err != nil || b == nil || !strings.HasPrefix(title, tc.title) {
+			t.Errorf("source %q: %d bytes, %q, %v; want a chart titled %q", tc.source, len(b), title, err, tc.title)
+		}
+	}
+	if b, _, err := c.ChartEnding(context.Background(), "web", end, time.Hour, ""); b != nil || err != nil {
+		t.Errorf("web, without data: %d bytes, %v; want no chart", len(b), err)
 	}
 }

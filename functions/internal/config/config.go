@@ -40,8 +40,11 @@ type Config struct {
 	// ReportVia is how scheduled reports and alerts go out: one of
 	// contract.ReportViaAuto (the default), ReportViaBot, ReportViaWebhook.
 	ReportVia string
-	// AlertRules are the latency and error-rate alerts to check.
+	// AlertRules are the latency and error-rate alerts to check, each
+	// with its source (contract.ResolveAlertSources).
 	AlertRules []contract.AlertRule
+	// LatencySources are the services watched besides the bot's own API.
+	LatencySources []contract.LatencySource
 
 	// NotifyUsers and NotifyChannels are the allow-lists of notify; empty
 	// means any member, any channel (membership is checked either way).
@@ -49,6 +52,15 @@ type Config struct {
 	NotifyChannels []string
 	// ClaimLease is how long an in-progress claim holds off other deliveries.
 	ClaimLease time.Duration
+
+	// InstallationsTable keeps the workspaces' installations, their tokens
+	// encrypted with TokenKey; empty: installs are kept in memory when a
+	// client id is set (the dev server), else there are none.
+	InstallationsTable string
+	TokenKey           string
+	// ReportTeam is the workspace whose installation posts reports and
+	// alerts when there is no configured bot token.
+	ReportTeam string
 }
 
 // DefaultReportWindow is the report window when SLACKBOT_REPORT_WINDOW is unset.
@@ -73,6 +85,13 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		NotifyUsers:    permit.Split(getenv(contract.EnvNotifyUsers)),
 		NotifyChannels: permit.Split(getenv(contract.EnvNotifyChannels)),
 		ClaimLease:     contract.DefaultClaimLease,
+
+		InstallationsTable: getenv(contract.EnvInstallationsTable),
+		TokenKey:           getenv(contract.EnvTokenKey),
+		ReportTeam:         getenv(contract.EnvReportTeam),
+	}
+	if c.InstallationsTable != "" && c.TokenKey == "" {
+		return Config{}, fmt.Errorf("%s is set but %s is not: the tokens in the table are encrypted with that KMS key", contract.EnvInstallationsTable, contract.EnvTokenKey)
 	}
 	if l := getenv(contract.EnvClaimLease); l != "" {
 		d, err := time.ParseDuration(l)
@@ -98,11 +117,20 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 		return Config{}, fmt.Errorf("%s=%q: want %s, %s or %s", contract.EnvReportVia, c.ReportVia,
 			contract.ReportViaAuto, contract.ReportViaBot, contract.ReportViaWebhook)
 	}
+	sources, err := contract.ParseLatencySources(getenv(contract.EnvLatencySources))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvLatencySources, err)
+	}
+	c.LatencySources = sources
 	rules, err := contract.ParseAlertRules(getenv(contract.EnvAlertRules))
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvAlertRules, err)
 	}
-	c.AlertRules = rules
+	// A rule on a source that is not configured would never fire: the
+	// function refuses to start, as the preview refuses the stack.
+	if c.AlertRules, err = contract.ResolveAlertSources(rules, sources); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvAlertRules, err)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv(contract.EnvLogLevel), "info"))); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
 	}
@@ -112,6 +140,8 @@ func Load(ctx context.Context, getenv func(string) string, secrets SecretsGetter
 			VerificationToken: getenv(contract.EnvVerificationToken),
 			BotToken:          getenv(contract.EnvBotToken),
 			WebhookURL:        getenv(contract.EnvWebhookURL),
+			ClientID:          getenv(contract.EnvClientID),
+			ClientSecret:      getenv(contract.EnvClientSecret),
 		}
 		return c, nil
 	}

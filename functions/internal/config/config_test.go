@@ -22,21 +22,27 @@ func (e env) get(k string) string { return e[k] }
 func TestLoadFromEnvironmentOnly(t *testing.T) {
 	t.Parallel()
 	e := env{
-		contract.EnvSigningSecret:     "signing-from-env",
-		contract.EnvVerificationToken: "token-from-env",
-		contract.EnvBotToken:          "xoxb-from-env",
-		contract.EnvWebhookURL:        "https://hooks.slack.com/services/T/B/env",
-		contract.EnvDedupeTable:       "dedupe-table",
-		contract.EnvSketchTable:       "sketch-table",
-		contract.EnvReportChannel:     "#ops",
-		contract.EnvReportWindow:      "15m",
-		contract.EnvLogLevel:          "debug",
-		contract.EnvSlackAPIURL:       "http://127.0.0.1:9999/api/",
-		contract.EnvNotifyUsers:       " U0ADA, U0BOB ,",
-		contract.EnvNotifyChannels:    "#ops,C0123ABCD",
-		contract.EnvClaimLease:        "5s",
-		contract.EnvReportVia:         "webhook",
-		contract.EnvAlertRules:        `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"}]`,
+		contract.EnvSigningSecret:      "signing-from-env",
+		contract.EnvVerificationToken:  "token-from-env",
+		contract.EnvBotToken:           "xoxb-from-env",
+		contract.EnvWebhookURL:         "https://hooks.slack.com/services/T/B/env",
+		contract.EnvDedupeTable:        "dedupe-table",
+		contract.EnvSketchTable:        "sketch-table",
+		contract.EnvReportChannel:      "#ops",
+		contract.EnvReportWindow:       "15m",
+		contract.EnvLogLevel:           "debug",
+		contract.EnvSlackAPIURL:        "http://127.0.0.1:9999/api/",
+		contract.EnvNotifyUsers:        " U0ADA, U0BOB ,",
+		contract.EnvNotifyChannels:     "#ops,C0123ABCD",
+		contract.EnvClaimLease:         "5s",
+		contract.EnvReportVia:          "webhook",
+		contract.EnvAlertRules:         `[{"route":"*","quantile":0.99,"threshold_ms":800,"window":"5m"},{"source":"slackbot","route":"*","error_ratio":0.1,"window":"5m"}]`,
+		contract.EnvLatencySources:     `[{"name":"orders","kind":"apigateway","logGroup":"/aws/apigateway/orders"}]`,
+		contract.EnvClientID:           "123.456",
+		contract.EnvClientSecret:       "client-secret-from-env",
+		contract.EnvInstallationsTable: "installs",
+		contract.EnvTokenKey:           "alias/tokens",
+		contract.EnvReportTeam:         "T0REPORTS1",
 	}
 	got, err := config.Load(context.Background(), e.get, nil)
 	if err != nil {
@@ -48,6 +54,8 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 			VerificationToken: "token-from-env",
 			BotToken:          "xoxb-from-env",
 			WebhookURL:        "https://hooks.slack.com/services/T/B/env",
+			ClientID:          "123.456",
+			ClientSecret:      "client-secret-from-env",
 		},
 		SlackAPIURL:   "http://127.0.0.1:9999/api/",
 		DedupeTable:   "dedupe-table",
@@ -56,12 +64,18 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 		ReportWindow:  15 * time.Minute,
 		LogLevel:      slog.LevelDebug,
 		ReportVia:     contract.ReportViaWebhook,
-		AlertRules: []contract.AlertRule{{Route: "*", Quantile: 0.99, ThresholdMs: 800, Window: "5m",
-			WindowDuration: 5 * time.Minute}},
+		// A rule without a source watches the first source.
+		AlertRules: []contract.AlertRule{{Source: "orders", Route: "*", Quantile: 0.99, ThresholdMs: 800, Window: "5m",
+			WindowDuration: 5 * time.Minute}, {Source: contract.DefaultSource, Route: "*", ErrorRatio: 0.1, Window: "5m", WindowDuration: 5 * time.Minute}},
+		LatencySources: []contract.LatencySource{{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/aws/apigateway/orders"}},
 
 		NotifyUsers:    []string{"U0ADA", "U0BOB"},
 		NotifyChannels: []string{"#ops", "C0123ABCD"},
 		ClaimLease:     5 * time.Second,
+
+		InstallationsTable: "installs",
+		TokenKey:           "alias/tokens",
+		ReportTeam:         "T0REPORTS1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -142,11 +156,15 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"report via unknown", env{contract.EnvReportVia: "email"}, contract.EnvReportVia},
 		{"alert rules not JSON", env{contract.EnvAlertRules: "p99>800"}, contract.EnvAlertRules},
 		{"alert rule without a window", env{contract.EnvAlertRules: `[{"route":"*","error_ratio":0.1}]`}, "alert rule 0: window"},
+		{"alert rule on an unknown source", env{contract.EnvAlertRules: `[{"source":"orders","route":"*","error_ratio":0.1,"window":"5m"}]`},
+			`SLACKBOT_ALERT_RULES: alert rule 0: source "orders" is not a latency source`},
+		{"latency sources not a list", env{contract.EnvLatencySources: `{"name":"orders"}`}, contract.EnvLatencySources},
 		{"log level unknown", env{contract.EnvLogLevel: "loud"}, contract.EnvLogLevel},
 		{"log level number", env{contract.EnvLogLevel: "7"}, contract.EnvLogLevel},
 		{"claim lease not a duration", env{contract.EnvClaimLease: "30"}, contract.EnvClaimLease},
 		{"claim lease zero", env{contract.EnvClaimLease: "0s"}, contract.EnvClaimLease},
 		{"claim lease negative", env{contract.EnvClaimLease: "-5s"}, contract.EnvClaimLease},
+		{"installations without their key", env{contract.EnvInstallationsTable: "installs"}, contract.EnvTokenKey},
 		{"secret ARN without a client", env{
 			contract.EnvSecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:slackbot",
 			contract.EnvSigningSecret: "from-env",

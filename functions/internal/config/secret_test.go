@@ -61,11 +61,13 @@ var fullSecret = contract.Secret{
 	VerificationToken: "VTOKEN-sentinel-41c9",
 	BotToken:          "xoxb-BOTTOKEN-sentinel-77d2",
 	WebhookURL:        "https://hooks.slack.com/services/T0/B0/WEBHOOK-sentinel-0e5b",
+	ClientID:          "CLIENTID-sentinel-5a1b",
+	ClientSecret:      "CLIENTSECRET-sentinel-93e0",
 }
 
 var sentinels = []string{
 	fullSecret.SigningSecret, fullSecret.VerificationToken, fullSecret.BotToken, fullSecret.WebhookURL,
-	"sentinel",
+	fullSecret.ClientID, fullSecret.ClientSecret, "sentinel",
 }
 
 func secretJSON(t *testing.T, v any) string {

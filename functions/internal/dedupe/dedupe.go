@@ -40,6 +40,19 @@ import (
 // lazy expiry.
 const TTL = 24 * time.Hour
 
+// SettleTimeout is how long the bookkeeping after a piece of work
+// (Complete, Release, putting a state back) may take. It is reserved out of
+// an invocation's time: work runs until the deadline less this, so the
+// bookkeeping is not left to a context that has already run out.
+const SettleTimeout = 2 * time.Second
+
+// Settle returns the context of the bookkeeping after work done under ctx:
+// it keeps ctx's values but neither its deadline nor its cancellation,
+// which a slow Slack may have spent, and has SettleTimeout of its own.
+func Settle(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+}
+
 // State is what a claim found.
 type State int
 

@@ -6,17 +6,28 @@
 //
 // Anyone allowed to invoke the function could send such an event, and
 // Lambda may deliver one twice, so each job is sealed and claimed: the job
-// and an expiry are signed with an HMAC-SHA256 under a key derived from the
-// signing secret, and the job's ID (Slack's trigger_id, unique per command
-// or click) is claimed in the dedupe table before any work, so a second
-// delivery does nothing.
+// and an expiry are encrypted and authenticated with AES-256-GCM under a key
+// derived from the signing secret, and the job's ID (Slack's trigger_id,
+// unique per command or click) is claimed in the dedupe table before any
+// work, so a second delivery does nothing. Encrypted, not only signed: a
+// job that fails lands in the function's failure queue for days, and what
+// it carries (a response_url, which answers the user for half an hour, and
+// the user's text) is nobody's business there.
+//
+// A job runs until the invocation's deadline less dedupe.SettleTimeout, so
+// that however slow Slack is, its claim is marked done before Lambda stops
+// the invocation; a job whose claim stayed in progress would run again
+// once its lease ran out.
 package deferred
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,13 +35,14 @@ import (
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
-// Sealed is a job as it travels: Payload is the job and its expiry as JSON,
-// MAC the payload's HMAC.
+// Sealed is a job as it travels: Box is the job and its expiry as JSON,
+// encrypted and authenticated (AES-256-GCM, the nonce first), in base64.
 type Sealed struct {
-	Payload string `json:"payload"`
-	MAC     string `json:"mac"`
+	Box string `json:"box"`
 }
 
 // Key is the JSON key of a Sealed in the function's event.
@@ -46,6 +58,9 @@ type Job struct {
 	Kind string          `json:"kind"`
 	ID   string          `json:"id"`
 	Body json.RawMessage `json:"body"`
+	// Workspace is the workspace of the request that deferred the job,
+	// whose token the job answers with.
+	Workspace *workspace.Workspace `json:"workspace,omitempty"`
 }
 
 type payload struct {
@@ -55,18 +70,22 @@ type payload struct {
 
 // Errors of Open. Neither says more than that the job is refused.
 var (
-	ErrBadMAC  = errors.New("deferred job: MAC does not match; not sent by this app")
+	ErrBadMAC  = errors.New("deferred job: does not open with this app's key; not sent by this app")
 	ErrExpired = errors.New("deferred job: expired")
 )
 
 // Sealer seals and opens jobs.
 type Sealer struct {
-	key []byte
+	aead cipher.AEAD // nil: no key
 }
 
+// KeyLabel is what the sealing key is derived with. A new label makes
+// jobs sealed before it unopenable, as a change of format must.
+const KeyLabel = "slackbot deferred work v3 (AES-256-GCM)"
+
 // NewSealer derives the sealing key from the signing secret (or, in a
-// legacy set-up, the verification token). Deriving it keeps a MAC of ours
-// from ever being mistaken for a Slack signature, and the reverse.
+// legacy set-up, the verification token). Deriving it keeps a key of ours
+// from ever being the secret Slack signs with, and the reverse.
 //
 // An empty secret gives a Sealer with no key, which seals and opens
 // nothing: a key derived from "" would be one that anyone can compute, so
@@ -76,36 +95,45 @@ func NewSealer(secret string) Sealer {
 		return Sealer{}
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("slackbot deferred work v2"))
-	return Sealer{key: mac.Sum(nil)}
-}
-
-func (s Sealer) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(payload))
-	return m.Sum(nil)
+	mac.Write([]byte(KeyLabel))
+	block, err := aes.NewCipher(mac.Sum(nil)) // 32 bytes: AES-256
+	if err != nil {
+		panic(err) // cannot happen: the key has a valid length
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err) // cannot happen: AES has a 16-byte block
+	}
+	return Sealer{aead: aead}
 }
 
 // Seal wraps j to run before now+TTL.
 func (s Sealer) Seal(j Job, now time.Time) (Sealed, error) {
-	if len(s.key) == 0 {
+	if s.aead == nil {
 		return Sealed{}, fmt.Errorf("seal deferred %s: no signing secret to seal with", j.Kind)
 	}
 	b, err := json.Marshal(payload{Job: j, Expires: now.Add(TTL).Unix()})
 	if err != nil {
 		return Sealed{}, fmt.Errorf("seal deferred %s: %w", j.Kind, err)
 	}
-	return Sealed{Payload: string(b), MAC: hex.EncodeToString(s.mac(string(b)))}, nil
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(b)+s.aead.Overhead())
+	rand.Read(nonce)
+	return Sealed{Box: base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, b, nil))}, nil
 }
 
-// Open returns the job of d if its MAC holds and it has not expired.
+// Open returns the job of d if it opens with this key and has not expired.
 func (s Sealer) Open(d Sealed, now time.Time) (Job, error) {
-	got, err := hex.DecodeString(d.MAC)
-	if len(s.key) == 0 || err != nil || !hmac.Equal(got, s.mac(d.Payload)) {
+	box, err := base64.StdEncoding.DecodeString(d.Box)
+	if s.aead == nil || err != nil || len(box) < s.aead.NonceSize() {
+		return Job{}, ErrBadMAC
+	}
+	n := s.aead.NonceSize()
+	b, err := s.aead.Open(nil, box[:n], box[n:], nil)
+	if err != nil {
 		return Job{}, ErrBadMAC
 	}
 	var p payload
-	if err := json.Unmarshal([]byte(d.Payload), &p); err != nil {
+	if err := json.Unmarshal(b, &p); err != nil {
 		return Job{}, fmt.Errorf("deferred job: %w", err)
 	}
 	if now.Unix() >= p.Expires {
@@ -170,7 +198,11 @@ func (r *Runner) Later(ctx context.Context, kind, id string, body any) error {
 	if err != nil {
 		return fmt.Errorf("encode deferred %s: %w", kind, err)
 	}
-	sealed, err := r.Sealer.Seal(Job{Kind: kind, ID: id, Body: b}, r.now())
+	job := Job{Kind: kind, ID: id, Body: b}
+	if w, ok := workspace.From(ctx); ok {
+		job.Workspace = &w
+	}
+	sealed, err := r.Sealer.Seal(job, r.now())
 	if err != nil {
 		return err
 	}
@@ -193,10 +225,13 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 	if job.ID == "" {
 		return fmt.Errorf("deferred %s job has no ID to claim it by", job.Kind)
 	}
-	if r.Claims == nil {
-		return fn(ctx, job.Body)
+	if job.Workspace != nil {
+		ctx = workspace.With(ctx, *job.Workspace)
 	}
 	log := r.Log.With("kind", job.Kind, "jobId", job.ID)
+	if r.Claims == nil {
+		return r.outcome(log, r.work(ctx, fn, job.Body))
+	}
 	claim, err := r.Claims.Claim(ctx, "deferred/"+job.ID)
 	if err != nil {
 		return fmt.Errorf("claim deferred %s: %w", job.Kind, err)
@@ -206,13 +241,38 @@ func (r *Runner) Run(ctx context.Context, d Sealed) error {
 		log.Info("deferred job delivered again; done once already", "state", claim.State.String())
 		return nil
 	}
-	runErr := fn(ctx, job.Body)
+	runErr := r.work(ctx, fn, job.Body)
 	// Done even when it failed: a second attempt could post twice, and the
-	// failure is reported instead.
-	if err := r.Claims.Complete(ctx, claim); err != nil {
+	// failure is reported instead. On a context of its own: the job's may
+	// be spent.
+	settle, settled := dedupe.Settle(ctx)
+	defer settled()
+	if err := r.Claims.Complete(settle, claim); err != nil {
 		log.Error("mark deferred job done", "error", err)
 	}
-	return runErr
+	return r.outcome(log, runErr)
+}
+
+// work runs fn until ctx's deadline less dedupe.SettleTimeout, which is
+// kept for marking the job done.
+func (r *Runner) work(ctx context.Context, fn Func, body json.RawMessage) error {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-dedupe.SettleTimeout))
+		defer cancel()
+	}
+	return fn(ctx, body)
+}
+
+// outcome is the error a job's run reports: none for an answer Slack got
+// and never confirmed, which is taken as delivered (at most once), since a
+// second attempt could post twice.
+func (r *Runner) outcome(log *slog.Logger, err error) error {
+	if notify.Unanswered(err) {
+		log.Warn("Slack took the deferred job's answer but did not answer; taken as delivered, not repeated", "error", err)
+		return nil
+	}
+	return err
 }
 
 // Goroutine sends jobs to a goroutine of this process, for a long-running

@@ -2,9 +2,11 @@ package deferred_test
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -32,11 +35,12 @@ func TestEmptySecretSealsNothing(t *testing.T) {
 	}
 	// What NewSealer("") would derive if it derived a key: anyone can.
 	k := hmac.New(sha256.New, nil)
-	k.Write([]byte("slackbot deferred work v2"))
+	k.Write([]byte(deferred.KeyLabel))
 	payload, _ := json.Marshal(map[string]any{"kind": "k", "id": "1.2", "body": map[string]any{}, "expires": now.Add(time.Minute).Unix()})
-	m := hmac.New(sha256.New, k.Sum(nil))
-	m.Write(payload)
-	forged := deferred.Sealed{Payload: string(payload), MAC: hex.EncodeToString(m.Sum(nil))}
+	block, _ := aes.NewCipher(k.Sum(nil))
+	aead, _ := cipher.NewGCM(block)
+	nonce := make([]byte, aead.NonceSize())
+	forged := deferred.Sealed{Box: base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, payload, nil))}
 	if _, err := s.Open(forged, now); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Fatalf("Open of a job forged with the empty secret's key: %v, want ErrBadMAC", err)
 	}
@@ -84,8 +88,9 @@ func TestRunOnce(t *testing.T) {
 	if len(runs) != 1 || runs[0] != `"hi"` {
 		t.Fatalf("runs %q, want the job once", runs)
 	}
-	forged := send.sealed[0]
-	forged.Payload = `{"kind":"echo","id":"9.9","body":"evil","expires":99999999999}`
+	box, _ := base64.StdEncoding.DecodeString(send.sealed[0].Box)
+	box[len(box)/2] ^= 1
+	forged := deferred.Sealed{Box: base64.StdEncoding.EncodeToString(box)}
 	if err := r.Run(context.Background(), forged); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Fatalf("Run of a forged job: %v, want ErrBadMAC", err)
 	}
@@ -96,7 +101,7 @@ func TestRunOnce(t *testing.T) {
 func FuzzInvoke(f *testing.F) {
 	f.Add(`{"httpMethod":"POST","resource":"/ok","body":"x"}`)
 	f.Add(`{"httpMethod":"POST","resource":"/nowhere"}`)
-	f.Add(`{"slackbot_deferred":{"payload":"{}","mac":"00"}}`)
+	f.Add(`{"slackbot_deferred":{"box":"AAAA"}}`)
 	f.Add(`{"slackbot_deferred":null,"httpMethod":"GET"}`)
 	f.Add(`{"slackbot_deferred":"x"}`)
 	f.Add(`[]`)
@@ -115,4 +120,32 @@ func FuzzInvoke(f *testing.F) {
 			t.Fatalf("%s: status %d, %v", raw, resp.StatusCode, err)
 		}
 	})
+}
+
+// TestJobCarriesItsWorkspace: a job runs with the workspace of the
+// request that deferred it, so it answers with that workspace's token.
+func TestJobCarriesItsWorkspace(t *testing.T) {
+	send := &sendTo{}
+	r := &deferred.Runner{Sealer: deferred.NewSealer("secret"), Send: send, Log: quiet}
+	var got []workspace.Workspace
+	r.On("k", func(ctx context.Context, _ json.RawMessage) error {
+		w, _ := workspace.From(ctx)
+		got = append(got, w)
+		return nil
+	})
+	alpha := workspace.Workspace{TeamID: "T0ALPHA001", EnterpriseID: "E0ORG00001"}
+	if err := r.Later(workspace.With(context.Background(), alpha), "k", "1.1", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Later(context.Background(), "k", "1.2", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range send.sealed {
+		if err := r.Run(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != alpha || got[1] != (workspace.Workspace{}) {
+		t.Errorf("jobs ran in workspaces %+v, want %+v then none", got, alpha)
+	}
 }

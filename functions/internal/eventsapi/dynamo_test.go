@@ -96,7 +96,7 @@ func TestEventsHandlerDedupesRedeliveries(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(poster, nil, latency.ParseRequest, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(poster, nil, latency.RequestParser(nil), time.Hour))
 
 	const (
 		eventID   = "Ev0E2EDEDUPE1"
@@ -173,7 +173,7 @@ func TestEventsHandlerForgedDeliveryClaimsNothing(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.ParseRequest, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 
 	const eventID = "Ev0E2EFORGED1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000300")
@@ -214,7 +214,7 @@ func TestEventsHandlerReleasesOnSlackOutage(t *testing.T) {
 		Dedupe:   &dedupe.Dynamo{Client: db, Table: table},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
-	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.ParseRequest, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(notify.NewClient(botToken, slackSrv.APIURL(), notify.Retry{}), nil, latency.RequestParser(nil), time.Hour))
 
 	const eventID = "Ev0E2EOUTAGE1"
 	body := mentionAt(t, eventID, "C0123ABCD", "1700000000.000400")

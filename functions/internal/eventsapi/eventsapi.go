@@ -144,20 +144,30 @@ func (h *Handler) callback(ctx context.Context, body []byte, env envelope, retry
 	}
 	workCtx, cancel := context.WithTimeout(ctx, Budget)
 	defer cancel()
-	if err := fn(workCtx, ev); err != nil {
-		var slackSaid *notify.Error
-		if !errors.As(err, &slackSaid) || slackSaid.Code == "ratelimited" {
-			// Let Slack's retry do the work: forget the claim and fail.
-			log.Error("event failed; Slack will retry", "error", err)
-			if rerr := h.Dedupe.Release(ctx, claim); rerr != nil {
-				log.Error("release claim", "error", rerr)
-			}
-			return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
+	err = fn(workCtx, ev)
+	// However the work went, its bookkeeping runs on a context of its own:
+	// a slow Slack may have spent the request's.
+	settle, settled := dedupe.Settle(ctx)
+	defer settled()
+	var slackSaid *notify.Error
+	switch {
+	case err == nil:
+	case notify.Unanswered(err):
+		// Slack has the reply and may have posted it: a retry could post it
+		// twice, so the event is done (at most once).
+		log.Warn("Slack took the reply but did not answer; taken as delivered, not repeated", "error", err)
+	case !errors.As(err, &slackSaid) || slackSaid.Code == "ratelimited":
+		// Let Slack's retry do the work: forget the claim and fail.
+		log.Error("event failed; Slack will retry", "error", err)
+		if rerr := h.Dedupe.Release(settle, claim); rerr != nil {
+			log.Error("release claim", "error", rerr)
 		}
+		return events.APIGatewayProxyResponse{}, apigw.Errorf(http.StatusServiceUnavailable, "the event could not be handled now; Slack will retry")
+	default:
 		// Slack gave a definite answer; a redelivery would get the same.
 		log.Warn("event handled with an error Slack reported", "error", err)
 	}
-	if err := h.Dedupe.Complete(ctx, claim); err != nil {
+	if err := h.Dedupe.Complete(settle, claim); err != nil {
 		// The work is done and Slack gets its 200, so it will not deliver
 		// again; only a delivery already on its way could find the claim
 		// free, and the log says so.

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/slack-go/slack/slackevents"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/eventsapi"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
@@ -46,9 +47,12 @@ type recorder = notifytest.Recorder
 
 func newHandler(post notify.Poster, reports eventsapi.Reporter) *eventsapi.Handler {
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: &dedupe.Memory{}, Log: quiet}
-	h.On("app_mention", eventsapi.AppMention(post, reports, latency.ParseRequest, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(post, reports, latency.RequestParser(testSources), time.Hour))
 	return h
 }
+
+// testSources are the latency sources a mention may name.
+var testSources = []contract.LatencySource{{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/aws/apigateway/orders"}}
 
 func mention(eventID, text string) string {
 	b, _ := json.Marshal(map[string]any{
@@ -190,7 +194,7 @@ func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
 		"<@U0BOT> " + testenv.HostileText,
 	} {
 		post := &recorder{}
-		h := newHandler(post, latency.NewBuilder(store, time.Now))
+		h := newHandler(post, latency.NewBuilder(store, nil, time.Now))
 		h.ServeEvent(context.Background(), signed(mention("EvH"+strconv.Itoa(len(text)), text)))
 		if len(post.Msgs) != 1 {
 			t.Fatalf("%q: %d replies", text, len(post.Msgs))
@@ -201,25 +205,27 @@ func TestMentionRepliesEscapeWhatUsersWrote(t *testing.T) {
 }
 
 type fakeReports struct {
-	window time.Duration
-	route  string
+	req latency.Request
 }
 
-func (f *fakeReports) Report(_ context.Context, window time.Duration, route string) (notify.Message, error) {
-	f.window, f.route = window, route
-	return notify.Message{Text: "report " + strconv.Itoa(int(window.Minutes())) + " " + route}, nil
+func (f *fakeReports) Report(_ context.Context, req latency.Request) (notify.Message, error) {
+	f.req = req
+	return notify.Message{Text: "report " + strconv.Itoa(int(req.Window.Minutes())) + " " + req.Route}, nil
 }
 
 func TestMentionLatency(t *testing.T) {
 	tests := []struct {
-		text   string
-		window time.Duration
-		route  string
+		text string
+		want latency.Request
 	}{
-		{"<@U0BOT> latency", time.Hour, ""},
-		{"<@U0BOT> latency 15m", 15 * time.Minute, ""},
-		{"<@U0BOT> Latency 24h POST /slack/events", 24 * time.Hour, "POST /slack/events"},
-		{"<@U0BOT> what's the latency events", time.Hour, "events"},
+		{"<@U0BOT> latency", latency.Request{Window: time.Hour}},
+		{"<@U0BOT> latency 15m", latency.Request{Window: 15 * time.Minute}},
+		{"<@U0BOT> Latency 24h POST /slack/events", latency.Request{Window: 24 * time.Hour, Route: "POST /slack/events"}},
+		{"<@U0BOT> what's the latency events", latency.Request{Window: time.Hour, Route: "events"}},
+		// A source by mention, as by command.
+		{"<@U0BOT> latency orders 15m GET /orders", latency.Request{Source: "orders", Window: 15 * time.Minute, Route: "GET /orders"}},
+		{"<@U0BOT> latency slackbot events", latency.Request{Source: "slackbot", Window: time.Hour, Route: "events"}},
+		{"<@U0BOT> latency sources", latency.Request{ListSources: true}},
 	}
 	for i, tt := range tests {
 		post, reports := &recorder{}, &fakeReports{}
@@ -228,8 +234,8 @@ func TestMentionLatency(t *testing.T) {
 		if resp.StatusCode != 200 || len(post.Msgs) != 1 {
 			t.Fatalf("%q: status %d, %d posts", tt.text, resp.StatusCode, len(post.Msgs))
 		}
-		if reports.window != tt.window || reports.route != tt.route {
-			t.Errorf("%q: report(%v, %q), want (%v, %q)", tt.text, reports.window, reports.route, tt.window, tt.route)
+		if reports.req != tt.want {
+			t.Errorf("%q: report(%+v), want %+v", tt.text, reports.req, tt.want)
 		}
 		if post.Msgs[0].ThreadTS == "" {
 			t.Errorf("%q: report not in the thread", tt.text)
@@ -312,7 +318,7 @@ func TestCrashedAttemptIsTakenOver(t *testing.T) {
 	store := &dedupe.Memory{Now: clock, Lease: 30 * time.Second}
 	post := &recorder{}
 	h := &eventsapi.Handler{Verifier: verify.Verifier{SigningSecret: secret}, Dedupe: store, Log: quiet}
-	h.On("app_mention", eventsapi.AppMention(post, nil, latency.ParseRequest, time.Hour))
+	h.On("app_mention", eventsapi.AppMention(post, nil, latency.RequestParser(nil), time.Hour))
 	if c, err := store.Claim(context.Background(), "EvCrash"); err != nil || c.State != dedupe.Acquired {
 		t.Fatalf("the crashed attempt's claim: %v %v", c.State, err)
 	}

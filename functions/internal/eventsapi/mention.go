@@ -9,16 +9,18 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
-// Reporter builds a latency report. route "" means every route.
+// Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (notify.Message, error)
 }
 
-// RequestParser reads a latency request's "[window] [route]".
-type RequestParser func(text string, defaultWindow time.Duration) (time.Duration, string, error)
+// RequestParser reads a latency request's "[source] [window] [route]"
+// (latency.Builder.ParseRequest, which knows the sources).
+type RequestParser func(text string, defaultWindow time.Duration) (latency.Request, error)
 
 // AppMention replies in the mention's thread: a latency report when the text
 // asks for one ("@slackbot latency 1h") and reports is set, help otherwise.
@@ -54,13 +56,13 @@ func mentionReply(ctx context.Context, text string, reports Reporter, parseReque
 		if reports == nil {
 			return notify.Message{Text: "Percentile reports are not set up yet."}, nil
 		}
-		window, route, err := parseRequest(strings.Join(words[i+1:], " "), defaultWindow)
+		req, err := parseRequest(strings.Join(words[i+1:], " "), defaultWindow)
 		if err != nil {
 			// The error quotes what the user wrote.
 			return notify.Message{Text: slackutilsx.EscapeMessage(err.Error())}, nil
 		}
-		return reports.Report(ctx, window, route)
+		return reports.Report(ctx, req)
 	}
-	return notify.Message{Text: "Hi! Mention me with `latency` (optionally a window like `15m` and a route) " +
-		"for p50/p90/p95/p99 of this bot's API, or try `/slackbot help`."}, nil
+	return notify.Message{Text: "Hi! Mention me with `latency` (optionally a source, a window like `15m` and a route) " +
+		"for p50/p90/p95/p99 of this bot's API or of the services it watches, `latency sources` for those, or try `/slackbot help`."}, nil
 }

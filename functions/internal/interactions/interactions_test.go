@@ -19,9 +19,11 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify/notifytest"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
+	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -66,6 +68,11 @@ func clickOn(actionID string, action map[string]any, ephemeral bool) map[string]
 
 func choice(window, route string) string {
 	b, _ := json.Marshal(contract.ReportChoice{Window: window, Route: route})
+	return string(b)
+}
+
+func sourceChoice(source, window, route string) string {
+	b, _ := json.Marshal(contract.ReportChoice{Source: source, Window: window, Route: route})
 	return string(b)
 }
 
@@ -139,32 +146,23 @@ type reporter struct {
 	err   error
 }
 
-func (r *reporter) Report(_ context.Context, w time.Duration, route string) (notify.Message, error) {
+// Report records "[<source>:]<window> <route>".
+func (r *reporter) Report(_ context.Context, req latency.Request) (notify.Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, contract.FormatWindow(w)+" "+route)
+	call := contract.FormatWindow(req.Window) + " " + req.Route
+	if req.Source != "" {
+		call = req.Source + ":" + call
+	}
+	r.calls = append(r.calls, call)
 	if r.err != nil {
 		return notify.Message{}, r.err
 	}
-	return notify.Message{Text: "report " + contract.FormatWindow(w) + " " + route}, nil
+	return notify.Message{Text: "report " + call}, nil
 }
 
 // recorder keeps what the handler posts.
 type recorder = notifytest.Recorder
-
-// updater records chat.update calls, or fails them.
-type updater struct {
-	calls []string
-	err   error
-}
-
-func (u *updater) Update(_ context.Context, ch, ts string, m notify.Message) error {
-	if u.err != nil {
-		return u.err
-	}
-	u.calls = append(u.calls, ch+" "+ts+" "+m.Text)
-	return nil
-}
 
 // sender keeps sealed jobs instead of sending them.
 type sender struct{ sent []deferred.Sealed }
@@ -174,7 +172,7 @@ func (s *sender) Send(_ context.Context, d deferred.Sealed) error {
 	return nil
 }
 
-// replacing is a Respond that records whether each post replaces.
+// replacing is a Respond that records the posts to Slack's response URLs.
 func replacing(r *recorder) func(string) notify.Poster {
 	return func(u string) notify.Poster {
 		if strings.HasPrefix(u, "https://hooks.slack.com/") {
@@ -193,27 +191,32 @@ func (f posterFunc) Post(ctx context.Context, m notify.Message) (notify.Posted, 
 }
 
 // TestReportClicks: a click is acknowledged at once and deferred; the job
-// replaces the message with the report for the choice the element carries,
-// once however often it is delivered.
+// builds the report for the choice the element carries and shows it to
+// the clicker through the response_url, once however often it is
+// delivered: in place of an ephemeral report, or beside a channel's.
 func TestReportClicks(t *testing.T) {
 	tests := []struct {
-		name      string
-		payload   map[string]any
-		want      string // the report asked for
-		updated   bool   // replaced by chat.update rather than response_url
-		updateErr error
+		name    string
+		payload map[string]any
+		want    string // the report asked for
+		replace bool
 	}{
-		{"window button, ephemeral", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("24h", "")}, true), "1d ", false, nil},
+		{"window button, ephemeral", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("24h", "")}, true), "slackbot:1d ", true},
 		{"route menu, channel message", clickOn(contract.ActionReportRoute, map[string]any{"type": "static_select",
-			"selected_option": map[string]any{"value": choice("15m", "POST /slack/events")}}, false), "15m POST /slack/events", true, nil},
-		{"channel message chat.update refuses", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": choice("7d", "")}, false),
-			"7d ", false, errors.New("cant_update_message")},
+			"selected_option": map[string]any{"value": choice("15m", "POST /slack/events")}}, false), "slackbot:15m POST /slack/events", false},
+		// A source's report asks for that source's.
+		{"source's window button", clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": sourceChoice("orders", "24h", "GET /orders")}, true),
+			"orders:1d GET /orders", true},
+		{"source's route menu", clickOn(contract.ActionReportRoute, map[string]any{"type": "static_select",
+			"selected_option": map[string]any{"value": sourceChoice("web", "1h", "GET /files/{name}")}}, false), "web:1h GET /files/{name}", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, resp, upd, send := &reporter{}, &recorder{}, &updater{err: tt.updateErr}, &sender{}
+			slackSrv := testenv.NewSlack(t, "xoxb-test", nil)
+			tt.payload["response_url"] = slackSrv.ResponseURL()
+			rep, send := &reporter{}, &sender{}
 			runner := &deferred.Runner{Sealer: deferred.NewSealer(secret), Send: send, Claims: &dedupe.Memory{}, Log: quiet}
-			reports := &Reports{Reports: rep, Later: runner, Update: upd, Respond: replacing(resp), Log: quiet}
+			reports := &Reports{Reports: rep, Later: runner, APIURL: slackSrv.APIURL(), Log: quiet}
 			runner.On(ReportKind, reports.FinishJob)
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
 			reports.Register(h)
@@ -233,14 +236,48 @@ func TestReportClicks(t *testing.T) {
 			if len(rep.calls) != 1 || rep.calls[0] != tt.want {
 				t.Fatalf("reports %q, want one for %q", rep.calls, tt.want)
 			}
-			replaced := len(upd.calls) + len(resp.Msgs)
-			if replaced != 1 || (len(upd.calls) == 1) != tt.updated {
-				t.Fatalf("chat.update %q, response_url %d; want one replacement, by chat.update=%v", upd.calls, len(resp.Msgs), tt.updated)
-			}
-			if tt.updated && upd.calls[0] != "C0NEWS0001 1700000000.000100 report "+tt.want {
-				t.Errorf("chat.update %q", upd.calls[0])
+			got := slackSrv.Responses()
+			if len(got) != 1 || got[0]["text"] != "report "+tt.want || got[0]["response_type"] != "ephemeral" || (got[0]["replace_original"] == true) != tt.replace {
+				t.Fatalf("response_url posts %v; want the report once, ephemeral, replacing the original: %v", got, tt.replace)
 			}
 		})
+	}
+}
+
+// TestChannelReportUntouchedByAClick: a report posted in a channel is
+// everyone's, with metadata other tools read. A click on it answers the
+// clicker alone: a new ephemeral message, never chat.update, never
+// replace_original.
+func TestChannelReportUntouchedByAClick(t *testing.T) {
+	slackSrv := testenv.NewSlack(t, "xoxb-test", nil)
+	reports := &Reports{Reports: &reporter{}, APIURL: slackSrv.APIURL(), Log: quiet}
+	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
+	reports.Register(h)
+	for _, action := range []map[string]any{
+		{"type": "button", "value": choice("7d", "")},
+		{"type": "static_select", "selected_option": map[string]any{"value": choice("1h", "POST /slack/events")}},
+	} {
+		id := contract.ActionReportWindow
+		if action["type"] == "static_select" {
+			id = contract.ActionReportRoute
+		}
+		p := clickOn(id, action, false)
+		p["response_url"] = slackSrv.ResponseURL()
+		if status, body := serve(t, h, signed(form(p))); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	got := slackSrv.Responses()
+	if len(got) != 2 {
+		t.Fatalf("response_url posts %v, want one per click", got)
+	}
+	for _, r := range got {
+		if r["replace_original"] == true || r["response_type"] != "ephemeral" {
+			t.Errorf("answer %v: want ephemeral, leaving the channel's message as it was", r)
+		}
+	}
+	if n := slackSrv.Updates(); n != 0 {
+		t.Errorf("chat.update called %d times on a channel's report", n)
 	}
 }
 
@@ -257,7 +294,7 @@ func TestReportClickReplacesThroughResponseURL(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	got := slack.Responses()
-	if len(got) != 1 || got[0]["replace_original"] != true || got[0]["text"] != "report 1h " {
+	if len(got) != 1 || got[0]["replace_original"] != true || got[0]["text"] != "report slackbot:1h " {
 		t.Fatalf("response_url posts %v, want the 1h report replacing the original", got)
 	}
 
@@ -278,7 +315,10 @@ func TestReportClickRefusesBadValues(t *testing.T) {
 	h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
 	reports.Register(h)
 	for _, v := range []string{"", "nope", choice("", ""), choice("0m", ""), choice("2x", ""), choice("400d", ""),
-		choice("1h", strings.Repeat("r", 201)), `{"w":"1h","r":"\xff"}`} {
+		choice("1h", strings.Repeat("r", 201)), `{"w":"1h","r":"\xff"}`,
+		// A source must be a source's name: nothing else reaches a report.
+		sourceChoice("Orders!", "1h", ""), sourceChoice(strings.Repeat("s", 33), "1h", ""), sourceChoice("<!channel>", "1h", ""),
+		`{"w":"1h","s":1}`} {
 		status, body := serve(t, h, signed(form(clickOn(contract.ActionReportWindow, map[string]any{"type": "button", "value": v}, true))))
 		if status != 400 || !strings.Contains(body, `"error"`) {
 			t.Errorf("value %q: %d %s, want a 400 {\"error\"}", v, status, body)
@@ -294,8 +334,8 @@ func TestReportClickRefusesBadValues(t *testing.T) {
 func TestReportFailureKeepsTheMessage(t *testing.T) {
 	resp := &recorder{}
 	reports := &Reports{Reports: &reporter{err: errors.New("dial tcp 10.1.2.3:443: i/o timeout")},
-		Respond: replacing(resp), Update: &updater{}, Log: quiet}
-	c := click{Window: time.Hour, ResponseURL: "https://hooks.slack.com/actions/T1/1/x", Channel: "C1", TS: "1.2"}
+		Respond: replacing(resp), Log: quiet}
+	c := click{Window: time.Hour, ResponseURL: "https://hooks.slack.com/actions/T1/1/x", Replace: true}
 	if err := reports.replace(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -462,4 +502,62 @@ func FuzzParseChoice(f *testing.F) {
 			t.Fatalf("ParseChoice accepted %q: %+v", v, c)
 		}
 	})
+}
+
+// TestClickOnASourcesReport clicks the buttons the real report of a source
+// carries and wants that source's report back; and a button of the bot's
+// own report, which names no source, reports the bot's own, as buttons
+// posted before sources existed do.
+func TestClickOnASourcesReport(t *testing.T) {
+	end := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return end }
+	p := sketchstore.NewSketches()
+	for _, ms := range []float64{80, 120, 900} {
+		_ = p.Response.Add(ms)
+		p.CountStatus(200)
+	}
+	if err := store.Merge(context.Background(), "", map[sketchstore.Key]*sketchstore.Sketches{
+		{Source: "web", Route: "GET /files/{name}", Minute: end.Add(-10 * time.Minute).Unix()}: p}); err != nil {
+		t.Fatal(err)
+	}
+	store.Record("POST /slack/events", end.Add(-10*time.Minute), 30*time.Millisecond, 20*time.Millisecond)
+	sources := []contract.LatencySource{
+		{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/aws/apigateway/orders"},
+		{Name: "web", Kind: contract.SourceALB, Bucket: "logs"},
+	}
+	builder := latency.NewBuilder(store, sources, func() time.Time { return end })
+
+	for _, source := range []string{"web", contract.DefaultSource} {
+		posted, err := builder.Report(context.Background(), latency.Request{Source: source, Window: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var button *slack.ButtonBlockElement
+		for _, el := range posted.Blocks[len(posted.Blocks)-1].(*slack.ActionBlock).Elements.ElementSet {
+			if b, ok := el.(*slack.ButtonBlockElement); ok && b.ActionID == contract.ReportWindowAction("24h") {
+				button = b
+			}
+		}
+		if button == nil {
+			t.Fatalf("%s: the report has no 24h button", source)
+		}
+		if named := strings.Contains(button.Value, `"s":`); named != (source != contract.DefaultSource) {
+			t.Errorf("%s: button value %s names the source: %v", source, button.Value, named)
+		}
+		resp := &recorder{}
+		reports := &Reports{Reports: builder, Respond: replacing(resp), Log: quiet}
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}
+		reports.Register(h)
+		if status, body := serve(t, h, signed(form(clickOn(button.ActionID, map[string]any{"type": "button", "value": button.Value}, true)))); status != 200 {
+			t.Fatalf("%s: %d %s", source, status, body)
+		}
+		if len(resp.Msgs) != 1 || resp.Msgs[0].Metadata == nil {
+			t.Fatalf("%s: replies %+v, want the report", source, resp.Msgs)
+		}
+		meta := resp.Msgs[0].Metadata.EventPayload
+		if meta["source"] != source || meta["window_seconds"] != int64(24*3600) {
+			t.Errorf("%s: the click reported source %v over %vs, want %s over a day", source, meta["source"], meta["window_seconds"], source)
+		}
+	}
 }

@@ -124,12 +124,15 @@ func (n *NotifyModal) Submit(ctx context.Context, cb *slack.InteractionCallback)
 	answer, ok := n.Notifier.Notify(ctx, cb.User.ID, channel, text, "the notify shortcut")
 	if n.Claims != nil && cb.View.ID != "" {
 		// A refusal may be fixed and submitted again from the same view;
-		// a post is done.
+		// a post is done, and so is one Slack took and never answered.
+		// On a context of its own: a slow Slack may have spent ctx.
+		settle, settled := dedupe.Settle(ctx)
+		defer settled()
 		done := n.Claims.Complete
 		if !ok {
 			done = n.Claims.Release
 		}
-		if err := done(ctx, claim); err != nil {
+		if err := done(settle, claim); err != nil {
 			n.Log.Error("settle notify submission claim", "posted", ok, "error", err)
 		}
 	}

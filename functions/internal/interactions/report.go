@@ -16,18 +16,14 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
 )
 
-// Reporter builds a latency report. route "" means every route.
+// Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
-}
-
-// Updater replaces a message the bot posted (chat.update).
-type Updater interface {
-	Update(ctx context.Context, channelID, ts string, m notify.Message) error
+	Report(ctx context.Context, req latency.Request) (notify.Message, error)
 }
 
 // ReportKind is the kind of the deferred jobs of report clicks.
@@ -38,15 +34,16 @@ const ReportKind = "report-click"
 const maxRoute = 200
 
 // Reports answers clicks on the latency report's window buttons and route
-// menu (contract.ActionReportWindow, contract.ActionReportRoute): the
-// message is replaced by the report for the choice the element carries.
-// Building a report reads up to days of sketches, so it is deferred.
+// menu (contract.ActionReportWindow, contract.ActionReportRoute) with the
+// report for the choice the element carries, and changes only what the
+// clicker sees: an ephemeral report (the clicker's own) is replaced through
+// its response_url; a report posted in a channel is everyone's, so the
+// clicker gets the new report ephemerally and the message, with its
+// metadata, stays as it was. Building a report reads up to days of
+// sketches, so it is deferred.
 type Reports struct {
 	Reports Reporter
 	Later   deferred.Later // nil: the report is built before the answer
-	// Update replaces channel messages; nil (no bot token) leaves every
-	// replacement to the response_url.
-	Update Updater
 	// APIURL and Respond are as in slash.Handler: response URLs are
 	// answered only on Slack's host, or SLACK_API_URL's, or by Respond.
 	APIURL  string
@@ -63,13 +60,14 @@ func (r *Reports) Register(h *Handler) {
 // click is a report click as it is deferred: all it needs, so no state is
 // kept between the click and the replacement.
 type click struct {
+	// Source "" (a job deferred before sources existed) is the bot's own.
+	Source      string        `json:"source,omitempty"`
 	Window      time.Duration `json:"window"`
 	Route       string        `json:"route"`
 	ResponseURL string        `json:"response_url"`
-	// Channel and TS name a channel message, which chat.update replaces;
-	// empty for an ephemeral one, which only its response_url can.
-	Channel string `json:"channel,omitempty"`
-	TS      string `json:"ts,omitempty"`
+	// Replace says the clicked report is ephemeral, so the new one takes
+	// its place; else the new one is a message of its own, to the clicker.
+	Replace bool `json:"replace,omitempty"`
 }
 
 // Click is the Func of the report's buttons and menu.
@@ -84,10 +82,10 @@ func (r *Reports) Click(ctx context.Context, cb *slack.InteractionCallback) (*sl
 		return nil, apigw.Errorf(http.StatusBadRequest, "%s: %s", a.ActionID, err)
 	}
 	window, _ := contract.ParseWindow(choice.Window) // ParseChoice checked it
-	c := click{Window: window, Route: choice.Route, ResponseURL: cb.ResponseURL}
-	if cb.Container.Type == "message" && !cb.Container.IsEphemeral {
-		c.Channel, c.TS = cmp.Or(cb.Container.ChannelID, cb.Channel.ID), cmp.Or(cb.Container.MessageTs, cb.Message.Timestamp)
-	}
+	// A choice without a source is of the bot's own report, whatever the
+	// default source is now: buttons made before sources name none.
+	c := click{Source: cmp.Or(choice.Source, contract.DefaultSource), Window: window, Route: choice.Route, ResponseURL: cb.ResponseURL,
+		Replace: cb.Container.Type == "message" && cb.Container.IsEphemeral}
 	if cb.TriggerID == "" {
 		return nil, apigw.Errorf(http.StatusBadRequest, "block_actions payload without a trigger_id")
 	}
@@ -102,7 +100,8 @@ func (r *Reports) Click(ctx context.Context, cb *slack.InteractionCallback) (*sl
 }
 
 // ParseChoice reads a report element's value: a contract.ReportChoice as
-// JSON, whose window ParseWindow accepts.
+// JSON, whose window ParseWindow accepts and whose source, when there is
+// one, is a source's name.
 func ParseChoice(value string) (contract.ReportChoice, error) {
 	var c contract.ReportChoice
 	if err := json.Unmarshal([]byte(value), &c); err != nil {
@@ -113,6 +112,9 @@ func ParseChoice(value string) (contract.ReportChoice, error) {
 	}
 	if !utf8.ValidString(c.Route) || len(c.Route) > maxRoute {
 		return contract.ReportChoice{}, errors.New("route is not a route name")
+	}
+	if c.Source != "" && !contract.SourceNamePattern.MatchString(c.Source) {
+		return contract.ReportChoice{}, errors.New("source is not a latency source's name")
 	}
 	return c, nil
 }
@@ -126,29 +128,20 @@ func (r *Reports) FinishJob(ctx context.Context, body json.RawMessage) error {
 	return r.replace(ctx, c)
 }
 
-// replace builds the report and puts it in place of the clicked message.
-// A report that cannot be built leaves the message as it was and tells the
-// user why, ephemerally.
+// replace builds the report and shows it to the clicker: in place of an
+// ephemeral report, or as a message of its own. A report that cannot be
+// built leaves the message as it was and tells the user why, ephemerally.
 func (r *Reports) replace(ctx context.Context, c click) error {
-	log := r.Log.With("window", c.Window.String(), "route", c.Route, "channel", c.Channel)
+	log := r.Log.With("source", c.Source, "window", c.Window.String(), "route", c.Route, "replace", c.Replace)
 	if r.Reports == nil {
 		return r.tell(ctx, c, "Percentile reports are not set up here.")
 	}
-	m, err := r.Reports.Report(ctx, c.Window, c.Route)
+	m, err := r.Reports.Report(ctx, latency.Request{Source: cmp.Or(c.Source, contract.DefaultSource), Window: c.Window, Route: c.Route})
 	if err != nil {
 		log.Error("latency report for a click", "error", err)
 		return r.tell(ctx, c, "Couldn't build the report: "+slash.UserError(err))
 	}
-	if c.Channel != "" && c.TS != "" && r.Update != nil {
-		err := r.Update.Update(ctx, c.Channel, c.TS, m)
-		if err == nil {
-			return nil
-		}
-		// A message an incoming webhook posted is not the bot's to
-		// update; its response_url can still replace it.
-		log.Warn("chat.update failed; replacing through response_url", "error", err)
-	}
-	p, err := r.responder(c.ResponseURL, true)
+	p, err := r.responder(c.ResponseURL, c.Replace)
 	if err != nil {
 		return fmt.Errorf("replace report: %w", err)
 	}
@@ -176,6 +169,9 @@ func (r *Reports) tell(ctx context.Context, c click, text string) error {
 func (r *Reports) responder(responseURL string, replace bool) (notify.Poster, error) {
 	if r.Respond != nil {
 		if p := r.Respond(responseURL); p != nil {
+			if w, ok := p.(*notify.Webhook); ok {
+				w.ReplaceOriginal = replace
+			}
 			return p, nil
 		}
 	}

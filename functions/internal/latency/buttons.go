@@ -26,6 +26,13 @@ func (rep *report) actions() slack.Block {
 		route = rep.Matched[0]
 	}
 	window := contract.FormatWindow(rep.Window)
+	// The bot's own source goes unnamed, as in buttons posted before
+	// sources existed.
+	source := rep.Source
+	if source == contract.DefaultSource {
+		source = ""
+	}
+	choice := func(window, route string, limit int) (string, bool) { return choice(source, window, route, limit) }
 	var elems []slack.BlockElement
 	for _, w := range contract.ReportWindows {
 		v, ok := choice(w, route, maxButtonValue)
@@ -65,8 +72,8 @@ func (rep *report) actions() slack.Block {
 }
 
 // choice is the JSON of a ReportChoice, and whether it fits in limit bytes.
-func choice(window, route string, limit int) (string, bool) {
-	b, err := json.Marshal(contract.ReportChoice{Window: window, Route: route})
+func choice(source, window, route string, limit int) (string, bool) {
+	b, err := json.Marshal(contract.ReportChoice{Window: window, Route: route, Source: source})
 	if err != nil || len(b) > limit {
 		return "", false
 	}

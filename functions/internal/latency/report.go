@@ -36,48 +36,90 @@ var knownRoutes = []string{
 // Builder builds latency reports from a sketch store. Its Report method is
 // what the mention, the slash command and the report buttons ask for.
 type Builder struct {
-	store sketchstore.Store
-	now   func() time.Time
+	store   sketchstore.Store
+	sources []contract.LatencySource
+	now     func() time.Time
 }
 
-// NewBuilder returns a Builder reading store; now is the clock (time.Now
-// when nil).
-func NewBuilder(store sketchstore.Store, now func() time.Time) *Builder {
+// NewBuilder returns a Builder reading store, which holds the bot's own
+// API and sources; now is the clock (time.Now when nil).
+func NewBuilder(store sketchstore.Store, sources []contract.LatencySource, now func() time.Time) *Builder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Builder{store: store, now: now}
+	return &Builder{store: store, sources: sources, now: now}
+}
+
+// ParseRequest is the package's ParseRequest with b's sources.
+func (b *Builder) ParseRequest(text string, defaultWindow time.Duration) (Request, error) {
+	return ParseRequest(text, b.sources, defaultWindow)
+}
+
+// Sources are the names of every source in the order reports list them:
+// the default source first, then the others as configured, the bot's own
+// last (unless it is the default).
+func (b *Builder) Sources() []string {
+	names := make([]string, 0, len(b.sources)+1)
+	for _, s := range b.sources {
+		names = append(names, s.Name)
+	}
+	return append(names, contract.DefaultSource)
+}
+
+// source is req's source with the default filled in.
+func (b *Builder) source(name string) string {
+	return cmp.Or(name, contract.DefaultSourceOf(b.sources))
+}
+
+// kind is what a source's latencies are, for the report to say.
+func (b *Builder) kind(name string) string {
+	for _, s := range b.sources {
+		if s.Name == name {
+			return s.Kind
+		}
+	}
+	return contract.SourceAPIGateway
 }
 
 // Report is the report of the last window up to now, the current minute
-// included, so a request made a moment ago shows up. route "" means all
-// routes; otherwise it may be "POST /slack/events", "/slack/events" or
-// "events". The Message has no Channel: the caller knows where it goes.
-func (b *Builder) Report(ctx context.Context, window time.Duration, route string) (notify.Message, error) {
+// included, so a request made a moment ago shows up; or the list of
+// sources, when req asks for it. req.Route "" means all routes; otherwise
+// it may be "POST /slack/events", "/slack/events" or "events". The Message
+// has no Channel: the caller knows where it goes.
+func (b *Builder) Report(ctx context.Context, req Request) (notify.Message, error) {
+	if req.ListSources {
+		return b.SourceList(ctx)
+	}
 	end := time.Unix(sketchstore.MinuteOf(b.now())+60, 0)
-	return b.ReportEnding(ctx, end, window, route)
+	return b.ReportEnding(ctx, end, req)
 }
 
 // ReportEnding is the report of the window that ends at end, rounded down to
 // the minute. A schedule passes its event's time, so the hour it reports is
 // whole and a retried invocation reports the same one.
-func (b *Builder) ReportEnding(ctx context.Context, end time.Time, window time.Duration, route string) (notify.Message, error) {
-	start, end, err := span(end, window)
+func (b *Builder) ReportEnding(ctx context.Context, end time.Time, req Request) (notify.Message, error) {
+	start, end, err := span(end, req.Window)
 	if err != nil {
 		return notify.Message{}, err
 	}
-	cur, err := sketchstore.Range(ctx, b.store, contract.DefaultSource, start, end)
-	if err != nil {
-		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	source := b.source(req.Source)
+	if !isSource(source, b.sources) {
+		// A click on a report of a source since removed from the config.
+		return unknownSource(source), nil
 	}
-	return b.reportOf(ctx, start, end, window, route, cur)
+	cur, err := sketchstore.Range(ctx, b.store, source, start, end)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+	return b.reportOf(ctx, start, end, req, cur)
 }
 
 // ReportOfSeries is ReportEnding for a caller that has already read the
-// window ending at end as series (the scheduled report, whose chart draws
-// the same window): only the window before it is read again.
-func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, window time.Duration, route string, series *sketchstore.Series) (notify.Message, error) {
-	start, end, err := span(end, window)
+// window ending at end as series, of req's source (the scheduled report,
+// whose chart draws the same window): only the window before it is read
+// again.
+func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, req Request, series *sketchstore.Series) (notify.Message, error) {
+	start, end, err := span(end, req.Window)
 	if err != nil {
 		return notify.Message{}, err
 	}
@@ -85,7 +127,13 @@ func (b *Builder) ReportOfSeries(ctx context.Context, end time.Time, window time
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("latencies %s to %s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
-	return b.reportOf(ctx, start, end, window, route, cur)
+	return b.reportOf(ctx, start, end, req, cur)
+}
+
+// unknownSource answers a request for a source that is not configured.
+func unknownSource(name string) notify.Message {
+	text := escape(fmt.Sprintf("There is no latency source named %q here: `latency sources` lists them.", name))
+	return notify.Message{Text: text, Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}}
 }
 
 // span checks window and returns the report's [start, end), end rounded
@@ -101,26 +149,32 @@ func span(end time.Time, window time.Duration) (time.Time, time.Time, error) {
 
 // reportOf reads the window before [start, end) and builds the report of
 // cur against it.
-func (b *Builder) reportOf(ctx context.Context, start, end time.Time, window time.Duration, route string, cur map[string]*sketchstore.Sketches) (notify.Message, error) {
-	prev, err := sketchstore.Range(ctx, b.store, contract.DefaultSource, start.Add(-window), start)
+func (b *Builder) reportOf(ctx context.Context, start, end time.Time, req Request, cur map[string]*sketchstore.Sketches) (notify.Message, error) {
+	window, source := req.Window, b.source(req.Source)
+	prev, err := sketchstore.Range(ctx, b.store, source, start.Add(-window), start)
 	if err != nil {
-		return notify.Message{}, fmt.Errorf("read latencies %s to %s: %w", start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
+		return notify.Message{}, fmt.Errorf("read latencies of %s %s to %s: %w", source, start.Add(-window).Format(time.RFC3339), start.Format(time.RFC3339), err)
 	}
-	rep := report{Start: start, End: end, Window: window, Query: strings.TrimSpace(route)}
+	rep := report{Start: start, End: end, Window: window, Query: strings.TrimSpace(req.Route),
+		Source: source, Kind: b.kind(source), Named: len(b.sources) > 0}
 	return rep.build(cur, prev), nil
 }
 
 // report is one report's numbers before they become a message.
 type report struct {
-	Start, End time.Time
-	Window     time.Duration
-	Query      string   // the route the user asked for, or ""
-	Matched    []string // routes the query matched
-	Routes     []routeStats
-	Total      routeStats
-	Others     int      // routes with traffic beyond maxReportRoutes
-	Active     []string // every route with traffic, for the route menu
-	TimeInFunc sketchstore.Summary
+	// Source is the source reported, of Kind; Named says whether the
+	// report names it: only when there are sources besides the bot's.
+	Source, Kind string
+	Named        bool
+	Start, End   time.Time
+	Window       time.Duration
+	Query        string   // the route the user asked for, or ""
+	Matched      []string // routes the query matched
+	Routes       []routeStats
+	Total        routeStats
+	Others       int      // routes with traffic beyond maxReportRoutes
+	Active       []string // every route with traffic, for the route menu
+	TimeInFunc   sketchstore.Summary
 }
 
 type routeStats struct {
@@ -140,7 +194,9 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 	selected := func(string) bool { return true }
 	if rep.Query != "" {
 		candidates := make([]string, 0, len(cur)+len(prev)+len(knownRoutes))
-		candidates = append(candidates, knownRoutes...)
+		if rep.Source == contract.DefaultSource {
+			candidates = append(candidates, knownRoutes...)
+		}
 		for k := range cur {
 			candidates = append(candidates, k)
 		}
@@ -157,7 +213,9 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 	total, totalPrev, inFunc := sketchstore.NewSketch(), sketchstore.NewSketch(), sketchstore.NewSketch()
 	rep.Total = routeStats{Route: "*"}
 	for route, s := range cur {
-		if !selected(route) || s.Response.IsEmpty() {
+		// A route may have responses but no latency: an ALB line with -1
+		// counts, and its status, without a sample.
+		if !selected(route) || (s.Response.IsEmpty() && s.Requests == 0) {
 			continue
 		}
 		rs := routeStats{Route: route, Cur: sketchstore.Summarize(s.Response)}
@@ -193,7 +251,7 @@ func (rep *report) build(cur, prev map[string]*sketchstore.Sketches) notify.Mess
 	if len(rep.Routes) > maxReportRoutes {
 		rep.Others = len(rep.Routes) - maxReportRoutes
 	}
-	if rep.Total.Cur.Count == 0 {
+	if rep.Total.Cur.Count == 0 && rep.Total.Requests == 0 {
 		return rep.noTraffic()
 	}
 	return notify.Message{Text: rep.fallbackText(), Blocks: rep.blocks(), Metadata: rep.metadata()}
@@ -256,13 +314,30 @@ func (rep *report) span() string {
 }
 
 func (rep *report) subject() string {
+	var s string
 	switch len(rep.Matched) {
 	case 0:
-		return "all routes"
+		s = "all routes"
 	case 1:
-		return rep.Matched[0]
+		s = rep.Matched[0]
+	default:
+		s = strings.Join(rep.Matched, ", ")
 	}
-	return strings.Join(rep.Matched, ", ")
+	if rep.Named {
+		return rep.Source + ": " + s
+	}
+	return s
+}
+
+// measured says what the latencies are, for the report's context line.
+func (rep *report) measured() string {
+	switch rep.Kind {
+	case contract.SourceLambda:
+		return "Lambda REPORT Duration in ms (init: Init Duration)"
+	case contract.SourceALB:
+		return "ALB request + target + response processing time in ms"
+	}
+	return "API Gateway responseLatency in ms"
 }
 
 func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) notify.Message {
@@ -274,6 +349,9 @@ func (rep *report) noSuchRoute(cur map[string]*sketchstore.Sketches) notify.Mess
 	}
 	slices.Sort(active)
 	text := fmt.Sprintf("I don't know a route matching %q.", rep.Query)
+	if rep.Named {
+		text = fmt.Sprintf("I don't know a route of %s matching %q.", rep.Source, rep.Query)
+	}
 	if len(active) > 0 {
 		text += fmt.Sprintf(" Routes with traffic in the last %s: %s.", contract.FormatWindow(rep.Window), strings.Join(active, ", "))
 	} else {
@@ -289,6 +367,8 @@ func (rep *report) noTraffic() notify.Message {
 	var text string
 	if rep.Query != "" {
 		text = fmt.Sprintf("No requests to %s in the last %s (%s).", rep.subject(), contract.FormatWindow(rep.Window), rep.span())
+	} else if rep.Named {
+		text = fmt.Sprintf("No traffic to %s in the last %s (%s).", rep.Source, contract.FormatWindow(rep.Window), rep.span())
 	} else {
 		text = fmt.Sprintf("No API traffic in the last %s (%s).", contract.FormatWindow(rep.Window), rep.span())
 	}
@@ -308,7 +388,7 @@ func (rep *report) noTraffic() notify.Message {
 func (rep *report) fallbackText() string {
 	t := rep.Total
 	return escape(fmt.Sprintf("Latency of %s, last %s: %s, p50 %s ms, p90 %s ms, p95 %s ms, p99 %s ms (%s), max %s ms; 5xx %s, 4xx %s.",
-		rep.subject(), contract.FormatWindow(rep.Window), plural(t.Cur.Count, "request"),
+		rep.subject(), contract.FormatWindow(rep.Window), plural(max(t.Cur.Count, t.Requests), "request"),
 		formatMs(t.Cur.P50), formatMs(t.Cur.P90), formatMs(t.Cur.P95), formatMs(t.Cur.P99),
 		change(t.Cur.P99, t.Prev.P99, t.Prev.Count > 0), formatMs(t.Cur.Max),
 		rate(t.Status5xx, t.Requests), rate(t.Status4xx, t.Requests)))
@@ -316,14 +396,17 @@ func (rep *report) fallbackText() string {
 
 func (rep *report) blocks() []slack.Block {
 	title := "Latency: last " + contract.FormatWindow(rep.Window)
-	if rep.Query != "" {
+	switch {
+	case rep.Query != "":
 		title = "Latency of " + rep.subject() + ": last " + contract.FormatWindow(rep.Window)
+	case rep.Named:
+		title = "Latency of " + rep.Source + ": last " + contract.FormatWindow(rep.Window)
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(title, 150), false, false)),
 		slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
-			"%s, compared with the %s before · API Gateway responseLatency in ms · DDSketch, ±1%%",
-			rep.span(), contract.FormatWindow(rep.Window)))),
+			"%s, compared with the %s before · %s · DDSketch, ±1%%",
+			rep.span(), contract.FormatWindow(rep.Window), rep.measured()))),
 	}
 	shown := rep.Routes[:len(rep.Routes)-rep.Others]
 	if len(rep.Routes) != 1 {
@@ -360,12 +443,16 @@ func section(name string, rs routeStats) string {
 	c, p := rs.Cur, rs.Prev
 	had := p.Count > 0
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* · %s", name, plural(c.Count, "request"))
+	fmt.Fprintf(&b, "*%s* · %s", name, plural(max(c.Count, rs.Requests), "request"))
 	if had {
 		fmt.Fprintf(&b, " (%s)", change(float64(c.Count), float64(p.Count), true))
 	}
 	if rs.Requests > 0 {
 		fmt.Fprintf(&b, " · 5xx %s · 4xx %s", rate(rs.Status5xx, rs.Requests), rate(rs.Status4xx, rs.Requests))
+	}
+	if c.Count == 0 {
+		b.WriteString(" · no latency in these lines")
+		return b.String()
 	}
 	b.WriteString("\n```\n")
 	cols := []struct {
@@ -511,6 +598,7 @@ func (rep *report) metadata() *slack.SlackMetadata {
 	return &slack.SlackMetadata{
 		EventType: MetadataEventType,
 		EventPayload: map[string]any{
+			"source":         rep.Source,
 			"window_seconds": int64(rep.Window / time.Second),
 			"start":          rep.Start.Unix(),
 			"end":            rep.End.Unix(),

@@ -86,7 +86,7 @@ func fixtureStore() (*sketchstore.MemoryStore, map[string][]float64) {
 func reportFor(t *testing.T, route string) notify.Message {
 	t.Helper()
 	s, _ := fixtureStore()
-	m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, route)
+	m, err := NewBuilder(s, nil, nil).ReportEnding(context.Background(), reportEnd, Request{Window: time.Hour, Route: route})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestReportAsPosted(t *testing.T) {
 
 func TestReportMetadataMatchesTheSketches(t *testing.T) {
 	s, current := fixtureStore()
-	m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, "")
+	m, err := NewBuilder(s, nil, nil).ReportEnding(context.Background(), reportEnd, Request{Window: time.Hour, Route: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestReportOfOneRoute(t *testing.T) {
 
 func TestReportWithoutTraffic(t *testing.T) {
 	s, _ := fixtureStore()
-	rep := NewBuilder(s, nil)
+	rep := NewBuilder(s, nil, nil)
 	for _, c := range []struct {
 		name       string
 		end        time.Time
@@ -295,7 +295,7 @@ func TestReportWithoutTraffic(t *testing.T) {
 			`I don't know a route matching "webhooks". Routes with traffic in the last 1h: POST /slack/commands, POST /slack/events.`, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := rep.ReportEnding(context.Background(), c.end, time.Hour, c.route)
+			m, err := rep.ReportEnding(context.Background(), c.end, Request{Window: time.Hour, Route: c.route})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +327,7 @@ func TestReportIncludesTheCurrentMinute(t *testing.T) {
 	now := reportEnd.Add(20 * time.Second)
 	s.Record(eventsRoute, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
 	s.Record(eventsRoute, now.Add(-16*time.Minute), 500*time.Millisecond, 40*time.Millisecond) // before the window
-	m, err := NewBuilder(s, func() time.Time { return now }).Report(context.Background(), 15*time.Minute, "")
+	m, err := NewBuilder(s, nil, func() time.Time { return now }).Report(context.Background(), Request{Window: 15 * time.Minute, Route: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,9 +338,9 @@ func TestReportIncludesTheCurrentMinute(t *testing.T) {
 }
 
 func TestReportRejectsBadWindows(t *testing.T) {
-	rep := NewBuilder(sketchstore.NewMemoryStore(), nil)
+	rep := NewBuilder(sketchstore.NewMemoryStore(), nil, nil)
 	for _, w := range []time.Duration{0, 30 * time.Second, 90 * time.Second, contract.MaxWindow + time.Minute} {
-		if _, err := rep.ReportEnding(context.Background(), reportEnd, w, ""); err == nil {
+		if _, err := rep.ReportEnding(context.Background(), reportEnd, Request{Window: w, Route: ""}); err == nil {
 			t.Errorf("window %v: no error", w)
 		}
 	}
@@ -468,7 +468,7 @@ var benchRoutes = []string{eventsRoute, commandsRoute, "GET /health"}
 func benchReport(b *testing.B, stores map[string]sketchstore.Store, window time.Duration) {
 	for _, name := range []string{"memory", "dynamodb"} {
 		b.Run(name, func(b *testing.B) {
-			rep := NewBuilder(stores[name], nil)
+			rep := NewBuilder(stores[name], nil, nil)
 			end := reportEnd.Add(-23 * time.Minute)
 			// A start older than the minutes' retention is read from its
 			// hour: the minutes before it in that hour count too.
@@ -479,7 +479,7 @@ func benchReport(b *testing.B, stores map[string]sketchstore.Store, window time.
 			want := int64(len(benchRoutes)) * minutes * 600
 			cpu := testenv.CPUTime()
 			for b.Loop() {
-				m, err := rep.ReportEnding(context.Background(), end, window, "")
+				m, err := rep.ReportEnding(context.Background(), end, Request{Window: window, Route: ""})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -553,9 +553,9 @@ func TestReportEscapesRouteNames(t *testing.T) {
 	now := reportEnd.Add(20 * time.Second)
 	hostile := "POST /" + testenv.HostileText
 	s.Record(hostile, now.Add(-5*time.Second), 42*time.Millisecond, 40*time.Millisecond)
-	rep := NewBuilder(s, func() time.Time { return now })
+	rep := NewBuilder(s, nil, func() time.Time { return now })
 	for _, query := range []string{"", testenv.HostileText, "no-such-route " + testenv.HostileText} {
-		m, err := rep.Report(context.Background(), 15*time.Minute, query)
+		m, err := rep.Report(context.Background(), Request{Window: 15 * time.Minute, Route: query})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -567,7 +567,7 @@ func TestReportEscapesRouteNames(t *testing.T) {
 		testenv.NoRawMarkupIn(t, "report blocks", m.Blocks)
 	}
 	// The route is there, escaped, so the report still names it.
-	m, _ := rep.Report(context.Background(), 15*time.Minute, "")
+	m, _ := rep.Report(context.Background(), Request{Window: 15 * time.Minute, Route: ""})
 	if !strings.Contains(testenv.PlainJSON(t, m.Blocks), "&lt;!channel&gt;") {
 		t.Errorf("the hostile route is not in the report, escaped: %s", testenv.PlainJSON(t, m.Blocks))
 	}
@@ -591,7 +591,7 @@ func TestReportButtons(t *testing.T) {
 		{"events", eventsRoute, eventsRoute},
 		{"slack", "slack", "-"}, // two routes match: the query is kept as typed
 	} {
-		m, err := NewBuilder(s, nil).ReportEnding(context.Background(), reportEnd, time.Hour, c.query)
+		m, err := NewBuilder(s, nil, nil).ReportEnding(context.Background(), reportEnd, Request{Window: time.Hour, Route: c.query})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,11 +13,12 @@ import (
 )
 
 // Client posts with chat.postMessage. Channel names are resolved to IDs with
-// conversations.list once and cached for the life of the container: Lambda
-// reuses a container for many requests, and the list rarely changes. A name
-// that is not in the list reloads it, but at most once per channelReload,
-// so no user can make the bot page through the workspace again and again
-// by asking for names that do not exist.
+// conversations.list, and the list is trusted for channelTTL: Lambda reuses
+// a container for many requests, but a channel renamed, or a name given to
+// another channel, must not keep its old meaning, least of all in the
+// notify allow-list. A name missing from a list younger than that is not
+// found, so no user can make the bot page through the workspace again and
+// again by asking for names that do not exist.
 //
 // Channel members (conversations.members) are cached for membersTTL: long
 // enough that one user's burst of commands costs one lookup, short enough
@@ -36,8 +37,8 @@ type Client struct {
 }
 
 const (
-	channelReload = time.Minute // the least time between two reloads of the channel list
-	membersTTL    = time.Minute // how long a channel's member list is trusted
+	channelTTL = time.Minute // how long the channel list is trusted
+	membersTTL = time.Minute // how long a channel's member list is trusted
 )
 
 type memberList struct {
@@ -79,7 +80,7 @@ func (c *Client) Post(ctx context.Context, m Message) (Posted, error) {
 		opts = append(opts, slack.MsgOptionMetadata(*m.Metadata))
 	}
 	var p Posted
-	err = c.retry.Do(ctx, func() error {
+	err = c.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		p.ChannelID, p.TS, err = c.api.PostMessageContext(ctx, channel, opts...)
 		return err
@@ -122,18 +123,13 @@ func (c *Client) ResolveChannel(ctx context.Context, channel string) (string, er
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if id, ok := c.channels[name]; ok {
-		return id, nil
-	}
-	// A miss reloads the list, so a channel created after the cache was
-	// filled is still found; a miss soon after a load is the user's typo.
-	if c.channels == nil || c.now().Sub(c.loadedAt) >= channelReload {
+	if c.channels == nil || c.now().Sub(c.loadedAt) >= channelTTL {
 		if err := c.loadChannels(ctx); err != nil {
 			return "", err
 		}
-		if id, ok := c.channels[name]; ok {
-			return id, nil
-		}
+	}
+	if id, ok := c.channels[name]; ok {
+		return id, nil
 	}
 	return "", &Error{Code: "channel_not_found", Hint: fmt.Sprintf("I can't find a channel named #%s. Check the name, or use the channel ID; private channels need the bot invited first.", name)}
 }
@@ -149,7 +145,7 @@ func (c *Client) loadChannels(ctx context.Context) error {
 	for {
 		var page []slack.Channel
 		var next string
-		err := c.retry.Do(ctx, func() error {
+		err := c.retry.Do(ctx, func(ctx context.Context) error {
 			var err error
 			page, next, err = c.api.GetConversationsContext(ctx, params)
 			return err
@@ -184,7 +180,7 @@ func (c *Client) IsMember(ctx context.Context, channelID, user string) (bool, er
 	for {
 		var page []string
 		var next string
-		err := c.retry.Do(ctx, func() error {
+		err := c.retry.Do(ctx, func(ctx context.Context) error {
 			var err error
 			page, next, err = c.api.GetUsersInConversationContext(ctx, params)
 			return err
@@ -216,8 +212,10 @@ type Retry struct {
 }
 
 // Do calls f until it succeeds, fails with something other than a rate limit,
-// or the budget is spent.
-func (r Retry) Do(ctx context.Context, f func() error) error {
+// or the budget is spent. Each call runs under its own deadline (see
+// CallTimeout), and one that Slack got but never answered returns an
+// *UnansweredError.
+func (r Retry) Do(ctx context.Context, f func(ctx context.Context) error) error {
 	attempts, maxWait := r.Attempts, r.MaxWait
 	if attempts <= 0 {
 		attempts = 3
@@ -226,7 +224,7 @@ func (r Retry) Do(ctx context.Context, f func() error) error {
 		maxWait = 3 * time.Second
 	}
 	for i := 1; ; i++ {
-		err := f()
+		err := call(ctx, f)
 		var rl *slack.RateLimitedError
 		if !errors.As(err, &rl) || i >= attempts || rl.RetryAfter > maxWait {
 			return err
@@ -243,4 +241,18 @@ func (r Retry) Do(ctx context.Context, f func() error) error {
 		case <-t.C:
 		}
 	}
+}
+
+// OpenView opens a modal for the user of triggerID (views.open), under the
+// same deadline and 429 handling as every call. Slack takes a trigger_id
+// for 3 seconds only, so there is no second chance to open it.
+func (c *Client) OpenView(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
+	err := c.retry.Do(ctx, func(ctx context.Context) error {
+		_, err := c.api.OpenViewContext(ctx, triggerID, view)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("views.open: %w", explain(err))
+	}
+	return nil
 }

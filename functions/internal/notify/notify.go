@@ -1,7 +1,9 @@
 // Package notify sends messages to Slack: chat.postMessage (channel by name or
-// ID), incoming webhooks, and slash-command response URLs. It retries Slack's
-// 429 answers within a bounded wait and turns Slack's error codes into words a
-// person can act on.
+// ID), incoming webhooks, and slash-command response URLs. Every call has a
+// deadline (CallTimeout, and at most half of what is left), a request Slack
+// got and never answered is told apart from a refusal (Unanswered), Slack's
+// 429 answers are retried within a bounded wait, and Slack's error codes
+// become words a person can act on.
 package notify
 
 import (

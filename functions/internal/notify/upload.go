@@ -38,7 +38,7 @@ func (c *Client) Upload(ctx context.Context, f File) error {
 	if len(f.Data) == 0 {
 		return fmt.Errorf("upload %s: the file is empty", f.Name)
 	}
-	err = c.retry.Do(ctx, func() error {
+	err = c.retry.Do(ctx, func(ctx context.Context) error {
 		_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
 			Reader:          bytes.NewReader(f.Data),
 			FileSize:        len(f.Data),

@@ -87,7 +87,7 @@ func (w *Webhook) Post(ctx context.Context, m Message) (Posted, error) {
 	if client == nil {
 		client = defaultHTTP
 	}
-	err = w.Retry.Do(ctx, func() error { return w.post(ctx, client, body) })
+	err = w.Retry.Do(ctx, func(ctx context.Context) error { return w.post(ctx, client, body) })
 	if err != nil {
 		return Posted{}, fmt.Errorf("webhook: %w", explain(err))
 	}

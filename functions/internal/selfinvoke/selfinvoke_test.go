@@ -61,7 +61,7 @@ func TestDeferrer(t *testing.T) {
 		t.Fatalf("Invoke input %+v: want the function, asynchronously", inv.in)
 	}
 	var back map[string]deferred.Sealed
-	if err := json.Unmarshal(inv.in.Payload, &back); err != nil || back[deferred.Key].MAC == "" {
+	if err := json.Unmarshal(inv.in.Payload, &back); err != nil || back[deferred.Key].Box == "" {
 		t.Fatalf("payload %s does not carry the sealed job: %v", inv.in.Payload, err)
 	}
 	fn := deferred.Function{Runner: runner}

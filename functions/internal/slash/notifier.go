@@ -37,6 +37,12 @@ func (n Notifier) Notify(ctx context.Context, user, channel, text, via string) (
 		Channel: id,
 		Text:    fmt.Sprintf("%s\n— sent by %s with %s", escape(text), userRef(user), via),
 	})
+	if notify.Unanswered(err) {
+		// Slack has the message and may have posted it: it counts as
+		// posted, so neither a retry nor a second submit repeats it.
+		n.Log.Warn("notify: Slack took the post but did not answer; taken as posted", "user", user, "channel", id, "error", err)
+		return fmt.Sprintf("Sent to <#%s>; Slack did not confirm it in time, so it may take a moment to show up.", id), true
+	}
 	if err != nil {
 		n.Log.Error("notify: post", "user", user, "channel", id, "error", err)
 		return "Couldn't post: " + UserError(err), false

@@ -11,7 +11,10 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lambda-slackbot/slackbot/contract"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
+	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 )
 
 // Subcommand is one word after the slash command: what help says of it, and
@@ -48,7 +51,7 @@ func (h *Handler) subcommands() []Subcommand {
 			Quick: func(_ context.Context, cmd slack.SlashCommand) notify.Message { return echo(cmd) }},
 		{Name: "notify", Usage: "<#channel> <text>", Summary: "post to a channel (name or ID), saying you asked",
 			Check: checkNotify, Slow: h.notify},
-		{Name: "latency", Usage: "[window] [route] [chart]", Summary: "p50/p90/p95/p99 of this bot's API, e.g. `latency 15m events`; `chart` shares a chart of it in this channel",
+		{Name: "latency", Usage: "[source] [window] [route] [chart]", Summary: "p50/p90/p95/p99 of a latency source (the default one, else this bot's API), e.g. `latency 15m events` or `latency orders 1h`; `chart` shares a chart of it in this channel; `latency sources` lists the sources",
 			Check: h.checkLatency, Slow: h.latency},
 	}
 	for _, s := range h.added {
@@ -129,10 +132,12 @@ func (h *Handler) checkLatency(cmd slack.SlashCommand) (string, error) {
 	if h.Reports == nil {
 		return "", errNoReports
 	}
-	_, _, chart, err := h.latencyArgs(cmd)
+	req, chart, err := h.latencyArgs(cmd)
 	switch {
 	case err != nil:
 		return "", err
+	case req.ListSources:
+		return "Listing the latency sources…", nil
 	case !chart:
 		return "Building the latency report…", nil
 	case h.Charts == nil || h.Upload == nil:
@@ -147,14 +152,14 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 	if h.Reports == nil {
 		return Text(errNoReports.Error())
 	}
-	window, route, chart, err := h.latencyArgs(cmd)
+	req, chart, err := h.latencyArgs(cmd)
 	if err != nil {
 		return Text(err.Error())
 	}
 	if chart {
-		return h.shareChart(ctx, cmd, window, route)
+		return h.shareChart(ctx, cmd, req)
 	}
-	m, err := h.Reports.Report(ctx, window, route)
+	m, err := h.Reports.Report(ctx, req)
 	if err != nil {
 		h.Log.Error("latency report", "error", err)
 		return Text("Couldn't build the report: " + UserError(err))
@@ -162,25 +167,81 @@ func (h *Handler) latency(ctx context.Context, cmd slack.SlashCommand) notify.Me
 	return m
 }
 
+// ChartsPerMinute is how many charts one user may share in ChartWindow: a
+// chart is a file in a channel, and drawing one reads up to days of
+// sketches.
+const (
+	ChartsPerMinute = 3
+	ChartWindow     = time.Minute
+)
+
+// errTooManyCharts answers a user past ChartsPerMinute.
+var errTooManyCharts = fmt.Errorf("You've shared %d charts in the last minute; try again in a minute.", ChartsPerMinute)
+
+// claimChart takes one of the user's ChartsPerMinute slots: claims
+// chart/<user>/<i>, whose lease is ChartWindow and which are never
+// released, so each frees itself when its minute is over. It reports
+// false when all are taken.
+func (h *Handler) claimChart(ctx context.Context, user string) (bool, error) {
+	claims := h.ChartClaims
+	if claims == nil {
+		h.chartMemory.Do(func() { h.chartClaims = &dedupe.Memory{Lease: ChartWindow} })
+		claims = h.chartClaims
+	}
+	for i := range ChartsPerMinute {
+		c, err := claims.Claim(ctx, fmt.Sprintf("chart/%s/%d", user, i))
+		if err != nil {
+			return false, fmt.Errorf("chart limit: %w", err)
+		}
+		if c.State == dedupe.Acquired {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // shareChart draws the window's chart and uploads it to the command's own
 // channel, never another: cmd comes from Slack's signed form (sealed when
-// deferred), so ChannelID is where the user typed, and a channel the user
-// is in. What went wrong is told in words, never as an internal error.
-func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, window time.Duration, route string) notify.Message {
+// deferred), so ChannelID is where the user typed. A file in a channel is a
+// post as the bot, so it follows notify's policy (Permit: the allow-lists
+// and membership), and at most ChartsPerMinute per user. What went wrong is
+// told in words, never as an internal error.
+func (h *Handler) shareChart(ctx context.Context, cmd slack.SlashCommand, req latency.Request) notify.Message {
 	switch {
 	case h.Charts == nil || h.Upload == nil:
 		return Text(errNoCharts.Error())
 	case cmd.ChannelID == "":
 		return Text(errNoChannel.Error())
 	}
-	png, title, err := h.Charts.Chart(ctx, window, route)
+	if _, err := h.Permit.Check(ctx, cmd.UserID, cmd.ChannelID); err != nil {
+		if errors.Is(err, permit.ErrRefused) {
+			h.Log.Warn("chart refused", "user", cmd.UserID, "reason", err.Error())
+			return Text(permit.ErrRefused.Error())
+		}
+		h.Log.Error("chart: check permission", "user", cmd.UserID, "error", err)
+		return Text("Couldn't share the chart: " + UserError(err))
+	}
+	switch ok, err := h.claimChart(ctx, cmd.UserID); {
+	case err != nil:
+		h.Log.Error("chart: claim", "user", cmd.UserID, "error", err)
+		return Text("Couldn't share the chart: " + UserError(err))
+	case !ok:
+		h.Log.Warn("chart refused: past the limit", "user", cmd.UserID, "perMinute", ChartsPerMinute)
+		return Text(errTooManyCharts.Error())
+	}
+	window := req.Window
+	png, title, err := h.Charts.Chart(ctx, req.Source, req.Window, req.Route)
 	if err != nil {
 		h.Log.Error("latency chart", "error", err)
 		return Text("Couldn't draw the chart: " + UserError(err))
 	}
 	what := "all routes"
-	if route != "" {
-		what = "`" + escape(route) + "`"
+	if req.Route != "" {
+		what = "`" + escape(req.Route) + "`"
+	}
+	if req.Source != "" {
+		// A source's name is one of the configured ones: nothing to escape.
+		what += " of " + req.Source
 	}
 	if png == nil {
 		return Text(fmt.Sprintf("There are no requests of %s in the last %s to draw.", what, contract.FormatWindow(window)))

@@ -1,7 +1,9 @@
 package slash
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -167,8 +169,8 @@ func TestUserErrorHidesInternals(t *testing.T) {
 	}
 }
 
-// TestSealer: a sealed command opens only with its MAC, under this app's
-// key, before it expires.
+// TestSealer: a sealed command opens only intact, under this app's key,
+// before it expires.
 func TestSealer(t *testing.T) {
 	s := deferred.NewSealer(secret)
 	now := time.Now()
@@ -187,17 +189,20 @@ func TestSealer(t *testing.T) {
 	if err != nil || got.ID != c.TriggerID || back.TriggerID != c.TriggerID || back.Text != c.Text {
 		t.Fatalf("Open = %+v, %v", got, err)
 	}
-	tampered := sealed
-	tampered.Payload = strings.Replace(sealed.Payload, "notify #news hi", "notify #news pwned", 1)
-	if tampered.Payload == sealed.Payload {
-		t.Fatal("the tamper changed nothing")
+	box, _ := base64.StdEncoding.DecodeString(sealed.Box)
+	flip := func(i int) deferred.Sealed {
+		b := bytes.Clone(box)
+		b[i] ^= 1
+		return deferred.Sealed{Box: base64.StdEncoding.EncodeToString(b)}
 	}
 	for name, d := range map[string]deferred.Sealed{
-		"tampered payload":      tampered,
-		"no MAC":                {Payload: sealed.Payload},
-		"MAC not hex":           {Payload: sealed.Payload, MAC: "zz"},
-		"another app's secret":  must(deferred.NewSealer("another-secret").Seal(job, now)),
-		"slack signature style": {Payload: sealed.Payload, MAC: strings.TrimPrefix(must2(verify.Signature(secret, now, []byte(sealed.Payload))), "v0=")},
+		"tampered nonce":       flip(0),
+		"tampered job":         flip(len(box) / 2),
+		"tampered tag":         flip(len(box) - 1),
+		"empty":                {},
+		"not base64":           {Box: "!!"},
+		"cut short":            {Box: base64.StdEncoding.EncodeToString(box[:8])},
+		"another app's secret": must(deferred.NewSealer("another-secret").Seal(job, now)),
 	} {
 		if _, err := s.Open(d, now); !errors.Is(err, deferred.ErrBadMAC) {
 			t.Errorf("%s: Open = %v, want ErrBadMAC", name, err)
@@ -237,10 +242,13 @@ func TestRunDeferredExactlyOnce(t *testing.T) {
 		t.Fatalf("3 deliveries: %d posts, %d answers; want 1 and 1", len(post.Msgs), len(resp.Msgs))
 	}
 
-	forged := []byte(strings.Replace(string(raw), "1.2.3", "9.9.9", 1))
-	if string(forged) == string(raw) {
-		t.Fatal("the forgery changed nothing")
+	var sealed map[string]deferred.Sealed
+	if err := json.Unmarshal(raw, &sealed); err != nil {
+		t.Fatal(err)
 	}
+	box, _ := base64.StdEncoding.DecodeString(sealed[deferred.Key].Box)
+	box[len(box)/2] ^= 1
+	forged, _ := json.Marshal(map[string]deferred.Sealed{deferred.Key: {Box: base64.StdEncoding.EncodeToString(box)}})
 	if _, err := fn.Invoke(context.Background(), forged); !errors.Is(err, deferred.ErrBadMAC) {
 		t.Fatalf("forged delivery: %v, want ErrBadMAC", err)
 	}
@@ -296,7 +304,7 @@ func TestChartStaysInItsChannel(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			ch, up, resp, d := &charter{png: []byte("png")}, &uploader{}, &recorder{}, &deferrer{}
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
-				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+				ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
 			_, a, _ := serve(t, h, signed(form(text)))
 			if !strings.Contains(a.Text, "goes last and shares the chart in this channel only") || len(d.cmds) != 0 {
 				t.Fatalf("answer %q, %d deferred: want a refusal, nothing deferred", a.Text, len(d.cmds))
@@ -310,7 +318,7 @@ func TestChartStaysInItsChannel(t *testing.T) {
 	t.Run("no channel_id", func(t *testing.T) {
 		up, resp := &uploader{}, &recorder{}
 		h := &Handler{Reports: &reports{}, Charts: &charter{png: []byte("png")}, Upload: up,
-			ParseRequest: latency.ParseRequest, Respond: respondTo(resp), Log: quiet}
+			ParseRequest: latency.RequestParser(testSources), Respond: respondTo(resp), Log: quiet}
 		c := command(t, "latency 1h chart")
 		c.ChannelID = ""
 		h.Finish(context.Background(), c)
@@ -328,7 +336,7 @@ func TestChartFailuresInWords(t *testing.T) {
 	run := func(ch *charter, up *uploader, text string) string {
 		t.Helper()
 		resp := &recorder{}
-		h := &Handler{Reports: &reports{}, Charts: ch, Upload: up, ParseRequest: latency.ParseRequest,
+		h := &Handler{Reports: &reports{}, Charts: ch, Upload: up, ParseRequest: latency.RequestParser(testSources), Permit: inHere,
 			DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
 		if err := h.Finish(context.Background(), command(t, text)); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -29,25 +30,28 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
+	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/permit"
 	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
-// Reporter builds a latency report. route "" means every route.
+// Reporter builds the latency report req asks for (latency.Builder).
 type Reporter interface {
-	Report(ctx context.Context, window time.Duration, route string) (notify.Message, error)
+	Report(ctx context.Context, req latency.Request) (notify.Message, error)
 }
 
-// Charter draws the latency chart of the last window as a PNG, with the
-// title to show beside it; route "" means every route. A window without
-// requests to draw is a nil PNG and no error. The interface keeps this
-// package, which the events function links too, free of the plotting
-// library (chart.Charts implements it).
+// Charter draws the latency chart of the last window of source ("" for the
+// default one) as a PNG, with the title to show beside it; route "" means
+// every route. A window without requests to draw is a nil PNG and no
+// error. The interface keeps this package, which the events function links
+// too, free of the plotting library (chart.Charts implements it).
 type Charter interface {
-	Chart(ctx context.Context, window time.Duration, route string) (png []byte, title string, err error)
+	Chart(ctx context.Context, source string, window time.Duration, route string) (png []byte, title string, err error)
 }
 
 // Handler serves POST /slack/commands.
@@ -61,9 +65,15 @@ type Handler struct {
 	// are not offered here (no bot token, or a function that cannot draw).
 	Charts Charter
 	Upload notify.Uploader
-	// ParseRequest reads latency's "[window] [route]"; DefaultWindow is
-	// used when the user gives none. Nil takes all the text as the route.
-	ParseRequest  func(text string, defaultWindow time.Duration) (time.Duration, string, error)
+	// ChartClaims holds the chart limit, ChartsPerMinute per user, across
+	// containers: a Store whose claims have a lease of ChartWindow (the
+	// dedupe table). Nil holds it in this handler's memory.
+	ChartClaims dedupe.Store
+	// ParseRequest reads latency's "[source] [window] [route]"
+	// (latency.Builder.ParseRequest, which knows the sources);
+	// DefaultWindow is used when the user gives none. Nil takes all the
+	// text as a route of the default source.
+	ParseRequest  func(text string, defaultWindow time.Duration) (latency.Request, error)
 	DefaultWindow time.Duration
 	// Later runs slow work after the answer (a *deferred.Runner, which
 	// must run Kind jobs with FinishJob); nil: slow work runs before it.
@@ -77,7 +87,9 @@ type Handler struct {
 	Respond func(responseURL string) notify.Poster
 	Log     *slog.Logger
 
-	added []Subcommand
+	added       []Subcommand
+	chartMemory sync.Once
+	chartClaims dedupe.Store
 }
 
 // Kind is the kind of the deferred jobs of slow subcommands.
@@ -183,7 +195,11 @@ func (h *Handler) answer(ctx context.Context, cmd slack.SlashCommand) *slack.Web
 	// finish first and answer with the result, so the user is never told
 	// of work that will not happen.
 	if h.Later != nil {
-		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), cmd)
+		// The job carries what the work needs and no credential: the
+		// legacy verification token stays here.
+		job := cmd
+		job.Token = ""
+		err := h.Later.Later(ctx, Kind, cmp.Or(cmd.TriggerID, cmd.ResponseURL), job)
 		if err == nil {
 			return ephemeral(Text(ack))
 		}
@@ -244,8 +260,8 @@ func (h *Handler) result(ctx context.Context, cmd slack.SlashCommand) notify.Mes
 // chartWord, last after "latency", asks for the chart instead of the report.
 const chartWord = "chart"
 
-// latencyArgs reads the "[window] [route] [chart]" after "latency".
-func (h *Handler) latencyArgs(cmd slack.SlashCommand) (window time.Duration, route string, chart bool, err error) {
+// latencyArgs reads the "[source] [window] [route] [chart]" after "latency".
+func (h *Handler) latencyArgs(cmd slack.SlashCommand) (req latency.Request, chart bool, err error) {
 	_, rest := cutWords(cmd.Text, 1)
 	words := strings.Fields(rest)
 	for i, w := range words {
@@ -256,16 +272,19 @@ func (h *Handler) latencyArgs(cmd slack.SlashCommand) (window time.Duration, rou
 		// Slack vouches the user is in. A word after it could only be an
 		// attempt to send it elsewhere, so it is refused, not ignored.
 		if i != len(words)-1 {
-			return 0, "", false, fmt.Errorf("`chart` goes last and shares the chart in this channel only, e.g. `%s latency 1h events chart`", escape(cmp.Or(cmd.Command, "/slackbot")))
+			return latency.Request{}, false, fmt.Errorf("`chart` goes last and shares the chart in this channel only, e.g. `%s latency 1h events chart`", escape(cmp.Or(cmd.Command, "/slackbot")))
 		}
 		chart = true
 		rest = strings.TrimSpace(rest[:strings.LastIndex(rest, w)])
 	}
 	if h.ParseRequest == nil {
-		return h.DefaultWindow, rest, chart, nil
+		return latency.Request{Window: h.DefaultWindow, Route: rest}, chart, nil
 	}
-	window, route, err = h.ParseRequest(rest, h.DefaultWindow)
-	return window, route, chart, err
+	req, err = h.ParseRequest(rest, h.DefaultWindow)
+	if err == nil && req.ListSources && chart {
+		err = fmt.Errorf("`latency sources` lists the sources; ask for one source's chart, e.g. `%s latency %s 1h chart`", escape(cmp.Or(cmd.Command, "/slackbot")), contract.DefaultSource)
+	}
+	return req, chart, err
 }
 
 // escape makes outside text literal in Slack's mrkdwn, so no mention,
@@ -289,6 +308,9 @@ func UserError(err error) string {
 	var slackSaid *notify.Error
 	if errors.As(err, &slackSaid) {
 		return slackSaid.Hint
+	}
+	if notify.Unanswered(err) {
+		return "Slack took it but did not confirm in time; it may show up in a moment."
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "it took too long. Try again in a moment."

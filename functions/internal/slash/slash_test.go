@@ -1,6 +1,7 @@
 package slash
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -53,13 +54,18 @@ func signed(body string) events.APIGatewayProxyRequest {
 type recorder = notifytest.Recorder
 
 type reports struct {
-	window time.Duration
-	route  string
+	req latency.Request
 }
 
-func (r *reports) Report(_ context.Context, w time.Duration, route string) (notify.Message, error) {
-	r.window, r.route = w, route
+func (r *reports) Report(_ context.Context, req latency.Request) (notify.Message, error) {
+	r.req = req
 	return notify.Message{Text: "the report"}, nil
+}
+
+// testSources are the latency sources the handlers under test know.
+var testSources = []contract.LatencySource{
+	{Name: "orders", Kind: contract.SourceAPIGateway, LogGroup: "/aws/apigateway/orders"},
+	{Name: "workers", Kind: contract.SourceLambda, Functions: []string{"billing"}},
 }
 
 // deferrer records deferred commands instead of running them, or fails.
@@ -99,6 +105,24 @@ func (workspace) IsMember(_ context.Context, id, user string) (bool, error) {
 
 var anyone = &permit.Policy{Dir: workspace{}}
 
+// here is a permit.Directory of the channel the test commands are typed in,
+// C0123ABCD, with U0123 in it.
+type here struct{}
+
+func (here) ResolveChannel(_ context.Context, ch string) (string, error) {
+	if ch == "C0123ABCD" {
+		return ch, nil
+	}
+	return "", &notify.Error{Code: "channel_not_found", Hint: "I can't find a channel named " + ch}
+}
+
+func (here) IsMember(_ context.Context, id, user string) (bool, error) {
+	return id == "C0123ABCD" && user == "U0123", nil
+}
+
+// inHere lets U0123 share charts in C0123ABCD.
+var inHere = &permit.Policy{Dir: here{}}
+
 type answer struct {
 	ResponseType string `json:"response_type"`
 	Text         string `json:"text"`
@@ -125,7 +149,7 @@ func TestAnswers(t *testing.T) {
 		defers int
 	}{
 		{"help", signed(form("help")), 200, "notify <#channel>", 0},
-		{"empty text is help", signed(form("")), 200, "latency [window] [route]", 0},
+		{"empty text is help", signed(form("")), 200, "latency [source] [window] [route]", 0},
 		{"unknown subcommand is help", signed(form("dance now")), 200, "I don't know `dance`", 0},
 		{"echo", signed(form("echo hello  world")), 200, "text: hello  world", 0},
 		{"notify defers", signed(form("notify #news Deploy done")), 200, "Posting to #news", 1},
@@ -157,7 +181,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &deferrer{}
 			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Post: &recorder{}, Permit: anyone, Reports: &reports{},
-				ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Log: quiet}
+				ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Later: d, Log: quiet}
 			status, a, body := serve(t, h, tt.req)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
@@ -248,10 +272,10 @@ func TestFinish(t *testing.T) {
 	})
 	t.Run("latency report", func(t *testing.T) {
 		rep, resp := &reports{}, &recorder{}
-		h := &Handler{Reports: rep, ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
+		h := &Handler{Reports: rep, ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Respond: respondTo(resp), Log: quiet}
 		h.Finish(context.Background(), cmd("latency 24h POST /slack/events"))
-		if rep.window != 24*time.Hour || rep.route != "POST /slack/events" {
-			t.Fatalf("report(%v, %q)", rep.window, rep.route)
+		if rep.req != (latency.Request{Window: 24 * time.Hour, Route: "POST /slack/events"}) {
+			t.Fatalf("report(%+v)", rep.req)
 		}
 		if len(resp.Msgs) != 1 || resp.Msgs[0].Text != "the report" {
 			t.Fatalf("answer %+v", resp.Msgs)
@@ -350,7 +374,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q without command or user_id", body)
 		}
 		// Every accepted command gets an answer without panicking.
-		h := &Handler{Post: &recorder{}, Permit: anyone, Reports: &reports{}, ParseRequest: latency.ParseRequest, Later: &deferrer{}, Log: quiet}
+		h := &Handler{Post: &recorder{}, Permit: anyone, Reports: &reports{}, ParseRequest: latency.RequestParser(testSources), Later: &deferrer{}, Log: quiet}
 		if a := h.answer(context.Background(), cmd); a == nil || a.Text == "" {
 			t.Fatalf("no answer for %q", cmd.Text)
 		}
@@ -388,15 +412,14 @@ func TestRegistry(t *testing.T) {
 
 // charter is a Charter that records what it was asked for.
 type charter struct {
-	window time.Duration
-	route  string
-	calls  int
-	png    []byte // nil: no requests to draw
-	err    error
+	req   latency.Request
+	calls int
+	png   []byte // nil: no requests to draw
+	err   error
 }
 
-func (c *charter) Chart(_ context.Context, w time.Duration, route string) ([]byte, string, error) {
-	c.window, c.route, c.calls = w, route, c.calls+1
+func (c *charter) Chart(_ context.Context, source string, window time.Duration, route string) ([]byte, string, error) {
+	c.req, c.calls = latency.Request{Source: source, Window: window, Route: route}, c.calls+1
 	return c.png, "Latency of all routes", c.err
 }
 
@@ -421,24 +444,26 @@ func TestLatencyChart(t *testing.T) {
 	png := []byte("\x89PNG fake")
 	newHandler := func(ch *charter, up *uploader, resp *recorder) (*Handler, *deferrer) {
 		d := &deferrer{}
-		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up,
-			ParseRequest: latency.ParseRequest, DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, Charts: ch, Upload: up, Permit: inHere,
+			ParseRequest: latency.RequestParser(testSources), DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
 		return h, d
 	}
 
 	_, a, _ := serve(t, &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Log: quiet}, signed(form("help")))
-	if !strings.Contains(a.Text, "`/slackbot latency [window] [route] [chart]`") {
+	if !strings.Contains(a.Text, "`/slackbot latency [source] [window] [route] [chart]`") {
 		t.Errorf("help %q does not show latency's chart word", a.Text)
 	}
 
 	for _, c := range []struct {
 		text   string
+		source string
 		window time.Duration
 		route  string
 	}{
-		{"latency 15m POST /slack/events chart", 15 * time.Minute, "POST /slack/events"},
-		{"latency CHART", time.Hour, ""},
-		{"latency events chart", time.Hour, "events"},
+		{"latency 15m POST /slack/events chart", "", 15 * time.Minute, "POST /slack/events"},
+		{"latency CHART", "", time.Hour, ""},
+		{"latency events chart", "", time.Hour, "events"},
+		{"latency orders 24h GET /orders chart", "orders", 24 * time.Hour, "GET /orders"},
 	} {
 		t.Run(c.text, func(t *testing.T) {
 			ch, up, resp := &charter{png: png}, &uploader{}, &recorder{}
@@ -450,8 +475,8 @@ func TestLatencyChart(t *testing.T) {
 			if err := h.Finish(context.Background(), d.cmds[0].(slack.SlashCommand)); err != nil {
 				t.Fatal(err)
 			}
-			if ch.window != c.window || ch.route != c.route {
-				t.Errorf("drew (%v, %q), want (%v, %q)", ch.window, ch.route, c.window, c.route)
+			if want := (latency.Request{Source: c.source, Window: c.window, Route: c.route}); ch.req != want {
+				t.Errorf("drew %+v, want %+v", ch.req, want)
 			}
 			if len(up.files) != 1 || up.files[0].Channel != "C0123ABCD" || string(up.files[0].Data) != string(png) || up.files[0].Name != "latency.png" {
 				t.Fatalf("uploads %+v: want the PNG once, in the command's channel C0123ABCD", up.files)
@@ -484,11 +509,60 @@ func TestLatencyChart(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := &deferrer{}
-			h.Verifier, h.ParseRequest, h.Later, h.Log = verify.Verifier{SigningSecret: secret}, latency.ParseRequest, d, quiet
+			h.Verifier, h.ParseRequest, h.Later, h.Log = verify.Verifier{SigningSecret: secret}, latency.RequestParser(testSources), d, quiet
 			_, a, _ := serve(t, h, signed(form("latency 1h chart")))
 			if !strings.Contains(a.Text, "can't share charts here") || len(d.cmds) != 0 {
 				t.Fatalf("answer %q, %d deferred: want a refusal in words, nothing deferred", a.Text, len(d.cmds))
 			}
 		})
+	}
+}
+
+// TestLatencyArguments: `latency [source] [window] [route] [chart]` with the
+// sources the handler knows; `latency sources` lists them.
+func TestLatencyArguments(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want latency.Request
+		ack  string // "" for the report's
+	}{
+		{"latency", latency.Request{Window: time.Hour}, ""},
+		{"latency orders", latency.Request{Source: "orders", Window: time.Hour}, ""},
+		{"latency workers 15m billing", latency.Request{Source: "workers", Window: 15 * time.Minute, Route: "billing"}, ""},
+		{"latency workers billing init", latency.Request{Source: "workers", Window: time.Hour, Route: "billing init"}, ""},
+		{"latency slackbot 7d events", latency.Request{Source: "slackbot", Window: 7 * 24 * time.Hour, Route: "events"}, ""},
+		{"latency 1h orders", latency.Request{Window: time.Hour, Route: "orders"}, ""},
+		{"latency billing", latency.Request{Window: time.Hour, Route: "billing"}, ""},
+		{"latency sources", latency.Request{ListSources: true}, "Listing the latency sources…"},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			rep, d, resp := &reports{}, &deferrer{}, &recorder{}
+			h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: rep, ParseRequest: latency.RequestParser(testSources),
+				DefaultWindow: time.Hour, Later: d, Respond: respondTo(resp), Log: quiet}
+			_, a, _ := serve(t, h, signed(form(c.text)))
+			if want := cmp.Or(c.ack, "Building the latency report…"); a.Text != want || len(d.cmds) != 1 {
+				t.Fatalf("acknowledged %q with %d deferred, want %q", a.Text, len(d.cmds), want)
+			}
+			if err := h.Finish(context.Background(), d.cmds[0].(slack.SlashCommand)); err != nil {
+				t.Fatal(err)
+			}
+			if rep.req != c.want {
+				t.Errorf("asked for %+v, want %+v", rep.req, c.want)
+			}
+		})
+	}
+	// The list has no chart, and a bad window after a source is refused
+	// before anything is deferred.
+	for text, want := range map[string]string{
+		"latency sources chart": "`latency sources` lists the sources",
+		"latency orders 2x":     `"2x"`,
+	} {
+		d := &deferrer{}
+		h := &Handler{Verifier: verify.Verifier{SigningSecret: secret}, Reports: &reports{}, ParseRequest: latency.RequestParser(testSources),
+			DefaultWindow: time.Hour, Later: d, Log: quiet}
+		_, a, _ := serve(t, h, signed(form(text)))
+		if !strings.Contains(a.Text, want) || len(d.cmds) != 0 {
+			t.Errorf("%q: answered %q with %d deferred, want a refusal saying %s", text, a.Text, len(d.cmds), want)
+		}
 	}
 }
