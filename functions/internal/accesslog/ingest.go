@@ -103,6 +103,7 @@ type batchWork struct {
 	epoch            uint64                            // bumped when parts are merged or moved, so no entry's part is stale
 	pending          map[string]bool                   // routes new to this container, for Admit
 	pendingOrder     []string                          // the same, in the order they came
+	pendingGen       uint64                            // bumped whenever pending is emptied
 	text, route, tpl []byte                            // scratch: a decoded line, a route as logged, its template
 	carry            []byte                            // an ALB object's line cut between two writes
 	alb              albParser
