@@ -389,6 +389,20 @@ func FuzzGatewayLine(f *testing.F) {
 			}
 			agree(t, "in place", ev.h, ev.err, want, wantErr)
 		}
+		// With the shape of a documented line, then of this line itself,
+		// the keys matched whole read as the keys read.
+		for _, learn := range []string{sourceLines(t, "apigateway-http.log")[0], line} {
+			var shape gwShape
+			var ev logEvent
+			g.inlineShaped(append(escapeJSON(learn), '"'), &ev, &shape)
+			ev = logEvent{}
+			if end, ok := g.inlineShaped(append(esc, `"}]}`...), &ev, &shape); ok {
+				if end != len(esc) {
+					t.Fatalf("shaped: ends at %d, want %d", end, len(esc))
+				}
+				agree(t, "shaped", ev.h, ev.err, want, wantErr)
+			}
+		}
 	})
 }
 

@@ -79,11 +79,11 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 // reader says how a batch's messages are read (see reader): the bot's own
 // as they are scanned, a source's where they lie, in place when its parser
 // can.
-func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
+func (in *Ingester) reader(w *batchWork, group []byte) (bool, inlineFunc) {
 	if r := in.groups[string(group)]; r != nil {
 		switch {
 		case r.gateway != nil:
-			return true, r.gateway.inline
+			return true, func(b []byte, ev *logEvent) (int, bool) { return r.gateway.inlineShaped(b, ev, &w.shape) }
 		case r.fns != nil:
 			return true, reportInline
 		}
