@@ -60,10 +60,7 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 				// logGroups pair with the functions in order when there are
 				// as many; otherwise a group is named by its last segment.
 				fn := path.Base(g)
-				switch {
-				case len(s.LogGroups) == 0:
-					fn = s.Functions[i]
-				case len(s.LogGroups) == len(s.Functions):
+				if len(s.LogGroups) == 0 || len(s.LogGroups) == len(s.Functions) {
 					fn = s.Functions[i]
 				}
 				r.fns[g] = fn
