@@ -146,6 +146,8 @@ func FuzzDecodeDelivery(f *testing.F) {
 	f.Add([]byte(`{"MessageType":"DATA_MESSAGE","LOGEVENTS":[{"ID":"1","Timestamp":2,"Message":"m"}]}`))
 	f.Add([]byte(`{"logEvents":[{"timestamp":12345678901234567890}]}`))
 	f.Add([]byte(`{"logEvents":[{"timestamp":1.5}],"owner":"\u0000"}`))
+	f.Add(groupBatch(f, "/aws/apigateway/orders-prod", sourceLines(f, "apigateway-http.log"), batchTime))
+	f.Add(groupBatch(f, "/aws/lambda/billing", sourceLines(f, "lambda-report.json"), batchTime))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -174,6 +176,34 @@ func FuzzDecodeDelivery(f *testing.F) {
 			wantRec, wantErr := ParseLine([]byte(want.LogEvents[i].Message))
 			if !sameErr(gotErr, wantErr) || !sameRecord(got, wantRec) {
 				t.Fatalf("event %d read in place: %s, %v; ParseLine: %s, %v", i, show(got), gotErr, show(wantRec), wantErr)
+			}
+		}
+		// A source's batch, its messages left escaped or read in place by
+		// its parser, decodes to the same, and reads as the decoded
+		// message does.
+		g := newGatewayFormat(nil)
+		for _, mode := range []struct {
+			name   string
+			inline inlineFunc
+			parse  func(msg []byte, escaped bool) (hit, error)
+		}{
+			{"escaped", nil, nil},
+			{"gateway", g.inline, func(m []byte, esc bool) (hit, error) { return g.parse(m, esc, new([]byte)) }},
+			{"report", reportInline, func(m []byte, esc bool) (hit, error) { return parseReport(m, esc, new([]byte)) }},
+		} {
+			var e delivery
+			read := func([]byte) (bool, inlineFunc) { return true, mode.inline }
+			if err := decodeDeliveryOf(b, &e, read); err != nil {
+				t.Fatalf("%s: error %v, encoding/json read it", mode.name, err)
+			}
+			if got := asData(t, &e); !sameData(got, want) {
+				t.Fatalf("%s: %+v\nencoding/json gives %+v", mode.name, got, want)
+			}
+			for i, ev := range e.events {
+				if ev.inline {
+					h, err := mode.parse([]byte(want.LogEvents[i].Message), false)
+					agree(t, mode.name+" in place", ev.h, ev.err, h, err)
+				}
 			}
 		}
 	})

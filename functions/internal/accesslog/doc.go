@@ -1,13 +1,35 @@
-// Package accesslog ingests API Gateway's access log as CloudWatch Logs
-// delivers it to a Lambda subscription: base64 of gzip of a JSON batch of
-// lines in contract.AccessLogFormat. Each line's latencies and status go
-// into one sketch pair per route-minute, merged into a sketchstore.Store
-// once per batch, so a retried delivery counts once.
+// Package accesslog ingests the logs whose latencies the bot keeps, into
+// one sketch pair per source, route and minute, merged into a
+// sketchstore.Store once per delivery, so a retried delivery counts once.
 //
-// The ingest reads each access-log line where it lies, inside the JSON
-// string of the batch (scanEscapedLine), because unescaping and scanning it
-// again cost more than gunzip. Every hand-written scanner falls back to
-// encoding/json for input it does not handle, and a fuzz target holds it to
-// encoding/json's answer (FuzzParseLine, FuzzDecodeDelivery,
+// The bot's own API Gateway access log, and the latency sources' logs
+// (contract.LatencySource), arrive as CloudWatch Logs delivers them to a
+// Lambda subscription: base64 of gzip of a JSON batch. Ingest dispatches a
+// batch by its log group: the bot's own (SetSources' ownGroup), a source's
+// (an apigateway stage's access log, a lambda function's log), or anything
+// else, which is dropped with a warning. An alb source's access logs are S3
+// objects, read as a gzip stream by IngestALB, never whole in memory.
+//
+// Each format has its parser, reading a line where it lies, inside the JSON
+// string of the batch, because unescaping and scanning each line again cost
+// more than gunzip:
+//   - the bot's own lines (scanEscapedLine, for contract.AccessLogFormat's
+//     key order);
+//   - another stage's JSON access log, REST or HTTP API, keys in any order
+//     and named by the source's fields (gatewayFormat);
+//   - Lambda's REPORT lines, text or platform.report JSON, and every other
+//     line of a function's log skipped (parseReport, reportInline);
+//   - an ALB's space-separated lines, the route templated by the source's
+//     patterns and then by ids in its path (albParser, templater).
+//
+// Every hand-written reader falls back to a plain one (decoding the string,
+// encoding/json) for input it does not handle, and a fuzz target holds it to
+// a reference parser written the obvious way (FuzzParseLine,
+// FuzzGatewayLine, FuzzReportLine, FuzzALBLine, FuzzDecodeDelivery,
 // FuzzScanEscapedLine).
+//
+// A source keeps at most its maxRoutes routes: new ones are asked of the
+// store (sketchstore.Store.Admit) a few at a time, and the requests of any
+// route it refuses count under contract.OtherRoute, so totals stay exact
+// while a client spraying invented paths costs one route.
 package accesslog

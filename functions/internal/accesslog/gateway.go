@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -92,10 +93,28 @@ func (g *gatewayFormat) parse(msg []byte, escaped bool, text *[]byte) (hit, erro
 	return g.interpret(&f)
 }
 
-// inline reads a line where it lies in the batch (see inlineFunc).
-func (g *gatewayFormat) inline(b []byte, ev *logEvent) (int, bool) {
+// gwShape is the keys of the last line a format read, each as it lay from
+// its opening quote to its value, with the slots it fills: a stage writes
+// every line with the same keys in the same order, so the next line's keys
+// are matched whole, not read.
+type gwShape struct {
+	g    *gatewayFormat
+	keys []keyShape
+}
+
+type keyShape struct {
+	lit    []byte
+	s1, s2 int
+}
+
+// maxShapeKeys bounds a shape; keys past it are read.
+const maxShapeKeys = 64
+
+// inlineShaped reads a line where it lies in the batch (see inlineFunc),
+// with the shape of the last line (nil: none).
+func (g *gatewayFormat) inlineShaped(b []byte, ev *logEvent, shape *gwShape) (int, bool) {
 	var f [gwCount]rawField
-	end, err := g.scan(b, true, &f)
+	end, err := g.scanShaped(b, true, &f, shape)
 	if err != nil {
 		return 0, false
 	}
@@ -111,6 +130,14 @@ func (g *gatewayFormat) inline(b []byte, ev *logEvent) (int, bool) {
 // does (FuzzGatewayLine holds it to reference). The line ends at the end of
 // b or, escaped, at the string's closing quote, whose index is end.
 func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) (end int, err error) {
+	return g.scanShaped(b, escaped, f, nil)
+}
+
+// scanShaped is scan, matching keys against shape and learning it.
+func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField, shape *gwShape) (end int, err error) {
+	if shape != nil && shape.g != g {
+		shape.g, shape.keys = g, shape.keys[:0]
+	}
 	q := 1 // the length of a quote: " or \"
 	if escaped {
 		q = 2
@@ -159,19 +186,36 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) (end 
 		}
 		return 0, errUnusual
 	}
-	for {
-		if !quote(i) {
-			return 0, errUnusual
+	for k := 0; ; k++ {
+		var s1, s2 int
+		if shape != nil && k < len(shape.keys) && bytes.HasPrefix(b[i:], shape.keys[k].lit) {
+			sk := &shape.keys[k]
+			i += len(sk.lit)
+			s1, s2 = sk.s1, sk.s2
+		} else {
+			start := i
+			if !quote(i) {
+				return 0, errUnusual
+			}
+			key, next, ok := str(i + q)
+			if !ok {
+				return 0, errUnusual
+			}
+			i = ws(next)
+			if i >= len(b) || b[i] != ':' {
+				return 0, errUnusual
+			}
+			i = ws(i + 1)
+			s1, s2 = g.slots(key)
+			if shape != nil && k <= len(shape.keys) && k < maxShapeKeys {
+				ks := keyShape{append([]byte(nil), b[start:i]...), s1, s2}
+				if k < len(shape.keys) {
+					shape.keys[k] = ks
+				} else {
+					shape.keys = append(shape.keys, ks)
+				}
+			}
 		}
-		key, next, ok := str(i + q)
-		if !ok {
-			return 0, errUnusual
-		}
-		i = ws(next)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errUnusual
-		}
-		i = ws(i + 1)
 		if i >= len(b) {
 			return 0, errUnusual
 		}
@@ -202,7 +246,7 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) (end 
 			return 0, errUnusual
 		}
 		// The last of repeated keys wins, as with encoding/json.
-		if s1, s2 := g.slots(key); s1 >= 0 {
+		if s1 >= 0 {
 			f[s1] = v
 			if s2 >= 0 {
 				f[s2] = v

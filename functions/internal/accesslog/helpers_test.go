@@ -153,3 +153,8 @@ func (w *batchWork) aggregate(data []byte, logger *slog.Logger) (IngestStats, er
 	}
 	return w.aggregateDelivery(env, logger)
 }
+
+// inline is inlineShaped without a shape: each line read on its own.
+func (g *gatewayFormat) inline(b []byte, ev *logEvent) (int, bool) {
+	return g.inlineShaped(b, ev, nil)
+}

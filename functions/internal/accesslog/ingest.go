@@ -103,6 +103,8 @@ type batchWork struct {
 	epoch            uint64                            // bumped when parts are merged or moved, so no entry's part is stale
 	pending          map[string]bool                   // routes new to this container, for Admit
 	pendingOrder     []string                          // the same, in the order they came
+	pendingGen       uint64                            // bumped whenever pending is emptied
+	shape            gwShape                           // of the last API Gateway line read in place
 	text, route, tpl []byte                            // scratch: a decoded line, a route as logged, its template
 	carry            []byte                            // an ALB object's line cut between two writes
 	alb              albParser
@@ -126,7 +128,7 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	w := in.work()
 	defer in.pool.Put(w)
 	clear(w.parts)
-	env, err := w.dec.decode(data, in.reader)
+	env, err := w.dec.decode(data, func(group []byte) (bool, inlineFunc) { return in.reader(w, group) })
 	if err != nil {
 		return IngestStats{}, err
 	}

@@ -389,6 +389,20 @@ func FuzzGatewayLine(f *testing.F) {
 			}
 			agree(t, "in place", ev.h, ev.err, want, wantErr)
 		}
+		// With the shape of a documented line, then of this line itself,
+		// the keys matched whole read as the keys read.
+		for _, learn := range []string{sourceLines(t, "apigateway-http.log")[0], line} {
+			var shape gwShape
+			var ev logEvent
+			g.inlineShaped(append(escapeJSON(learn), '"'), &ev, &shape)
+			ev = logEvent{}
+			if end, ok := g.inlineShaped(append(esc, `"}]}`...), &ev, &shape); ok {
+				if end != len(esc) {
+					t.Fatalf("shaped: ends at %d, want %d", end, len(esc))
+				}
+				agree(t, "shaped", ev.h, ev.err, want, wantErr)
+			}
+		}
 	})
 }
 
@@ -397,6 +411,8 @@ func FuzzReportLine(f *testing.F) {
 		f.Add(m)
 	}
 	f.Add("REPORT RequestId: x\tDuration: 1e3 ms\t")
+	f.Add(`{"time":"2026-12-04T15:01:06.012Z","type":"platform.report","record":{"requestId":"6d68","metrics":{"durationMs":2.49,"billedDurationMs":3,"memorySizeMB":128,"maxMemoryUsedMB":71,"initDurationMs":183.45},"status":"timeout"}}`)
+	f.Add(`{"time":"t","type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":0,"billedDurationMs":1,"memorySizeMB":2,"maxMemoryUsedMB":3},"status":""}}`)
 	f.Add(`{"type":"platform.report","record":{"metrics":{"durationMs":1,"durationMs":"2"}},"record":{}}`)
 	f.Fuzz(func(t *testing.T, line string) {
 		var want hit

@@ -60,10 +60,7 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 				// logGroups pair with the functions in order when there are
 				// as many; otherwise a group is named by its last segment.
 				fn := path.Base(g)
-				switch {
-				case len(s.LogGroups) == 0:
-					fn = s.Functions[i]
-				case len(s.LogGroups) == len(s.Functions):
+				if len(s.LogGroups) == 0 || len(s.LogGroups) == len(s.Functions) {
 					fn = s.Functions[i]
 				}
 				r.fns[g] = fn
@@ -79,11 +76,11 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 // reader says how a batch's messages are read (see reader): the bot's own
 // as they are scanned, a source's where they lie, in place when its parser
 // can.
-func (in *Ingester) reader(group []byte) (bool, inlineFunc) {
+func (in *Ingester) reader(w *batchWork, group []byte) (bool, inlineFunc) {
 	if r := in.groups[string(group)]; r != nil {
 		switch {
 		case r.gateway != nil:
-			return true, r.gateway.inline
+			return true, func(b []byte, ev *logEvent) (int, bool) { return r.gateway.inlineShaped(b, ev, &w.shape) }
 		case r.fns != nil:
 			return true, reportInline
 		}
@@ -175,6 +172,7 @@ type routeEntry struct {
 	sk     *sketchstore.Sketches
 	minute int64
 	epoch  uint64
+	gen    uint64 // of the pending routes, for a pending entry
 }
 
 // adder puts a source's hits into w.parts, each under its route: the route
@@ -210,13 +208,16 @@ func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader,
 	}
 	clear(w.pending)
 	w.pendingOrder = w.pendingOrder[:0]
+	w.pendingGen++
 	w.epoch++
 	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, templates: templates}
 }
 
 // stale says an entry waits for an answer that came while it was cached.
 func (a *adder) stale(e *routeEntry) bool {
-	return e.state == routePending && !a.w.pending[e.route]
+	// resolve answers every pending entry it can reach; one pending since
+	// an earlier set of pending routes was dropped is stale.
+	return e.state == routePending && e.gen != a.w.pendingGen
 }
 
 // add counts a hit under its route.
@@ -282,7 +283,7 @@ func (a *adder) decide(route string) *routeEntry {
 		route = strings.ToValidUTF8(route, "\uFFFD")
 	}
 	if a.w.pending[route] {
-		return &routeEntry{route: route, state: routePending}
+		return &routeEntry{route: route, state: routePending, gen: a.w.pendingGen}
 	}
 	a.r.mu.Lock()
 	admitted, rejected := a.r.admitted[route], a.r.rejected[route]
@@ -295,7 +296,7 @@ func (a *adder) decide(route string) *routeEntry {
 	}
 	a.w.pending[route] = true
 	a.w.pendingOrder = append(a.w.pendingOrder, route)
-	return &routeEntry{route: route, state: routePending}
+	return &routeEntry{route: route, state: routePending, gen: a.w.pendingGen}
 }
 
 // resolve asks the store to admit the pending routes, and moves the
@@ -354,6 +355,7 @@ func (a *adder) resolve() {
 	}
 	clear(w.pending)
 	w.pendingOrder = w.pendingOrder[:0]
+	w.pendingGen++
 	w.epoch++ // parts moved
 }
 

@@ -120,12 +120,7 @@ func TestMentionWithoutReports(t *testing.T) {
 	cfg.SigningSecret = "sig"
 	b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: &out})
 	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
-	ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-	resp, err := b.eventsHandler().Serve(context.Background(), events.APIGatewayProxyRequest{
-		HTTPMethod: "POST",
-		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
-		Body:       body,
-	})
+	resp, err := b.eventsHandler().Serve(context.Background(), signed("sig", body))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d, %v: %s", resp.StatusCode, err, resp.Body)
 	}
@@ -156,12 +151,7 @@ func TestMentionOfASource(t *testing.T) {
 		cfg.SigningSecret = "sig"
 		b := newBot(Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Out: &out, Sketches: store})
 		body := `{"type":"event_callback","event_id":"EvS` + strconv.Itoa(i) + `","event":{"type":"app_mention","user":"U1","text":"` + text + `","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
-		ts, sig := verifytest.Signature("sig", time.Now(), []byte(body))
-		resp, err := b.eventsHandler().Serve(context.Background(), events.APIGatewayProxyRequest{
-			HTTPMethod: "POST",
-			Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
-			Body:       body,
-		})
+		resp, err := b.eventsHandler().Serve(context.Background(), signed("sig", body))
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%q: status %d, %v: %s", text, resp.StatusCode, err, resp.Body)
 		}
