@@ -165,7 +165,7 @@ func parseAlertRule(b []byte) (AlertRule, error) {
 	if err := dec.Decode(&r); err != nil {
 		return AlertRule{}, fmt.Errorf("want an object with route, window, and quantile with threshold_ms or error_ratio: %w", err)
 	}
-	if r.Source != "" && !SourceNamePattern.MatchString(r.Source) {
+	if r.Source != "" && !IsSourceName(r.Source) {
 		return AlertRule{}, fmt.Errorf("source %q: want a latency source's name, 1 to 32 of a-z, 0-9 and -", r.Source)
 	}
 	r.Route = strings.TrimSpace(r.Route)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // A LatencySource is one service whose latency percentiles the bot keeps, as
@@ -21,7 +22,7 @@ import (
 // configured.
 type LatencySource struct {
 	// Name is how reports, commands and alert rules name the source:
-	// SourceNamePattern, unique, and never DefaultSource.
+	// IsSourceName, unique, and never DefaultSource.
 	Name string `json:"name"`
 	// Kind is SourceAPIGateway, SourceLambda or SourceALB.
 	Kind string `json:"kind"`
@@ -95,11 +96,18 @@ const (
 // schedule and one set of subscriptions.
 const MaxLatencySources = 20
 
-// SourceNamePattern is what a source's name must match.
-var SourceNamePattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+// sourceNamePattern is what a source's name must match (IsSourceName).
+// The patterns are compiled on first use, not at every cold start of
+// every function that links this package.
+var sourceNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9-]{1,32}$`) })
+
+// IsSourceName tells whether name is a valid source name: [a-z0-9-]{1,32}.
+func IsSourceName(name string) bool { return sourceNamePattern().MatchString(name) }
 
 // routePattern is a path pattern: "/" then segments, each literal or {name}.
-var routePattern = regexp.MustCompile(`^(/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+/?$|^/$`)
+var routePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+/?$|^/$`)
+})
 
 // RouteLimit is s's MaxRoutes with the default applied.
 func (s LatencySource) RouteLimit() int {
@@ -189,7 +197,7 @@ func parseLatencySource(b []byte) (LatencySource, error) {
 	switch {
 	case s.Name == DefaultSource:
 		return LatencySource{}, fmt.Errorf("name %q is the bot's own API, always a source: choose another name", DefaultSource)
-	case !SourceNamePattern.MatchString(s.Name):
+	case !IsSourceName(s.Name):
 		return LatencySource{}, fmt.Errorf("name %q: want 1 to 32 of a-z, 0-9 and -", s.Name)
 	case s.MaxRoutes != 0 && (s.MaxRoutes < 1 || s.MaxRoutes > MaxMaxRoutes):
 		return LatencySource{}, fmt.Errorf("maxRoutes %d: want 1 to %d", s.MaxRoutes, MaxMaxRoutes)
@@ -249,7 +257,7 @@ func parseLatencySource(b []byte) (LatencySource, error) {
 			return LatencySource{}, fmt.Errorf("prefix %q: an S3 key prefix does not start with /", s.Prefix)
 		}
 		for _, p := range s.Routes {
-			if !routePattern.MatchString(p) {
+			if !routePattern().MatchString(p) {
 				return LatencySource{}, fmt.Errorf("route pattern %q is not a path: want segments like /files/{name}", p)
 			}
 		}

@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -207,7 +208,7 @@ func (h *Handler) checkState(state string, header http.Header, now time.Time) er
 }
 
 // slackCode is the shape of Slack's error codes, such as access_denied.
-var slackCode = regexp.MustCompile(`^[a-z0-9_.]{1,64}$`)
+var slackCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_.]{1,64}$`) })
 
 // ServeRedirect answers GET /slack/oauth_redirect.
 func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -225,7 +226,7 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 	if e := q.Get("error"); e != "" {
 		// Anyone can put anything here (a link sent to an admin): only an
 		// error code of Slack's shape reaches the log and the page.
-		if !slackCode.MatchString(e) {
+		if !slackCode().MatchString(e) {
 			e = "an unrecognised error"
 		}
 		log.Info("install not granted", "slackError", e)
@@ -331,17 +332,19 @@ type installed struct {
 
 // pageHTML is every page of the two routes. html/template escapes what
 // Slack sent (a workspace's name is anyone's to choose).
-var pageHTML = template.Must(template.New("page").Parse(`<!doctype html>
+var pageHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body><h1>{{.Title}}</h1>
 {{with .Installed}}<p>The app is installed in <strong>{{.Where}}</strong>.</p>
 <p><a href="{{.Open}}">Open Slack</a></p>{{else}}<p>{{.Text}}</p>{{end}}
 </body></html>
 `))
+})
 
 func page(status int, title, text string, in *installed) events.APIGatewayProxyResponse {
 	var b bytes.Buffer
-	if err := pageHTML.Execute(&b, struct {
+	if err := pageHTML().Execute(&b, struct {
 		Title, Text string
 		Installed   *installed
 	}{title, text, in}); err != nil {

@@ -108,7 +108,7 @@ func ParseChoice(value string) (contract.ReportChoice, error) {
 	if !utf8.ValidString(c.Route) || len(c.Route) > maxRoute {
 		return contract.ReportChoice{}, errors.New("route is not a route name")
 	}
-	if c.Source != "" && !contract.SourceNamePattern.MatchString(c.Source) {
+	if c.Source != "" && !contract.IsSourceName(c.Source) {
 		return contract.ReportChoice{}, errors.New("source is not a latency source's name")
 	}
 	return c, nil

@@ -54,7 +54,7 @@ func (b *Builder) SourceList(ctx context.Context) (chat.Message, error) {
 		lines = append(lines, line)
 		plain = append(plain, name)
 	}
-	// Source names are checked at start-up (contract.SourceNamePattern),
+	// Source names are checked at start-up (contract.IsSourceName),
 	// so there is nothing to escape in them.
 	text := "Latency sources: " + strings.Join(plain, ", ") + "."
 	blocks := []slack.Block{
