@@ -82,6 +82,11 @@ const (
 	// batch from a group that is neither it nor a source's is dropped;
 	// unset (a local run), such batches are the bot's own.
 	EnvAccessLogGroup = "SLACKBOT_ACCESS_LOG_GROUP"
+	// EnvChartFunction is the function that draws charts for the commands
+	// function (the percentiles function, which links the plotting library
+	// for its scheduled reports anyway), so commands does not pay for the
+	// plotting library on every cold start. Unset: commands draws none.
+	EnvChartFunction = "SLACKBOT_CHART_FUNCTION"
 	// EnvAlarmTopicARN is the stack's alarm topic: only CloudWatch alarm
 	// notifications from it, about alarms of its account and region, are
 	// posted.

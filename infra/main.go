@@ -121,7 +121,11 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	specs := functionSpecs(s, prefix, creds, tbl, alarmTopic, inst, albLogs)
+	drawer, err := chartDrawer(ctx, prefix, caller.AccountId)
+	if err != nil {
+		return nil, err
+	}
+	specs := functionSpecs(s, prefix, creds, tbl, alarmTopic, inst, albLogs, drawer)
 	fns, err := newFunctions(ctx, s, prefix, caller.AccountId, arts, specs)
 	if err != nil {
 		return nil, err
@@ -136,6 +140,24 @@ func newSlackbot(ctx *pulumi.Context, build builder) (pulumi.Map, error) {
 	return stackOutputs(s, api, creds, tbl, inst, alarmTopic), nil
 }
 
+// chartFunction is the function that draws the commands function's charts:
+// the percentiles function, named before it exists, since the commands
+// function, declared first, names it in its environment and its grant.
+type chartFunction struct{ name, arn string }
+
+func chartDrawer(ctx *pulumi.Context, prefix, account string) (chartFunction, error) {
+	r, err := aws.GetRegion(ctx, nil)
+	if err != nil {
+		return chartFunction{}, fmt.Errorf("charts: region: %w", err)
+	}
+	partition, err := aws.GetPartition(ctx, nil)
+	if err != nil {
+		return chartFunction{}, fmt.Errorf("charts: partition: %w", err)
+	}
+	name := prefix + "-" + contract.PercentilesFunction
+	return chartFunction{name: name, arn: fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", partition.Partition, r.Name, account, name)}, nil
+}
+
 // functionSpec is what differs between the three functions.
 type functionSpec struct {
 	name       string
@@ -148,7 +170,7 @@ type functionSpec struct {
 
 // functionSpecs are the functions' environments and grants: each gets the
 // variables and the rights of what it does, and no more.
-func functionSpecs(s *settings, prefix string, creds *credentials, tbl *tables, alarmTopic *sns.Topic, inst *installs, albLogs *grant) []functionSpec {
+func functionSpecs(s *settings, prefix string, creds *credentials, tbl *tables, alarmTopic *sns.Topic, inst *installs, albLogs *grant, drawer chartFunction) []functionSpec {
 	secretGrant := grant{Sid: "ReadSlackCredentials", Actions: secretActions,
 		Resources: []pulumi.StringInput{creds.Secret.Arn}}
 	readSketches := grant{Sid: "ReadSketches", Actions: sketchReadActions,
@@ -212,12 +234,16 @@ func functionSpecs(s *settings, prefix string, creds *credentials, tbl *tables, 
 	if s.NotifyChannels != "" {
 		commandsEnv[contract.EnvNotifyChannels] = pulumi.String(s.NotifyChannels)
 	}
+	// Charts are drawn by the percentiles function (see package chartcall).
+	commandsEnv[contract.EnvChartFunction] = pulumi.String(drawer.name)
+	drawCharts := grant{Sid: "DrawCharts", Actions: []string{"lambda:InvokeFunction"},
+		Resources: []pulumi.StringInput{pulumi.String(drawer.arn)}}
 
 	return []functionSpec{
 		{name: contract.EventsFunction, timeout: httpTimeout, env: env(dedupeEnv),
 			grants: append([]grant{secretGrant, readSketches, dedupe}, inst.grants(installActions)...)},
 		{name: contract.CommandsFunction, timeout: httpTimeout, env: env(commandsEnv),
-			grants:     append([]grant{secretGrant, readSketches, dedupe}, inst.grants(refreshActions)...),
+			grants:     append([]grant{secretGrant, readSketches, dedupe, drawCharts}, inst.grants(refreshActions)...),
 			selfInvoke: true, async: commandsAsync},
 		{name: contract.PercentilesFunction, timeout: percentilesTimeout, env: env(percentilesEnv),
 			grants: percentilesGrants, async: percentilesAsync},

@@ -50,6 +50,8 @@ func TestPolicies(t *testing.T) {
 		contract.EventsFunction + "-role": slices.Concat(logs(contract.EventsFunction), secret, read, claim, uninstall),
 		contract.CommandsFunction + "-role": slices.Concat(logs(contract.CommandsFunction), secret, read, claim, install,
 			on(arn(tFunction, contract.CommandsFunction+"-function"), "lambda:InvokeFunction"),
+			// It asks the percentiles function for charts (chartcall).
+			on(arn(tFunction, contract.PercentilesFunction+"-function"), "lambda:InvokeFunction"),
 			failures(contract.CommandsFunction)),
 		contract.PercentilesFunction + "-role": slices.Concat(logs(contract.PercentilesFunction), secret,
 			on(sketches, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),

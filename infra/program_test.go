@@ -102,8 +102,9 @@ func TestFunctions(t *testing.T) {
 	}
 	// This config sets no notify allow-lists and no reportChannel.
 	envs := map[string]map[string]any{
-		contract.EventsFunction:   withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
-		contract.CommandsFunction: withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.EventsFunction: withEnv(map[string]any{contract.EnvDedupeTable: dedupe}),
+		contract.CommandsFunction: withEnv(map[string]any{contract.EnvDedupeTable: dedupe,
+			contract.EnvChartFunction: "slackbot-dev-" + contract.PercentilesFunction}),
 		// The percentiles function tells the bot's own access log from a
 		// stranger's by its name.
 		contract.PercentilesFunction: withEnv(map[string]any{

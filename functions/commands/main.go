@@ -1,10 +1,11 @@
 // Command commands is the Lambda behind POST /slack/commands and POST
 // /slack/interactions: slash commands, and the clicks, shortcuts and modal
-// submissions of interactivity, which need the same grants (see
-// bot.Interactions); and GET /slack/install and /slack/oauth_redirect,
-// the OAuth install, which claims its state in the same dedupe table. Slow work finishes in a second, asynchronous
-// invocation of this same function (selfinvoke.Deferrer), which
-// deferred.Function tells apart from API Gateway's requests.
+// submissions of interactivity, which need the same grants (see bot.New);
+// and GET /slack/install and /slack/oauth_redirect, the OAuth install,
+// which claims its state in the same dedupe table. Slow work finishes in a
+// second, asynchronous invocation of this same function
+// (selfinvoke.Deferrer), which deferred.Function tells apart from API
+// Gateway's requests.
 package main
 
 import (
@@ -17,10 +18,9 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/bot"
-	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chartcall"
 	"github.com/lambda-slackbot/slackbot/functions/internal/config"
 	"github.com/lambda-slackbot/slackbot/functions/internal/deferred"
-	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/selfinvoke"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/slash"
@@ -37,13 +37,16 @@ func main() {
 	if name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); name != "" {
 		send = selfinvoke.Deferrer{AWS: awsCfg, Function: name}
 	}
+	// Charts are drawn by the function SLACKBOT_CHART_FUNCTION names (the
+	// percentiles function), so this one does not link the plotting
+	// library: its cold start would pay for it on every request.
+	var draw func(sketchstore.Store) slash.Charter
+	if fn := os.Getenv(contract.EnvChartFunction); fn != "" {
+		draw = func(sketchstore.Store) slash.Charter { return chartcall.Lambda{AWS: awsCfg, Function: fn} }
+	}
 	h := bot.New(bot.Options{
 		Config: cfg, AWS: awsCfg, Log: cfg.Logger(), Out: os.Stdout,
-		// Here rather than in bot, so only this function links the plotting
-		// library: `/slackbot latency … chart` is drawn in its deferred half.
-		Draw: func(s sketchstore.Store) slash.Charter {
-			return &chart.Charts{Store: s, Sources: cfg.LatencySources, Rules: cfg.AlertRules, Match: latency.MatchRoutes}
-		},
+		Draw: draw,
 		Send: send,
 	})
 	fn := deferred.Function{

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/functions/internal/chart"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chartcall"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/latency"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -47,4 +49,20 @@ func (h *Handler) chart(ctx context.Context, source string, series *sketchstore.
 	}
 	h.Logger.Info("uploaded latency chart", "channel", h.Channel, "bytes", len(png))
 	return "uploaded"
+}
+
+// drawChart draws the chart the commands function asked for (chartcall),
+// and answers it: the caller uploads it where it was asked, under its own
+// limits. Drawing only reads the sketches, so a request from anyone allowed
+// to invoke this function reveals nothing it could not read itself.
+func (h *Handler) drawChart(ctx context.Context, req chartcall.Request) (Outcome, error) {
+	window := time.Duration(req.WindowSeconds) * time.Second
+	if window <= 0 || window > 90*24*time.Hour {
+		return Outcome{}, fmt.Errorf("chart: window of %d seconds, want 1 to 90 days", req.WindowSeconds)
+	}
+	png, title, err := h.charts().Chart(ctx, req.Source, window, req.Route)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("chart: %w", err)
+	}
+	return Outcome{Chart: &chartcall.Answer{PNG: png, Title: title}}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
 	"github.com/lambda-slackbot/slackbot/functions/internal/alerts"
+	"github.com/lambda-slackbot/slackbot/functions/internal/chartcall"
 	"github.com/lambda-slackbot/slackbot/functions/internal/chat"
 	"github.com/lambda-slackbot/slackbot/functions/internal/cwalarm"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
@@ -118,6 +119,8 @@ type Outcome struct {
 	Alarms   *AlarmResult    `json:"alarms,omitempty"`
 	Alerts   []alerts.Change `json:"alerts,omitempty"`
 	Object   *ObjectResult   `json:"object,omitempty"`
+	// Chart is a chart the commands function asked for (chartcall).
+	Chart *chartcall.Answer `json:"chart,omitempty"`
 }
 
 // AlarmResult says how many SNS notifications were posted, and where, or
@@ -171,6 +174,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Outcome, err
 		Records    []struct {
 			EventSource string `json:"EventSource"`
 		} `json:"Records"`
+		Chart *chartcall.Request `json:"slackbot_chart"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return Outcome{}, fmt.Errorf("%w: %v", ErrUnknownEvent, err)
@@ -190,6 +194,8 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Outcome, err
 		return h.report(ctx, at)
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == snsEventSource:
 		return h.alarms(ctx, raw)
+	case probe.Chart != nil:
+		return h.drawChart(ctx, *probe.Chart)
 	}
 	return Outcome{}, ErrUnknownEvent
 }

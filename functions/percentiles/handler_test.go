@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"log/slog"
 	"os"
 	"slices"
@@ -539,5 +540,31 @@ func TestIngestChecksTheBatchSourcesRules(t *testing.T) {
 	}
 	if len(out.Alerts) != 1 || out.Alerts[0].Rule != "*|p50|10|5m" {
 		t.Errorf("schedule alerts %+v, want the bot's own rule", out.Alerts)
+	}
+}
+
+// TestInvokeDrawsAChart: the commands function's chart request
+// (chartcall) is answered with the PNG of the window's requests, and a
+// window out of range is refused.
+func TestInvokeDrawsAChart(t *testing.T) {
+	h, store, _, _ := newTestHandler("#ops")
+	now := time.Now()
+	for i := range 30 {
+		store.Record(eventsRoute, now.Add(-time.Duration(i)*time.Minute), time.Duration(10+i)*time.Millisecond, 5*time.Millisecond)
+	}
+	out, err := h.Invoke(context.Background(), json.RawMessage(`{"slackbot_chart":{"source":"","window_seconds":3600,"route":""}}`))
+	if err != nil || out.Chart == nil {
+		t.Fatalf("outcome %+v, %v; want a chart", out, err)
+	}
+	if _, err := png.Decode(bytes.NewReader(out.Chart.PNG)); err != nil || out.Chart.Title == "" {
+		t.Fatalf("chart %q titled %q: %v", out.Chart.PNG[:min(8, len(out.Chart.PNG))], out.Chart.Title, err)
+	}
+	// The function's result is what chartcall reads.
+	b, _ := json.Marshal(out)
+	if !bytes.Contains(b, []byte(`"chart":{"png":"iVBORw0KGgo`)) {
+		t.Errorf("result %.80s does not carry the chart as chartcall reads it", b)
+	}
+	if _, err := h.Invoke(context.Background(), json.RawMessage(`{"slackbot_chart":{"window_seconds":0}}`)); err == nil {
+		t.Error("a chart of no window was drawn")
 	}
 }
