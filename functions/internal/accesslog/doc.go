@@ -28,6 +28,12 @@
 // FuzzGatewayLine, FuzzReportLine, FuzzALBLine, FuzzDecodeDelivery,
 // FuzzScanEscapedLine).
 //
+// Fast paths, each measured by the BenchmarkIngest* benchmarks (records per
+// CPU-second, median of interleaved runs against the code without it):
+//   - an API Gateway line whose keys are all the last line's, in order, with
+//     plain string and number values, is read by scanAsShaped, a loop
+//     without scanShaped's closures: +10% for BenchmarkIngestGateway.
+//
 // A source keeps at most its maxRoutes routes: new ones are asked of the
 // store (sketchstore.Store.Admit) a few at a time, and the requests of any
 // route it refuses count under contract.OtherRoute, so totals stay exact
