@@ -26,17 +26,10 @@ func TestDevServerWithSlowSlack(t *testing.T) {
 	b := bot.New(cfg, aws.Config{Region: "us-east-1"}, slog.New(slog.NewTextHandler(t.Output(), nil)), io.Discard)
 	srv := httptest.NewServer(newHandler(b, io.Discard))
 	defer srv.Close()
-	for i, c := range []struct {
-		name      string
-		mode      testenv.Mode
-		wantFirst int
-	}{
-		{"answered late", testenv.AnswerLate(time.Minute), 200},
-		{"refused once", testenv.RefuseOnce, 503},
-	} {
-		t.Run(c.name, func(t *testing.T) {
+	for i, c := range testenv.SlowReplies {
+		t.Run(c.Name, func(t *testing.T) {
 			before := len(slackSrv.Posts())
-			slackSrv.SetMode(c.mode, testenv.MethodPostMessage)
+			slackSrv.SetMode(c.Mode, testenv.MethodPostMessage)
 			mention := fmt.Sprintf(`{"type":"event_callback","event_id":"Ev0DEVSLOW%d","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> hi","ts":"1700000000.00010%d","channel":"C0123ABCD"}}`, i, i)
 			// The dev server has no X-Slack-Retry-Num to tell: a retry is
 			// the same body again, as Slack sends it.
@@ -44,7 +37,7 @@ func TestDevServerWithSlowSlack(t *testing.T) {
 				code, body := signedPost(t, srv.URL+contract.EventsPath, mention)
 				want := 200
 				if retry == 0 {
-					want = c.wantFirst
+					want = c.WantFirst
 				}
 				if code != want {
 					t.Errorf("delivery %d: %d %s, want %d", retry, code, body, want)

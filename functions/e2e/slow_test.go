@@ -28,17 +28,10 @@ func TestEventsLambdaWithSlowSlack(t *testing.T) {
 	if err := fn.InvokeJSON(ctx, signedRequest(contract.EventsPath, `{"type":"url_verification","challenge":"c"}`), &resp); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("challenge: %v %d", err, resp.StatusCode)
 	}
-	for i, c := range []struct {
-		name      string
-		mode      testenv.Mode
-		wantFirst int
-	}{
-		{"answered late", testenv.AnswerLate(time.Minute), 200},
-		{"refused once", testenv.RefuseOnce, 503},
-	} {
-		t.Run(c.name, func(t *testing.T) {
+	for i, c := range testenv.SlowReplies {
+		t.Run(c.Name, func(t *testing.T) {
 			before := len(slack.Posts())
-			slack.SetMode(c.mode, testenv.MethodPostMessage)
+			slack.SetMode(c.Mode, testenv.MethodPostMessage)
 			mention := fmt.Sprintf(`{"type":"event_callback","event_id":"Ev0SLOW%d","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> hello","ts":"1700000000.00020%d","channel":"C0123ABCD"}}`, i, i)
 			for retry := range 4 {
 				req := signedRequest(contract.EventsPath, mention)
@@ -51,7 +44,7 @@ func TestEventsLambdaWithSlowSlack(t *testing.T) {
 				}
 				want := 200
 				if retry == 0 {
-					want = c.wantFirst
+					want = c.WantFirst
 				}
 				if resp.StatusCode != want {
 					t.Errorf("delivery %d: %d %s, want %d", retry, resp.StatusCode, resp.Body, want)

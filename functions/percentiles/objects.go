@@ -94,14 +94,19 @@ func (h *Handler) object(ctx context.Context, detail json.RawMessage) (Outcome, 
 	}
 	stats, err := h.readObject(ctx, src.Name, d, id)
 	res.Stats = &stats
+	// The claim is settled even when the read ran out the invocation's
+	// time: a claim left in progress would hold every retry off until its
+	// lease ends.
+	settle, cancel := dedupe.Settle(ctx)
+	defer cancel()
 	if err != nil {
-		if rerr := h.claims().Release(ctx, claim); rerr != nil {
+		if rerr := h.claims().Release(settle, claim); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release %s: %w", id, rerr))
 		}
 		h.Logger.Error("reading an ALB log object failed; Lambda will retry it", "object", id, "error", err.Error())
 		return out, err
 	}
-	if err := h.claims().Complete(ctx, claim); err != nil {
+	if err := h.claims().Complete(settle, claim); err != nil {
 		return out, fmt.Errorf("complete %s: %w", id, err)
 	}
 	h.Logger.Info("ingested an ALB log object", "object", id, "source", src.Name, "lines", stats.Events,

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -18,7 +17,6 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
-	"github.com/lambda-slackbot/slackbot/functions/internal/verify"
 )
 
 func TestPosterFollowsTheCredentials(t *testing.T) {
@@ -119,12 +117,7 @@ func TestMentionWithoutReports(t *testing.T) {
 	cfg.SigningSecret = "sig"
 	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
 	body := `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","user":"U1","text":"<@U0BOT> latency 1h","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
-	ts, sig := verify.Signature("sig", time.Now(), []byte(body))
-	resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
-		HTTPMethod: "POST",
-		Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
-		Body:       body,
-	})
+	resp, err := b.Events().ServeEvent(context.Background(), signed("sig", body))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d, %v: %s", resp.StatusCode, err, resp.Body)
 	}
@@ -156,12 +149,7 @@ func TestMentionOfASource(t *testing.T) {
 		b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), &out)
 		b.Sketches = store
 		body := `{"type":"event_callback","event_id":"EvS` + strconv.Itoa(i) + `","event":{"type":"app_mention","user":"U1","text":"` + text + `","channel":"C1","ts":"1.2","event_ts":"1.2"}}`
-		ts, sig := verify.Signature("sig", time.Now(), []byte(body))
-		resp, err := b.Events().ServeEvent(context.Background(), events.APIGatewayProxyRequest{
-			HTTPMethod: "POST",
-			Headers:    map[string]string{"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
-			Body:       body,
-		})
+		resp, err := b.Events().ServeEvent(context.Background(), signed("sig", body))
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%q: status %d, %v: %s", text, resp.StatusCode, err, resp.Body)
 		}

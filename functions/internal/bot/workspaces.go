@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/slack-go/slack/slackevents"
@@ -84,6 +85,16 @@ func (b *Bot) forget(ctx context.Context, ev slackevents.EventsAPIEvent, why str
 	if !ok || b.Installs == nil {
 		b.Log.Info(why+": no installation to remove", "team", ev.TeamID)
 		return nil
+	}
+	// Slack redelivers an event minutes after it happened when a delivery
+	// failed, so this one may be older than a reinstall since: it is
+	// about the installation it saw, not a newer one.
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.EventTime > 0 {
+		// Should the installation not be read, the uninstall wins.
+		if in, err := b.Installs.Get(ctx, w.Key()); err == nil && in.InstalledAt.After(time.Unix(int64(cb.EventTime), 0)) {
+			b.Log.Info(why+" before the installation stored: kept", "installation", w.Key())
+			return nil
+		}
 	}
 	b.Tokens.Forget(w)
 	if err := b.Installs.Delete(ctx, w.Key()); err != nil {

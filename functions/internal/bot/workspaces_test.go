@@ -205,3 +205,49 @@ func TestDeferredNotifyKeepsItsWorkspace(t *testing.T) {
 		}
 	}
 }
+
+// TestLateUninstallKeepsTheReinstall: Slack redelivers an event minutes
+// after it happened when the first delivery failed, so an app_uninstalled
+// can arrive after the workspace installed the app again. It removes only
+// the installation it was about, not the newer one.
+func TestLateUninstallKeepsTheReinstall(t *testing.T) {
+	slack := testenv.NewSlack(t, homeToken, nil)
+	cfg := config.Config{SlackAPIURL: slack.APIURL(), ReportWindow: time.Hour}
+	cfg.SigningSecret, cfg.ClientID, cfg.ClientSecret = "sig", "1.2", clientSecret
+	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	ctx := context.Background()
+	now := time.Now()
+	if _, err := b.Installs.Save(ctx, installstore.Installation{TeamID: "T0ALPHA001", BotToken: alphaToken, InstalledAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	serveEvent := b.PerWorkspace(b.Events().ServeEvent)
+	for i, typ := range []string{`"app_uninstalled"`, `"tokens_revoked","tokens":{"bot":["U0BOT"]}`} {
+		body := fmt.Sprintf(`{"type":"event_callback","team_id":"T0ALPHA001","event_id":"EvLate%d","event_time":%d,"event":{"type":%s}}`,
+			i, now.Add(-5*time.Minute).Unix(), typ)
+		if resp, err := serveEvent(ctx, signed("sig", body)); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("late %s: %d, %v", typ, resp.StatusCode, err)
+		}
+		if _, err := b.Installs.Get(ctx, "T:T0ALPHA001"); err != nil {
+			t.Errorf("a %s of five minutes ago removed the installation made since: %v", typ, err)
+		}
+	}
+}
+
+// TestOrgWideUninstall: an org-wide install's app_uninstalled names the
+// org and no team, and removes the org's installation.
+func TestOrgWideUninstall(t *testing.T) {
+	cfg := config.Config{ReportWindow: time.Hour}
+	cfg.SigningSecret, cfg.ClientID, cfg.ClientSecret = "sig", "1.2", clientSecret
+	b := New(cfg, aws.Config{}, slog.New(slog.DiscardHandler), io.Discard)
+	ctx := context.Background()
+	if _, err := b.Installs.Save(ctx, installstore.Installation{EnterpriseID: "E0ORG00001", EnterpriseInstall: true, BotToken: "xoxb-org"}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"type":"event_callback","team_id":"","enterprise_id":"E0ORG00001","event_id":"EvOrgGone","event":{"type":"app_uninstalled"}}`
+	if resp, err := b.PerWorkspace(b.Events().ServeEvent)(ctx, signed("sig", body)); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("app_uninstalled: %d, %v", resp.StatusCode, err)
+	}
+	if _, err := b.Installs.Get(ctx, "E:E0ORG00001"); err == nil {
+		t.Error("the org's installation outlived its app_uninstalled")
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/lambda-slackbot/slackbot/functions/internal/apigw"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
+	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 )
 
 // AuthorizeURL is Slack's authorize page.
@@ -204,6 +206,9 @@ func (h *Handler) checkState(state string, header http.Header, now time.Time) er
 	return nil
 }
 
+// slackCode is the shape of Slack's error codes, such as access_denied.
+var slackCode = regexp.MustCompile(`^[a-z0-9_.]{1,64}$`)
+
 // ServeRedirect answers GET /slack/oauth_redirect.
 func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	if resp, off := h.notSetUp(); off {
@@ -218,9 +223,10 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 		}
 	}
 	if e := q.Get("error"); e != "" {
-		// Anyone can put anything here: keep the log line short.
-		if len(e) > 64 {
-			e = e[:64]
+		// Anyone can put anything here (a link sent to an admin): only an
+		// error code of Slack's shape reaches the log and the page.
+		if !slackCode.MatchString(e) {
+			e = "an unrecognised error"
 		}
 		log.Info("install not granted", "slackError", e)
 		if e == "access_denied" {
@@ -249,7 +255,9 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 	}
 	// Spent whatever happens next: a code is good once at Slack too.
 	defer func() {
-		if err := h.Claims.Complete(context.WithoutCancel(ctx), claim); err != nil {
+		settle, settled := dedupe.Settle(ctx)
+		defer settled()
+		if err := h.Claims.Complete(settle, claim); err != nil {
 			log.Error("mark install state used", "error", err)
 		}
 	}()
@@ -289,6 +297,10 @@ func (h *Handler) exchange(ctx context.Context, code, redirectURI string) (insta
 	if h.APIURL != "" {
 		opts = append(opts, slack.OAuthOptionAPIURL(h.APIURL))
 	}
+	// A Slack that never answers must not hold the browser, and the
+	// state's claim, until the invocation ends.
+	ctx, cancel := context.WithTimeout(ctx, notify.CallTimeout)
+	defer cancel()
 	r, err := slack.GetOAuthV2ResponseContext(ctx, client, h.ClientID, h.ClientSecret, code, redirectURI, opts...)
 	if err != nil {
 		return installstore.Installation{}, fmt.Errorf("oauth.v2.access: %w", err)

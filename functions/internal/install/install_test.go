@@ -223,6 +223,12 @@ func FuzzRedirect(f *testing.F) {
 		if err != nil || resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("a state not made here: %d, %v; want 400", resp.StatusCode, err)
 		}
+		// The same text as Slack's error parameter: a 4xx page either way.
+		resp, err = h.ServeRedirect(context.Background(), gatewayRequest(contract.OAuthRedirectPath,
+			url.Values{"error": {code}, "state": {state}}, cookie))
+		if err != nil || resp.StatusCode/100 != 4 && code != "" {
+			t.Errorf("error=%q: %d, %v; want a 4xx", code, resp.StatusCode, err)
+		}
 	})
 }
 
@@ -243,4 +249,21 @@ func TestOrgWideInstall(t *testing.T) {
 		t.Errorf("stored %+v, %v; want the org's install with its refresh token, expiring in 12 h", in, err)
 	}
 	testenv.NoSecretsIn(t, "install logs", f.logs.String(), "xoxe.xoxb-org", "xoxe-1-org")
+}
+
+// TestRedirectErrorIsNotEchoed: the error parameter is anyone's to write
+// (a link sent to an admin), so the page names only an error code of
+// Slack's shape and never shows someone else's sentence under this
+// stack's address.
+func TestRedirectErrorIsNotEchoed(t *testing.T) {
+	f := newFixture(t)
+	for _, e := range []string{"Your workspace is locked. Call +1 555 0100 to unlock it", strings.Repeat("x", 5000)} {
+		resp := f.redirect(url.Values{"error": {e}}, "")
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(resp.Body, "555 0100") || len(resp.Body) > 2000 {
+			t.Errorf("error=%.40q: %d, %d bytes:\n%.600s", e, resp.StatusCode, len(resp.Body), resp.Body)
+		}
+	}
+	if resp := f.redirect(url.Values{"error": {"invalid_team_for_non_distributed_app"}}, ""); !strings.Contains(resp.Body, "invalid_team_for_non_distributed_app") {
+		t.Errorf("Slack's own error code is not named:\n%s", resp.Body)
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/lambda-slackbot/slackbot/functions/internal/dedupe"
 	"github.com/lambda-slackbot/slackbot/functions/internal/installstore"
 	"github.com/lambda-slackbot/slackbot/functions/internal/notify"
 	"github.com/lambda-slackbot/slackbot/functions/internal/workspace"
@@ -185,7 +186,11 @@ func (r *Resolver) homeWorkspace(ctx context.Context) (workspace.Workspace, bool
 		return workspace.Workspace{}, false
 	}
 	api := slack.New(r.Configured, slack.OptionAPIURL(r.apiURL()), slack.OptionHTTPClient(r.httpClient()))
-	resp, err := api.AuthTestContext(ctx)
+	// Every request waits on this call: a Slack that never answers must
+	// not take the whole invocation.
+	cctx, cancel := context.WithTimeout(ctx, notify.CallTimeout)
+	resp, err := api.AuthTestContext(cctx)
+	cancel()
 	if err != nil {
 		r.mu.Lock()
 		r.homeMiss = r.now()
@@ -225,7 +230,13 @@ func (r *Resolver) refresh(ctx context.Context, in installstore.Installation) (i
 	now := r.now()
 	log := r.log().With("installation", in.Key())
 	if now.Before(in.RefreshingUntil) {
-		return r.awaitRefresh(ctx, in)
+		// A refresh in flight ends within refreshWait (its Slack call has
+		// a deadline); a lease older than that is one that failed, and
+		// waiting for it would only spend the request's time.
+		if now.Before(in.RefreshingUntil.Add(refreshWait - refreshLease)) {
+			return r.awaitRefresh(ctx, in)
+		}
+		return r.stale(in, fmt.Errorf("a refresh of %s failed lately; the next is tried when its lease ends", in.Key()))
 	}
 	claim := in
 	claim.RefreshingUntil = now.Add(refreshLease)
@@ -238,8 +249,10 @@ func (r *Resolver) refresh(ctx context.Context, in installstore.Installation) (i
 	case err != nil:
 		return r.stale(in, fmt.Errorf("claim the refresh of %s: %w", in.Key(), err))
 	}
-	resp, err := slack.RefreshOAuthV2TokenContext(ctx, r.httpClient(), r.ClientID, r.ClientSecret, in.RefreshToken,
+	cctx, cancel := context.WithTimeout(ctx, notify.CallTimeout)
+	resp, err := slack.RefreshOAuthV2TokenContext(cctx, r.httpClient(), r.ClientID, r.ClientSecret, in.RefreshToken,
 		slack.OAuthOptionAPIURL(r.apiURL()))
+	cancel()
 	if err != nil {
 		// The lease runs out and the next request tries again.
 		return r.stale(in, fmt.Errorf("refresh the token of %s: %w", in.Key(), err))
@@ -248,7 +261,11 @@ func (r *Resolver) refresh(ctx context.Context, in installstore.Installation) (i
 	next.BotToken, next.RefreshToken = resp.AccessToken, resp.RefreshToken
 	next.ExpiresAt = now.Add(time.Duration(resp.ExpiresIn) * time.Second)
 	next.RefreshingUntil = time.Time{}
-	saved, err := r.Store.Update(ctx, next)
+	// Slack has moved on: keep the new token even if the call spent the
+	// request's time.
+	settle, settled := dedupe.Settle(ctx)
+	defer settled()
+	saved, err := r.Store.Update(settle, next)
 	if err != nil {
 		// Slack has moved on to the new token; keep serving it here, and
 		// say loudly that the store could not keep it.

@@ -95,7 +95,9 @@ func fromEvent(b []byte) Workspace {
 		}
 		return clean(w)
 	}
-	return clean(Workspace{TeamID: ev.TeamID, EnterpriseID: ev.EnterpriseID})
+	// Without authorizations (an uninstall), an event that names an org
+	// and no team can only be about the org-wide install.
+	return clean(Workspace{TeamID: ev.TeamID, EnterpriseID: ev.EnterpriseID, EnterpriseInstall: ev.TeamID == "" && ev.EnterpriseID != ""})
 }
 
 func fromInteraction(p []byte) Workspace {

@@ -25,6 +25,10 @@ func TestFromBody(t *testing.T) {
 			Workspace{TeamID: "T2", EnterpriseID: "E1"}, "T:T2"},
 		{"org-wide event", `{"team_id":"T1","enterprise_id":"E1","authorizations":[{"team_id":null,"enterprise_id":"E1","is_enterprise_install":true}]}`,
 			Workspace{EnterpriseID: "E1", EnterpriseInstall: true}, "E:E1"},
+		// An org-wide uninstall names the org and no team: the only
+		// installation it can be about is the org's.
+		{"org event without a team", `{"type":"event_callback","team_id":"","enterprise_id":"E1","event":{"type":"app_uninstalled"}}`,
+			Workspace{EnterpriseID: "E1", EnterpriseInstall: true}, "E:E1"},
 		{"url verification", `{"type":"url_verification","challenge":"x"}`, Workspace{}, ""},
 		{"command", form("team_id", "T9", "command", "/slackbot"), Workspace{TeamID: "T9"}, "T:T9"},
 		{"org-wide command", form("team_id", "T9", "enterprise_id", "E7", "is_enterprise_install", "true"),
