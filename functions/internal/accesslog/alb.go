@@ -39,23 +39,20 @@ type albParser struct {
 // "METHOD /path", the request's URL without scheme, host, port or query,
 // written into route; empty for a request without a method or path.
 func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
-	var f [albFields][]byte
 	var pos [albFields]int
 	if spaces(b, pos[:]) < albFields {
 		return hit{}, errALBShort
 	}
-	i := 0
-	for k, p := range pos {
-		f[k] = b[i:p]
-		i = p + 1
-	}
+	// field is the k-th field; only five of the twelve are read.
+	field := func(k int) []byte { return b[pos[k-1]+1 : pos[k]] }
+	i := pos[albFields-1] + 1
 	h := hit{init: -1}
 	var err error
-	if h.ms, err = p.time(f[1]); err != nil {
+	if h.ms, err = p.time(field(1)); err != nil {
 		return hit{}, err
 	}
 	h.latency = 0
-	for _, v := range f[5:8] {
+	for _, v := range [3][]byte{field(5), field(6), field(7)} {
 		if string(v) == "-1" {
 			h.latency = -1
 			continue
@@ -71,7 +68,7 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	if h.latency >= maxLatencyMillis {
 		return hit{}, errALBLatency
 	}
-	if s := f[8]; string(s) != "-" {
+	if s := field(8); string(s) != "-" {
 		if len(s) != 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
 			return hit{}, errALBStatus
 		}
