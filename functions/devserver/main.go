@@ -138,7 +138,7 @@ func newHandler(o bot.Options, out io.Writer) http.Handler {
 			}
 		}
 	}
-	gateway := NewGateway(
+	gateway := NewProxy(
 		Route{Method: http.MethodPost, Path: contract.EventsPath, Handler: h.Events},
 		Route{Method: http.MethodPost, Path: contract.CommandsPath, Handler: h.Commands},
 		Route{Method: http.MethodPost, Path: contract.InteractionsPath, Handler: h.Interactions},

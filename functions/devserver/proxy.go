@@ -28,9 +28,9 @@ type Route struct {
 	Handler apigw.Handler
 }
 
-// Gateway turns HTTP requests into the events API Gateway's proxy integration
+// Proxy turns HTTP requests into the events API Gateway's proxy integration
 // sends a Lambda, and the Lambda's answer back into HTTP.
-type Gateway struct {
+type Proxy struct {
 	routes map[string]Route // by path
 	stage  string
 
@@ -42,9 +42,9 @@ type Gateway struct {
 	logOut io.Writer
 }
 
-// NewGateway serves routes on stage "dev".
-func NewGateway(routes ...Route) *Gateway {
-	g := &Gateway{routes: make(map[string]Route), stage: "dev"}
+// NewProxy serves routes on stage "dev".
+func NewProxy(routes ...Route) *Proxy {
+	g := &Proxy{routes: make(map[string]Route), stage: "dev"}
 	for _, r := range routes {
 		g.routes[r.Path] = r
 	}
@@ -53,7 +53,7 @@ func NewGateway(routes ...Route) *Gateway {
 
 // WithAccessLog writes one access-log line per request to w, in the stage's
 // format (contract.AccessLogFormat).
-func (g *Gateway) WithAccessLog(w io.Writer) *Gateway {
+func (g *Proxy) WithAccessLog(w io.Writer) *Proxy {
 	g.logOut = w
 	return g
 }
@@ -61,7 +61,7 @@ func (g *Gateway) WithAccessLog(w io.Writer) *Gateway {
 // maxRequest is API Gateway's payload limit.
 const maxRequest = 10 << 20
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	route, ok := g.routes[r.URL.Path]
 	if !ok {
@@ -182,7 +182,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // accessLog writes the stage's access-log line: the format's $context
 // variables replaced, as API Gateway does.
-func (g *Gateway) accessLog(req events.APIGatewayProxyRequest, status int, total, integration time.Duration) {
+func (g *Proxy) accessLog(req events.APIGatewayProxyRequest, status int, total, integration time.Duration) {
 	if g.logOut == nil {
 		return
 	}

@@ -44,7 +44,7 @@ func (s *syncBuffer) String() string {
 
 func TestProxyRequestAsAPIGatewayBuildsIt(t *testing.T) {
 	var got events.APIGatewayProxyRequest
-	g := NewGateway(Route{Method: "POST", Path: "/slack/events", Handler: func(_ context.Context, r events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	g := NewProxy(Route{Method: "POST", Path: "/slack/events", Handler: func(_ context.Context, r events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		got = r
 		return events.APIGatewayProxyResponse{StatusCode: 201, MultiValueHeaders: map[string][]string{"X-A": {"1", "2"}}, Body: "aGk=", IsBase64Encoded: true}, nil
 	}})
@@ -94,7 +94,7 @@ func TestBinaryBodyArrivesBase64(t *testing.T) {
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {
-	srv := httptest.NewServer(NewGateway(Route{Method: "POST", Path: "/slack/events", Handler: nil}))
+	srv := httptest.NewServer(NewProxy(Route{Method: "POST", Path: "/slack/events", Handler: nil}))
 	defer srv.Close()
 	for _, c := range []struct{ method, path string }{{"POST", "/nope"}, {"GET", "/slack/events"}} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
