@@ -30,26 +30,12 @@ func stateTable(t *testing.T) (*dynamo.Client, string) {
 	return dynamotest.Client(t, moto.Get(t)), name
 }
 
-// serial sends one request at a time: moto evaluates a put's condition and
-// writes without a lock, which DynamoDB never does (see the sketch store's
-// countingClient); the goroutines still race in any order.
-type serial struct {
-	DynamoAPI
-	mu sync.Mutex
-}
-
-func (s *serial) PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.DynamoAPI.PutItem(ctx, in)
-}
-
 // Of many invocations changing a rule's state at once, exactly one may
 // post: for the first firing (no item yet), for resolving, and for firing
 // again.
 func TestStateChangesOnce(t *testing.T) {
 	db, table := stateTable(t)
-	states := map[string]State{"memory": &MemoryState{}, "dynamodb": &DynamoState{Client: &serial{DynamoAPI: db}, Table: table}}
+	states := map[string]State{"memory": &MemoryState{}, "dynamodb": &DynamoState{Client: db, Table: table}}
 	for name, st := range states {
 		t.Run(name, func(t *testing.T) {
 			for _, step := range []struct {
