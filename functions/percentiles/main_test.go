@@ -67,10 +67,11 @@ func accessLine(i int, at time.Time, method, path string, resp, integ int) strin
 	).Replace(contract.AccessLogFormat)
 }
 
-// The real bootstrap under the Lambda Runtime Interface Emulator, with
-// DynamoDB and Secrets Manager from moto and Slack faked: ingest a delivery
-// and its retry, then post the scheduled report.
-func TestPercentilesLambda(t *testing.T) {
+// botSecret starts moto and stores a secret with the bot token under name:
+// what every test of the shipped bootstrap starts from. It returns moto,
+// its AWS config and the secret's ARN.
+func botSecret(t *testing.T, name string) (*testenv.Moto, aws.Config, string) {
+	t.Helper()
 	ctx := context.Background()
 	moto := testenv.NewMoto(t)
 	cfg, err := moto.AWSConfig(ctx)
@@ -79,16 +80,25 @@ func TestPercentilesLambda(t *testing.T) {
 	}
 	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
 	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("slackbot/percentiles-test"), SecretString: aws.String(string(secret)),
+		Name: aws.String(name), SecretString: aws.String(string(secret)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return moto, cfg, *sec.ARN
+}
+
+// The real bootstrap under the Lambda Runtime Interface Emulator, with
+// DynamoDB and Secrets Manager from moto and Slack faked: ingest a delivery
+// and its retry, then post the scheduled report.
+func TestPercentilesLambda(t *testing.T) {
+	ctx := context.Background()
+	moto, cfg, secretARN := botSecret(t, "slackbot/percentiles-test")
 	db := dynamodb.NewFromConfig(cfg)
 	testenv.CreateSketchTable(t, db, sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"general": "C0GENERAL1", "ops": opsID})
 	env := append(moto.Env(),
-		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSecretARN+"="+secretARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvSketchTable+"="+sketchTable,
 		contract.EnvReportChannel+"=#ops",
@@ -195,21 +205,10 @@ func TestPercentilesLambda(t *testing.T) {
 // another topic, plain text) post nothing and fail nothing.
 func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 	ctx := context.Background()
-	moto := testenv.NewMoto(t)
-	cfg, err := moto.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
-	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("slackbot/percentiles-alarm-test"), SecretString: aws.String(string(secret)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	moto, _, secretARN := botSecret(t, "slackbot/percentiles-alarm-test")
 	slack := testenv.NewSlack(t, botToken, map[string]string{"general": "C0GENERAL1", "ops": opsID})
 	env := append(moto.Env(),
-		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSecretARN+"="+secretARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvReportChannel+"=#ops",
 		contract.EnvAlarmTopicARN+"="+alarmTopic,
@@ -275,23 +274,12 @@ func TestPercentilesLambdaPostsAlarms(t *testing.T) {
 // is pending: the next batch posts it, once, and a third posts nothing.
 func TestPercentilesLambdaAlertsWithSlowSlack(t *testing.T) {
 	ctx := context.Background()
-	moto := testenv.NewMoto(t)
-	cfg, err := moto.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
-	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("slackbot/percentiles-slow-slack"), SecretString: aws.String(string(secret)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	moto, cfg, secretARN := botSecret(t, "slackbot/percentiles-slow-slack")
 	testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
 	slack.SetMode(testenv.SwallowFirst, testenv.MethodPostMessage)
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), append(moto.Env(),
-		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSecretARN+"="+secretARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvSketchTable+"="+sketchTable,
 		contract.EnvReportChannel+"="+opsID,

@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
@@ -28,18 +26,7 @@ import (
 // traffic: no message.
 func TestPercentilesLambdaReportsEachSource(t *testing.T) {
 	ctx := context.Background()
-	moto := testenv.NewMoto(t)
-	cfg, err := moto.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
-	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("slackbot/percentiles-each-source"), SecretString: aws.String(string(secret)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	moto, cfg, secretARN := botSecret(t, "slackbot/percentiles-each-source")
 	testenv.CreateSketchTable(t, dynamodb.NewFromConfig(cfg), sketchTable)
 	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
 	const ownGroup = "/aws/apigateway/slackbot-dev/access"
@@ -47,7 +34,7 @@ func TestPercentilesLambdaReportsEachSource(t *testing.T) {
 		`{"name":"workers","kind":"lambda","functions":["billing"]},` +
 		`{"name":"web","kind":"alb","bucket":"acme-alb-logs","prefix":"web/"}]`
 	env := append(moto.Env(),
-		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSecretARN+"="+secretARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvSketchTable+"="+sketchTable,
 		contract.EnvReportChannel+"=#ops",

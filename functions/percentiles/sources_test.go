@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/dynamo"
@@ -68,18 +67,7 @@ func objectCreatedEvent(bucket, key, sequencer string) []byte {
 // what the store holds of each source.
 func TestPercentilesLambdaSources(t *testing.T) {
 	ctx := context.Background()
-	moto := testenv.NewMoto(t)
-	cfg, err := moto.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := json.Marshal(contract.Secret{SigningSecret: "unused-here", BotToken: botToken})
-	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("slackbot/percentiles-sources"), SecretString: aws.String(string(secret)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	moto, cfg, secretARN := botSecret(t, "slackbot/percentiles-sources")
 	db := dynamodb.NewFromConfig(cfg)
 	testenv.CreateSketchTable(t, db, sketchTable)
 	_, dedupeTable := moto.DedupeTable(t)
@@ -112,7 +100,7 @@ func TestPercentilesLambdaSources(t *testing.T) {
 
 	slack := testenv.NewSlack(t, botToken, map[string]string{"ops": opsID})
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "./functions/percentiles"), append(moto.Env(),
-		contract.EnvSecretARN+"="+*sec.ARN,
+		contract.EnvSecretARN+"="+secretARN,
 		contract.EnvSlackAPIURL+"="+slack.APIURL(),
 		contract.EnvSketchTable+"="+sketchTable,
 		contract.EnvDedupeTable+"="+dedupeTable,
