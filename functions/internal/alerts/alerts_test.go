@@ -247,3 +247,32 @@ func TestCheckerPerSource(t *testing.T) {
 		t.Errorf("the orders alert: %q, metadata %v, rule %s", post.posts[1].Text, p, ch[0].Rule)
 	}
 }
+
+// lostAnswer applies each put, then sends it again, as a client does that
+// lost the first answer (a 5xx, a dropped connection), and returns the
+// second answer: its own first write refuses it.
+type lostAnswer struct{ *dynamo.Client }
+
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error) {
+	if _, err := l.Client.PutItem(ctx, in); err != nil {
+		return nil, err
+	}
+	return l.Client.PutItem(ctx, in)
+}
+
+// A change whose write was applied and retried is still this invocation's:
+// the refusal comes from its own write, and the alert must be posted. A
+// change another invocation made is not.
+func TestRetriedChangeIsStillOurs(t *testing.T) {
+	db, table := stateTable(t)
+	retried := &DynamoState{Client: lostAnswer{db}, Table: table}
+	ctx := context.Background()
+	won, err := retried.Change(ctx, "retried", []Status{"", Resolved}, Firing, time.Now())
+	if err != nil || !won {
+		t.Fatalf("Change = %v, %v; want the change won, as its own first write made it", won, err)
+	}
+	other := &DynamoState{Client: db, Table: table}
+	if won, err := other.Change(ctx, "retried", []Status{"", Resolved}, Firing, time.Now()); err != nil || won {
+		t.Fatalf("second invocation's Change = %v, %v; want refused", won, err)
+	}
+}

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,6 +41,7 @@ func (m *MemoryState) Change(_ context.Context, id string, from []Status, to Sta
 // DynamoAPI is the part of *dynamo.Client the DynamoState calls.
 type DynamoAPI interface {
 	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamo.GetItemInput) (*dynamo.GetItemOutput, error)
 }
 
 // DynamoState keeps each rule's status in the sketch table, one item per
@@ -50,7 +52,11 @@ type DynamoAPI interface {
 //
 // A change is one PutItem conditioned on the status it changes from, so of
 // the ingests that see the same change at once, exactly one succeeds and
-// posts; there is no read to race with.
+// posts; there is no read to race with. Each write carries a token of its
+// own: a put that was applied but whose answer was lost is retried (by the
+// client, on a 5xx or a dropped connection) and refused by its own first
+// write, and only the token read back tells that from a change another
+// invocation made, so the alert is not lost.
 type DynamoState struct {
 	Client DynamoAPI
 	Table  string
@@ -60,6 +66,7 @@ const (
 	statePrefix    = "#alert "
 	attrStatus     = "status"
 	attrChangedAt  = "changed_at"
+	attrWriter     = "writer"
 	stateRetention = 400 * 24 * time.Hour // a rule removed from the config leaves its item for TTL
 )
 
@@ -80,6 +87,11 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 		values[k] = &dynamo.AttributeValueMemberS{Value: string(f)}
 		cond += "#st = " + k
 	}
+	token := rand.Text()
+	key := map[string]dynamo.AttributeValue{
+		contract.SketchRouteKey:  &dynamo.AttributeValueMemberS{Value: statePrefix + id},
+		contract.SketchMinuteKey: &dynamo.AttributeValueMemberN{Value: "0"},
+	}
 	in := &dynamo.PutItemInput{
 		TableName: aws.String(d.Table),
 		Item: map[string]dynamo.AttributeValue{
@@ -87,6 +99,7 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 			contract.SketchMinuteKey: &dynamo.AttributeValueMemberN{Value: "0"},
 			attrStatus:               &dynamo.AttributeValueMemberS{Value: string(to)},
 			attrChangedAt:            &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)},
+			attrWriter:               &dynamo.AttributeValueMemberS{Value: token},
 			contract.TTLAttribute:    &dynamo.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(stateRetention).Unix(), 10)},
 		},
 		ConditionExpression:      aws.String(cond),
@@ -101,7 +114,21 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 	case err == nil:
 		return true, nil
 	case errors.As(err, &lost):
-		return false, nil
+		return d.wroteIt(ctx, id, key, token)
 	}
 	return false, fmt.Errorf("alert state %s in %s: %w", id, d.Table, err)
+}
+
+// wroteIt reads the state back after a refused change: it is this
+// invocation's own when the item holds token.
+func (d *DynamoState) wroteIt(ctx context.Context, id string, key map[string]dynamo.AttributeValue, token string) (bool, error) {
+	out, err := d.Client.GetItem(ctx, &dynamo.GetItemInput{
+		TableName: aws.String(d.Table), Key: key, ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#w"), ExpressionAttributeNames: map[string]string{"#w": attrWriter},
+	})
+	if err != nil {
+		return false, fmt.Errorf("alert state %s in %s: read back a refused change: %w", id, d.Table, err)
+	}
+	w, _ := out.Item[attrWriter].(*dynamo.AttributeValueMemberS)
+	return w != nil && w.Value == token, nil
 }
