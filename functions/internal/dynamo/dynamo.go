@@ -153,35 +153,36 @@ func (c *Client) call(ctx context.Context, op string, in, out any) error {
 	return fmt.Errorf("dynamodb %s: %w", op, err)
 }
 
+// send makes one operation whose answer decodes into an Out.
+func send[Out any](ctx context.Context, c *Client, op string, in any) (*Out, error) {
+	var out Out
+	return &out, c.call(ctx, op, in, &out)
+}
+
 // GetItem reads one item.
 func (c *Client) GetItem(ctx context.Context, in *GetItemInput) (*GetItemOutput, error) {
-	var out GetItemOutput
-	return &out, c.call(ctx, "GetItem", in, &out)
+	return send[GetItemOutput](ctx, c, "GetItem", in)
 }
 
 // PutItem writes one item.
 func (c *Client) PutItem(ctx context.Context, in *PutItemInput) (*PutItemOutput, error) {
-	var out PutItemOutput
-	return &out, c.call(ctx, "PutItem", in, &out)
+	return send[PutItemOutput](ctx, c, "PutItem", in)
 }
 
 // UpdateItem changes one item.
 func (c *Client) UpdateItem(ctx context.Context, in *UpdateItemInput) (*UpdateItemOutput, error) {
-	var out UpdateItemOutput
-	return &out, c.call(ctx, "UpdateItem", in, &out)
+	return send[UpdateItemOutput](ctx, c, "UpdateItem", in)
 }
 
 // DeleteItem deletes one item.
 func (c *Client) DeleteItem(ctx context.Context, in *DeleteItemInput) (*DeleteItemOutput, error) {
-	var out DeleteItemOutput
-	return &out, c.call(ctx, "DeleteItem", in, &out)
+	return send[DeleteItemOutput](ctx, c, "DeleteItem", in)
 }
 
 // Query reads one page of a query; LastEvaluatedKey, when set, is the next
 // page's ExclusiveStartKey.
 func (c *Client) Query(ctx context.Context, in *QueryInput) (*QueryOutput, error) {
-	var out QueryOutput
-	return &out, c.call(ctx, "Query", in, &out)
+	return send[QueryOutput](ctx, c, "Query", in)
 }
 
 // Querier is what QueryPages reads from.
