@@ -2,7 +2,6 @@ package accesslog
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 
 	"github.com/lambda-slackbot/slackbot/contract"
@@ -346,31 +345,7 @@ func hasLit(b []byte, lit string) bool { return len(b) >= len(lit) && string(b[:
 // reference reads a decoded line with encoding/json: slow, general, and
 // what scan must agree with.
 func (g *gatewayFormat) reference(line []byte, f *[gwCount]rawField) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(line, &m); err != nil || m == nil {
-		return errNotJSON
-	}
-	for slot, name := range g.names {
-		raw, ok := m[name]
-		if name == "" || !ok {
-			continue
-		}
-		switch c := raw[0]; {
-		case c == '"':
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return errNotJSON
-			}
-			f[slot] = rawField{kindString, []byte(s)}
-		case c == '-' || (c >= '0' && c <= '9'):
-			f[slot] = rawField{kindNumber, raw}
-		case c == 'n':
-			f[slot] = rawField{kind: kindNull}
-		default:
-			f[slot] = rawField{kind: kindOther}
-		}
-	}
-	return nil
+	return decodeFlatJSON(line, g.names[:], f[:])
 }
 
 // interpret turns the slots into a hit; both readers end here.

@@ -92,13 +92,20 @@ func ParseLine(line []byte) (Record, error) {
 // decodeLineJSON is the reference decoder: slow, general, and what the fast
 // scanner must agree with.
 func decodeLineJSON(line []byte, f *[fieldCount]rawField) error {
+	return decodeFlatJSON(line, fieldNames[:], f[:])
+}
+
+// decodeFlatJSON reads the keys names lists (a "" is not read) of a JSON
+// object into the same slots of f with encoding/json: the plain reading
+// beside each fast scanner.
+func decodeFlatJSON(line []byte, names []string, f []rawField) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(line, &m); err != nil || m == nil {
 		return errNotJSON
 	}
-	for i, name := range fieldNames {
+	for i, name := range names {
 		raw, ok := m[name]
-		if !ok {
+		if name == "" || !ok {
 			continue
 		}
 		switch c := raw[0]; {
