@@ -57,12 +57,20 @@ func cwEventID(at time.Time, seq int) string {
 	return fmt.Sprintf("%022d%010d%024d", at.UnixMilli()*1000, 1234567890, seq)
 }
 
-// batchOf builds the decompressed JSON of a subscription batch.
+// batchOf builds the decompressed JSON of a subscription batch from the
+// bot's own access-log group.
 func batchOf(t testing.TB, messageType string, messages []string, at time.Time) []byte {
+	t.Helper()
+	return subscriptionBatch(t, ownGroup, messageType, messages, at)
+}
+
+// subscriptionBatch builds the decompressed JSON of a subscription batch
+// from group.
+func subscriptionBatch(t testing.TB, group, messageType string, messages []string, at time.Time) []byte {
 	t.Helper()
 	d := events.CloudwatchLogsData{
 		Owner:               "123456789012",
-		LogGroup:            "/aws/apigateway/slackbot-dev/access",
+		LogGroup:            group,
 		LogStream:           "6b1f0e6b5f3e4c0e8a3c9d2f7e1a4b5c",
 		SubscriptionFilters: []string{"slackbot-percentiles"},
 		MessageType:         messageType,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/sketchstore"
@@ -41,23 +38,10 @@ func testSources(t testing.TB, maxRoutes int) []contract.LatencySource {
 	return srcs
 }
 
-// groupBatch is the decompressed JSON of a subscription batch from group.
+// groupBatch is the decompressed JSON of a data batch from group.
 func groupBatch(t testing.TB, group string, messages []string, at time.Time) []byte {
 	t.Helper()
-	d := events.CloudwatchLogsData{
-		Owner: "123456789012", LogGroup: group, LogStream: "2026/12/04/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0",
-		SubscriptionFilters: []string{"slackbot-percentiles"}, MessageType: DataMessage,
-	}
-	for i, m := range messages {
-		d.LogEvents = append(d.LogEvents, events.CloudwatchLogsLogEvent{ID: cwEventID(at, i), Timestamp: at.UnixMilli() + int64(i), Message: m})
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSpace(b.Bytes())
+	return subscriptionBatch(t, group, DataMessage, messages, at)
 }
 
 func sourceIngester(t testing.TB, store sketchstore.Store, maxRoutes int) *Ingester {
