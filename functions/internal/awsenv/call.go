@@ -64,6 +64,10 @@ func (e *Error) Error() string {
 // httpClient has no timeout of its own: calls take their deadline from ctx.
 var httpClient = &http.Client{}
 
+// signer is shared so its cache of derived signing keys (one a day, service
+// and region) spares each call after the first the four HMACs of a new key.
+var signer = v4.NewSigner()
+
 // attempts is how many times a call is sent when AWS answers with a
 // throttle or a 5xx, as the SDK's standard retryer does.
 const attempts = 3
@@ -134,7 +138,7 @@ func send(ctx context.Context, cfg aws.Config, req Request, body []byte, out any
 		return false, fmt.Errorf("%s: retrieve credentials: %w", req.Service.Name, err)
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), req.Service.Name, cfg.Region, time.Now()); err != nil {
+	if err := signer.SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), req.Service.Name, cfg.Region, time.Now()); err != nil {
 		return false, fmt.Errorf("%s: sign: %w", req.Service.Name, err)
 	}
 	resp, err := httpClient.Do(r)
