@@ -163,7 +163,9 @@ func send(ctx context.Context, cfg aws.Config, req Request, body []byte, out any
 	return false, nil
 }
 
-// throttled tells the codes the SDK's standard retryer retries as throttles.
+// throttled tells the codes the SDK's standard retryer retries as throttles:
+// a copy of aws/retry.DefaultThrottleErrorCodes, since importing aws/retry
+// would bring its package init back to the cold starts awsenv exists to spare.
 func throttled(code string) bool {
 	switch code {
 	case "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
