@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
@@ -163,18 +164,10 @@ func send(ctx context.Context, cfg aws.Config, req Request, body []byte, out any
 	return false, nil
 }
 
-// throttled tells the codes the SDK's standard retryer retries as throttles:
-// a copy of aws/retry.DefaultThrottleErrorCodes, since importing aws/retry
-// would bring its package init back to the cold starts awsenv exists to spare.
+// throttled tells the codes the SDK's standard retryer retries as throttles.
 func throttled(code string) bool {
-	switch code {
-	case "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-		"TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-		"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-		"SlowDown", "PriorRequestNotComplete", "EC2ThrottledException":
-		return true
-	}
-	return false
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
 }
 
 // decodeError reads an AWS JSON error: the code from X-Amzn-ErrorType or
