@@ -41,7 +41,6 @@ func (m *MemoryState) Change(_ context.Context, id string, from []Status, to Sta
 // DynamoAPI is the part of *dynamo.Client the DynamoState calls.
 type DynamoAPI interface {
 	PutItem(ctx context.Context, in *dynamo.PutItemInput) (*dynamo.PutItemOutput, error)
-	GetItem(ctx context.Context, in *dynamo.GetItemInput) (*dynamo.GetItemOutput, error)
 }
 
 // DynamoState keeps each rule's status in the sketch table, one item per
@@ -55,7 +54,7 @@ type DynamoAPI interface {
 // posts; there is no read to race with. Each write carries a token of its
 // own: a put that was applied but whose answer was lost is retried (by the
 // client, on a 5xx or a dropped connection) and refused by its own first
-// write, and only the token read back tells that from a change another
+// write, and only the token the refusal returns tells that from a change another
 // invocation made, so the alert is not lost.
 type DynamoState struct {
 	Client DynamoAPI
@@ -88,10 +87,6 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 		cond += "#st = " + k
 	}
 	token := rand.Text()
-	key := map[string]dynamo.AttributeValue{
-		contract.SketchRouteKey:  &dynamo.AttributeValueMemberS{Value: statePrefix + id},
-		contract.SketchMinuteKey: &dynamo.AttributeValueMemberN{Value: "0"},
-	}
 	in := &dynamo.PutItemInput{
 		TableName: aws.String(d.Table),
 		Item: map[string]dynamo.AttributeValue{
@@ -104,6 +99,9 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 		},
 		ConditionExpression:      aws.String(cond),
 		ExpressionAttributeNames: names,
+		// A refusal carries the item it met, so whether our own earlier
+		// attempt wrote it needs no second read.
+		ReturnValuesOnConditionCheckFailure: dynamo.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	if len(values) > 0 {
 		in.ExpressionAttributeValues = values
@@ -114,21 +112,8 @@ func (d *DynamoState) Change(ctx context.Context, id string, from []Status, to S
 	case err == nil:
 		return true, nil
 	case errors.As(err, &lost):
-		return d.wroteIt(ctx, id, key, token)
+		w, _ := lost.Item[attrWriter].(*dynamo.AttributeValueMemberS)
+		return w != nil && w.Value == token, nil
 	}
 	return false, fmt.Errorf("alert state %s in %s: %w", id, d.Table, err)
-}
-
-// wroteIt reads the state back after a refused change: it is this
-// invocation's own when the item holds token.
-func (d *DynamoState) wroteIt(ctx context.Context, id string, key map[string]dynamo.AttributeValue, token string) (bool, error) {
-	out, err := d.Client.GetItem(ctx, &dynamo.GetItemInput{
-		TableName: aws.String(d.Table), Key: key, ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("#w"), ExpressionAttributeNames: map[string]string{"#w": attrWriter},
-	})
-	if err != nil {
-		return false, fmt.Errorf("alert state %s in %s: read back a refused change: %w", id, d.Table, err)
-	}
-	w, _ := out.Item[attrWriter].(*dynamo.AttributeValueMemberS)
-	return w != nil && w.Value == token, nil
 }
