@@ -56,10 +56,12 @@ func (h *Handler) chart(ctx context.Context, source string, series *sketchstore.
 // limits. Drawing only reads the sketches, so a request from anyone allowed
 // to invoke this function reveals nothing it could not read itself.
 func (h *Handler) drawChart(ctx context.Context, req chartcall.Request) (Outcome, error) {
-	window := time.Duration(req.WindowSeconds) * time.Second
-	if window <= 0 || window > 90*24*time.Hour {
+	// The seconds are checked before they become a Duration, whose
+	// nanoseconds a huge count would wrap into a window that looks fine.
+	if req.WindowSeconds <= 0 || req.WindowSeconds > int64(90*24*time.Hour/time.Second) {
 		return Outcome{}, fmt.Errorf("chart: window of %d seconds, want 1 to 90 days", req.WindowSeconds)
 	}
+	window := time.Duration(req.WindowSeconds) * time.Second
 	png, title, err := h.charts().Chart(ctx, req.Source, window, req.Route)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("chart: %w", err)

@@ -567,4 +567,8 @@ func TestInvokeDrawsAChart(t *testing.T) {
 	if _, err := h.Invoke(context.Background(), json.RawMessage(`{"slackbot_chart":{"window_seconds":0}}`)); err == nil {
 		t.Error("a chart of no window was drawn")
 	}
+	// 36028797018967568 s is exactly an hour once its nanoseconds wrap around int64.
+	if _, err := h.Invoke(context.Background(), json.RawMessage(`{"slackbot_chart":{"window_seconds":36028797018967568}}`)); err == nil {
+		t.Error("a chart of a window past 90 days was drawn")
+	}
 }
