@@ -72,7 +72,7 @@ type Handler struct {
 	BaseURL func(req events.APIGatewayProxyRequest) string
 	HTTP    *http.Client // nil: http.DefaultClient
 	Now     func() time.Time
-	Log     *slog.Logger
+	Log     *slog.Logger // nil: no logs
 }
 
 // StateKey derives the key that signs states from the signing secret, so
@@ -120,7 +120,7 @@ func (h *Handler) ServeInstall(ctx context.Context, req events.APIGatewayProxyRe
 	if authorize == "" {
 		authorize = AuthorizeURL
 	}
-	h.Log.Info("install started", "requestId", req.RequestContext.RequestID)
+	apigw.Log(h.Log).Info("install started", "requestId", req.RequestContext.RequestID)
 	return events.APIGatewayProxyResponse{
 		StatusCode: http.StatusFound,
 		Headers: map[string]string{
@@ -215,7 +215,7 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 	if resp, off := h.notSetUp(); off {
 		return resp, nil
 	}
-	log := h.Log.With("requestId", req.RequestContext.RequestID)
+	log := apigw.Log(h.Log).With("requestId", req.RequestContext.RequestID)
 	q := url.Values(req.MultiValueQueryStringParameters)
 	if len(q) == 0 {
 		q = url.Values{}
