@@ -170,12 +170,12 @@ func (h *Handler) newState(now time.Time) string {
 
 // Refusals of a state, as the page says them.
 var (
-	errNoState  = errors.New("The install link is missing its state. Start again from the install page.")
-	errForged   = errors.New("The install link's state was not made here. Start again from the install page.")
-	errExpired  = errors.New("The install link expired. Start again from the install page.")
-	errNoCookie = errors.New("This browser did not start this install (its cookie is missing). Start again from the install page, in this browser.")
-	errElsewere = errors.New("This install was started in another browser. Start again from the install page, in this browser.")
-	errReplayed = errors.New("This install link was already used. Start again from the install page.")
+	errNoState   = errors.New("The install link is missing its state. Start again from the install page.")
+	errForged    = errors.New("The install link's state was not made here. Start again from the install page.")
+	errExpired   = errors.New("The install link expired. Start again from the install page.")
+	errNoCookie  = errors.New("This browser did not start this install (its cookie is missing). Start again from the install page, in this browser.")
+	errElsewhere = errors.New("This install was started in another browser. Start again from the install page, in this browser.")
+	errReplayed  = errors.New("This install link was already used. Start again from the install page.")
 )
 
 // checkState verifies state's MAC and age, and that the browser holds it.
@@ -202,7 +202,7 @@ func (h *Handler) checkState(state string, header http.Header, now time.Time) er
 		return errNoCookie
 	}
 	if !hmac.Equal([]byte(c.Value), []byte(state)) {
-		return errElsewere
+		return errElsewhere
 	}
 	return nil
 }
