@@ -54,7 +54,9 @@ const CookieName = "slackbot_oauth_state"
 // Handler serves the two routes.
 type Handler struct {
 	ClientID, ClientSecret string
-	// Scopes are the bot scopes to ask for: the manifest's.
+	// Scopes are the bot scopes to ask for (contract.BotScopes). The
+	// manifest adds incoming-webhook when a webhook is configured; its URL
+	// comes from the config, so an install need not ask for it.
 	Scopes []string
 	// Key signs states; derive it with StateKey.
 	Key    []byte
