@@ -54,7 +54,9 @@ const CookieName = "slackbot_oauth_state"
 // Handler serves the two routes.
 type Handler struct {
 	ClientID, ClientSecret string
-	// Scopes are the bot scopes to ask for: the manifest's.
+	// Scopes are the bot scopes to ask for (contract.BotScopes). The
+	// manifest adds incoming-webhook when a webhook is configured; its URL
+	// comes from the config, so an install need not ask for it.
 	Scopes []string
 	// Key signs states; derive it with StateKey.
 	Key    []byte
@@ -72,7 +74,7 @@ type Handler struct {
 	BaseURL func(req events.APIGatewayProxyRequest) string
 	HTTP    *http.Client // nil: http.DefaultClient
 	Now     func() time.Time
-	Log     *slog.Logger
+	Log     *slog.Logger // nil: no logs
 }
 
 // StateKey derives the key that signs states from the signing secret, so
@@ -120,7 +122,7 @@ func (h *Handler) ServeInstall(ctx context.Context, req events.APIGatewayProxyRe
 	if authorize == "" {
 		authorize = AuthorizeURL
 	}
-	h.Log.Info("install started", "requestId", req.RequestContext.RequestID)
+	apigw.Log(h.Log).Info("install started", "requestId", req.RequestContext.RequestID)
 	return events.APIGatewayProxyResponse{
 		StatusCode: http.StatusFound,
 		Headers: map[string]string{
@@ -170,12 +172,12 @@ func (h *Handler) newState(now time.Time) string {
 
 // Refusals of a state, as the page says them.
 var (
-	errNoState  = errors.New("The install link is missing its state. Start again from the install page.")
-	errForged   = errors.New("The install link's state was not made here. Start again from the install page.")
-	errExpired  = errors.New("The install link expired. Start again from the install page.")
-	errNoCookie = errors.New("This browser did not start this install (its cookie is missing). Start again from the install page, in this browser.")
-	errElsewere = errors.New("This install was started in another browser. Start again from the install page, in this browser.")
-	errReplayed = errors.New("This install link was already used. Start again from the install page.")
+	errNoState   = errors.New("The install link is missing its state. Start again from the install page.")
+	errForged    = errors.New("The install link's state was not made here. Start again from the install page.")
+	errExpired   = errors.New("The install link expired. Start again from the install page.")
+	errNoCookie  = errors.New("This browser did not start this install (its cookie is missing). Start again from the install page, in this browser.")
+	errElsewhere = errors.New("This install was started in another browser. Start again from the install page, in this browser.")
+	errReplayed  = errors.New("This install link was already used. Start again from the install page.")
 )
 
 // checkState verifies state's MAC and age, and that the browser holds it.
@@ -202,7 +204,7 @@ func (h *Handler) checkState(state string, header http.Header, now time.Time) er
 		return errNoCookie
 	}
 	if !hmac.Equal([]byte(c.Value), []byte(state)) {
-		return errElsewere
+		return errElsewhere
 	}
 	return nil
 }
@@ -215,7 +217,7 @@ func (h *Handler) ServeRedirect(ctx context.Context, req events.APIGatewayProxyR
 	if resp, off := h.notSetUp(); off {
 		return resp, nil
 	}
-	log := h.Log.With("requestId", req.RequestContext.RequestID)
+	log := apigw.Log(h.Log).With("requestId", req.RequestContext.RequestID)
 	q := url.Values(req.MultiValueQueryStringParameters)
 	if len(q) == 0 {
 		q = url.Values{}

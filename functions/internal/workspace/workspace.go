@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+
+	"github.com/slack-go/slack/slackevents"
 )
 
 // Workspace is where a request comes from. The zero value is "not said":
@@ -75,21 +77,13 @@ func FromBody(body []byte) Workspace {
 // fromEvent reads an event callback: its authorizations name the
 // installation the event is for, the top level the team it happened in.
 func fromEvent(b []byte) Workspace {
-	var ev struct {
-		TeamID         string `json:"team_id"`
-		EnterpriseID   string `json:"enterprise_id"`
-		Authorizations []struct {
-			TeamID            string `json:"team_id"`
-			EnterpriseID      string `json:"enterprise_id"`
-			EnterpriseInstall bool   `json:"is_enterprise_install"`
-		} `json:"authorizations"`
-	}
+	var ev slackevents.EventsAPICallbackEvent
 	if json.Unmarshal(b, &ev) != nil {
 		return Workspace{}
 	}
 	if len(ev.Authorizations) > 0 {
 		a := ev.Authorizations[0]
-		w := Workspace{TeamID: a.TeamID, EnterpriseID: a.EnterpriseID, EnterpriseInstall: a.EnterpriseInstall}
+		w := Workspace{TeamID: a.TeamID, EnterpriseID: a.EnterpriseID, EnterpriseInstall: a.IsEnterpriseInstall}
 		if w.TeamID == "" && !w.EnterpriseInstall {
 			w.TeamID = ev.TeamID
 		}
