@@ -594,9 +594,22 @@ func build(table []uint32, lens []uint8, tmpl []uint32, tableBits uint) bool {
 // huffman decodes a block's symbols (RFC 1951 3.2.5) with d's tables, until
 // its end-of-block code. Its bit reader lives in locals, which the compiler
 // keeps in registers, and goes back to r on return.
+//
+// The next symbol's table entry is looked up before the refill that
+// precedes its decoding (a refill adds bits above those the lookup reads,
+// when at least litlenBits are left), so the two loads overlap instead of
+// one waiting on the other.
 func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]byte, int, error) {
 	in, ip, buf, nbit := r.in, r.ip, r.buf, r.nbit
 	lt, dt := &d.litlen, &d.dist
+	if ip+8 <= len(in) {
+		buf |= binary.LittleEndian.Uint64(in[ip:]) << nbit
+		ip += int((63 - nbit) >> 3)
+		nbit |= 56
+	} else {
+		ip, buf, nbit = refillSlow(in, ip, buf, nbit)
+	}
+	e := lt[buf&(1<<litlenBits-1)]
 	for {
 		if len(out)-op < slack {
 			if len(out) >= maxLen {
@@ -614,13 +627,7 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 			ip += int((63 - nbit) >> 3)
 			nbit |= 56
 		} else {
-			for nbit < 56 {
-				if ip < len(in) {
-					buf |= uint64(in[ip]) << nbit
-				}
-				ip++
-				nbit += 8
-			}
+			ip, buf, nbit = refillSlow(in, ip, buf, nbit)
 			if ip > len(in)+8 {
 				// More than the buffer's worth of zeros read: the
 				// stream has run past the end.
@@ -628,7 +635,6 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 				return out, op, fmt.Errorf("%w: in the deflate stream", ErrTruncated)
 			}
 		}
-		e := lt[buf&(1<<litlenBits-1)]
 		if e&flagSub != 0 {
 			buf >>= litlenBits
 			nbit -= litlenBits
@@ -641,6 +647,29 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 		if e&flagLiteral != 0 {
 			out[op] = byte(e >> 16)
 			op++
+			// Random ids make runs of literals. A literal in the
+			// main table takes at most 11 bits: two more fit in the
+			// 56 bits (15+11+11), leaving litlenBits for the next
+			// lookup.
+			e = lt[buf&(1<<litlenBits-1)]
+			if e&flagLiteral == 0 {
+				continue
+			}
+			n = uint(e & 0xff)
+			buf >>= n
+			nbit -= n
+			out[op] = byte(e >> 16)
+			op++
+			e = lt[buf&(1<<litlenBits-1)]
+			if e&flagLiteral == 0 {
+				continue
+			}
+			n = uint(e & 0xff)
+			buf >>= n
+			nbit -= n
+			out[op] = byte(e >> 16)
+			op++
+			e = lt[buf&(1<<litlenBits-1)]
 			continue
 		}
 		if e&(flagEOB|flagInvalid) != 0 {
@@ -672,12 +701,33 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 			return out, op, r.corrupt("distance too far back")
 		}
 
+		// As few as 8 bits may be left: refill before the next
+		// lookup, which then overlaps the copy.
+		if ip+8 <= len(in) {
+			buf |= binary.LittleEndian.Uint64(in[ip:]) << nbit
+			ip += int((63 - nbit) >> 3)
+			nbit |= 56
+		} else {
+			ip, buf, nbit = refillSlow(in, ip, buf, nbit)
+		}
+		e = lt[buf&(1<<litlenBits-1)]
+
 		// len(out)-op >= slack, so the copies may run up to 15 bytes
 		// past the match.
 		from := op - dist
 		end := op + length
 		switch {
 		case dist >= 8:
+			// Most matches in a batch are a key or two, under 16
+			// bytes: two words without a loop.
+			w := out[op : op+16]
+			binary.LittleEndian.PutUint64(w[:8], binary.LittleEndian.Uint64(out[from:]))
+			binary.LittleEndian.PutUint64(w[8:], binary.LittleEndian.Uint64(out[from+8:]))
+			if length <= 16 {
+				break
+			}
+			op += 16
+			from += 16
 			for op < end {
 				binary.LittleEndian.PutUint64(out[op:], binary.LittleEndian.Uint64(out[from:]))
 				op += 8
@@ -697,4 +747,17 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 		}
 		op = end
 	}
+}
+
+// refillSlow is the refill near the end of the input, where it reads zeros
+// past the end, counting them in ip.
+func refillSlow(in []byte, ip int, buf uint64, nbit uint) (int, uint64, uint) {
+	for nbit < 56 {
+		if ip < len(in) {
+			buf |= uint64(in[ip]) << nbit
+		}
+		ip++
+		nbit += 8
+	}
+	return ip, buf, nbit
 }
