@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/lambda-slackbot/slackbot/functions/internal/gunzip"
 )
 
 // CloudWatch Logs subscription message types.
@@ -80,8 +81,9 @@ func (e *delivery) reset() {
 // keeps its buffers between batches; it is not safe for concurrent use.
 type decoder struct {
 	compressed []byte
-	plain      bytes.Buffer
-	gz         *gzip.Reader
+	plain      []byte
+	whole      gunzip.Decoder // a delivery's gzip, which arrives whole
+	gz         *gzip.Reader   // an ALB object's, read as a stream (gunzip)
 
 	env delivery
 }
@@ -120,26 +122,20 @@ func (d *decoder) decompress(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: data is not base64: %w", ErrMalformedDelivery, err)
 	}
-	if d.gz == nil {
-		d.gz, err = gzip.NewReader(bytes.NewReader(d.compressed[:n]))
-	} else {
-		err = d.gz.Reset(bytes.NewReader(d.compressed[:n]))
-	}
-	if err != nil {
+	// The whole gzip is in memory: a decoder that reads it so (with the
+	// whole output in one buffer) is about 1.5x klauspost's streaming
+	// reader here (gunzip's BenchmarkDecode).
+	plain, err := d.whole.Append(d.plain[:0], d.compressed[:n], maxDecompressed)
+	switch {
+	case errors.Is(err, gunzip.ErrNotGzip):
 		return nil, fmt.Errorf("%w: data is not gzip: %w", ErrMalformedDelivery, err)
-	}
-	d.plain.Reset()
-	// Access logs compress about 8:1; growing once up front saves the
-	// buffer's doublings.
-	d.plain.Grow(8 * n)
-	m, err := d.plain.ReadFrom(io.LimitReader(d.gz, maxDecompressed+1))
-	if err != nil {
+	case errors.Is(err, gunzip.ErrTooLarge):
+		return nil, fmt.Errorf("%w: more than %d MiB after gunzip", ErrMalformedDelivery, maxDecompressed>>20)
+	case err != nil:
 		return nil, fmt.Errorf("%w: gunzip: %w", ErrMalformedDelivery, err)
 	}
-	if m > maxDecompressed {
-		return nil, fmt.Errorf("%w: more than %d MiB after gunzip", ErrMalformedDelivery, maxDecompressed>>20)
-	}
-	return d.plain.Bytes(), nil
+	d.plain = plain
+	return plain, nil
 }
 
 // decodeDeliveryOf parses the JSON of a subscription batch into e. The
