@@ -420,6 +420,7 @@ func (d *Decoder) loadFixed() {
 		d.lens[maxLitlen+i] = 5
 	}
 	build(d.litlen[:], d.lens[:maxLitlen], litlenTmpl[:], litlenBits)
+	pairLiterals(d.litlen[:])
 	build(d.dist[:], d.lens[maxLitlen:maxLitlen+maxDist], distTmpl[:], distBits)
 	d.fixed = true
 }
@@ -485,6 +486,7 @@ func (d *Decoder) readCodes(r *bitReader) error {
 		!build(d.dist[:], lens[nlit:], distTmpl[:], distBits) {
 		return r.corrupt("invalid Huffman code")
 	}
+	pairLiterals(d.litlen[:])
 	return nil
 }
 
@@ -520,7 +522,7 @@ func build(table []uint32, lens []uint8, tmpl []uint32, tableBits uint) bool {
 				for i := range table[:mainSize] {
 					table[i] = flagInvalid | 1<<8 | 1
 					if i%2 == 0 {
-						table[i] = tmpl[sym] + 1<<8 + 1
+						table[i] = entry(tmpl[sym], 1)
 					}
 				}
 			}
@@ -553,7 +555,7 @@ func build(table []uint32, lens []uint8, tmpl []uint32, tableBits uint) bool {
 			i++
 			rev := int(bits.Reverse16(uint16(code)) >> (16 - l))
 			if l <= tableBits {
-				e := tmpl[sym] + uint32(l)<<8 + uint32(l)
+				e := entry(tmpl[sym], l)
 				for j := rev; j < mainSize; j += 1 << l {
 					table[j] = e
 				}
@@ -578,7 +580,7 @@ func build(table []uint32, lens []uint8, tmpl []uint32, tableBits uint) bool {
 					table[p] = flagSub | uint32(subStart)<<16 | uint32(subBits)<<8 | uint32(tableBits)
 				}
 				sl := l - tableBits
-				e := tmpl[sym] + uint32(sl)<<8 + uint32(sl)
+				e := entry(tmpl[sym], sl)
 				for j := rev >> tableBits; j < 1<<subBits; j += 1 << sl {
 					table[subStart+j] = e
 				}
@@ -589,6 +591,38 @@ func build(table []uint32, lens []uint8, tmpl []uint32, tableBits uint) bool {
 		code <<= 1
 	}
 	return true
+}
+
+// entry is the table entry of a codeword of l bits (within its table) for
+// a symbol of template t.
+func entry(t uint32, l uint) uint32 {
+	if t&flagLiteral != 0 {
+		return t + uint32(l) // no extra bits, so no codeword length
+	}
+	return t + uint32(l)<<8 + uint32(l)
+}
+
+// pairLiterals makes each main-table entry of a literal whose bits also
+// hold the whole codeword of a second literal decode both: bit 8 set, the
+// second byte in bits 24-31. Two literals then cost one lookup, the step
+// on which decoding a run of them waits.
+func pairLiterals(table []uint32) {
+	const mask = 1<<litlenBits - 1
+	// Downwards: the entry for the bits after the first codeword, i>>l,
+	// lies below i, so it is still a single symbol's.
+	for i := mask; i >= 0; i-- {
+		e := table[i]
+		if e&flagLiteral == 0 {
+			continue
+		}
+		l := uint(e & 0xff)
+		e2 := table[(i>>l)&mask]
+		l2 := uint(e2 & 0xff)
+		if e2&flagLiteral == 0 || l+l2 > litlenBits {
+			continue
+		}
+		table[i] = flagLiteral | 1<<8 | (e>>16&0xff|(e2>>16&0xff)<<8)<<16 | uint32(l+l2)
+	}
 }
 
 // huffman decodes a block's symbols (RFC 1951 3.2.5) with d's tables, until
@@ -645,9 +679,12 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 		buf >>= n
 		nbit -= n
 		if e&flagLiteral != 0 {
-			out[op] = byte(e >> 16)
-			op++
-			// Random ids make runs of literals. A literal in the
+			// One literal or two (pairLiterals); writing two bytes
+			// either way is safe in the slack, and the second is
+			// overwritten when it is not one.
+			binary.LittleEndian.PutUint16(out[op:], uint16(e>>16))
+			op += 1 + int(e>>8&1)
+			// Random ids make runs of literals. An entry of the
 			// main table takes at most 11 bits: two more fit in the
 			// 56 bits (15+11+11), leaving litlenBits for the next
 			// lookup.
@@ -658,8 +695,8 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 			n = uint(e & 0xff)
 			buf >>= n
 			nbit -= n
-			out[op] = byte(e >> 16)
-			op++
+			binary.LittleEndian.PutUint16(out[op:], uint16(e>>16))
+			op += 1 + int(e>>8&1)
 			e = lt[buf&(1<<litlenBits-1)]
 			if e&flagLiteral == 0 {
 				continue
@@ -667,8 +704,8 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 			n = uint(e & 0xff)
 			buf >>= n
 			nbit -= n
-			out[op] = byte(e >> 16)
-			op++
+			binary.LittleEndian.PutUint16(out[op:], uint16(e>>16))
+			op += 1 + int(e>>8&1)
 			e = lt[buf&(1<<litlenBits-1)]
 			continue
 		}
