@@ -763,12 +763,16 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 			if length <= 16 {
 				break
 			}
+			// Then 16 bytes a step: the last may end 15 bytes past
+			// the match, 16+256+15 < slack.
 			op += 16
 			from += 16
 			for op < end {
-				binary.LittleEndian.PutUint64(out[op:], binary.LittleEndian.Uint64(out[from:]))
-				op += 8
-				from += 8
+				w := out[op : op+16]
+				binary.LittleEndian.PutUint64(w[:8], binary.LittleEndian.Uint64(out[from:]))
+				binary.LittleEndian.PutUint64(w[8:], binary.LittleEndian.Uint64(out[from+8:]))
+				op += 16
+				from += 16
 			}
 		case dist == 1:
 			v := uint64(out[from]) * 0x0101010101010101
