@@ -101,7 +101,7 @@ const (
 )
 
 // slack is the room the decode loop wants past the output: the longest
-// match and the overshoot of an 8-byte copy.
+// match and the overshoot of its 16-byte steps.
 const slack = 258 + 16
 
 // Append decompresses the gzip input src and appends the output to dst,
@@ -750,7 +750,7 @@ func (d *Decoder) huffman(r *bitReader, out []byte, op, mstart, maxLen int) ([]b
 		e = lt[buf&(1<<litlenBits-1)]
 
 		// len(out)-op >= slack, so the copies may run up to 15 bytes
-		// past the match.
+		// past the match: they write over nothing yet decoded.
 		from := op - dist
 		end := op + length
 		switch {
