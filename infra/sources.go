@@ -78,7 +78,11 @@ func latencySourcesEnv(raw, prefix string) (string, []contract.LatencySource, er
 	own := ownLogGroups(prefix)
 	groups := 0
 	for i, src := range sources {
-		if groups += len(src.SubscribedLogGroups()); groups > maxSubscribedGroups {
+		groups += len(src.SubscribedLogGroups())
+		if src.ReadsAllFunctions() {
+			groups++ // its permission is one statement too
+		}
+		if groups > maxSubscribedGroups {
 			return "", nil, fmt.Errorf("latency source %d: the sources read more than %d log groups together, and each needs a statement in the percentiles function's policy, which Lambda caps at 20 KB: split them over another stack",
 				i, maxSubscribedGroups)
 		}
