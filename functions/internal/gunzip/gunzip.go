@@ -252,7 +252,7 @@ func header(b []byte) (int, error) {
 
 // bitReader reads the deflate stream from in[ip:], least significant bit
 // first. Past the end it reads zeros, counting them in ip, so that
-// consumed() can tell a stream that ran past its end.
+// overrun can tell a stream that ran past its end.
 type bitReader struct {
 	in   []byte
 	ip   int    // the next byte to load, possibly past the end
