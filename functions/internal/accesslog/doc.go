@@ -34,7 +34,7 @@
 //     plain string and number values, is read by scanAsShaped, a loop
 //     without scanShaped's closures: +3% for BenchmarkIngestGateway (8
 //     paired 2 s runs, 7 won). About half of that ingest's time is base64
-//     and gunzip, which alone read ~4.6 M lines a CPU-second here.
+//     and gunzip, which alone read ~4.5 M lines a CPU-second here.
 //   - an ALB line's parser slices only the five fields it reads of the
 //     twelve before the request: -5.5% ns a line in
 //     BenchmarkALBStages/parse (132 -> 125 ns, 6 interleaved runs).
