@@ -35,8 +35,10 @@ type LatencySource struct {
 	Fields map[string]string `json:"fields,omitempty"`
 
 	// Functions (lambda) are the function names whose REPORT lines are
-	// read. LogGroups, when given, are where they log instead of
-	// /aws/lambda/<function> (a function's LoggingConfig.LogGroup).
+	// read, or AllFunctions alone for every function of the account and
+	// region but the bot's own. LogGroups, when given, are where they log
+	// instead of /aws/lambda/<function> (a function's
+	// LoggingConfig.LogGroup).
 	Functions []string `json:"functions,omitempty"`
 	LogGroups []string `json:"logGroups,omitempty"`
 
@@ -58,6 +60,14 @@ const (
 	SourceLambda     = "lambda"
 	SourceALB        = "alb"
 )
+
+// AllFunctions, as a lambda source's only function, reads every function of
+// the account and region through one account-level subscription filter
+// policy, which leaves out the bot's own log groups.
+const AllFunctions = "*"
+
+// FunctionLogPrefix begins the log group Lambda gives each function.
+const FunctionLogPrefix = "/aws/lambda/"
 
 // Keys of LatencySource.Fields.
 const (
@@ -117,10 +127,16 @@ func (s LatencySource) RouteLimit() int {
 	return s.MaxRoutes
 }
 
-// FunctionLogGroups are the log groups a lambda source reads: LogGroups
-// when given, else each function's default /aws/lambda/<name>.
+// ReadsAllFunctions says s is a lambda source of AllFunctions.
+func (s LatencySource) ReadsAllFunctions() bool {
+	return s.Kind == SourceLambda && len(s.Functions) == 1 && s.Functions[0] == AllFunctions
+}
+
+// FunctionLogGroups are the log groups a lambda source reads by name:
+// LogGroups when given, else each function's default /aws/lambda/<name>;
+// none for AllFunctions, whose groups are whichever the account has.
 func (s LatencySource) FunctionLogGroups() []string {
-	if s.Kind != SourceLambda {
+	if s.Kind != SourceLambda || s.ReadsAllFunctions() {
 		return nil
 	}
 	if len(s.LogGroups) > 0 {
@@ -128,7 +144,7 @@ func (s LatencySource) FunctionLogGroups() []string {
 	}
 	groups := make([]string, 0, len(s.Functions))
 	for _, f := range s.Functions {
-		groups = append(groups, "/aws/lambda/"+f)
+		groups = append(groups, FunctionLogPrefix+f)
 	}
 	return groups
 }
@@ -167,6 +183,7 @@ func ParseLatencySources(s string) ([]LatencySource, error) {
 	sources := make([]LatencySource, 0, len(raw))
 	names := map[string]int{}
 	groups := map[string]int{}
+	all := -1 // the AllFunctions source
 	for i, r := range raw {
 		src, err := parseLatencySource(r)
 		if err != nil {
@@ -176,6 +193,13 @@ func ParseLatencySources(s string) ([]LatencySource, error) {
 			return nil, fmt.Errorf("latency source %d: name %q is taken by source %d", i, src.Name, j)
 		}
 		names[src.Name] = i
+		if src.ReadsAllFunctions() {
+			if all >= 0 {
+				// The second policy would read the same lines again.
+				return nil, fmt.Errorf("latency source %d: source %d already reads every function (%q)", i, all, AllFunctions)
+			}
+			all = i
+		}
 		for _, g := range src.SubscribedLogGroups() {
 			if j, dup := groups[g]; dup {
 				return nil, fmt.Errorf("latency source %d: log group %q is already read by source %d", i, g, j)
@@ -232,11 +256,14 @@ func parseLatencySource(b []byte) (LatencySource, error) {
 		if len(s.Functions) == 0 {
 			return LatencySource{}, errors.New(`functions is missing: the function names, like ["billing"]`)
 		}
+		if s.ReadsAllFunctions() && len(s.LogGroups) > 0 {
+			return LatencySource{}, fmt.Errorf("logGroups does not apply to functions [%q], which reads the group of every function", AllFunctions)
+		}
 		for _, f := range s.Functions {
-			if strings.Contains(f, "*") {
-				// An account-wide subscription would also read the bot's
-				// own functions and every other team's: list them instead.
-				return LatencySource{}, fmt.Errorf("function %q: a wildcard is not supported: list the function names", f)
+			if strings.Contains(f, "*") && !s.ReadsAllFunctions() {
+				// A pattern would need a subscription per matching group,
+				// made when the function is: only all or named ones.
+				return LatencySource{}, fmt.Errorf("function %q: a wildcard stands alone, as [%q] for every function: list the function names", f, AllFunctions)
 			}
 			if strings.TrimSpace(f) == "" || strings.ContainsAny(f, " /:") {
 				return LatencySource{}, fmt.Errorf("function %q: want a function name, not an ARN or a path", f)

@@ -26,6 +26,14 @@ func TestParseLatencySources(t *testing.T) {
 		t.Errorf("empty = %v, %v", none, err)
 	}
 
+	all, err := ParseLatencySources(`[{"name":"fns","kind":"lambda","functions":["*"]},{"name":"billing","kind":"lambda","functions":["billing"]}]`)
+	if err != nil || !all[0].ReadsAllFunctions() || all[1].ReadsAllFunctions() {
+		t.Fatalf("all functions beside a named one: %+v, %v", all, err)
+	}
+	if g := all[0].SubscribedLogGroups(); g != nil {
+		t.Errorf("every function's source subscribes no group by name, got %q", g)
+	}
+
 	bad := []struct{ json, want string }{
 		{`{}`, "JSON array"},
 		{`[{"name":"Orders","kind":"apigateway","logGroup":"g"}]`, `source 0: name "Orders"`},
@@ -34,7 +42,10 @@ func TestParseLatencySources(t *testing.T) {
 		{`[{"name":"slackbot","kind":"apigateway","logGroup":"g"}]`, "bot's own API"},
 		{`[{"name":"a","kind":"apigateway"}]`, "logGroup is missing"},
 		{`[{"name":"a","kind":"lambda"}]`, "functions is missing"},
-		{`[{"name":"a","kind":"lambda","functions":["*"]}]`, `latency source 0: function "*": a wildcard is not supported`},
+		{`[{"name":"a","kind":"lambda","functions":["*","billing"]}]`, `latency source 0: function "*": a wildcard stands alone`},
+		{`[{"name":"a","kind":"lambda","functions":["orders-*"]}]`, `latency source 0: function "orders-*": a wildcard stands alone`},
+		{`[{"name":"a","kind":"lambda","functions":["*"],"logGroups":["/x"]}]`, "logGroups does not apply"},
+		{`[{"name":"a","kind":"lambda","functions":["*"]},{"name":"b","kind":"lambda","functions":["*"]}]`, "source 1: source 0 already reads every function"},
 		{`[{"name":"a","kind":"alb"}]`, "bucket is missing"},
 		{`[{"name":"a","kind":"nginx"}]`, `kind "nginx"`},
 		{`[{"name":"a"}]`, "kind is missing"},

@@ -57,7 +57,7 @@ func accessLogGroupName(prefix string) string { return "/aws/apigateway/" + pref
 func ownLogGroups(prefix string) []string {
 	groups := []string{accessLogGroupName(prefix)}
 	for _, fn := range []string{contract.EventsFunction, contract.CommandsFunction, contract.PercentilesFunction} {
-		groups = append(groups, "/aws/lambda/"+prefix+"-"+fn)
+		groups = append(groups, contract.FunctionLogPrefix+prefix+"-"+fn)
 	}
 	return groups
 }
@@ -78,7 +78,11 @@ func latencySourcesEnv(raw, prefix string) (string, []contract.LatencySource, er
 	own := ownLogGroups(prefix)
 	groups := 0
 	for i, src := range sources {
-		if groups += len(src.SubscribedLogGroups()); groups > maxSubscribedGroups {
+		groups += len(src.SubscribedLogGroups())
+		if src.ReadsAllFunctions() {
+			groups++ // its permission is one statement too
+		}
+		if groups > maxSubscribedGroups {
 			return "", nil, fmt.Errorf("latency source %d: the sources read more than %d log groups together, and each needs a statement in the percentiles function's policy, which Lambda caps at 20 KB: split them over another stack",
 				i, maxSubscribedGroups)
 		}
@@ -140,7 +144,9 @@ func newSources(ctx *pulumi.Context, s *settings, prefix, account string, fn *Go
 	if len(s.Sources) == 0 {
 		return nil, nil
 	}
-	if slices.ContainsFunc(s.Sources, func(src contract.LatencySource) bool { return len(src.SubscribedLogGroups()) > 0 }) {
+	if slices.ContainsFunc(s.Sources, func(src contract.LatencySource) bool {
+		return len(src.SubscribedLogGroups()) > 0 || src.ReadsAllFunctions()
+	}) {
 		r, err := aws.GetRegion(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("latency sources: region: %w", err)
@@ -150,6 +156,12 @@ func newSources(ctx *pulumi.Context, s *settings, prefix, account string, fn *Go
 			return nil, fmt.Errorf("latency sources: partition: %w", err)
 		}
 		for _, src := range s.Sources {
+			if src.ReadsAllFunctions() {
+				groups := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:*", partition.Partition, r.Name, account)
+				if err := subscribeAll(ctx, prefix, src, groups, account, fn); err != nil {
+					return nil, err
+				}
+			}
 			for _, g := range src.SubscribedLogGroups() {
 				arn := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition.Partition, r.Name, account, g)
 				if err := subscribe(ctx, prefix, src, g, arn, account, fn); err != nil {
@@ -227,6 +239,44 @@ func subscribe(ctx *pulumi.Context, prefix string, src contract.LatencySource, g
 	}, pulumi.DependsOn([]pulumi.Resource{perm}))
 	if err != nil {
 		return fmt.Errorf("latency source %s: subscription filter on %s: %w", src.Name, group, err)
+	}
+	return nil
+}
+
+// subscribeAll sends every log group's REPORT lines to fn, but the stack's
+// own groups': fn's own REPORT lines would invoke it again, without end.
+// One account-level subscription filter policy does it, so a function
+// created later is read too, and the permission names every group of the
+// account (groupsArn) since those are not known in advance.
+func subscribeAll(ctx *pulumi.Context, prefix string, src contract.LatencySource, groupsArn, account string, fn *GoFunction) error {
+	perm, err := lambda.NewPermission(ctx, "percentiles-source-"+src.Name+"-all-functions", &lambda.PermissionArgs{
+		Action:        pulumi.String("lambda:InvokeFunction"),
+		Function:      fn.Function.Name,
+		Principal:     pulumi.String("logs.amazonaws.com"),
+		SourceArn:     pulumi.String(groupsArn),
+		SourceAccount: pulumi.String(account),
+		StatementId:   pulumi.String("latency-" + src.Name + "-all-functions"),
+	}, pulumi.Parent(fn), pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return fmt.Errorf("latency source %s: permission for every log group: %w", src.Name, err)
+	}
+	excluded, err := json.Marshal(ownLogGroups(prefix))
+	if err != nil {
+		return err
+	}
+	doc := fn.Function.Arn.ApplyT(func(arn string) (string, error) {
+		b, err := json.Marshal(map[string]string{"DestinationArn": arn, "FilterPattern": lambdaReportPattern})
+		return string(b), err
+	}).(pulumi.StringOutput)
+	_, err = cloudwatch.NewLogAccountPolicy(ctx, "source-"+src.Name+"-all-functions", &cloudwatch.LogAccountPolicyArgs{
+		PolicyName:        pulumi.String(prefix + "-latency-" + src.Name),
+		PolicyType:        pulumi.String("SUBSCRIPTION_FILTER_POLICY"),
+		PolicyDocument:    doc,
+		Scope:             pulumi.String("ALL"),
+		SelectionCriteria: pulumi.String("LogGroupName NOT IN " + string(excluded)),
+	}, pulumi.DependsOn([]pulumi.Resource{perm}))
+	if err != nil {
+		return fmt.Errorf("latency source %s: account subscription policy: %w", src.Name, err)
 	}
 	return nil
 }

@@ -297,6 +297,56 @@ func TestManagedBucketNotifications(t *testing.T) {
 	}
 }
 
+// TestLatencySourcesAllFunctions wants functions ["*"] to read every log
+// group of the account through one account-level subscription filter policy
+// that leaves out each of the stack's own groups (the percentiles
+// function's own REPORT lines would invoke it without end), with a
+// permission for CloudWatch Logs of this account only.
+func TestLatencySourcesAllFunctions(t *testing.T) {
+	cfg := baseConfig()
+	cfg["slackbot:"+keyLatencySources] = `[{"name":"fns","kind":"lambda","functions":["*"]}]`
+	r := mustRun(t, cfg)
+	fn := r.named(t, tFunction, contract.PercentilesFunction+"-function")
+
+	policy := r.named(t, tAccountPolicy, "source-fns-all-functions")
+	if policy.str("policyType") != "SUBSCRIPTION_FILTER_POLICY" || policy.str("scope") != "ALL" || policy.str("policyName") != "slackbot-dev-latency-fns" {
+		t.Errorf("account policy %v", policy.Inputs)
+	}
+	var doc map[string]string
+	if err := json.Unmarshal([]byte(policy.str("policyDocument")), &doc); err != nil {
+		t.Fatalf("policy document %q: %v", policy.str("policyDocument"), err)
+	}
+	if want := map[string]string{"DestinationArn": fn.outStr("arn"), "FilterPattern": lambdaReportPattern}; !reflect.DeepEqual(doc, want) {
+		t.Errorf("policy document %v, want %v", doc, want)
+	}
+	criteria, ok := strings.CutPrefix(policy.str("selectionCriteria"), "LogGroupName NOT IN ")
+	var excluded []string
+	if err := json.Unmarshal([]byte(criteria), &excluded); !ok || err != nil {
+		t.Fatalf("selection criteria %q: want LogGroupName NOT IN [...] (%v)", policy.str("selectionCriteria"), err)
+	}
+	// Every log group the stack creates, read from the resources, not
+	// from ownLogGroups: a group it forgot would be read.
+	var own []string
+	for _, g := range r.ofType(tLogGroup) {
+		own = append(own, g.outStr("name"))
+	}
+	slices.Sort(own)
+	slices.Sort(excluded)
+	if !slices.Equal(own, excluded) || !slices.Contains(own, "/aws/lambda/slackbot-dev-percentiles") {
+		t.Errorf("policy leaves out %q, want the stack's own groups %q", excluded, own)
+	}
+
+	perm := r.named(t, tPermission, "percentiles-source-fns-all-functions")
+	if perm.str("principal") != "logs.amazonaws.com" || perm.str("sourceAccount") != testAccount ||
+		perm.str("sourceArn") != fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", testRegion, testAccount) ||
+		perm.str("function") != fn.outStr("name") || !policy.dependsOn(perm) {
+		t.Errorf("permission %v: want CloudWatch Logs of account %s, before the policy", perm.Inputs, testAccount)
+	}
+	if n := len(r.ofType(tSubscription)); n != 1 {
+		t.Errorf("%d subscription filters, want only the access log's own", n)
+	}
+}
+
 // Each bad list fails the preview naming latencySources, the source's index
 // and what is wrong with it.
 func TestLatencySourcesConfigErrors(t *testing.T) {
@@ -309,7 +359,8 @@ func TestLatencySourcesConfigErrors(t *testing.T) {
 		{"", `[{"name":"orders","kind":"apigateway"}]`, "latencySources: latency source 0: logGroup is missing"},
 		{"", `[` + api + `,{"name":"workers","kind":"lambda"}]`, "latencySources: latency source 1: functions is missing"},
 		{"", `[{"name":"web","kind":"alb"}]`, "latencySources: latency source 0: bucket is missing"},
-		{"", `[{"name":"all","kind":"lambda","functions":["*"]}]`, `latencySources: latency source 0: function "*": a wildcard is not supported`},
+		{"", `[{"name":"all","kind":"lambda","functions":["*","billing"]}]`, `latencySources: latency source 0: function "*": a wildcard stands alone`},
+		{"", `[{"name":"all","kind":"lambda","functions":["*"]},{"name":"more","kind":"lambda","functions":["*"]}]`, `latencySources: latency source 1: source 0 already reads every function`},
 		{"", `[{"name":"many","kind":"lambda","functions":["f1","f2","f3","f4","f5","f6","f7","f8","f9","f10","f11","f12","f13","f14","f15","f16","f17","f18","f19","f20"]},` +
 			`{"name":"more","kind":"lambda","functions":["g1","g2","g3","g4","g5","g6","g7","g8","g9","g10","g11","g12","g13","g14","g15","g16","g17"]}]`,
 			"latencySources: latency source 1: the sources read more than 36 log groups together"},

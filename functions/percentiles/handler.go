@@ -63,14 +63,16 @@ type Options struct {
 	State alerts.State
 	// AlarmTopic, Sources, Objects and Claims are the Handler's fields of
 	// the same names; OwnLogGroup is the bot's own access-log group
-	// (accesslog.Ingester.SetSources).
-	AlarmTopic  string
-	OwnLogGroup string
-	Sources     []contract.LatencySource
-	Objects     ObjectGetter
-	Claims      dedupe.Store
-	Log         *slog.Logger // nil discards
-	Now         func() time.Time
+	// (accesslog.Ingester.SetSources), SelfLogGroup this function's own
+	// log group, never read (accesslog.Ingester.Ignore).
+	AlarmTopic   string
+	OwnLogGroup  string
+	SelfLogGroup string
+	Sources      []contract.LatencySource
+	Objects      ObjectGetter
+	Claims       dedupe.Store
+	Log          *slog.Logger // nil discards
+	Now          func() time.Time
 }
 
 // NewHandler assembles a Handler from o in one call.
@@ -93,6 +95,9 @@ func NewHandler(o Options) *Handler {
 		Claims:     o.Claims,
 	}
 	h.Ingester.SetSources(o.OwnLogGroup, o.Sources)
+	if o.SelfLogGroup != "" {
+		h.Ingester.Ignore(o.SelfLogGroup)
+	}
 	if len(o.Rules) > 0 {
 		h.Alerts = &alerts.Checker{Rules: o.Rules, Store: o.Store, State: o.State, Post: o.Poster, Channel: o.Channel, Log: logger}
 	}

@@ -572,3 +572,25 @@ func TestInvokeDrawsAChart(t *testing.T) {
 		t.Error("a chart of a window past 90 days was drawn")
 	}
 }
+
+// A source of every function reads any function's REPORT lines, but never
+// the percentiles function's own: each batch of them would invoke it again.
+func TestIngestNeverReadsItsOwnLogGroup(t *testing.T) {
+	sources, err := contract.ParseLatencySources(`[{"name":"fns","kind":"lambda","functions":["*"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return reportEnd }
+	const self = "/aws/lambda/slackbot-dev-percentiles"
+	h := NewHandler(Options{Store: store, Poster: &fakePoster{}, Channel: "#ops", Window: time.Hour,
+		Sources: sources, OwnLogGroup: "/aws/apigateway/slackbot-dev/access", SelfLogGroup: self})
+	at := reportEnd.Add(-2 * time.Minute)
+	lines := []string{"REPORT RequestId: 0000000a-e9a3-11e6-939a-754dd98c7be3\tDuration: 25.00 ms\tBilled Duration: 25 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\t"}
+	for group, want := range map[string]int{"/aws/lambda/billing": 1, self: 0} {
+		out, err := h.Invoke(context.Background(), sourceBatch(t, group, lines, at))
+		if err != nil || out.Ingested == nil || out.Ingested.Added != want || out.Ingested.Dropped != (want == 0) {
+			t.Errorf("%s: %+v, %v; want %d added", group, out.Ingested, err, want)
+		}
+	}
+}

@@ -69,7 +69,10 @@ func main() {
 		Rules: cfg.AlertRules, State: state,
 		AlarmTopic:  os.Getenv(contract.EnvAlarmTopicARN),
 		OwnLogGroup: own,
-		Sources:     cfg.LatencySources,
+		// Lambda names the function's own group; a source of every
+		// function must not read it (see accesslog.Ingester.Ignore).
+		SelfLogGroup: os.Getenv("AWS_LAMBDA_LOG_GROUP_NAME"),
+		Sources:      cfg.LatencySources,
 		// The ALB log objects of alb sources, each read once.
 		Objects: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 			// An endpoint of one's own (moto, MinIO) names buckets in the path.

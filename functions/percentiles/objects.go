@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/lambda-slackbot/slackbot/contract"
 	"github.com/lambda-slackbot/slackbot/functions/internal/accesslog"
@@ -99,6 +100,17 @@ func (h *Handler) object(ctx context.Context, detail json.RawMessage) (Outcome, 
 	// lease ends.
 	settle, cancel := dedupe.Settle(ctx)
 	defer cancel()
+	if gone(err) {
+		// Deleted (a lifecycle rule, a person) before it was read: no
+		// retry can bring it back, so six hours of them would only end
+		// in the dead-letter queue's alarm.
+		res.Stats, res.Skipped = nil, "the object is gone"
+		h.Logger.Warn("an ALB log object was deleted before it was read; its requests are not counted", "object", id, "error", err.Error())
+		if err := h.claims().Complete(settle, claim); err != nil {
+			return out, fmt.Errorf("complete %s: %w", id, err)
+		}
+		return out, nil
+	}
 	if err != nil {
 		if rerr := h.claims().Release(settle, claim); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release %s: %w", id, rerr))
@@ -129,6 +141,14 @@ func (h *Handler) readObject(ctx context.Context, source string, d objectCreated
 	}
 	defer obj.Body.Close()
 	return h.Ingester.IngestALB(ctx, source, obj.Body, id)
+}
+
+// gone says S3 has no such object or version: NoSuchKey, or NoSuchVersion
+// for a version-id the bucket no longer holds. Any other failure (access
+// denied, throttling) may pass, and is retried.
+func gone(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NoSuchVersion")
 }
 
 // albSource is the alb source whose bucket and prefix hold key.

@@ -163,6 +163,11 @@ func TestPercentilesLambdaSources(t *testing.T) {
 			t.Errorf("second delivery: %+v, want it skipped as already read", out.Object)
 		}
 	}
+	// An object deleted before it is read is counted as nothing, and not
+	// retried: S3 (moto here) says NoSuchKey.
+	if out := invoke(objectCreatedEvent(albBucket, "web/AWSLogs/deleted.log.gz", "02")); out.Object == nil || out.Object.Skipped != "the object is gone" {
+		t.Errorf("a deleted object: %+v", out.Object)
+	}
 	// An object outside every source's bucket and prefix is not read.
 	if out := invoke(objectCreatedEvent(albBucket, "elsewhere/x.log.gz", "01")); out.Object == nil || out.Object.Skipped == "" {
 		t.Errorf("an object of no source: %+v", out.Object)

@@ -76,9 +76,11 @@ type Ingester struct {
 	logger *slog.Logger
 	pool   sync.Pool // *batchWork
 
-	ownGroup string                   // the bot's own access-log group; "" reads every group of no source as it
-	sources  map[string]*sourceReader // by name
-	groups   map[string]*sourceReader // by subscribed log group
+	ownGroup     string                   // the bot's own access-log group; "" reads every group of no source as it
+	sources      map[string]*sourceReader // by name
+	groups       map[string]*sourceReader // by subscribed log group
+	allFunctions *sourceReader            // the lambda source of every function, if any
+	ignored      map[string]bool          // groups never read (Ignore)
 }
 
 // NewIngester returns an Ingester that merges into store and logs to logger.
@@ -133,7 +135,7 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 		return IngestStats{}, err
 	}
 	group := env.logGroup
-	src := in.groups[string(group)]
+	src := in.sourceOf(group)
 	var stats IngestStats
 	switch {
 	case src != nil:

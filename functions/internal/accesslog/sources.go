@@ -24,6 +24,7 @@ type sourceReader struct {
 	gateway *gatewayFormat    // apigateway
 	tmpl    *templater        // alb
 	fns     map[string]string // lambda: log group -> the function whose REPORT lines it holds
+	all     bool              // lambda: every function's group, each named by its last segment
 
 	// What this container learnt from the store's Admit: a route once
 	// admitted stays admitted, and one refused was refused because the
@@ -46,6 +47,7 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 	in.ownGroup = ownGroup
 	in.sources = make(map[string]*sourceReader, len(sources))
 	in.groups = make(map[string]*sourceReader)
+	in.allFunctions = nil
 	for _, s := range sources {
 		r := &sourceReader{src: s, limit: s.RouteLimit(), admitted: map[string]bool{}, rejected: map[string]bool{}}
 		switch s.Kind {
@@ -55,6 +57,9 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 			r.tmpl = newTemplater(s.Routes)
 		case contract.SourceLambda:
 			r.fns = map[string]string{}
+			if s.ReadsAllFunctions() {
+				r.all, in.allFunctions = true, r
+			}
 			for i, g := range s.FunctionLogGroups() {
 				// A function's own group names it. Groups given in
 				// logGroups pair with the functions in order when there are
@@ -73,11 +78,47 @@ func (in *Ingester) SetSources(ownGroup string, sources []contract.LatencySource
 	}
 }
 
+// Ignore makes the ingester drop every batch of group, whatever the
+// sources say: the percentiles function's own log group, whose REPORT lines
+// would otherwise invoke it again for each batch it reads.
+func (in *Ingester) Ignore(group string) {
+	if in.ignored == nil {
+		in.ignored = map[string]bool{}
+	}
+	in.ignored[group] = true
+}
+
+// sourceOf is the source whose batches come from group: the one that names
+// it, else, for a function's group, the source of every function; nil for
+// none.
+func (in *Ingester) sourceOf(group []byte) *sourceReader {
+	if in.ignored[string(group)] {
+		return nil
+	}
+	if r := in.groups[string(group)]; r != nil {
+		return r
+	}
+	if in.allFunctions != nil && len(group) > len(contract.FunctionLogPrefix) &&
+		string(group[:len(contract.FunctionLogPrefix)]) == contract.FunctionLogPrefix {
+		return in.allFunctions
+	}
+	return nil
+}
+
+// function names the function whose log group is group, for a lambda
+// source.
+func (r *sourceReader) function(group string) string {
+	if fn, ok := r.fns[group]; ok || !r.all {
+		return fn
+	}
+	return strings.TrimPrefix(group, contract.FunctionLogPrefix)
+}
+
 // reader says how a batch's messages are read (see reader): the bot's own
 // as they are scanned, a source's where they lie, in place when its parser
 // can.
 func (in *Ingester) reader(w *batchWork, group []byte) (bool, inlineFunc) {
-	if r := in.groups[string(group)]; r != nil {
+	if r := in.sourceOf(group); r != nil {
 		switch {
 		case r.gateway != nil:
 			return true, func(b []byte, ev *logEvent) (int, bool) { return r.gateway.inlineShaped(b, ev, &w.shape) }
@@ -94,7 +135,7 @@ func (in *Ingester) isOwn(group []byte) bool {
 	if in.ownGroup != "" {
 		return string(group) == in.ownGroup
 	}
-	return in.groups[string(group)] == nil
+	return in.sourceOf(group) == nil && !in.ignored[string(group)]
 }
 
 // sourceBatch adds a source's subscription batch to w.parts and merges
@@ -117,8 +158,8 @@ func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceRead
 	a := in.newAdder(ctx, w, r, &stats)
 	var fn, fnInit []byte
 	if r.fns != nil {
-		fn = []byte(r.fns[stats.LogGroup])
-		fnInit = []byte(r.fns[stats.LogGroup] + " init")
+		fn = []byte(r.function(stats.LogGroup))
+		fnInit = []byte(r.function(stats.LogGroup) + " init")
 	}
 	for i := range env.events {
 		ev := &env.events[i]

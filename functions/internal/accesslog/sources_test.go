@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -142,6 +143,49 @@ func TestSourceBatchesByLogGroup(t *testing.T) {
 	old.SetSources("", testSources(t, 0))
 	if stats, err := old.Ingest(ctx, compress(t, groupBatch(t, "/aws/apigateway/anything", []string{request{"POST", contract.EventsPath, at, 12, 10}.line(2)}, at))); err != nil || stats.Dropped || stats.Added != 1 {
 		t.Errorf("unmatched batch without an own group: %+v, %v; want it read as the bot's own", stats, err)
+	}
+}
+
+// The source of every function reads any function's group under the
+// function's name, leaves a group another source names to that source, and
+// never reads an ignored group (the percentiles function's own), nor a
+// group that is no function's.
+func TestAllFunctionsSource(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 4, 15, 1, 0, 0, time.UTC)
+	store := sketchstore.NewMemoryStore()
+	store.Now = func() time.Time { return at.Add(time.Hour) }
+	srcs, err := contract.ParseLatencySources(`[{"name":"fns","kind":"lambda","functions":["*"]},{"name":"workers","kind":"lambda","functions":["billing"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewIngester(store, nil)
+	in.SetSources(ownGroup, srcs)
+	self := "/aws/lambda/slackbot-dev-percentiles"
+	in.Ignore(self)
+
+	lines := sourceLines(t, "lambda-report.json")
+	for _, tc := range []struct {
+		group, source string
+		added         int
+	}{
+		{"/aws/lambda/orders-worker", "fns", 11},
+		{"/aws/lambda/billing", "workers", 11},
+		{self, "", 0},
+		{"/aws/lambda/", "", 0},
+		{"/ecs/orders", "", 0},
+	} {
+		stats, err := in.Ingest(ctx, compress(t, groupBatch(t, tc.group, lines, at)))
+		if err != nil || stats.Source != tc.source || stats.Added != tc.added || (tc.source == "") != stats.Dropped {
+			t.Errorf("%s: %+v, %v; want source %q, %d added", tc.group, stats, err, tc.source, tc.added)
+		}
+	}
+	got, err := sketchstore.Range(ctx, store, "fns", at.Add(-2*time.Hour), at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || tallyOf(got["orders-worker"]) != (tally{8, 3, 8}) || tallyOf(got["orders-worker init"]) != (tally{3, 0, 3}) {
+		t.Errorf("every function's source holds %v, want orders-worker and its cold starts only", slices.Sorted(maps.Keys(got)))
 	}
 }
 
