@@ -95,8 +95,9 @@ func reportText(b []byte, escaped bool) (hit, error) {
 }
 
 // reportInline reads a REPORT line, text or JSON, where it lies in the
-// batch (see inlineFunc), checking its escapes as simpleString does. Other
-// lines, and anything unusual, it leaves to be found and read later.
+// batch (see inlineFunc), checking its escapes as simpleString does, and
+// finds any other line that cannot be one. Anything unusual it leaves to be
+// found and read later.
 func reportInline(b []byte, ev *logEvent) (int, bool) {
 	if len(b) > 0 && b[0] == '{' {
 		if end, ok := reportAsWritten(b, ev); ok {
@@ -110,7 +111,16 @@ func reportInline(b []byte, ev *logEvent) (int, bool) {
 		return end, true
 	}
 	if !bytes.HasPrefix(b, reportPrefix) {
-		return 0, false
+		if len(b) > 0 && (b[0] == ' ' || b[0] == '\\') {
+			return 0, false // space or an escape, perhaps before a '{'
+		}
+		// START, END, the function's own output: parseReport's
+		// errNotARequest, for a line starting with anything else.
+		end, ok := simpleString(b)
+		if ok {
+			ev.h, ev.err = hit{}, errNotARequest
+		}
+		return end, ok
 	}
 	h := hit{latency: -1, init: -1, status: 200}
 	sawDuration, first := false, true
