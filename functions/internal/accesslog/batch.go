@@ -501,6 +501,11 @@ func parseInt64(b []byte) (v int64, size int, ok bool) {
 	}
 	start := i
 	var n int64
+	if len(b)-i >= 8 {
+		if v, ok := eightDigits(b[i:]); ok {
+			n, i = int64(v), i+8
+		}
+	}
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		n = n*10 + int64(b[i]-'0')
 		i++
