@@ -203,16 +203,16 @@ func decodeDeliveryOf(b []byte, e *delivery, read reader) error {
 // another case (encoding/json matches struct fields case-insensitively),
 // nulls, repeated logEvents, deep nesting, and every kind of invalid JSON.
 type deliveryScanner struct {
-	b      []byte
-	i      int
-	e      *delivery
-	depth  int
-	read   reader
-	raw    bool       // messages are kept escaped, not parsed as the bot's lines
-	inline inlineFunc // and, when set, read in place by their source's parser
-	count  countFunc  // and, when set, counted as they are read
-	read1  bool       // the events were read, and how was decided
-	ev     logEvent   // scratch for inline
+	b       []byte
+	i       int
+	e       *delivery
+	depth   int
+	read    reader
+	raw     bool       // messages are kept escaped, not parsed as the bot's lines
+	inline  inlineFunc // and, when set, read in place by their source's parser
+	count   countFunc  // and, when set, counted as they are read
+	decided bool       // read said how to read the events, which a later group or type could change
+	ev      logEvent   // scratch for inline
 }
 
 // maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
@@ -318,7 +318,7 @@ func (s *deliveryScanner) topField(key []byte) error {
 	if err != nil {
 		return err
 	}
-	if s.read1 && (k == "messageType" || k == "logGroup") {
+	if s.decided && (k == "messageType" || k == "logGroup") {
 		// encoding/json takes the last value, which could change how
 		// the events should have been read.
 		return errUnusual
@@ -346,7 +346,7 @@ func (s *deliveryScanner) topField(key []byte) error {
 		// little and changes nothing.
 		if s.read != nil && len(s.e.logGroup) > 0 {
 			s.raw, s.inline, s.count = s.read(s.e.messageType, s.e.logGroup)
-			s.read1 = true
+			s.decided = true
 		}
 		return s.array(s.event)
 	}

@@ -266,6 +266,11 @@ func stringEnd(b []byte, j int) (int, bool) {
 
 // reportField reads one field of a text REPORT line into h.
 func reportField(h *hit, field []byte, escaped bool, sawDuration *bool) error {
+	if len(field) == 0 || field[0] != 'D' && field[0] != 'I' && field[0] != 'S' {
+		// Not one of those read below: Billed Duration, Memory Size, Max
+		// Memory Used, and what Lambda may add.
+		return nil
+	}
 	// The last field ends the line.
 	for {
 		if escaped && (bytes.HasSuffix(field, []byte(`\n`)) || bytes.HasSuffix(field, []byte(`\r`))) {
