@@ -204,13 +204,26 @@ func reportAsWritten(b []byte, ev *logEvent) (int, bool) {
 		i = j
 		return v, true
 	}
+	// num passes a number of digits and perhaps a fraction, checking it as
+	// isJSONNumber would as it goes. A second point or an exponent after
+	// it is no literal's start, so fails the line there.
 	num := func() ([]byte, bool) {
 		j := i
-		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.') {
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
 		}
-		if !isJSONNumber(b[i:j]) {
+		if j == i || b[i] == '0' && j > i+1 {
 			return nil, false
+		}
+		if j < len(b) && b[j] == '.' {
+			k := j + 1
+			for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+				k++
+			}
+			if k == j+1 {
+				return nil, false
+			}
+			j = k
 		}
 		v := b[i:j]
 		i = j
