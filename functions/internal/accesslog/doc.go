@@ -41,7 +41,7 @@
 //   - a source's lines are counted as the batch is scanned (countFunc),
 //     not kept as a 248-byte logEvent each and read back: +2-3%
 //     BenchmarkSourceCount/gateway and gateway-wide; with every line of a
-//     function's log read in place (reportInline), +21% lambda-log.
+//     function's log read in place (reportInline), +13% lambda-log.
 //   - eightDigits reads a millisecond time's first eight digits at once:
 //     +2.7% gateway, +4.6% report-json (10 paired runs).
 //   - reportField passes over the REPORT fields it does not read with one
