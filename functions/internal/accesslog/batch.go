@@ -68,8 +68,27 @@ func (ev *logEvent) line() (Record, error) {
 // event once the buffers have grown.
 type delivery struct {
 	messageType, owner, logGroup, logStream []byte
-	events                                  []logEvent
-	text                                    []byte // decoded strings that had escapes
+	// The batch's first counted events were counted as they were scanned
+	// (see countFunc) and not kept; events are the rest.
+	counted     int
+	first, last []byte // the ids of the first and last counted events
+	events      []logEvent
+	text        []byte // decoded strings that had escapes
+}
+
+// size is how many events the batch held, counted ones included.
+func (e *delivery) size() int { return e.counted + len(e.events) }
+
+// ends returns the ids of the batch's first and last events.
+func (e *delivery) ends() (first, last []byte) {
+	first, last = e.first, e.last
+	if n := len(e.events); n > 0 {
+		if e.counted == 0 {
+			first = e.events[0].id
+		}
+		last = e.events[n-1].id
+	}
+	return first, last
 }
 
 func (e *delivery) reset() {
@@ -91,13 +110,23 @@ type decoder struct {
 // reader says how the scanner reads a log group's messages: the bot's own
 // lines it parses as it goes (raw false); any other group's it leaves
 // escaped for their source's parser, or reads them in place with inline
-// when that is given.
-type reader func(logGroup []byte) (raw bool, inline inlineFunc)
+// when that is given, and then, with count, counts them there and then.
+// messageType is what the batch said before its events ("" for nothing).
+type reader func(messageType, logGroup []byte) (raw bool, inline inlineFunc, count countFunc)
 
 // inlineFunc reads the message at the start of b, just after its opening
 // quote, into ev.h and ev.err, and returns the index of its closing quote;
 // ok false means "find the end and read it later".
 type inlineFunc func(b []byte, ev *logEvent) (end int, ok bool)
+
+// countFunc counts an event inline read (message is still escaped), so the
+// scanner need not keep it; false means "keep it": the scanner then keeps it
+// and every later event, so the caller counts those after the scan, in
+// order. Only the events of a batch whose delivery says it counted some
+// (delivery.counted > 0) were counted: when the scanner gives up on a batch
+// for encoding/json, which counts nothing, whatever it passed to count
+// before is void.
+type countFunc func(timestamp int64, message []byte, h hit, err error) bool
 
 // decode base64-decodes and gunzips data, then parses the batch, reading
 // each group's messages as read says (nil: all are the bot's own).
@@ -170,13 +199,16 @@ func decodeDeliveryOf(b []byte, e *delivery, read reader) error {
 // another case (encoding/json matches struct fields case-insensitively),
 // nulls, repeated logEvents, deep nesting, and every kind of invalid JSON.
 type deliveryScanner struct {
-	b      []byte
-	i      int
-	e      *delivery
-	depth  int
-	read   reader
-	raw    bool       // messages are kept escaped, not parsed as the bot's lines
-	inline inlineFunc // and, when set, read in place by their source's parser
+	b       []byte
+	i       int
+	e       *delivery
+	depth   int
+	read    reader
+	raw     bool       // messages are kept escaped, not parsed as the bot's lines
+	inline  inlineFunc // and, when set, read in place by their source's parser
+	count   countFunc  // and, when set, counted as they are read
+	decided bool       // read said how to read the events, which a later group or type could change
+	ev      logEvent   // scratch for inline
 }
 
 // maxSkipDepth bounds the nesting of values the scanner skips; encoding/json
@@ -282,6 +314,11 @@ func (s *deliveryScanner) topField(key []byte) error {
 	if err != nil {
 		return err
 	}
+	if s.decided && (k == "messageType" || k == "logGroup") {
+		// encoding/json takes the last value, which could change how
+		// the events should have been read.
+		return errUnusual
+	}
 	switch k {
 	case "messageType":
 		return s.str(&s.e.messageType)
@@ -295,7 +332,7 @@ func (s *deliveryScanner) topField(key []byte) error {
 		var sf []byte
 		return s.array(func() error { return s.str(&sf) })
 	case "logEvents":
-		if len(s.e.events) > 0 {
+		if s.e.size() > 0 {
 			// encoding/json decodes a repeated array over the first one's
 			// elements; let it.
 			return errUnusual
@@ -304,7 +341,8 @@ func (s *deliveryScanner) topField(key []byte) error {
 		// does not, every message is tried as the bot's, which costs a
 		// little and changes nothing.
 		if s.read != nil && len(s.e.logGroup) > 0 {
-			s.raw, s.inline = s.read(s.e.logGroup)
+			s.raw, s.inline, s.count = s.read(s.e.messageType, s.e.logGroup)
+			s.decided = true
 		}
 		return s.array(s.event)
 	}
@@ -374,23 +412,35 @@ func (s *deliveryScanner) eventAsSent() bool {
 	}
 	i += len(eventMessage)
 	if s.raw {
-		// The event is filled where it lies in the slice: it is big.
-		s.e.events = append(s.e.events, logEvent{})
-		ev := &s.e.events[len(s.e.events)-1]
+		ev := &s.ev
 		end, ok := 0, false
 		if s.inline != nil {
 			end, ok = s.inline(b[i:], ev)
-			ev.inline = ok
 		}
+		inline := ok
 		if !ok {
 			end, ok = simpleString(b[i:])
 		}
 		if !ok || i+end+1 >= len(b) || b[i+end+1] != '}' {
-			s.e.events = s.e.events[:len(s.e.events)-1]
 			return false
 		}
-		ev.id, ev.timestamp, ev.message, ev.escaped = id, ts, b[i:i+end], true
+		msg := b[i : i+end]
 		s.i += i + end + 2
+		// Events are counted only until one is kept, so the counted ones
+		// are the batch's first, in order.
+		if inline && s.count != nil && len(s.e.events) == 0 && s.count(ts, msg, ev.h, ev.err) {
+			if s.e.counted == 0 {
+				s.e.first = id
+			}
+			s.e.counted++
+			s.e.last = id
+			return true
+		}
+		s.e.events = append(s.e.events, logEvent{id: id, timestamp: ts, message: msg, escaped: true, inline: inline})
+		if inline {
+			kept := &s.e.events[len(s.e.events)-1]
+			kept.h, kept.err = ev.h, ev.err
+		}
 		return true
 	}
 	end, f, ok := scanEscapedLine(b[i:])
@@ -447,6 +497,11 @@ func parseInt64(b []byte) (v int64, size int, ok bool) {
 	}
 	start := i
 	var n int64
+	if len(b)-i >= 8 {
+		if v, ok := eightDigits(b[i:]); ok {
+			n, i = int64(v), i+8
+		}
+	}
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		n = n*10 + int64(b[i]-'0')
 		i++

@@ -180,7 +180,8 @@ func FuzzDecodeDelivery(f *testing.F) {
 		}
 		// A source's batch, its messages left escaped or read in place by
 		// its parser, decodes to the same, and reads as the decoded
-		// message does.
+		// message does; counted as it is scanned, the lines counted and
+		// the events kept are the batch's, in order.
 		g := newGatewayFormat(nil)
 		for _, mode := range []struct {
 			name   string
@@ -191,18 +192,53 @@ func FuzzDecodeDelivery(f *testing.F) {
 			{"gateway", g.inline, func(m []byte, esc bool) (hit, error) { return g.parse(m, esc, new([]byte)) }},
 			{"report", reportInline, func(m []byte, esc bool) (hit, error) { return parseReport(m, esc, new([]byte)) }},
 		} {
-			var e delivery
-			read := func([]byte) (bool, inlineFunc) { return true, mode.inline }
-			if err := decodeDeliveryOf(b, &e, read); err != nil {
-				t.Fatalf("%s: error %v, encoding/json read it", mode.name, err)
-			}
-			if got := asData(t, &e); !sameData(got, want) {
-				t.Fatalf("%s: %+v\nencoding/json gives %+v", mode.name, got, want)
-			}
-			for i, ev := range e.events {
-				if ev.inline {
-					h, err := mode.parse([]byte(want.LogEvents[i].Message), false)
-					agree(t, mode.name+" in place", ev.h, ev.err, h, err)
+			for _, counting := range []bool{false, true} {
+				name := mode.name
+				var counted []logEvent
+				var count countFunc
+				if counting {
+					name += " counted"
+					take := len(b)%3 + 1 // lines count takes before it has the rest kept
+					count = func(ts int64, msg []byte, h hit, err error) bool {
+						if len(counted) == take {
+							return false
+						}
+						counted = append(counted, logEvent{timestamp: ts, message: msg, escaped: true, inline: true, h: h, err: err})
+						return true
+					}
+				}
+				var e delivery
+				read := func([]byte, []byte) (bool, inlineFunc, countFunc) { return true, mode.inline, count }
+				if err := decodeDeliveryOf(b, &e, read); err != nil {
+					t.Fatalf("%s: error %v, encoding/json read it", name, err)
+				}
+				if e.counted == 0 {
+					counted = nil // void: the scanner left the batch to encoding/json
+				} else if e.counted != len(counted) {
+					t.Fatalf("%s: delivery says %d counted, count took %d", name, e.counted, len(counted))
+				}
+				if e.size() != len(want.LogEvents) {
+					t.Fatalf("%s: %d events, encoding/json gives %d", name, e.size(), len(want.LogEvents))
+				}
+				if n := e.size(); n > 0 {
+					first, last := e.ends()
+					if string(first) != want.LogEvents[0].ID || string(last) != want.LogEvents[n-1].ID {
+						t.Fatalf("%s: first and last ids %q, %q; encoding/json gives %q, %q", name, first, last, want.LogEvents[0].ID, want.LogEvents[n-1].ID)
+					}
+				}
+				for i := range counted {
+					counted[i].id = []byte(want.LogEvents[i].ID) // count is not given ids; the ends are checked above
+				}
+				all := e
+				all.events = append(counted, e.events...)
+				if got := asData(t, &all); !sameData(got, want) {
+					t.Fatalf("%s: %+v\nencoding/json gives %+v", name, got, want)
+				}
+				for i, ev := range all.events {
+					if ev.inline {
+						h, err := mode.parse([]byte(want.LogEvents[i].Message), false)
+						agree(t, name+" in place", ev.h, ev.err, h, err)
+					}
 				}
 			}
 		}

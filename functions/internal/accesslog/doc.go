@@ -29,12 +29,25 @@
 // FuzzScanEscapedLine).
 //
 // Fast paths, each measured by the BenchmarkIngest* benchmarks (records per
-// CPU-second, median of interleaved runs against the code without it):
-//   - an API Gateway line whose keys are all the last line's, in order, with
-//     plain string and number values, is read by scanAsShaped, a loop
-//     without scanShaped's closures: +3% for BenchmarkIngestGateway (8
-//     paired 2 s runs, 7 won). About half of that ingest's time is base64
-//     and gunzip, which alone read ~4.5 M lines a CPU-second here.
+// CPU-second, median of interleaved runs against the code without it), and
+// by BenchmarkSourceCount, the same ingest after gunzip (package gunzip,
+// which alone reads ~4.5 M API Gateway lines a CPU-second here, about half
+// of that ingest's time):
+//   - an API Gateway line laid out as the last one, keys in the same order
+//     and values of the same kinds, is read by scanAsShaped, which matches
+//     the line as seams, each the previous value's closing quote, the comma,
+//     the key and the next value's opening quote in one literal, and a
+//     number as digits: +6.5% for BenchmarkSourceCount/gateway (6 paired
+//     runs) over the loop that matched each key and then its punctuation.
+//   - a source's lines are counted as the batch is scanned (countFunc),
+//     not kept as a 248-byte logEvent each and read back: +2-3%
+//     BenchmarkSourceCount/gateway and gateway-wide; with every line of a
+//     function's log read in place (reportInline), +13% lambda-log.
+//   - eightDigits reads a millisecond time's first eight digits at once:
+//     +2.7% gateway, +4.6% report-json (10 paired runs).
+//   - reportField passes over the REPORT fields it does not read with one
+//     comparison (+35% report-text), and reportAsWritten checks a number
+//     as it passes its digits (+12% report-json).
 //   - an ALB line's parser slices only the five fields it reads of the
 //     twelve before the request: -5.5% ns a line in
 //     BenchmarkALBStages/parse (132 -> 125 ns, 6 interleaved runs).

@@ -99,11 +99,68 @@ func (g *gatewayFormat) parse(msg []byte, escaped bool, text *[]byte) (hit, erro
 type gwShape struct {
 	g    *gatewayFormat
 	keys []keyShape
+	// seams are the same line cut at its values, for scanAsShaped: each
+	// runs from the end of a value (or the line's '{') to the start of the
+	// next, the previous value's closing quote, the comma, the key and the
+	// value's opening quote in one; tail closes the last value, the object
+	// and the message. Empty: the last line had a value of another kind
+	// than a plain string or number, or whitespace between a value and its
+	// comma.
+	seams []seam
+	tail  []byte
+	buf   []byte // holds the seams' and the tail's bytes
 }
 
 type keyShape struct {
 	lit    []byte
 	s1, s2 int
+	kind   int // of the value the last line had here
+}
+
+type seam struct {
+	lit    []byte
+	s1, s2 int
+	str    bool // the value is a string, whose opening quote ends lit
+}
+
+// learnSeams cuts the n keys of a line scanShaped just read, to the closing
+// quote of the message, into seams.
+func (shape *gwShape) learnSeams(n int, spaced bool) {
+	shape.seams, shape.tail, shape.buf = shape.seams[:0], nil, shape.buf[:0]
+	if spaced || n == 0 {
+		return
+	}
+	keys := shape.keys[:n]
+	for _, k := range keys {
+		if k.kind != kindString && k.kind != kindNumber {
+			return
+		}
+	}
+	// Two passes: the first sizes buf, so the seams' slices into it stay
+	// valid as it is filled.
+	size := 4
+	for _, k := range keys {
+		size += 1 + 2 + len(k.lit) + 2
+	}
+	if cap(shape.buf) < size {
+		shape.buf = make([]byte, 0, size)
+	}
+	buf := shape.buf
+	open := "{"
+	for _, k := range keys {
+		start := len(buf)
+		buf = append(append(buf, open...), k.lit...)
+		if k.kind == kindString {
+			buf = append(buf, '\\', '"')
+			open = `\",`
+		} else {
+			open = ","
+		}
+		shape.seams = append(shape.seams, seam{buf[start:len(buf):len(buf)], k.s1, k.s2, k.kind == kindString})
+	}
+	start := len(buf)
+	buf = append(append(buf, open[:len(open)-1]...), '}', '"')
+	shape.tail, shape.buf = buf[start:], buf
 }
 
 // maxShapeKeys bounds a shape; keys past it are read.
@@ -139,7 +196,7 @@ func (g *gatewayFormat) scan(b []byte, escaped bool, f *[gwCount]rawField) (end 
 // scanShaped is scan, matching keys against shape and learning it.
 func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField, shape *gwShape) (end int, err error) {
 	if shape != nil && shape.g != g {
-		shape.g, shape.keys = g, shape.keys[:0]
+		shape.g, shape.keys, shape.seams = g, shape.keys[:0], shape.seams[:0]
 	}
 	q := 1 // the length of a quote: " or \"
 	if escaped {
@@ -178,11 +235,15 @@ func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField,
 		}
 		return 0, false
 	}
+	// spaced says the line has whitespace outside its keys, which the
+	// seams do not hold.
 	i := ws(0)
+	spaced := i != 0
 	if i >= len(b) || b[i] != '{' {
 		return 0, errUnusual
 	}
 	i = ws(i + 1)
+	spaced = spaced || b[i-1] != '{'
 	if i < len(b) && b[i] == '}' {
 		if end, ok := done(i + 1); ok {
 			return end, nil
@@ -211,7 +272,7 @@ func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField,
 			i = ws(i + 1)
 			s1, s2 = g.slots(key)
 			if shape != nil && k <= len(shape.keys) && k < maxShapeKeys {
-				ks := keyShape{append([]byte(nil), b[start:i]...), s1, s2}
+				ks := keyShape{lit: append([]byte(nil), b[start:i]...), s1: s1, s2: s2}
 				if k < len(shape.keys) {
 					shape.keys[k] = ks
 				} else {
@@ -255,15 +316,25 @@ func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField,
 				f[s2] = v
 			}
 		}
-		i = ws(i)
-		if i >= len(b) {
+		if shape != nil && k < len(shape.keys) {
+			shape.keys[k].kind = v.kind
+		}
+		next := ws(i)
+		spaced = spaced || next != i
+		if i = next; i >= len(b) {
 			return 0, errUnusual
 		}
 		switch b[i] {
 		case ',':
 			i = ws(i + 1)
+			spaced = spaced || b[i-1] != ','
 		case '}':
 			if end, ok := done(i + 1); ok {
+				if shape != nil && escaped {
+					// Every key of the line is in the shape when there
+					// are no more than maxShapeKeys.
+					shape.learnSeams(k+1, spaced || end != i+1 || k >= maxShapeKeys)
+				}
 				return end, nil
 			}
 			return 0, errUnusual
@@ -273,71 +344,55 @@ func (g *gatewayFormat) scanShaped(b []byte, escaped bool, f *[gwCount]rawField,
 	}
 }
 
-// scanAsShaped reads, in place, a line whose every key is the shape's key
-// of the same place, each value a string without escapes or a number, and
-// nothing but the closing quote after it: the line a stage writes. It is
-// scanShaped without its closures and choices, reporting false, having
-// learnt nothing, for any other line, which scanShaped reads instead; what
-// it accepts it reads as scanShaped does (FuzzGatewayLine).
+// scanAsShaped reads, in place, a line laid out exactly as the last line
+// scanShaped read: the shape's seams with, between them, a string without
+// escapes where that line had a string, and digits where it had a number.
+// It reports false, having learnt nothing, for any other line, which
+// scanShaped reads instead; what it accepts it reads as scanShaped does
+// (FuzzGatewayLine). A string value ends at its first special byte
+// (plainPrefix), where the next seam must start with its closing \"; a
+// number is a run of digits without a leading zero, which is a JSON number,
+// and ends where the next seam's comma or brace starts.
 func (g *gatewayFormat) scanAsShaped(b []byte, f *[gwCount]rawField, shape *gwShape) (end int, ok bool) {
-	if shape == nil || shape.g != g || len(shape.keys) == 0 || len(b) == 0 || b[0] != '{' {
+	if shape == nil || shape.g != g || len(shape.seams) == 0 {
 		return 0, false
 	}
-	i := 1
-	for k := range shape.keys {
-		sk := &shape.keys[k]
-		if len(b)-i < len(sk.lit) || string(b[i:i+len(sk.lit)]) != string(sk.lit) {
+	i := 0
+	for k := range shape.seams {
+		sm := &shape.seams[k]
+		if !bytes.HasPrefix(b[i:], sm.lit) {
 			return 0, false
 		}
-		i += len(sk.lit)
-		if i+1 >= len(b) {
-			return 0, false
-		}
-		var v rawField
-		switch c := b[i]; {
-		case c == '\\':
-			if b[i+1] != '"' {
-				return 0, false
-			}
-			j := i + 2 + plainPrefix(b[i+2:])
-			if j+1 >= len(b) || b[j] != '\\' || b[j+1] != '"' {
-				return 0, false
-			}
-			v, i = rawField{kindString, b[i+2 : j]}, j+2
-		case c == '-' || c >= '0' && c <= '9':
-			j := i + 1
-			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+		i += len(sm.lit)
+		j := i
+		if sm.str {
+			j += plainPrefix(b[i:])
+		} else {
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 				j++
 			}
-			if !isJSONNumber(b[i:j]) {
+			// A fraction, an exponent, a sign or a leading zero is
+			// scanShaped's to read.
+			if j == i || b[i] == '0' && j > i+1 || j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
 				return 0, false
 			}
-			v, i = rawField{kindNumber, b[i:j]}, j
-		default:
-			return 0, false
 		}
-		if sk.s1 >= 0 {
-			f[sk.s1] = v
-			if sk.s2 >= 0 {
-				f[sk.s2] = v
+		if sm.s1 >= 0 {
+			kind := kindNumber
+			if sm.str {
+				kind = kindString
+			}
+			f[sm.s1] = rawField{kind, b[i:j]}
+			if sm.s2 >= 0 {
+				f[sm.s2] = f[sm.s1]
 			}
 		}
-		if i+1 >= len(b) {
-			return 0, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			if b[i+1] == '"' {
-				return i + 1, true
-			}
-			return 0, false
-		default:
-			return 0, false
-		}
+		i = j
 	}
-	return 0, false // more keys than the shape
+	if !bytes.HasPrefix(b[i:], shape.tail) {
+		return 0, false
+	}
+	return i + len(shape.tail) - 1, true
 }
 
 func hasLit(b []byte, lit string) bool { return len(b) >= len(lit) && string(b[:len(lit)]) == lit }

@@ -107,6 +107,7 @@ type batchWork struct {
 	pendingOrder     []string                          // the same, in the order they came
 	pendingGen       uint64                            // bumped whenever pending is emptied
 	shape            gwShape                           // of the last API Gateway line read in place
+	lines            lineCounter                       // of the source's batch being read
 	text, route, tpl []byte                            // scratch: a decoded line, a route as logged, its template
 	carry            []byte                            // an ALB object's line cut between two writes
 	alb              albParser
@@ -129,8 +130,18 @@ func (in *Ingester) work() *batchWork {
 func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error) {
 	w := in.work()
 	defer in.pool.Put(w)
+	plain, err := w.dec.decompress(data)
+	if err != nil {
+		return IngestStats{}, err
+	}
+	return in.ingestJSON(ctx, w, plain)
+}
+
+// ingestJSON is Ingest after base64 and gunzip: b is the batch's JSON.
+func (in *Ingester) ingestJSON(ctx context.Context, w *batchWork, b []byte) (IngestStats, error) {
 	clear(w.parts)
-	env, err := w.dec.decode(data, func(group []byte) (bool, inlineFunc) { return in.reader(w, group) })
+	env := &w.dec.env
+	err := decodeDeliveryOf(b, env, func(typ, group []byte) (bool, inlineFunc, countFunc) { return in.reader(ctx, w, typ, group) })
 	if err != nil {
 		return IngestStats{}, err
 	}
@@ -152,7 +163,7 @@ func (in *Ingester) Ingest(ctx context.Context, data []byte) (IngestStats, error
 	case in.isOwn(group):
 		stats, err = w.aggregateDelivery(env, in.logger)
 	default:
-		stats = IngestStats{MessageType: string(env.messageType), LogGroup: string(group), Events: len(env.events), Dropped: true}
+		stats = IngestStats{MessageType: string(env.messageType), LogGroup: string(group), Events: env.size(), Dropped: true}
 		if stats.MessageType == DataMessage {
 			stats.Batch = batchID(env)
 			// A subscription nobody configured, or one left behind by a
@@ -279,11 +290,12 @@ func batchID(env *delivery) string {
 	write(env.owner)
 	write(env.logGroup)
 	write(env.logStream)
-	binary.BigEndian.PutUint64(n[:], uint64(len(env.events)))
+	binary.BigEndian.PutUint64(n[:], uint64(env.size()))
 	h.Write(n[:])
-	if len(env.events) > 0 {
-		write(env.events[0].id)
-		write(env.events[len(env.events)-1].id)
+	if env.size() > 0 {
+		first, last := env.ends()
+		write(first)
+		write(last)
 	}
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])

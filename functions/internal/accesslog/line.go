@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -334,6 +335,11 @@ func number(f rawField) (v float64, missing bool, err error) {
 		// The hot path: a plain integer, exact in a float64.
 		var n int64
 		i := 0
+		if len(t) >= 8 {
+			if v, ok := eightDigits(t); ok {
+				n, i = int64(v), 8
+			}
+		}
 		for ; i < len(t) && t[i] >= '0' && t[i] <= '9'; i++ {
 			n = n*10 + int64(t[i]-'0')
 		}
@@ -398,4 +404,21 @@ func isJSONNumber(t []byte) bool {
 		}
 	}
 	return i == len(t)
+}
+
+// eightDigits reads the first eight bytes of b as a decimal number, when
+// they are all digits: a millisecond time's first eight, in a few
+// operations instead of eight dependent steps (as simdjson does).
+func eightDigits(b []byte) (uint64, bool) {
+	x := binary.LittleEndian.Uint64(b)
+	// Each byte is 0x30-0x39: its high nibble is 3, before and after
+	// adding 6.
+	if (x&0xF0F0F0F0F0F0F0F0)|((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4 != 0x3333333333333333 {
+		return 0, false
+	}
+	// Pairs of digits, then fours, then the eight; the first byte loaded
+	// is the most significant digit.
+	x = (x & 0x0F0F0F0F0F0F0F0F) * (10<<8 + 1) >> 8
+	x = (x & 0x00FF00FF00FF00FF) * (100<<16 + 1) >> 16
+	return (x & 0x0000FFFF0000FFFF) * (10000<<32 + 1) >> 32, true
 }

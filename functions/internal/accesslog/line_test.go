@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/lambda-slackbot/slackbot/internal/testenv"
@@ -158,4 +160,28 @@ func BenchmarkParseLine(b *testing.B) {
 		}
 	}
 	testenv.ReportCPU(b, start)
+}
+
+// eightDigits reads what strconv reads, and refuses any byte but a digit
+// in any place.
+func TestEightDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 8))
+	for range 100000 {
+		s := fmt.Sprintf("%08d", r.IntN(1e8))
+		b := []byte(s)
+		want, _ := strconv.ParseUint(s, 10, 64)
+		if got, ok := eightDigits(b); !ok || got != want {
+			t.Fatalf("eightDigits(%q) = %d, %v; want %d", s, got, ok, want)
+		}
+		for c := range 256 {
+			if c >= '0' && c <= '9' {
+				continue
+			}
+			b := []byte(s)
+			b[r.IntN(8)] = byte(c)
+			if got, ok := eightDigits(b); ok {
+				t.Fatalf("eightDigits(%q) = %d, true; want false", b, got)
+			}
+		}
+	}
 }

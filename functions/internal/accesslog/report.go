@@ -95,8 +95,9 @@ func reportText(b []byte, escaped bool) (hit, error) {
 }
 
 // reportInline reads a REPORT line, text or JSON, where it lies in the
-// batch (see inlineFunc), checking its escapes as simpleString does. Other
-// lines, and anything unusual, it leaves to be found and read later.
+// batch (see inlineFunc), checking its escapes as simpleString does, and
+// finds any other line that cannot be one. Anything unusual it leaves to be
+// found and read later.
 func reportInline(b []byte, ev *logEvent) (int, bool) {
 	if len(b) > 0 && b[0] == '{' {
 		if end, ok := reportAsWritten(b, ev); ok {
@@ -110,7 +111,16 @@ func reportInline(b []byte, ev *logEvent) (int, bool) {
 		return end, true
 	}
 	if !bytes.HasPrefix(b, reportPrefix) {
-		return 0, false
+		if len(b) > 0 && (b[0] == ' ' || b[0] == '\\') {
+			return 0, false // space or an escape, perhaps before a '{'
+		}
+		// START, END, the function's own output: parseReport's
+		// errNotARequest, for a line starting with anything else.
+		end, ok := simpleString(b)
+		if ok {
+			ev.h, ev.err = hit{}, errNotARequest
+		}
+		return end, ok
 	}
 	h := hit{latency: -1, init: -1, status: 200}
 	sawDuration, first := false, true
@@ -194,13 +204,26 @@ func reportAsWritten(b []byte, ev *logEvent) (int, bool) {
 		i = j
 		return v, true
 	}
+	// num passes a number of digits and perhaps a fraction, checking it as
+	// isJSONNumber would as it goes. A second point or an exponent after
+	// it is no literal's start, so fails the line there.
 	num := func() ([]byte, bool) {
 		j := i
-		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.') {
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
 		}
-		if !isJSONNumber(b[i:j]) {
+		if j == i || b[i] == '0' && j > i+1 {
 			return nil, false
+		}
+		if j < len(b) && b[j] == '.' {
+			k := j + 1
+			for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+				k++
+			}
+			if k == j+1 {
+				return nil, false
+			}
+			j = k
 		}
 		v := b[i:j]
 		i = j
@@ -256,6 +279,11 @@ func stringEnd(b []byte, j int) (int, bool) {
 
 // reportField reads one field of a text REPORT line into h.
 func reportField(h *hit, field []byte, escaped bool, sawDuration *bool) error {
+	if len(field) == 0 || field[0] != 'D' && field[0] != 'I' && field[0] != 'S' {
+		// Not one of those read below: Billed Duration, Memory Size, Max
+		// Memory Used, and what Lambda may add.
+		return nil
+	}
 	// The last field ends the line.
 	for {
 		if escaped && (bytes.HasSuffix(field, []byte(`\n`)) || bytes.HasSuffix(field, []byte(`\r`))) {

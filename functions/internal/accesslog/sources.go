@@ -116,18 +116,26 @@ func (r *sourceReader) function(group string) string {
 
 // reader says how a batch's messages are read (see reader): the bot's own
 // as they are scanned, a source's where they lie, in place when its parser
-// can.
-func (in *Ingester) reader(w *batchWork, group []byte) (bool, inlineFunc) {
-	if r := in.sourceOf(group); r != nil {
-		switch {
-		case r.gateway != nil:
-			return true, func(b []byte, ev *logEvent) (int, bool) { return r.gateway.inlineShaped(b, ev, &w.shape) }
-		case r.fns != nil:
-			return true, reportInline
-		}
-		return true, nil
+// can, and then counted as they are read when the batch is data.
+func (in *Ingester) reader(ctx context.Context, w *batchWork, typ, group []byte) (bool, inlineFunc, countFunc) {
+	r := in.sourceOf(group)
+	if r == nil {
+		return !in.isOwn(group), nil, nil
 	}
-	return !in.isOwn(group), nil
+	var inline inlineFunc
+	switch {
+	case r.gateway != nil:
+		inline = func(b []byte, ev *logEvent) (int, bool) { return r.gateway.inlineShaped(b, ev, &w.shape) }
+	case r.fns != nil:
+		inline = reportInline
+	default:
+		return true, nil, nil
+	}
+	if string(typ) != DataMessage {
+		return true, inline, nil
+	}
+	w.lines.start(ctx, in, w, r, string(group))
+	return true, inline, w.lines.countInline
 }
 
 // isOwn says whether a log group is the bot's own access log.
@@ -141,26 +149,23 @@ func (in *Ingester) isOwn(group []byte) bool {
 // sourceBatch adds a source's subscription batch to w.parts and merges
 // them into the store.
 func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceReader, env *delivery) (IngestStats, error) {
-	stats := IngestStats{
-		MessageType: string(env.messageType),
-		LogGroup:    string(env.logGroup),
-		Source:      r.src.Name,
-		Events:      len(env.events),
+	c := &w.lines
+	if env.counted == 0 {
+		// Nothing was counted as the batch was scanned, or what was is
+		// void (see countFunc).
+		c.start(ctx, in, w, r, string(env.logGroup))
 	}
+	stats := &c.stats
+	stats.MessageType, stats.LogGroup, stats.Source, stats.Events = string(env.messageType), string(env.logGroup), r.src.Name, env.size()
 	switch stats.MessageType {
 	case DataMessage:
 	case ControlMessage:
-		return stats, nil
+		return *stats, nil
 	default:
-		return stats, fmt.Errorf("%w: messageType %q, want %s or %s", ErrMalformedDelivery, stats.MessageType, DataMessage, ControlMessage)
+		return *stats, fmt.Errorf("%w: messageType %q, want %s or %s", ErrMalformedDelivery, stats.MessageType, DataMessage, ControlMessage)
 	}
 	stats.Batch = batchID(env)
-	a := in.newAdder(ctx, w, r, &stats)
-	var fn, fnInit []byte
-	if r.fns != nil {
-		fn = []byte(r.function(stats.LogGroup))
-		fnInit = []byte(r.function(stats.LogGroup) + " init")
-	}
+	c.a.named()
 	for i := range env.events {
 		ev := &env.events[i]
 		var (
@@ -177,25 +182,62 @@ func (in *Ingester) sourceBatch(ctx context.Context, w *batchWork, r *sourceRead
 		default:
 			err = errNotARequest // an alb source has no log group
 		}
-		if err == nil && h.ms == 0 {
-			h.ms = ev.timestamp
-		}
-		if err == nil && (h.ms < ev.timestamp-maxClockGap || h.ms > ev.timestamp+maxClockGap) {
-			err = errTimeOutOfRange
-		}
-		if err != nil {
-			a.reject(err, ev.timestamp, ev.message)
-			continue
-		}
-		if fn != nil {
-			h.route = fn
-			if h.init >= 0 {
-				a.add(hit{route: fnInit, ms: h.ms, latency: h.init, status: 200})
-			}
-		}
-		a.add(h)
+		c.count(ev.timestamp, ev.message, h, err)
 	}
-	return stats, a.flush(stats.Batch)
+	return *stats, c.a.flush(stats.Batch)
+}
+
+// lineCounter counts the lines of a source's subscription batch, as the
+// batch is scanned (countInline) or after (sourceBatch).
+type lineCounter struct {
+	a          *adder
+	stats      IngestStats
+	fn, fnInit []byte // lambda: the routes of the function and of its cold starts
+}
+
+// start readies c for a batch of r's from group.
+func (c *lineCounter) start(ctx context.Context, in *Ingester, w *batchWork, r *sourceReader, group string) {
+	clear(w.parts)
+	c.stats = IngestStats{}
+	c.a = in.newAdder(ctx, w, r, &c.stats)
+	c.fn, c.fnInit = nil, nil
+	if r.fns != nil {
+		fn := r.function(group)
+		c.fn, c.fnInit = []byte(fn), []byte(fn+" init")
+	}
+}
+
+// countInline counts a line as the batch is scanned (see countFunc), until
+// as many new routes wait for the store as it is asked about at once: the
+// store is asked once the batch was read whole (see adder.named), so a
+// batch encoding/json must read again has changed nothing but w.
+func (c *lineCounter) countInline(timestamp int64, message []byte, h hit, err error) bool {
+	if len(c.a.w.pending) >= resolveEvery {
+		return false
+	}
+	c.count(timestamp, message, h, err)
+	return true
+}
+
+// count counts one line: its hit h, or err.
+func (c *lineCounter) count(timestamp int64, message []byte, h hit, err error) {
+	if err == nil && h.ms == 0 {
+		h.ms = timestamp
+	}
+	if err == nil && (h.ms < timestamp-maxClockGap || h.ms > timestamp+maxClockGap) {
+		err = errTimeOutOfRange
+	}
+	if err != nil {
+		c.a.reject(err, timestamp, message)
+		return
+	}
+	if c.fn != nil {
+		h.route = c.fn
+		if h.init >= 0 {
+			c.a.add(hit{route: c.fnInit, ms: h.ms, latency: h.init, status: 200})
+		}
+	}
+	c.a.add(h)
 }
 
 // Where a route's requests go.
@@ -232,6 +274,11 @@ type adder struct {
 	// changed when it is not in cache: one of many (ids in its path).
 	templates map[string]*routeEntry
 	err       error // the first failed Admit; the batch fails with it
+	// A subscription batch's lines counted as it is scanned come before
+	// its id (stats.Batch) is known: until then (named) the store is not
+	// asked about new routes, and malformed lines wait to be logged.
+	unnamed  bool
+	unlogged [][2]string // reason, line
 }
 
 // maxRouteCache bounds the logged routes remembered per source: raw ALB
@@ -251,7 +298,25 @@ func (in *Ingester) newAdder(ctx context.Context, w *batchWork, r *sourceReader,
 	w.pendingOrder = w.pendingOrder[:0]
 	w.pendingGen++
 	w.epoch++
-	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, templates: templates}
+	return &adder{ctx: ctx, in: in, w: w, r: r, stats: stats, cache: cache, templates: templates, unnamed: stats.Batch == ""}
+}
+
+// named says stats.Batch is set: the malformed lines counted before are
+// logged, and the store is asked about new routes, as add would have.
+func (a *adder) named() {
+	a.unnamed = false
+	for _, l := range a.unlogged {
+		a.logMalformed(l[0], l[1])
+	}
+	a.unlogged = a.unlogged[:0]
+	if len(a.w.pending) >= resolveEvery {
+		a.resolve()
+	}
+}
+
+func (a *adder) logMalformed(reason, line string) {
+	a.in.logger.Warn("skipping a malformed line", "source", a.r.src.Name, "reason", reason,
+		"batch", a.stats.Batch, "line", line)
 }
 
 // stale says an entry waits for an answer that came while it was cached.
@@ -292,7 +357,7 @@ func (a *adder) add(h hit) {
 	}
 	e.sk.CountStatus(h.status)
 	a.stats.Added++
-	if len(a.w.pending) >= resolveEvery {
+	if len(a.w.pending) >= resolveEvery && !a.unnamed {
 		a.resolve()
 	}
 }
@@ -410,9 +475,12 @@ func (a *adder) reject(err error, eventMs int64, line []byte) {
 		a.stats.NoLatencyMinute = max(a.stats.NoLatencyMinute, floorMinute(eventMs))
 	default:
 		a.stats.Malformed++
-		if a.stats.Malformed <= maxLoggedMalformed {
-			a.in.logger.Warn("skipping a malformed line", "source", a.r.src.Name, "reason", err.Error(),
-				"batch", a.stats.Batch, "line", truncate(line, 200))
+		switch {
+		case a.stats.Malformed > maxLoggedMalformed:
+		case a.unnamed:
+			a.unlogged = append(a.unlogged, [2]string{err.Error(), truncate(line, 200)})
+		default:
+			a.logMalformed(err.Error(), truncate(line, 200))
 		}
 	}
 }

@@ -303,6 +303,40 @@ func BenchmarkIngestReportJSON(b *testing.B) { benchLambda(b, "json", 1) }
 // BenchmarkIngestLambdaLog counts invocations: four messages each.
 func BenchmarkIngestLambdaLog(b *testing.B) { benchLambda(b, "log", 4) }
 
+// BenchmarkSourceCount is each subscription format's ingest after base64
+// and gunzip: the scan, the parser and the sketches, which is what this
+// package's code decides. Not a figure of make bench: decompression is most
+// of an ingest, so this measures a change to the rest more sharply.
+func BenchmarkSourceCount(b *testing.B) {
+	gateway, lambda := "/aws/apigateway/orders-prod", "/aws/lambda/billing"
+	for _, c := range []struct {
+		name, group string
+		gen         func(n int) []string
+		perRecord   int
+	}{
+		{"gateway", gateway, func(n int) []string { return gatewayMessages(n, benchStart, 42) }, 1},
+		{"gateway-wide", gateway, func(n int) []string { return wideGatewayMessages(n, benchStart, 42) }, 1},
+		{"report-text", lambda, func(n int) []string { return lambdaMessages("text", n, benchStart, 42) }, 1},
+		{"report-json", lambda, func(n int) []string { return lambdaMessages("json", n, benchStart, 42) }, 1},
+		{"lambda-log", lambda, func(n int) []string { return lambdaMessages("log", n, benchStart, 42) }, 4},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			plain, _, n := benchBatch(b, c.group, c.gen, c.perRecord)
+			in := benchIngester()
+			w := in.work()
+			ctx := context.Background()
+			start := testenv.CPUTime()
+			for b.Loop() {
+				if stats, err := in.ingestJSON(ctx, w, plain); err != nil || stats.Events != n*c.perRecord {
+					b.Fatalf("%+v, %v; want %d events", stats, err, n*c.perRecord)
+				}
+			}
+			reportRecords(b, n, start)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/record")
+		})
+	}
+}
+
 // albBenchLine is an ALB line of about 640 bytes, as real ones are: the
 // documentation's https example with a browser's user agent.
 func albBenchLine(r *rand.Rand, i int, at time.Time) string {

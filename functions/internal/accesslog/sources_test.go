@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,4 +410,93 @@ func TestLineSplitter(t *testing.T) {
 			t.Errorf("writes of %d: lines of lengths %v", size, lens)
 		}
 	}
+}
+
+// partsStore keeps what each batch merges, as text.
+type partsStore struct {
+	nopStore
+	merged []string
+}
+
+func (s *partsStore) Merge(_ context.Context, batch string, parts map[sketchstore.Key]*sketchstore.Sketches) error {
+	for k, p := range parts {
+		q50, _ := p.Response.GetValueAtQuantile(0.5)
+		s.merged = append(s.merged, fmt.Sprintf("%s %s/%s@%d: %d requests %d/%d 4xx/5xx, %v samples summing to %v, median %v",
+			batch, k.Source, k.Route, k.Minute, p.Requests, p.Status4xx, p.Status5xx, p.Response.GetCount(), p.Response.GetSum(), q50))
+	}
+	slices.Sort(s.merged)
+	return nil
+}
+
+// A source's lines counted as the batch is scanned count as those counted
+// after it: when the scanner leaves the batch to encoding/json having
+// counted some (a messageType repeated after the events), and when it
+// counts none (the messageType only after the events), the stats, the
+// malformed lines logged and the parts merged are the same; and so when
+// more new routes come than the store is asked about at once.
+func TestCountedAsScannedOrAfter(t *testing.T) {
+	at := time.Date(2026, 12, 4, 15, 1, 0, 0, time.UTC)
+	var report []string
+	for _, m := range sourceLines(t, "lambda-report.json") {
+		// Text lines with a cold start, and beside START and END.
+		report = append(report, m, "START RequestId: 1 Version: $LATEST\n",
+			"REPORT RequestId: 1\tDuration: 12.25 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\tInit Duration: 150.5 ms\t\n")
+	}
+	// More new routes than the store is asked about at once.
+	spray := []string{`not json`}
+	for i := range 3 * resolveEvery {
+		spray = append(spray, fmt.Sprintf(`{"routeKey":"GET /r%d","status":"200","responseLatency":"%d"}`, i%(2*resolveEvery), i))
+	}
+	for group, msgs := range map[string][]string{
+		"/aws/apigateway/items-http": spray,
+		"/aws/apigateway/orders-prod": append(sourceLines(t, "apigateway-rest.log"),
+			`{"httpMethod":"GET","resourcePath":"/a","status":"200"}`, // no latency
+			`{"httpMethod":"GET","resourcePath":"/a","status":"200","responseLatency":"-3"}`,
+			`not json`,
+			`{"httpMethod":"GET","resourcePath":"/a","status":"200","responseLatency":"3"}`),
+		"/aws/lambda/billing": append(report, "REPORT RequestId: 2\tDuration: x ms\t\n"),
+	} {
+		batch := groupBatch(t, group, msgs, at)
+		typ := []byte(`"messageType":"DATA_MESSAGE",`)
+		if bytes.Count(batch, typ) != 1 {
+			t.Fatalf("the batch does not hold its messageType once: %.200s", batch)
+		}
+		atEnd := func(b []byte) []byte { // with typ again, at the end
+			return fmt.Appendf(nil, "%s,%s}", b[:len(b)-1], typ[:len(typ)-1])
+		}
+		var want string
+		for i, b := range [][]byte{
+			batch,
+			atEnd(batch),                             // repeated: the scanner counts, then leaves the batch to encoding/json
+			atEnd(bytes.Replace(batch, typ, nil, 1)), // only after the events: nothing is counted as the batch is scanned
+		} {
+			var log bytes.Buffer
+			store := &partsStore{}
+			in := NewIngester(store, slog.New(slog.NewJSONHandler(&log, nil)))
+			in.SetSources(ownGroup, testSources(t, 0))
+			stats, err := in.Ingest(context.Background(), compress(t, b))
+			if err != nil {
+				t.Fatalf("%s, batch %d: %v", group, i, err)
+			}
+			if stats.Malformed == 0 || stats.Added == 0 || stats.Batch == "" {
+				t.Fatalf("%s: %+v; want lines added, malformed lines and a batch id", group, stats)
+			}
+			got := fmt.Sprintf("%+v\n%s\n%s", stats, strings.Join(store.merged, "\n"), timeless(log.String()))
+			if i == 0 {
+				want = got
+				if !strings.Contains(got, `"batch":"`+stats.Batch+`","line"`) {
+					t.Errorf("%s: the malformed lines' logs do not name the batch:\n%s", group, got)
+				}
+			} else if got != want {
+				t.Errorf("%s, batch %d:\n%s\nwant, as CloudWatch Logs writes the batch:\n%s", group, i, got, want)
+			}
+		}
+	}
+}
+
+// timeless drops the times of JSON log records, and the escapes of a line
+// logged as it lay in its batch, still inside a JSON string.
+func timeless(log string) string {
+	log = strings.NewReplacer(`\\\"`, `\"`, `\\t`, `\t`, `\\n`, `\n`).Replace(log)
+	return regexp.MustCompile(`"time":"[^"]*",`).ReplaceAllString(log, "")
 }
