@@ -21,12 +21,16 @@ import (
 
 func main() {
 	benchtime := flag.String("benchtime", "", "passed to go test -benchtime (default: go test's)")
+	// One run of a benchmark on a shared two-core machine strays by 5-10%;
+	// the median of three, each figure beside its baseline's runs
+	// interleaved with its own, holds still enough to read a target by.
+	count := flag.Int("count", 3, "passed to go test -count; each figure is the median of its runs")
 	flag.Parse()
 
 	results := results{}
 	failed := false
 	for _, pkg := range packages(figures) {
-		args := []string{"test", "-run", "^$", "-bench", benchRegexp(figures, pkg), "-benchmem"}
+		args := []string{"test", "-run", "^$", "-bench", benchRegexp(figures, pkg), "-benchmem", "-count", fmt.Sprint(*count)}
 		if *benchtime != "" {
 			args = append(args, "-benchtime", *benchtime)
 		}
@@ -78,8 +82,8 @@ func benchRegexp(figs []figure, pkg string) string {
 }
 
 // results holds every benchmark line's values by benchmark name (without
-// the -GOMAXPROCS suffix) and unit.
-type results map[string]map[string]float64
+// the -GOMAXPROCS suffix) and unit, one for each run.
+type results map[string]map[string][]float64
 
 var procsSuffix = regexp.MustCompile(`-\d+$`)
 
@@ -99,19 +103,29 @@ func (r results) parse(out string) {
 				break
 			}
 			if r[name] == nil {
-				r[name] = map[string]float64{}
+				r[name] = map[string][]float64{}
 			}
-			r[name][f[i+1]] = v
+			r[name][f[i+1]] = append(r[name][f[i+1]], v)
 		}
 	}
 }
 
-// find returns the first of refs that was measured, in the figure's unit.
+// find returns the median of the first of refs that was measured, in the
+// figure's unit.
 func (r results) find(refs []ref) (float64, bool) {
 	for _, ref := range refs {
-		if v, ok := r[ref.Bench][ref.Unit]; ok {
-			return v * ref.Scale, true
+		if v := r[ref.Bench][ref.Unit]; len(v) > 0 {
+			return median(v) * ref.Scale, true
 		}
 	}
 	return 0, false
+}
+
+// median of runs, the mean of the middle two for an even count.
+func median(runs []float64) float64 {
+	s := slices.Sorted(slices.Values(runs))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }

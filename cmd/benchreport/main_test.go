@@ -112,6 +112,7 @@ func TestFigureWithoutBaseline(t *testing.T) {
 	if size.value != "43.4 KB" || size.holds != "yes" {
 		t.Errorf("chart size row %+v, want 43.4 KB, holds", size)
 	}
+	r = results{}
 	r.parse("BenchmarkChart24h-2  40  61000000 ns/op  250000 png-bytes\n")
 	for _, f := range figures {
 		if f.Pkg == "./functions/internal/chart" {
@@ -140,8 +141,28 @@ BenchmarkIngestALB/gunzip-2  68  18000000 ns/op  1.20e+06 records/cpu-s
 		!strings.Contains(got.baseline, "1.2 M records/CPU-s (klauspost gunzip alone); 0.34 (compress/gzip") {
 		t.Errorf("row %+v", got)
 	}
-	r["BenchmarkIngestALB/ingest"]["records/cpu-s"] = 1.0e6
+	r["BenchmarkIngestALB/ingest"]["records/cpu-s"] = []float64{1.0e6}
 	if got := alb.row(r); got.holds != "yes" {
 		t.Errorf("1.0 against 0.96: %+v, want it to hold", got)
+	}
+}
+
+// Each figure is the median of its runs: one stray run, fast or slow,
+// moves it not at all.
+func TestFiguresAreMedians(t *testing.T) {
+	r := results{}
+	r.parse(`BenchmarkIngestGateway/ingest-2  500  2000000 ns/op  2.2e+06 records/cpu-s
+BenchmarkIngestGateway/gunzip-2  900  1000000 ns/op  4.5e+06 records/cpu-s
+BenchmarkIngestGateway/ingest-2  500  2000000 ns/op  1.5e+06 records/cpu-s
+BenchmarkIngestGateway/gunzip-2  900  1000000 ns/op  4.4e+06 records/cpu-s
+BenchmarkIngestGateway/ingest-2  500  2000000 ns/op  2.1e+06 records/cpu-s
+BenchmarkIngestGateway/gunzip-2  900  1000000 ns/op  9.9e+06 records/cpu-s
+`)
+	v, ok := r.find([]ref{{"BenchmarkIngestGateway/ingest", "records/cpu-s", 1e-6}})
+	if g, _ := r.find([]ref{{"BenchmarkIngestGateway/gunzip", "records/cpu-s", 1e-6}}); !ok || v != 2.1 || g != 4.5 {
+		t.Errorf("medians %v and %v, want 2.1 and 4.5", v, g)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median of four = %v, want 2.5", m)
 	}
 }
