@@ -89,12 +89,12 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 		return hit{}, errALBRequest
 	}
 	method, rest := req[:sp], req[sp+1:]
-	u := spaceOrQuote(rest)
-	if u >= len(rest) || rest[u] == ' ' && bytes.IndexByte(rest[u:], '"') < 0 {
+	// The closing quote must come; the URL runs to it or to a space first.
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
 		return hit{}, errALBRequest
 	}
-	url := rest[:u]
-	if path := urlPath(url); len(path) > 0 && string(method) != "-" {
+	if path := urlPath(rest[:q]); len(path) > 0 && string(method) != "-" {
 		*route = append(append(append((*route)[:0], method...), ' '), path...)
 		h.route = *route
 	}
@@ -114,19 +114,39 @@ func albMillis(v []byte) (float64, bool) {
 	return s * 1000, ok
 }
 
-// spaceOrQuote is the index of b's first space or '"', or len(b), found
-// eight bytes at a time as spaces does.
-func spaceOrQuote(b []byte) int {
+// zeros has the high bit set of exactly the zero bytes of y: no carry
+// crosses a byte. With y = x ^ (c * ones) they are where x has c.
+func zeros(y uint64) uint64 { return ^(((y & low7) + low7) | y | low7) }
+
+// indexAny2 is the index of b's first c1 or c2, or len(b), found eight
+// bytes at a time.
+func indexAny2(b []byte, c1, c2 byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
-		y, z := x^(' '*ones), x^('"'*ones)
-		if m := ^(((y & low7) + low7) | y | low7) | ^(((z & low7) + low7) | z | low7); m != 0 {
+		if m := zeros(x^(uint64(c1)*ones)) | zeros(x^(uint64(c2)*ones)); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for ; i < len(b); i++ {
-		if b[i] == ' ' || b[i] == '"' {
+		if b[i] == c1 || b[i] == c2 {
+			return i
+		}
+	}
+	return i
+}
+
+// indexAny3 is indexAny2 with a third byte.
+func indexAny3(b []byte, c1, c2, c3 byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := zeros(x^(uint64(c1)*ones)) | zeros(x^(uint64(c2)*ones)) | zeros(x^(uint64(c3)*ones)); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == c1 || b[i] == c2 || b[i] == c3 {
 			return i
 		}
 	}
@@ -166,37 +186,37 @@ func spaces(b []byte, pos []int) int {
 	return n
 }
 
-// urlPath is the path of an absolute URL (http://host:port/path?query) or
-// of a path with a query; empty when there is none.
-func urlPath(url []byte) []byte {
+// urlPath is the path of the URL that b starts with, which runs to b's
+// first space or its end: an absolute URL (http://host:port/path?query) or
+// a path with a query; empty when there is none. The URL is scanned once,
+// never past the path, since a query can be long.
+func urlPath(b []byte) []byte {
 	// A scheme of letters (http, https, ws, wss) cannot hold an earlier
-	// "://".
+	// "://", nor a space.
 	k := -1
 	switch {
-	case len(url) > 7 && string(url[4:7]) == "://" && letters(url[:4]):
+	case len(b) > 7 && string(b[4:7]) == "://" && letters(b[:4]):
 		k = 4
-	case len(url) > 8 && string(url[5:8]) == "://" && letters(url[:5]):
+	case len(b) > 8 && string(b[5:8]) == "://" && letters(b[:5]):
 		k = 5
 	default:
-		k = bytes.Index(url, []byte("://"))
+		if sp := bytes.IndexByte(b, ' '); sp >= 0 {
+			b = b[:sp]
+		}
+		k = bytes.Index(b, []byte("://"))
 	}
 	if k >= 0 {
-		rest := url[k+3:]
-		s := bytes.IndexByte(rest, '/')
-		if s < 0 {
+		// The host runs to the path, or to the URL's end: path "/".
+		i := k + 3 + indexAny2(b[k+3:], '/', ' ')
+		if i == len(b) || b[i] == ' ' {
 			return []byte("/")
 		}
-		url = rest[s:]
+		b = b[i:]
 	}
-	if len(url) == 0 || url[0] != '/' {
+	if len(b) == 0 || b[0] != '/' {
 		return nil
 	}
-	for i, c := range url {
-		if c == '?' || c == '#' {
-			return url[:i]
-		}
-	}
-	return url
+	return b[:indexAny3(b, '?', '#', ' ')]
 }
 
 // time reads 2006-01-02T15:04:05.999999Z into ms since the epoch.
