@@ -3,6 +3,7 @@ package accesslog
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -279,6 +280,36 @@ type adder struct {
 	// asked about new routes, and malformed lines wait to be logged.
 	unnamed  bool
 	unlogged [][2]string // reason, line
+	// memo, when set, is asked before cache (ALB).
+	memo *routeMemo
+}
+
+// routeMemo holds cache's entries of the routes seen lately, each in the
+// slot its bytes hash to, with the bytes beside it: an ALB object's ids
+// keep cache thousands of routes large, so a lookup of it misses the CPU's
+// caches while most lines repeat a few routes. A slot holds what cache
+// holds for its route: add updates both, and empties the memo with cache.
+type routeMemo [memoSlots]memoSlot
+
+const (
+	memoSlots = 256
+	memoKey   = 47 // the longest route memoized; a slot is 64 bytes
+)
+
+type memoSlot struct {
+	n   uint8
+	key [memoKey]byte
+	e   *routeEntry // nil: empty
+}
+
+// slot is route's slot, or nil for a route too short or long to keep.
+func (m *routeMemo) slot(route []byte) *memoSlot {
+	if len(route) < 8 || len(route) > memoKey {
+		return nil
+	}
+	// The route's ends: ids, which tell routes apart, are mostly at the end.
+	x := binary.LittleEndian.Uint64(route)*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(route[len(route)-8:]) ^ uint64(len(route))
+	return &m[(x*0xC2B2AE3D27D4EB4F)>>(64-8)]
 }
 
 // maxRouteCache bounds the logged routes remembered per source: raw ALB
@@ -332,13 +363,29 @@ func (a *adder) add(h hit) {
 		a.w.route = append(append(append(a.w.route[:0], h.method...), ' '), h.route...)
 		h.route, h.method = a.w.route, nil
 	}
-	e := a.cache[string(h.route)]
+	var e *routeEntry
+	var slot *memoSlot
+	if a.memo != nil {
+		if slot = a.memo.slot(h.route); slot != nil && slot.e != nil && string(slot.key[:slot.n]) == string(h.route) {
+			e = slot.e
+		}
+	}
+	if e == nil {
+		e = a.cache[string(h.route)]
+	}
 	if e == nil || a.stale(e) {
 		e = a.entry(h.route)
 		if len(a.cache) >= maxRouteCache {
 			clear(a.cache)
+			if a.memo != nil {
+				clear(a.memo[:])
+			}
 		}
 		a.cache[string(h.route)] = e
+	}
+	if slot != nil && slot.e != e {
+		slot.n = uint8(copy(slot.key[:], h.route))
+		slot.e = e
 	}
 	minute := floorMinute(h.ms)
 	if e.epoch != a.w.epoch || e.minute != minute || e.sk == nil {
@@ -548,6 +595,7 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 		return stats, fmt.Errorf("%s: not gzip: %w", object, err)
 	}
 	a := in.newAdder(ctx, w, src, &stats)
+	a.memo = new(routeMemo)
 	flushes := 0
 	sp := lineSplitter{carry: w.carry[:0], line: func(line []byte) error {
 		stats.Events++
