@@ -33,6 +33,10 @@ var (
 type albParser struct {
 	hour   [13]byte // "2006-01-02T15" of the last line
 	hourMs int64
+	// elb is the load balancer field of the last line, which the lines of
+	// a file share: a line that has it is not scanned for spaces there.
+	elb  [64]byte
+	elbN int
 }
 
 // parse reads one line (without its newline). The hit's route is
@@ -40,16 +44,22 @@ type albParser struct {
 // written into route; empty for a request without a method or path.
 func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	var pos [albFields]int
-	if spaces(b, pos[:]) < albFields {
+	h := hit{init: -1}
+	known := p.known(b, &pos, &h.ms)
+	if spaces(b, pos[:], known) < albFields {
 		return hit{}, errALBShort
 	}
 	// field is the k-th field; only five of the twelve are read.
 	field := func(k int) []byte { return b[pos[k-1]+1 : pos[k]] }
 	i := pos[albFields-1] + 1
-	h := hit{init: -1}
-	var err error
-	if h.ms, err = p.time(field(1)); err != nil {
-		return hit{}, err
+	if known < 2 {
+		var err error
+		if h.ms, err = p.time(field(1)); err != nil {
+			return hit{}, err
+		}
+	}
+	if elb := field(2); known < 3 && len(elb) <= len(p.elb) {
+		p.elbN = copy(p.elb[:], elb)
 	}
 	h.latency = 0
 	for _, v := range [3][]byte{field(5), field(6), field(7)} {
@@ -99,6 +109,39 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 		h.route = *route
 	}
 	return h, nil
+}
+
+// known finds the first spaces of a line shaped as ALB writes them, without
+// a scan: the type (up to seven bytes), a space, the time with microseconds
+// (27 bytes: if it reads as a time it holds no space), read into ms, a
+// space, the last line's load balancer and a space. It says how many it
+// found, for spaces to go on from: 0 when the line is shaped otherwise,
+// and the time is then read as a field.
+func (p *albParser) known(b []byte, pos *[albFields]int, ms *int64) int {
+	if len(b) < 8 {
+		return 0
+	}
+	m := zeros(binary.LittleEndian.Uint64(b) ^ (' ' * ones))
+	if m == 0 {
+		return 0
+	}
+	s := bits.TrailingZeros64(m) / 8
+	t := s + 28
+	if t >= len(b) || b[t] != ' ' {
+		return 0
+	}
+	v, err := p.time(b[s+1 : t])
+	if err != nil {
+		return 0
+	}
+	*ms, pos[0], pos[1] = v, s, t
+	elb := p.elb[:p.elbN]
+	e := t + 1 + len(elb)
+	if p.elbN == 0 || e >= len(b) || b[e] != ' ' || string(b[t+1:e]) != string(elb) {
+		return 2
+	}
+	pos[2] = e
+	return 3
 }
 
 // albMillis reads seconds as the ALB writes them, with three decimals,
@@ -165,11 +208,14 @@ func letters(b []byte) bool {
 const low7 = 0x7f7f7f7f7f7f7f7f
 
 // spaces finds the first len(pos) spaces of b, eight bytes at a time, and
-// says how many it found. A byte of y = x ^ '   …' is zero exactly where x
+// says how many it found; the first n are known. A byte of y = x ^ '   …' is zero exactly where x
 // has a space, and ^(((y & low7) + low7) | y | low7) has the high bit of
 // exactly those bytes set: no carry crosses a byte.
-func spaces(b []byte, pos []int) int {
-	n, i := 0, 0
+func spaces(b []byte, pos []int, n int) int {
+	i := 0
+	if n > 0 {
+		i = pos[n-1] + 1
+	}
 	for ; i+8 <= len(b) && n < len(pos); i += 8 {
 		y := binary.LittleEndian.Uint64(b[i:]) ^ (' ' * ones)
 		for m := ^(((y & low7) + low7) | y | low7); m != 0 && n < len(pos); m &= m - 1 {
