@@ -37,6 +37,10 @@ type albParser struct {
 	// a file share: a line that has it is not scanned for spaces there.
 	elb  [64]byte
 	elbN int
+	// origin is the scheme and host of the last line's absolute URL,
+	// which most lines of a file share, as elb.
+	origin  [64]byte
+	originN int
 }
 
 // parse reads one line (without its newline). The hit's route is
@@ -104,7 +108,7 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	if q < 0 {
 		return hit{}, errALBRequest
 	}
-	if path := urlPath(rest[:q]); len(path) > 0 && string(method) != "-" {
+	if path := p.urlPath(rest[:q]); len(path) > 0 && string(method) != "-" {
 		*route = append(append(append((*route)[:0], method...), ' '), path...)
 		h.route = *route
 	}
@@ -236,7 +240,10 @@ func spaces(b []byte, pos []int, n int) int {
 // first space or its end: an absolute URL (http://host:port/path?query) or
 // a path with a query; empty when there is none. The URL is scanned once,
 // never past the path, since a query can be long.
-func urlPath(b []byte) []byte {
+func (p *albParser) urlPath(b []byte) []byte {
+	if o := p.origin[:p.originN]; p.originN > 0 && len(b) > len(o) && b[len(o)] == '/' && string(b[:len(o)]) == string(o) {
+		return b[len(o):][:indexAny3(b[len(o):], '?', '#', ' ')]
+	}
 	// A scheme of letters (http, https, ws, wss) cannot hold an earlier
 	// "://", nor a space.
 	k := -1
@@ -256,6 +263,9 @@ func urlPath(b []byte) []byte {
 		i := k + 3 + indexAny2(b[k+3:], '/', ' ')
 		if i == len(b) || b[i] == ' ' {
 			return []byte("/")
+		}
+		if i <= len(p.origin) {
+			p.originN = copy(p.origin[:], b[:i])
 		}
 		b = b[i:]
 	}

@@ -446,16 +446,69 @@ func FuzzALBLine(f *testing.F) {
 	for _, l := range sourceLines(f, "alb.log") {
 		f.Add(l)
 	}
+	seeds := sourceLines(f, "alb.log")
 	f.Fuzz(func(t *testing.T, line string) {
 		want, wantErr := albReference(line)
 		var p albParser
 		var route []byte
 		got, err := p.parse([]byte(line), &route)
 		agree(t, "alb", got, err, want, wantErr)
-		// The parser's hour cache must not change an answer.
+		// What the parser keeps of the last line (its hour, load balancer
+		// and URL origin) must not change an answer: not the same line's,
+		// nor a documented line's, which a mutation shares much with.
 		got, err = p.parse([]byte(line), &route)
 		agree(t, "alb again", got, err, want, wantErr)
+		for _, s := range seeds {
+			p.parse([]byte(s), &route)
+			got, err = p.parse([]byte(line), &route)
+			agree(t, "alb after a documented line", got, err, want, wantErr)
+		}
 	})
+}
+
+// TestALBParserAfterOtherLines reads lines that share some of the last
+// line's load balancer, time or URL origin, each after the one before:
+// what the parser remembers must not change an answer.
+func TestALBParserAfterOtherLines(t *testing.T) {
+	const base = `https 2026-12-04T18:00:00.123456Z app/lb/50dc6c495c0c9188 198.51.100.1:2817 10.0.0.1:80 0.000 0.035 0.000 200 200 34 366 "GET https://www.example.com:443/orders/7?x=1 HTTP/1.1" "curl/8"`
+	lines := []string{base}
+	for _, r := range [][2]string{
+		{"app/lb/50dc6c495c0c9188", "app/lb/50dc6c495c0c91889"}, // the last balancer, longer
+		{"app/lb/50dc6c495c0c9188", "app/lb/50dc6c495c0c918"},   // shorter
+		{"app/lb/50dc6c495c0c9188 ", "app/lb/50dc6c495c0c9188  "},
+		{"app/lb/50dc6c495c0c9188 ", ""},                                  // a field short
+		{"18:00:00.123456Z", "18:00:00.12345Z "},                          // the 28th byte a space, the time 26
+		{"18:00:00.123456Z", "18:00:00.12 456Z"},                          // a space inside a 27-byte time
+		{"18:00:00.123456Z", "18:00:00Z"},                                 // no fraction
+		{"2026-12-04T18", "2026-12-04T19"},                                // another hour
+		{"https ", "h2 "},                                                 // another type
+		{"https ", "https2345 "},                                          // a type of eight bytes or more
+		{"https://www.example.com:443/", "https://www.example.com:443?/"}, // the origin, then a query
+		{"https://www.example.com:443/", "https://www.example.com:4430/"},
+		{"https://www.example.com:443/", "https://www.example.com:44/"},
+		{"https://www.example.com:443/", "https://www.example.com:443 /"},
+		{"https://www.example.com:443/", "https://www.example.com:443"},
+		{"https://www.example.com:443/", "https://www.example.com:443/"}, // the same
+		{"https://www.example.com:443/", "http://www.example.com:443/"},
+		{"https://www.example.com:443/", "xhttps://www.example.com:443/"},
+		{"https://www.example.com:443/", "1://www.example.com:443/"},
+		{"https://www.example.com:443/", "/"},
+		{"/orders/7?x=1 HTTP/1.1\"", "/orders/7\""},
+	} {
+		lines = append(lines, strings.Replace(base, r[0], r[1], 1))
+	}
+	// Every line after every other.
+	for _, a := range lines {
+		for _, b := range lines {
+			var p albParser
+			var route []byte
+			for _, l := range []string{a, b, a} {
+				want, wantErr := albReference(l)
+				got, err := p.parse([]byte(l), &route)
+				agree(t, l, got, err, want, wantErr)
+			}
+		}
+	}
 }
 
 // The escaped reading of a message must see what decoding it would.
