@@ -47,11 +47,20 @@ type albParser struct {
 // "METHOD /path", the request's URL without scheme, host, port or query,
 // written into route; empty for a request without a method or path.
 func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
+	var h hit
+	if err := p.read(b, route, &h); err != nil {
+		return hit{}, err
+	}
+	return h, nil
+}
+
+// read is parse into h, which it need not copy.
+func (p *albParser) read(b []byte, route *[]byte, h *hit) error {
 	var pos [albFields]int
-	h := hit{init: -1}
+	*h = hit{init: -1}
 	known := p.known(b, &pos, &h.ms)
 	if spaces(b, pos[:], known) < albFields {
-		return hit{}, errALBShort
+		return errALBShort
 	}
 	// field is the k-th field; only five of the twelve are read.
 	field := func(k int) []byte { return b[pos[k-1]+1 : pos[k]] }
@@ -59,7 +68,7 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 	if known < 2 {
 		var err error
 		if h.ms, err = p.time(field(1)); err != nil {
-			return hit{}, err
+			return err
 		}
 	}
 	if elb := field(2); known < 3 && len(elb) <= len(p.elb) {
@@ -73,24 +82,24 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 		}
 		ms, ok := albMillis(v)
 		if !ok {
-			return hit{}, errALBLatency
+			return errALBLatency
 		}
 		if h.latency >= 0 {
 			h.latency += ms
 		}
 	}
 	if h.latency >= maxLatencyMillis {
-		return hit{}, errALBLatency
+		return errALBLatency
 	}
 	if s := field(8); string(s) != "-" {
 		if len(s) != 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
-			return hit{}, errALBStatus
+			return errALBStatus
 		}
 		h.status = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
 	}
 	// "METHOD URL PROTOCOL", quoted.
 	if i >= len(b) || b[i] != '"' {
-		return hit{}, errALBRequest
+		return errALBRequest
 	}
 	// The method runs to a space, the URL to another or the closing quote,
 	// which must come.
@@ -100,19 +109,19 @@ func (p *albParser) parse(b []byte, route *[]byte) (hit, error) {
 		sp++
 	}
 	if sp == 0 || sp >= len(req) || req[sp] != ' ' {
-		return hit{}, errALBRequest
+		return errALBRequest
 	}
 	method, rest := req[:sp], req[sp+1:]
 	// The closing quote must come; the URL runs to it or to a space first.
 	q := bytes.IndexByte(rest, '"')
 	if q < 0 {
-		return hit{}, errALBRequest
+		return errALBRequest
 	}
 	if path := p.urlPath(rest[:q]); len(path) > 0 && string(method) != "-" {
 		*route = append(append(append((*route)[:0], method...), ' '), path...)
 		h.route = *route
 	}
-	return h, nil
+	return nil
 }
 
 // known finds the first spaces of a line shaped as ALB writes them, without

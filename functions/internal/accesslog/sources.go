@@ -597,11 +597,12 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 	a := in.newAdder(ctx, w, src, &stats)
 	a.memo = new(routeMemo)
 	flushes := 0
+	var h hit
 	sp := lineSplitter{carry: w.carry[:0], line: func(line []byte) error {
 		stats.Events++
 		if len(line) > maxALBLine {
 			a.reject(errLongLine, 0, line)
-		} else if h, err := w.alb.parse(line, &w.route); err != nil {
+		} else if err := w.alb.read(line, &w.route, &h); err != nil {
 			a.reject(err, 0, line)
 		} else {
 			a.add(h)
