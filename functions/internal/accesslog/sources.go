@@ -602,7 +602,7 @@ func (in *Ingester) IngestALB(ctx context.Context, source string, r io.Reader, o
 		stats.Events++
 		if len(line) > maxALBLine {
 			a.reject(errLongLine, 0, line)
-		} else if err := w.alb.read(line, &w.route, &h); err != nil {
+		} else if err := w.alb.parse(line, &w.route, &h); err != nil {
 			a.reject(err, 0, line)
 		} else {
 			a.add(h)

@@ -512,9 +512,10 @@ func BenchmarkALBStages(b *testing.B) {
 	b.Run("parse", func(b *testing.B) {
 		var p albParser
 		var route []byte
+		var h hit
 		i := 0
 		for b.Loop() {
-			if _, err := p.parse(lines[i&1023], &route); err != nil {
+			if err := p.parse(lines[i&1023], &route, &h); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -525,10 +526,10 @@ func BenchmarkALBStages(b *testing.B) {
 		w := in.work()
 		var stats IngestStats
 		a := in.newAdder(context.Background(), w, in.sources["web"], &stats)
+		var h hit
 		i := 0
 		for b.Loop() {
-			h, err := w.alb.parse(lines[i&1023], &w.route)
-			if err != nil {
+			if err := w.alb.parse(lines[i&1023], &w.route, &h); err != nil {
 				b.Fatal(err)
 			}
 			a.add(h)
